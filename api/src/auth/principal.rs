@@ -1,0 +1,179 @@
+//! Who is calling: the principal from the token, and the caller the database
+//! confirmed at the start of the request's transaction.
+
+use entity::enums::UserRole;
+use uuid::Uuid;
+
+use super::jwt::Claims;
+use crate::{
+    db::CallerStatus,
+    error::{AppError, AppResult},
+};
+
+/// The roles of the permission table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
+pub enum Role {
+    /// Manages tenants; belongs to no tenant.
+    PlatformAdmin,
+    /// Everything inside its tenant.
+    TenantAdmin,
+    /// Creates and edits sessions and documents.
+    Member,
+    /// Reads only.
+    Viewer,
+    /// Service account of agent workers: steps, fragments, retrievals, logs.
+    Agent,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::PlatformAdmin,
+        Role::TenantAdmin,
+        Role::Member,
+        Role::Viewer,
+        Role::Agent,
+    ];
+
+    /// The claim value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PlatformAdmin => "platform_admin",
+            Self::TenantAdmin => "tenant_admin",
+            Self::Member => "member",
+            Self::Viewer => "viewer",
+            Self::Agent => "agent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// The tenant role stored for users; `None` for platform admins.
+    pub fn as_user_role(self) -> Option<UserRole> {
+        match self {
+            Self::PlatformAdmin => None,
+            Self::TenantAdmin => Some(UserRole::TenantAdmin),
+            Self::Member => Some(UserRole::Member),
+            Self::Viewer => Some(UserRole::Viewer),
+            Self::Agent => Some(UserRole::Agent),
+        }
+    }
+}
+
+impl From<UserRole> for Role {
+    fn from(role: UserRole) -> Self {
+        match role {
+            UserRole::TenantAdmin => Self::TenantAdmin,
+            UserRole::Member => Self::Member,
+            UserRole::Viewer => Self::Viewer,
+            UserRole::Agent => Self::Agent,
+        }
+    }
+}
+
+/// The caller as the token describes it, before the database has a say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// No token, or a token that was refused (the reason is kept for the error).
+    Anonymous { token_error: Option<String> },
+    /// A platform admin.
+    Platform { subject: String },
+    /// A user or agent of one tenant.
+    Tenant {
+        tenant_id: Uuid,
+        subject: String,
+        role: Role,
+    },
+}
+
+impl Principal {
+    pub fn anonymous() -> Self {
+        Self::Anonymous { token_error: None }
+    }
+
+    /// Checks the claims fit together: platform admins have no tenant, everyone else has one.
+    pub fn from_claims(claims: &Claims) -> Result<Self, String> {
+        let role = Role::parse(&claims.role).ok_or_else(|| format!("unknown role `{}`", claims.role))?;
+        if claims.sub.trim().is_empty() {
+            return Err("token has an empty subject".into());
+        }
+        match (role, claims.tid) {
+            (Role::PlatformAdmin, None) => Ok(Self::Platform {
+                subject: claims.sub.clone(),
+            }),
+            (Role::PlatformAdmin, Some(_)) => Err("a platform_admin token must not name a tenant".into()),
+            (_, Some(tenant_id)) => Ok(Self::Tenant {
+                tenant_id,
+                subject: claims.sub.clone(),
+                role,
+            }),
+            (_, None) => Err(format!("a {} token must name its tenant (tid)", role.as_str())),
+        }
+    }
+
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Self::Anonymous { .. } => None,
+            Self::Platform { .. } => Some(Role::PlatformAdmin),
+            Self::Tenant { role, .. } => Some(*role),
+        }
+    }
+
+    pub fn tenant_id(&self) -> Option<Uuid> {
+        match self {
+            Self::Tenant { tenant_id, .. } => Some(*tenant_id),
+            _ => None,
+        }
+    }
+
+    pub fn subject(&self) -> Option<&str> {
+        match self {
+            Self::Anonymous { .. } => None,
+            Self::Platform { subject } | Self::Tenant { subject, .. } => Some(subject),
+        }
+    }
+
+    /// The `UNAUTHENTICATED` error for an anonymous caller.
+    pub fn unauthenticated(&self) -> AppError {
+        match self {
+            Self::Anonymous { token_error: Some(e) } => AppError::Unauthenticated(e.clone()),
+            _ => AppError::Unauthenticated("sign in first: send `Authorization: Bearer <token>`".into()),
+        }
+    }
+}
+
+/// A tenant caller the database confirmed: tenant active, user present,
+/// enabled and still in the role the token claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TenantCaller {
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub role: Role,
+}
+
+/// Checks what `begin_tenant_request` reported against the token.
+pub fn confirm_tenant_caller(tenant_id: Uuid, claimed: Role, status: &CallerStatus) -> AppResult<TenantCaller> {
+    match status.tenant_status.as_deref() {
+        Some("active") => {}
+        Some(_) => return Err(AppError::Unauthenticated("tenant is suspended".into())),
+        None => return Err(AppError::Unauthenticated("tenant does not exist".into())),
+    }
+    let user_id = status
+        .user_id
+        .ok_or_else(|| AppError::Unauthenticated("user does not exist".into()))?;
+    if status.user_status.as_deref() != Some("active") {
+        return Err(AppError::Unauthenticated("user is disabled".into()));
+    }
+    let current = status.user_role.as_deref().and_then(Role::parse);
+    if current != Some(claimed) {
+        return Err(AppError::Unauthenticated(
+            "the user's role changed since this token was issued; sign in again".into(),
+        ));
+    }
+    Ok(TenantCaller {
+        tenant_id,
+        user_id,
+        role: claimed,
+    })
+}

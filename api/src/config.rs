@@ -1,0 +1,280 @@
+//! Configuration: one typed struct per concern, read from flags and the
+//! environment by clap, validated once at start. Secrets are wrapped in
+//! [`Secret`] so they never reach a log line.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+
+use anyhow::{Context, bail};
+use ipnet::IpNet;
+
+/// A value that must not be printed (passwords, keys, URLs with passwords).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl FromStr for Secret<String> {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Where the database is and how to reach it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseArgs {
+    /// The server's connection (the app role, under row-level security).
+    /// Unset: a local development database is started and used.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<Secret<String>>,
+
+    /// Connection used for migrations (the schema owner). Defaults to DATABASE_URL.
+    #[arg(long, env = "SCREENPLAY_MIGRATION_DATABASE_URL", hide_env_values = true)]
+    pub migration_database_url: Option<Secret<String>>,
+
+    /// Folder of the local development database (installation and data).
+    #[arg(long, env = "SCREENPLAY_HOME")]
+    pub home: Option<PathBuf>,
+
+    /// TCP port of the local development database.
+    #[arg(long, env = "SCREENPLAY_DB_PORT", default_value_t = 54329)]
+    pub db_port: u16,
+
+    /// Maximum connections in the server's pool.
+    #[arg(long, env = "SCREENPLAY_DB_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: u32,
+
+    /// Connect through PgBouncer in transaction mode: no named prepared statements.
+    #[arg(long, env = "SCREENPLAY_DB_PGBOUNCER", default_value_t = false)]
+    pub pgbouncer: bool,
+}
+
+/// Everything `screenplay serve` needs beyond the database.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SCREENPLAY_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// HS256 signing secret for access tokens (at least 32 bytes).
+    #[arg(long, env = "SCREENPLAY_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret<String>>,
+
+    /// PEM public key (RSA, EC or Ed25519) of an external identity provider.
+    #[arg(long, env = "SCREENPLAY_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+
+    /// JWKS of an external identity provider: a file path or an https URL.
+    #[arg(long, env = "SCREENPLAY_JWT_JWKS")]
+    pub jwt_jwks: Option<String>,
+
+    /// Required `iss` claim, when set.
+    #[arg(long, env = "SCREENPLAY_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Required `aud` claim, when set.
+    #[arg(long, env = "SCREENPLAY_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// Lifetime of access tokens issued by `login` and `refreshToken`.
+    #[arg(long, env = "SCREENPLAY_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
+    pub access_token_ttl: Duration,
+
+    /// Lifetime of refresh tokens.
+    #[arg(long, env = "SCREENPLAY_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = parse_duration)]
+    pub refresh_token_ttl: Duration,
+
+    /// Maximum query depth for signed-in callers.
+    #[arg(long, env = "SCREENPLAY_MAX_DEPTH", default_value_t = 12)]
+    pub max_depth: usize,
+
+    /// Maximum query complexity for signed-in callers.
+    #[arg(long, env = "SCREENPLAY_MAX_COMPLEXITY", default_value_t = 5000)]
+    pub max_complexity: usize,
+
+    /// Maximum query depth without a token.
+    #[arg(long, env = "SCREENPLAY_ANON_MAX_DEPTH", default_value_t = 6)]
+    pub anon_max_depth: usize,
+
+    /// Maximum query complexity without a token.
+    #[arg(long, env = "SCREENPLAY_ANON_MAX_COMPLEXITY", default_value_t = 200)]
+    pub anon_max_complexity: usize,
+
+    /// Largest page a connection returns (`first` / `last`).
+    #[arg(long, env = "SCREENPLAY_MAX_PAGE_SIZE", default_value_t = 100)]
+    pub max_page_size: usize,
+
+    /// Request body limit in bytes.
+    #[arg(long, env = "SCREENPLAY_BODY_LIMIT", default_value_t = 8 * 1024 * 1024)]
+    pub body_limit: usize,
+
+    /// Per-request timeout.
+    #[arg(long, env = "SCREENPLAY_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Serve GraphiQL on GET /graphql.
+    #[arg(long, env = "SCREENPLAY_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub graphiql: bool,
+
+    /// Answer introspection queries.
+    #[arg(long, env = "SCREENPLAY_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub introspection: bool,
+
+    /// Origins allowed by CORS, comma separated (`*` allows any; empty allows none).
+    #[arg(long, env = "SCREENPLAY_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Proxies whose X-Forwarded-For is believed, comma separated IPs or CIDRs.
+    #[arg(long, env = "SCREENPLAY_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// Seconds to wait for in-flight requests on shutdown.
+    #[arg(long, env = "SCREENPLAY_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+/// `humantime` durations: `15m`, `30d`, `250ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration (e.g. 30s, 15m, 30d): {e}"))
+}
+
+/// Validated server configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+    pub http: HttpConfig,
+}
+
+/// How tokens are verified and issued.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub jwt_secret: Option<Secret<String>>,
+    pub jwt_public_key: Option<PathBuf>,
+    pub jwt_jwks: Option<String>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+}
+
+/// Query limits.
+#[derive(Debug, Clone)]
+pub struct LimitsConfig {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub anon_max_depth: usize,
+    pub anon_max_complexity: usize,
+    pub max_page_size: usize,
+    pub introspection: bool,
+}
+
+/// HTTP surface settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    pub graphiql: bool,
+    pub cors_origins: Vec<String>,
+    pub trusted_proxies: Vec<IpNet>,
+    pub shutdown_grace: Duration,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_depth: 12,
+            max_complexity: 5000,
+            anon_max_depth: 6,
+            anon_max_complexity: 200,
+            max_page_size: 100,
+            introspection: true,
+        }
+    }
+}
+
+impl Config {
+    /// Checks the arguments and builds the configuration; errors name the variable.
+    pub fn from_args(args: ServeArgs) -> anyhow::Result<Self> {
+        if let Some(secret) = &args.jwt_secret
+            && secret.expose().len() < 32
+        {
+            bail!("SCREENPLAY_JWT_SECRET must be at least 32 bytes");
+        }
+        if args.jwt_public_key.is_some() && args.jwt_jwks.is_some() {
+            bail!("set SCREENPLAY_JWT_PUBLIC_KEY or SCREENPLAY_JWT_JWKS, not both");
+        }
+        if args.max_page_size == 0 || args.max_page_size > 10_000 {
+            bail!("SCREENPLAY_MAX_PAGE_SIZE must be between 1 and 10000");
+        }
+        if args.max_depth == 0 || args.anon_max_depth == 0 {
+            bail!("SCREENPLAY_MAX_DEPTH and SCREENPLAY_ANON_MAX_DEPTH must be positive");
+        }
+        if args.access_token_ttl < Duration::from_secs(30) {
+            bail!("SCREENPLAY_ACCESS_TOKEN_TTL must be at least 30s");
+        }
+        if args.refresh_token_ttl <= args.access_token_ttl {
+            bail!("SCREENPLAY_REFRESH_TOKEN_TTL must be longer than SCREENPLAY_ACCESS_TOKEN_TTL");
+        }
+        for origin in &args.cors_origins {
+            if origin != "*" && !origin.is_empty() {
+                url::Url::parse(origin)
+                    .with_context(|| format!("SCREENPLAY_CORS_ORIGINS: `{origin}` is not an origin"))?;
+            }
+        }
+        Ok(Self {
+            bind: args.bind,
+            auth: AuthConfig {
+                jwt_secret: args.jwt_secret,
+                jwt_public_key: args.jwt_public_key,
+                jwt_jwks: args.jwt_jwks,
+                issuer: args.jwt_issuer,
+                audience: args.jwt_audience,
+                access_token_ttl: args.access_token_ttl,
+                refresh_token_ttl: args.refresh_token_ttl,
+            },
+            limits: LimitsConfig {
+                max_depth: args.max_depth,
+                max_complexity: args.max_complexity,
+                anon_max_depth: args.anon_max_depth,
+                anon_max_complexity: args.anon_max_complexity,
+                max_page_size: args.max_page_size,
+                introspection: args.introspection,
+            },
+            http: HttpConfig {
+                body_limit: args.body_limit,
+                request_timeout: args.request_timeout,
+                graphiql: args.graphiql,
+                cors_origins: args.cors_origins.into_iter().filter(|o| !o.is_empty()).collect(),
+                trusted_proxies: args.trusted_proxies,
+                shutdown_grace: args.shutdown_grace,
+            },
+        })
+    }
+}

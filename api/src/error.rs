@@ -1,0 +1,317 @@
+//! The one error type of the API and its mapping to GraphQL `extensions.code`.
+//!
+//! Services return [`AppError`]; resolvers turn it into a GraphQL error with
+//! [`async_graphql::ErrorExtensions`]. Database errors are classified once,
+//! here: unique violations become `CONFLICT`, check and foreign-key violations
+//! `BAD_USER_INPUT`, serialization failures `CONFLICT`; anything unexpected is
+//! logged with its detail and shown to the client as an opaque `INTERNAL`.
+
+use async_graphql::ErrorExtensions;
+use chrono::{DateTime, Utc};
+use sea_orm::{DbErr, RuntimeErr};
+
+/// Result alias used by services.
+pub type AppResult<T> = Result<T, AppError>;
+
+/// The stable error codes clients see in `extensions.code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    BadUserInput,
+    Conflict,
+    QuotaExceeded,
+    RateLimited,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The wire form, e.g. `NOT_FOUND`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::NotFound => "NOT_FOUND",
+            Self::BadUserInput => "BAD_USER_INPUT",
+            Self::Conflict => "CONFLICT",
+            Self::QuotaExceeded => "QUOTA_EXCEEDED",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::Internal => "INTERNAL",
+        }
+    }
+}
+
+/// Details of a refused quota, sent to the client in `extensions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuotaDetail {
+    pub metric: &'static str,
+    pub limit: f64,
+    pub usage: f64,
+    pub resets_at: DateTime<Utc>,
+}
+
+/// Everything a service can fail with.
+///
+/// Deliberately not `Display`: async-graphql converts any `Display` error
+/// into a GraphQL error *without* an `extensions.code`, so `?` in a resolver
+/// must go through [`From<AppError>`] below, which sets it.
+#[derive(Debug)]
+pub enum AppError {
+    Unauthenticated(String),
+    Forbidden(String),
+    /// Missing, or belonging to another tenant: the two are indistinguishable.
+    NotFound {
+        what: &'static str,
+    },
+    BadInput {
+        field: String,
+        message: String,
+    },
+    Conflict(String),
+    QuotaExceeded(QuotaDetail),
+    RateLimited {
+        retry_after_seconds: u64,
+    },
+    Internal(anyhow::Error),
+}
+
+impl AppError {
+    /// A `BAD_USER_INPUT` error that names the offending input field.
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(what: &'static str) -> Self {
+        Self::NotFound { what }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden(message.into())
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::Conflict(message.into())
+    }
+
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    /// The message clients see; internal errors say nothing more.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Unauthenticated(m) | Self::Forbidden(m) | Self::Conflict(m) => m.clone(),
+            Self::NotFound { what } => format!("{what} not found"),
+            Self::BadInput { message, .. } => message.clone(),
+            Self::QuotaExceeded(q) => format!(
+                "{} quota exceeded: {} of {} used; resets at {}",
+                q.metric,
+                q.usage,
+                q.limit,
+                q.resets_at.to_rfc3339()
+            ),
+            Self::RateLimited { retry_after_seconds } => {
+                format!("rate limit exceeded; retry in {retry_after_seconds} s")
+            }
+            Self::Internal(_) => "internal error".into(),
+        }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::NotFound { .. } => ErrorCode::NotFound,
+            Self::BadInput { .. } => ErrorCode::BadUserInput,
+            Self::Conflict(_) => ErrorCode::Conflict,
+            Self::QuotaExceeded(_) => ErrorCode::QuotaExceeded,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(err: DbErr) -> Self {
+        classify_db_error(err)
+    }
+}
+
+/// SQLSTATE codes we map to client errors.
+mod sqlstate {
+    pub const UNIQUE_VIOLATION: &str = "23505";
+    pub const FOREIGN_KEY_VIOLATION: &str = "23503";
+    pub const CHECK_VIOLATION: &str = "23514";
+    pub const NOT_NULL_VIOLATION: &str = "23502";
+    pub const SERIALIZATION_FAILURE: &str = "40001";
+    pub const DEADLOCK_DETECTED: &str = "40P01";
+    pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+    pub const STRING_TOO_LONG: &str = "22001";
+    pub const RLS_VIOLATION: &str = "42501";
+}
+
+fn classify_db_error(err: DbErr) -> AppError {
+    let db_error = match &err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e.as_database_error(),
+        _ => None,
+    };
+    if let Some(db) = db_error {
+        let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+        let constraint = db.constraint().unwrap_or("").to_owned();
+        match code.as_str() {
+            sqlstate::UNIQUE_VIOLATION => return AppError::Conflict(unique_message(&constraint)),
+            sqlstate::SERIALIZATION_FAILURE | sqlstate::DEADLOCK_DETECTED => {
+                return AppError::Conflict("a concurrent change got there first; retry".into());
+            }
+            sqlstate::CHECK_VIOLATION | sqlstate::NOT_NULL_VIOLATION => {
+                let (field, message) = constraint_field(&constraint);
+                return AppError::bad_input(field, message);
+            }
+            sqlstate::FOREIGN_KEY_VIOLATION => {
+                let (field, _) = constraint_field(&constraint);
+                return AppError::bad_input(
+                    field.clone(),
+                    format!("`{field}` refers to something that does not exist"),
+                );
+            }
+            sqlstate::INVALID_TEXT_REPRESENTATION | sqlstate::STRING_TOO_LONG => {
+                return AppError::bad_input("input", db.message().to_owned());
+            }
+            sqlstate::RLS_VIOLATION => {
+                // Writing a row of another tenant: only a bug can get here.
+                tracing::error!(error = %err, "row-level security refused a write");
+                return AppError::not_found("resource");
+            }
+            _ => {}
+        }
+    }
+    if matches!(err, DbErr::RecordNotFound(_)) {
+        return AppError::not_found("resource");
+    }
+    AppError::Internal(anyhow::Error::new(err))
+}
+
+/// A readable message for a unique constraint, by its name.
+fn unique_message(constraint: &str) -> String {
+    match constraint {
+        "tenants_slug_key" => "a tenant with this slug already exists".into(),
+        "users_tenant_email_key" => "a user with this email already exists".into(),
+        "users_tenant_external_subject_key" => "a user with this external subject already exists".into(),
+        "workspaces_tenant_slug_key" => "a workspace with this slug already exists".into(),
+        "code_documents_workspace_content_hash_key" => "a document with this content already exists".into(),
+        "" => "already exists".into(),
+        other => format!("already exists ({other})"),
+    }
+}
+
+/// The input field a check constraint guards, from its `<table>_<field>_check` name.
+fn constraint_field(constraint: &str) -> (String, String) {
+    const TABLES: &[&str] = &[
+        "screenplay_fragments",
+        "screenplay_sessions",
+        "retrieved_documents",
+        "fragment_versions",
+        "code_documents",
+        "outline_steps",
+        "llm_call_logs",
+        "execution_logs",
+        "refresh_tokens",
+        "quota_usage",
+        "audit_logs",
+        "workspaces",
+        "tenants",
+        "users",
+    ];
+    let rest = TABLES
+        .iter()
+        .find_map(|t| constraint.strip_prefix(t).and_then(|r| r.strip_prefix('_')))
+        .unwrap_or(constraint);
+    let field = rest
+        .strip_suffix("_check")
+        .or_else(|| rest.strip_suffix("_fkey"))
+        .unwrap_or(rest);
+    let field = to_camel_case(field);
+    (field.clone(), format!("`{field}` is not valid"))
+}
+
+fn to_camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl ErrorExtensions for AppError {
+    fn extend(&self) -> async_graphql::Error {
+        if let Self::Internal(source) = self {
+            // Logged once here with the full chain; the client sees no detail.
+            tracing::error!(error = ?source, "internal error");
+        }
+        async_graphql::Error::new(self.message()).extend_with(|_, e| {
+            e.set("code", self.code().as_str());
+            match self {
+                Self::BadInput { field, .. } => e.set("field", field.as_str()),
+                Self::QuotaExceeded(q) => {
+                    e.set("metric", q.metric);
+                    e.set("limit", q.limit);
+                    e.set("usage", q.usage);
+                    e.set("resetsAt", q.resets_at.to_rfc3339());
+                }
+                Self::RateLimited { retry_after_seconds } => {
+                    e.set("retryAfterSeconds", *retry_after_seconds);
+                }
+                _ => {}
+            }
+        })
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(err: AppError) -> Self {
+        err.extend()
+    }
+}
+
+impl From<AppError> for anyhow::Error {
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::Internal(e) => e,
+            other => anyhow::anyhow!("{}: {}", other.code().as_str(), other.message()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_constraint_names_become_camel_case_fields() {
+        assert_eq!(constraint_field("screenplay_sessions_title_check").0, "title");
+        assert_eq!(
+            constraint_field("tenants_requests_per_minute_check").0,
+            "requestsPerMinute"
+        );
+        assert_eq!(constraint_field("screenplay_fragments_content_check").0, "content");
+    }
+
+    #[test]
+    fn internal_errors_hide_their_detail() {
+        let err = AppError::internal(anyhow::anyhow!("password=hunter2 in SQL"));
+        let gql = err.extend();
+        assert_eq!(gql.message, "internal error");
+    }
+}

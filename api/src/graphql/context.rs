@@ -1,0 +1,182 @@
+//! The per-request scope (principal, lazily opened transaction) and typed
+//! access to it from resolvers, never `ctx.data().unwrap()`.
+
+use std::sync::Arc;
+
+use async_graphql::Context;
+use sea_orm::DatabaseTransaction;
+use tokio::sync::Mutex;
+
+use crate::{
+    auth::{Principal, TenantCaller, principal::confirm_tenant_caller},
+    db::{Db, TxScope},
+    error::{AppError, AppResult},
+    state::{AppState, SharedState},
+};
+
+/// Facts about the HTTP request or websocket connection behind an operation.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub client_ip: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+/// The confirmed caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    Tenant(TenantCaller),
+    Platform { subject: String },
+}
+
+/// One GraphQL operation's view of the database: the caller and the
+/// transaction every resolver of the operation shares. The transaction is
+/// opened on first use (for a tenant caller, that is also where the database
+/// confirms the tenant is active and the user enabled) and finished once,
+/// after execution, by the request lifecycle extension.
+pub struct RequestScope {
+    db: Db,
+    principal: Principal,
+    pub meta: RequestMeta,
+    state: Mutex<ScopeState>,
+}
+
+#[derive(Default)]
+struct ScopeState {
+    tx: Option<Arc<DatabaseTransaction>>,
+    caller: Option<Caller>,
+    finished: bool,
+}
+
+impl RequestScope {
+    pub fn new(db: Db, principal: Principal, meta: RequestMeta) -> Self {
+        Self {
+            db,
+            principal,
+            meta,
+            state: Mutex::new(ScopeState::default()),
+        }
+    }
+
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The operation's transaction and confirmed caller, opened on first use.
+    pub async fn open(&self) -> AppResult<(Arc<DatabaseTransaction>, Caller)> {
+        let mut state = self.state.lock().await;
+        if state.finished {
+            return Err(AppError::internal(anyhow::anyhow!(
+                "request transaction used after it finished"
+            )));
+        }
+        if let (Some(tx), Some(caller)) = (&state.tx, &state.caller) {
+            return Ok((tx.clone(), caller.clone()));
+        }
+        let (tx, caller) = match &self.principal {
+            Principal::Anonymous { .. } => return Err(self.principal.unauthenticated()),
+            Principal::Platform { subject } => {
+                let tx = self.db.begin_platform().await?;
+                (
+                    tx,
+                    Caller::Platform {
+                        subject: subject.clone(),
+                    },
+                )
+            }
+            Principal::Tenant {
+                tenant_id,
+                subject,
+                role,
+            } => {
+                let (tx, status) = self
+                    .db
+                    .begin(&TxScope::Tenant {
+                        tenant_id: *tenant_id,
+                        subject: subject.clone(),
+                    })
+                    .await?;
+                let status = status.ok_or_else(|| AppError::internal(anyhow::anyhow!("no caller status")))?;
+                let caller = confirm_tenant_caller(*tenant_id, *role, &status)?;
+                (tx, Caller::Tenant(caller))
+            }
+        };
+        let tx = Arc::new(tx);
+        state.tx = Some(tx.clone());
+        state.caller = Some(caller.clone());
+        Ok((tx, caller))
+    }
+
+    /// The transaction and caller of a tenant operation; platform admins
+    /// have no tenant and get `FORBIDDEN`.
+    pub async fn tenant(&self) -> AppResult<(Arc<DatabaseTransaction>, TenantCaller)> {
+        match self.open().await? {
+            (tx, Caller::Tenant(caller)) => Ok((tx, caller)),
+            (_, Caller::Platform { .. }) => Err(AppError::forbidden(
+                "platform admins belong to no tenant; use the tenant's own accounts for its content",
+            )),
+        }
+    }
+
+    /// The transaction of a platform-admin operation (all tenants visible).
+    pub async fn platform(&self) -> AppResult<Arc<DatabaseTransaction>> {
+        match self.open().await? {
+            (tx, Caller::Platform { .. }) => Ok(tx),
+            (_, Caller::Tenant(_)) => Err(AppError::forbidden("only platform admins may do this")),
+        }
+    }
+
+    /// Whether a transaction was opened.
+    pub async fn is_open(&self) -> bool {
+        self.state.lock().await.tx.is_some()
+    }
+
+    /// Ends the transaction: commits when `commit`, rolls back otherwise.
+    /// A transaction still shared (a resolver that outlived the operation)
+    /// is rolled back.
+    pub async fn finish(&self, commit: bool) -> AppResult<()> {
+        let tx = {
+            let mut state = self.state.lock().await;
+            state.finished = true;
+            state.tx.take()
+        };
+        let Some(tx) = tx else { return Ok(()) };
+        match Arc::try_unwrap(tx) {
+            Ok(tx) if commit => tx.commit().await.map_err(AppError::from),
+            Ok(tx) => tx.rollback().await.map_err(AppError::from),
+            Err(_) => Err(AppError::internal(anyhow::anyhow!(
+                "request transaction still in use after execution; rolled back"
+            ))),
+        }
+    }
+}
+
+/// Typed access to request and schema data.
+pub trait ContextExt {
+    fn app(&self) -> &AppState;
+    fn shared_app(&self) -> SharedState;
+    fn scope(&self) -> &RequestScope;
+    fn principal(&self) -> &Principal;
+}
+
+impl ContextExt for Context<'_> {
+    fn app(&self) -> &AppState {
+        self.data_unchecked::<SharedState>()
+    }
+
+    fn shared_app(&self) -> SharedState {
+        self.data_unchecked::<SharedState>().clone()
+    }
+
+    fn scope(&self) -> &RequestScope {
+        self.data_unchecked::<Arc<RequestScope>>()
+    }
+
+    fn principal(&self) -> &Principal {
+        self.scope().principal()
+    }
+}

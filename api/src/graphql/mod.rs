@@ -1,0 +1,11 @@
+//! The GraphQL API: one schema builder, query / mutation / subscription roots
+//! merged per domain, output types, loaders and pagination.
+
+pub mod context;
+pub mod mutation;
+pub mod pagination;
+pub mod query;
+pub mod schema;
+pub mod types;
+
+pub use schema::{AppSchema, Schemas, build_schemas, sdl};

@@ -1,0 +1,88 @@
+//! The HTTP surface: routes, layers, and the server loop.
+
+mod graphql;
+mod health;
+mod server;
+
+pub use server::{Server, ShutdownSignal, os_signals};
+
+use std::time::Duration;
+
+use axum::{
+    Router,
+    http::{HeaderValue, Method, header},
+    routing::get,
+};
+use tower::ServiceBuilder;
+use tower_http::{
+    compression::CompressionLayer,
+    cors::{AllowOrigin, CorsLayer},
+    limit::RequestBodyLimitLayer,
+    request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
+    sensitive_headers::SetSensitiveRequestHeadersLayer,
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+use crate::{
+    graphql::Schemas,
+    middleware::request_id::{self, MakeUuidV7, REQUEST_ID},
+    state::SharedState,
+};
+
+/// State of the HTTP handlers.
+#[derive(Clone)]
+pub struct HttpState {
+    pub app: SharedState,
+    pub schemas: Schemas,
+}
+
+/// The router with every route and layer.
+pub fn router(app: SharedState, schemas: Schemas) -> Router {
+    let http = &app.config.http;
+    let timeout = http.request_timeout;
+    let body_limit = http.body_limit;
+    let cors = cors_layer(&http.cors_origins);
+    let state = HttpState {
+        app: app.clone(),
+        schemas,
+    };
+    let api = Router::new()
+        .route("/graphql", get(graphql::get_graphql).post(graphql::post_graphql))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ));
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    header::AUTHORIZATION,
+                    header::COOKIE,
+                ]))
+                .layer(axum::middleware::from_fn(request_id::drop_malformed))
+                .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeUuidV7))
+                .layer(TraceLayer::new_for_http())
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+                .layer(cors)
+                .layer(CompressionLayer::new())
+                .layer(RequestBodyLimitLayer::new(body_limit)),
+        )
+}
+
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let base = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID.clone()])
+        .expose_headers([REQUEST_ID.clone(), header::RETRY_AFTER])
+        .max_age(Duration::from_secs(600));
+    if origins.iter().any(|o| o == "*") {
+        return base.allow_origin(AllowOrigin::any());
+    }
+    let list: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    base.allow_origin(AllowOrigin::list(list))
+}

@@ -1,0 +1,34 @@
+//! The screenplay backend: a multi-tenant GraphQL API over PostgreSQL +
+//! pgvector for RAG screenplay generation.
+//!
+//! Layout: `http/` (routes, server), `graphql/` (schema, resolvers),
+//! `middleware/` (request lifecycle, request ids, client addresses),
+//! `auth/` (tokens, passwords, policy), `service/` (rules and transactions),
+//! `db/` (pool, tenant transactions), `localdb/` (the self-installing
+//! development database), `cli/` (the `screenplay` command).
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod localdb;
+pub mod middleware;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+/// Runs the command line; called by the `screenplay` binary.
+pub async fn main() -> std::process::ExitCode {
+    // One TLS provider for every client we open (database, JWKS, embeddings).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match cli::run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! What every request can reach: configuration, database, token keys.
+
+use std::sync::Arc;
+
+use crate::{
+    auth::jwt::{JwtIssuer, JwtVerifier},
+    config::Config,
+    db::Db,
+};
+
+/// Shared server state, held in the GraphQL schema data and the router.
+pub struct AppState {
+    pub config: Config,
+    pub db: Db,
+    pub verifier: JwtVerifier,
+    pub issuer: JwtIssuer,
+}
+
+/// Cloned into every handler.
+pub type SharedState = Arc<AppState>;

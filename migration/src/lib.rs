@@ -1,0 +1,59 @@
+//! Schema migrations for the `screenplay` schema.
+//!
+//! Each migration is a pair of plain SQL files under `src/sql/`, readable by a
+//! DBA without Rust: PostgreSQL features such as partitioning, row-level
+//! security, HNSW indexes and PL/pgSQL functions are clearer in SQL than in a
+//! query builder. Every migration runs in one transaction and has a down step.
+
+pub use sea_orm_migration::prelude::*;
+
+mod sql_migration;
+
+use sql_migration::SqlMigration;
+
+/// Orders the migrations; `screenplay migrate` and the server use it.
+pub struct Migrator;
+
+/// Every migration, oldest first: (name, up SQL, down SQL).
+const MIGRATIONS: &[(&str, &str, &str)] = &[
+    (
+        "m20261128_000001_schema",
+        include_str!("sql/0001_schema_up.sql"),
+        include_str!("sql/0001_schema_down.sql"),
+    ),
+    (
+        "m20261128_000002_core_tables",
+        include_str!("sql/0002_core_tables_up.sql"),
+        include_str!("sql/0002_core_tables_down.sql"),
+    ),
+    (
+        "m20261128_000003_screenplay_tables",
+        include_str!("sql/0003_screenplay_tables_up.sql"),
+        include_str!("sql/0003_screenplay_tables_down.sql"),
+    ),
+    (
+        "m20261128_000004_documents",
+        include_str!("sql/0004_documents_up.sql"),
+        include_str!("sql/0004_documents_down.sql"),
+    ),
+    (
+        "m20261128_000005_log_tables",
+        include_str!("sql/0005_log_tables_up.sql"),
+        include_str!("sql/0005_log_tables_down.sql"),
+    ),
+    (
+        "m20261128_000006_row_level_security",
+        include_str!("sql/0006_row_level_security_up.sql"),
+        include_str!("sql/0006_row_level_security_down.sql"),
+    ),
+];
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        MIGRATIONS
+            .iter()
+            .map(|&(name, up, down)| Box::new(SqlMigration { name, up, down }) as _)
+            .collect()
+    }
+}

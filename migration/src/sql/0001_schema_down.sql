@@ -1,0 +1,2 @@
+DROP SCHEMA screenplay CASCADE;
+-- Extensions and roles stay: they are shared with the rest of the cluster.
