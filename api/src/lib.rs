@@ -22,8 +22,7 @@ pub mod telemetry;
 
 /// Runs the command line; called by the `screenplay` binary.
 pub async fn main() -> std::process::ExitCode {
-    // One TLS provider for every client we open (database, JWKS, embeddings).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    startup::init_tls();
     match cli::run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

@@ -13,6 +13,12 @@ use crate::{
     state::{AppState, SharedState},
 };
 
+/// Installs the process-wide TLS provider (ring) used by every client we
+/// open: database, JWKS, embedding providers. Idempotent.
+pub fn init_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The database a command works on.
 pub struct ResolvedDatabase {
     /// The server's connection (app role).

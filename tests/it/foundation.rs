@@ -1,0 +1,466 @@
+//! The foundation: migrations, the catalog they leave, the HTTP surface.
+
+use std::{collections::BTreeSet, time::Duration};
+
+use migration::{Migrator, MigratorTrait};
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestDb, error_code, proxy::TcpProxy};
+
+/// The twelve tables of the seed design.
+const SEED_TABLES: [&str; 12] = [
+    "tenants",
+    "users",
+    "workspaces",
+    "screenplay_sessions",
+    "outline_steps",
+    "screenplay_fragments",
+    "retrieved_documents",
+    "code_documents",
+    "execution_logs",
+    "llm_call_logs",
+    "audit_logs",
+    "quota_usage",
+];
+
+const LOG_TABLES: [&str; 4] = ["execution_logs", "llm_call_logs", "audit_logs", "quota_usage"];
+
+async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<Vec<String>> {
+    db.query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|row| {
+            let n = row.column_names().len();
+            (0..n)
+                .map(|i| {
+                    row.try_get_by_index::<Option<String>>(i)
+                        .expect("text column")
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Everything migrations create in a database, as comparable text.
+async fn catalog(db: &DatabaseConnection) -> BTreeSet<String> {
+    let queries = [
+        "SELECT 'column', table_name, column_name, data_type || '/' || udt_name || '/' || is_nullable || '/' || \
+                coalesce(column_default, '') || '/' || coalesce(generation_expression, '') \
+         FROM information_schema.columns WHERE table_schema = 'screenplay'",
+        "SELECT 'index', tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'screenplay'",
+        "SELECT 'constraint', conrelid::regclass::text, conname, pg_get_constraintdef(oid) \
+         FROM pg_constraint WHERE connamespace = to_regnamespace('screenplay')",
+        "SELECT 'function', proname, pg_get_function_identity_arguments(oid), md5(pg_get_functiondef(oid)) \
+         FROM pg_proc WHERE pronamespace = to_regnamespace('screenplay')",
+        "SELECT 'view', viewname, '', md5(definition) FROM pg_views WHERE schemaname = 'screenplay'",
+        "SELECT 'policy', tablename, policyname, cmd || '/' || roles::text || '/' || coalesce(qual, '') || '/' || \
+                coalesce(with_check, '') FROM pg_policies WHERE schemaname = 'screenplay'",
+        "SELECT 'trigger', tgrelid::regclass::text, tgname, pg_get_triggerdef(oid) FROM pg_trigger \
+         WHERE NOT tgisinternal AND tgrelid::regclass::text LIKE 'screenplay.%'",
+        "SELECT 'relation', relname, relkind::text, relrowsecurity::text || '/' || relforcerowsecurity::text \
+         FROM pg_class WHERE relnamespace = to_regnamespace('screenplay')",
+        "SELECT 'grant', table_name, grantee, privilege_type FROM information_schema.role_table_grants \
+         WHERE table_schema = 'screenplay'",
+    ];
+    let mut out = BTreeSet::new();
+    for sql in queries {
+        for row in rows(db, sql).await {
+            out.insert(row.join(" | "));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn migrations_up_down_up_leave_the_same_catalog() {
+    let db = TestDb::create_empty().await;
+    screenplay_api::db::migrate_up(&db.owner_url).await.expect("up");
+    let owner = db.owner().await;
+    let first = catalog(&owner).await;
+    assert!(first.len() > 200, "suspiciously small catalog: {}", first.len());
+
+    Migrator::down(&owner, None).await.expect("down to zero");
+    let schema_left = rows(&owner, "SELECT nspname FROM pg_namespace WHERE nspname = 'screenplay'").await;
+    assert!(schema_left.is_empty(), "schema screenplay survived down migrations");
+    assert!(catalog(&owner).await.is_empty());
+
+    screenplay_api::db::migrate_up(&db.owner_url).await.expect("up again");
+    let second = catalog(&owner).await;
+    let only_first: Vec<_> = first.difference(&second).collect();
+    let only_second: Vec<_> = second.difference(&first).collect();
+    assert!(
+        only_first.is_empty() && only_second.is_empty(),
+        "catalog differs after up/down/up:\nonly before: {only_first:#?}\nonly after: {only_second:#?}"
+    );
+}
+
+#[tokio::test]
+async fn catalog_has_every_table_extension_and_index() {
+    let db = TestDb::create().await;
+    let owner = db.owner().await;
+
+    let tables: BTreeSet<String> = rows(
+        &owner,
+        "SELECT relname FROM pg_class WHERE relnamespace = 'screenplay'::regnamespace AND relkind IN ('r', 'p') \
+         AND NOT relispartition",
+    )
+    .await
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect();
+    for table in SEED_TABLES {
+        assert!(tables.contains(table), "table {table} missing; have {tables:?}");
+    }
+
+    let extensions = rows(&owner, "SELECT extname, extversion FROM pg_extension").await;
+    let version = |name: &str| extensions.iter().find(|r| r[0] == name).map(|r| r[1].clone());
+    let vector = version("vector").expect("extension vector");
+    let (major, minor) = vector.split_once('.').expect("version");
+    let minor: u32 = minor.split('.').next().and_then(|m| m.parse().ok()).expect("minor");
+    assert!(major.parse::<u32>().expect("major") > 0 || minor >= 8, "pgvector {vector} < 0.8");
+    assert!(version("pg_trgm").is_some(), "extension pg_trgm missing");
+
+    let embedding_type = rows(
+        &owner,
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
+         WHERE attrelid = 'screenplay.code_documents'::regclass AND attname = 'embedding'",
+    )
+    .await;
+    assert_eq!(embedding_type[0][0], "vector(1536)");
+
+    let indexdef = |name: &'static str| {
+        let owner = &owner;
+        async move {
+            rows(owner, &format!("SELECT indexdef FROM pg_indexes WHERE indexname = '{name}'"))
+                .await
+                .first()
+                .map(|r| r[0].clone())
+                .unwrap_or_else(|| panic!("index {name} missing"))
+        }
+    };
+    let hnsw = indexdef("code_documents_embedding_hnsw_idx").await;
+    assert!(hnsw.contains("USING hnsw") && hnsw.contains("vector_cosine_ops"), "{hnsw}");
+    let gin = indexdef("code_documents_search_vector_idx").await;
+    assert!(gin.contains("USING gin") && gin.contains("search_vector"), "{gin}");
+    let trgm = indexdef("code_documents_content_trgm_idx").await;
+    assert!(trgm.contains("gin_trgm_ops"), "{trgm}");
+
+    // Every foreign key is served by an index: one led by its last (most
+    // selective) column, or one whose leading columns are exactly its columns.
+    let unindexed = rows(
+        &owner,
+        "SELECT c.conrelid::regclass::text, c.conname FROM pg_constraint c \
+         WHERE c.contype = 'f' AND c.connamespace = 'screenplay'::regnamespace \
+           AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid \
+                           AND i.indkey[0] = c.conkey[array_length(c.conkey, 1)]) \
+           AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid \
+                           AND (i.indkey::int2[])[0:array_length(c.conkey, 1) - 1] @> c.conkey)",
+    )
+    .await;
+    assert!(unindexed.is_empty(), "foreign keys without an index: {unindexed:?}");
+
+    for table in LOG_TABLES {
+        let kind = rows(&owner, &format!("SELECT relkind::text FROM pg_class WHERE oid = 'screenplay.{table}'::regclass")).await;
+        assert_eq!(kind[0][0], "p", "{table} is not partitioned");
+        let time_col = if table == "quota_usage" { "bucket_start" } else { "created_at" };
+        let idx = rows(
+            &owner,
+            &format!(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = 'screenplay' AND tablename = '{table}' \
+                 AND indexdef LIKE '%(tenant_id, {time_col})%'"
+            ),
+        )
+        .await;
+        assert!(!idx.is_empty(), "{table} lacks an index on (tenant_id, {time_col})");
+        let parts = rows(&owner, &format!("SELECT count(*)::text FROM pg_inherits WHERE inhparent = 'screenplay.{table}'::regclass")).await;
+        assert!(parts[0][0].parse::<i64>().expect("count") >= 4, "{table} has too few partitions");
+    }
+
+    // Row-level security is enabled and forced on every tenant-owned table.
+    let unprotected = rows(
+        &owner,
+        "SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' \
+         WHERE c.relnamespace = 'screenplay'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition \
+           AND NOT (c.relrowsecurity AND c.relforcerowsecurity)",
+    )
+    .await;
+    assert!(unprotected.is_empty(), "tables without forced RLS: {unprotected:?}");
+
+    // updated_at is kept by the database on every table that has it.
+    let untriggered = rows(
+        &owner,
+        "SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'updated_at' \
+         WHERE c.relnamespace = 'screenplay'::regnamespace AND c.relkind = 'r' AND NOT c.relispartition \
+           AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname LIKE '%set_updated_at')",
+    )
+    .await;
+    assert!(untriggered.is_empty(), "updated_at without trigger: {untriggered:?}");
+}
+
+#[tokio::test]
+async fn graphql_request_through_the_router() {
+    let app = TestApp::spawn().await;
+    let data = app.gql(None, "{ health version databaseReady }", json!({})).await;
+    assert_eq!(data["health"], "ok");
+    assert_eq!(data["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(data["databaseReady"], true);
+
+    let resp = app.client.get(app.url("/healthz")).send().await.expect("healthz");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let id = resp.headers().get("x-request-id").expect("request id").to_str().expect("ascii");
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+
+    // A well-formed incoming request id is kept, a malformed one replaced.
+    let kept = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "client-trace.42")
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(kept.headers()["x-request-id"], "client-trace.42");
+    let replaced = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "bad id <script>")
+        .send()
+        .await
+        .expect("healthz");
+    assert_ne!(replaced.headers()["x-request-id"], "bad id <script>");
+}
+
+#[tokio::test]
+async fn graphiql_is_served_to_browsers() {
+    let app = TestApp::spawn().await;
+    let resp = app
+        .client
+        .get(app.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"].to_str().expect("ascii").starts_with("text/html"));
+    let body = resp.text().await.expect("body");
+    assert!(body.to_lowercase().contains("graphiql"), "not a GraphiQL page");
+
+    let off = TestApp::spawn_with(&["--graphiql", "false"]).await;
+    let resp = off
+        .client
+        .get(off.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn bad_graphql_gets_clear_errors_and_http_statuses() {
+    let app = TestApp::spawn().await;
+    let send = |body: Value, accept: &'static str| {
+        let req = app
+            .client
+            .post(app.url("/graphql"))
+            .header("accept", accept)
+            .json(&body);
+        async move {
+            let resp = req.send().await.expect("send");
+            let status = resp.status();
+            (status, resp.json::<Value>().await.expect("json"))
+        }
+    };
+
+    // Plain application/json: GraphQL errors ride on 200.
+    let (status, body) = send(json!({ "query": "{ health " }), "application/json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(error_code(&body).as_deref(), Some("GRAPHQL_PARSE_FAILED"));
+    assert!(body["errors"][0]["locations"].is_array());
+
+    // application/graphql-response+json: request errors are 400.
+    let (status, body) = send(json!({ "query": "{ health " }), "application/graphql-response+json").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body).as_deref(), Some("GRAPHQL_PARSE_FAILED"));
+
+    let (status, body) = send(json!({ "query": "{ health nope }" }), "application/graphql-response+json").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body).as_deref(), Some("GRAPHQL_VALIDATION_FAILED"));
+    assert!(body["errors"][0]["message"].as_str().expect("message").contains("nope"));
+
+    let (status, body) = send(json!({ "query": "{ health nope }" }), "application/json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(error_code(&body).as_deref(), Some("GRAPHQL_VALIDATION_FAILED"));
+
+    // Not a GraphQL request at all.
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(error_code(&body).as_deref(), Some("BAD_REQUEST"));
+
+    // Mutations are not accepted over GET.
+    let resp = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "mutation { logout(input: {refreshToken: \"x\"}) { ok } }")])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    // Queries are.
+    let resp = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "{ health }")])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.json::<Value>().await.expect("json")["data"]["health"], "ok");
+}
+
+#[tokio::test]
+async fn readyz_follows_the_database() {
+    let db = TestDb::create().await;
+    let target: std::net::SocketAddr = {
+        let url = url::Url::parse(&db.app_url).expect("url");
+        format!("127.0.0.1:{}", url.port().expect("port")).parse().expect("addr")
+    };
+    let proxy = TcpProxy::start(target).await;
+    let mut proxied = url::Url::parse(&db.app_url).expect("url");
+    proxied.set_port(Some(proxy.addr.port())).expect("port");
+    let app = TestApp::spawn_on_url(db.clone(), proxied.to_string(), &[]).await;
+
+    let readyz = || async {
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .expect("readyz")
+            .status()
+    };
+    assert_eq!(readyz().await, StatusCode::OK);
+
+    proxy.cut().await;
+    assert_eq!(readyz().await, StatusCode::SERVICE_UNAVAILABLE);
+    let health = app.client.get(app.url("/healthz")).send().await.expect("healthz");
+    assert_eq!(health.status(), StatusCode::OK, "liveness must not depend on the database");
+
+    proxy.restore().await;
+    let mut status = readyz().await;
+    for _ in 0..50 {
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        status = readyz().await;
+    }
+    assert_eq!(status, StatusCode::OK, "not ready again after the database came back");
+
+    // A pending migration makes the server unready too.
+    let owner = db.owner().await;
+    Migrator::down(&owner, Some(1)).await.expect("down one");
+    assert_eq!(readyz().await, StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert!(body["reason"].as_str().expect("reason").contains("pending"), "{body}");
+}
+
+#[test]
+fn schema_graphql_matches_the_code() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql");
+    let committed = std::fs::read_to_string(path).expect("schema.graphql at the top level");
+    let current = screenplay_api::graphql::sdl();
+    assert!(
+        committed == current,
+        "schema.graphql is out of date: run `cargo run -- schema > schema.graphql`"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_after_in_flight_requests() {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let db = TestDb::create().await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_screenplay"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", &db.app_url)
+        .env("SCREENPLAY_MIGRATION_DATABASE_URL", &db.owner_url)
+        .env("SCREENPLAY_JWT_SECRET", crate::helpers::JWT_SECRET)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn screenplay serve");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("line") {
+            if let Some(rest) = line.strip_prefix("GraphiQL: http://") {
+                return rest.trim_end_matches("/graphql").to_owned();
+            }
+        }
+        panic!("server exited before listening");
+    })
+    .await
+    .expect("server start");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}/graphql");
+    let mut requests = Vec::new();
+    for _ in 0..40 {
+        let client = client.clone();
+        let url = url.clone();
+        requests.push(tokio::spawn(async move {
+            client
+                .post(&url)
+                .json(&json!({ "query": "{ health databaseReady }" }))
+                .send()
+                .await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let pid = nix::unistd::Pid::from_raw(child.id().expect("pid") as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("sigterm");
+
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("exit within 30 s")
+        .expect("wait");
+    assert!(status.success(), "exit status {status}");
+    let mut answered = 0;
+    for req in requests {
+        match req.await.expect("task") {
+            Ok(resp) => {
+                // Anything that got a response got all of it.
+                assert_eq!(resp.status(), StatusCode::OK);
+                let body: Value = resp.json().await.expect("complete body");
+                assert_eq!(body["data"]["health"], "ok");
+                answered += 1;
+            }
+            Err(e) => assert!(e.is_connect() || e.is_request(), "request broke mid-way: {e}"),
+        }
+    }
+    let after = client.post(&url).json(&json!({ "query": "{ health }" })).send().await;
+    assert!(after.is_err(), "still accepting after SIGTERM");
+    eprintln!("{answered} of 40 requests answered before shutdown");
+}

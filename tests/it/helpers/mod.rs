@@ -1,0 +1,163 @@
+//! Test harness: the cluster, per-test databases, and a running server.
+
+pub mod cluster;
+pub mod proxy;
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::{Value, json};
+use screenplay_api::{
+    config::{Config, DatabaseArgs, Secret, ServeArgs},
+    http::{Server, ShutdownSignal},
+    startup::{self, ResolvedDatabase},
+    state::SharedState,
+};
+use tokio::{sync::watch, task::JoinHandle};
+
+pub use cluster::TestDb;
+
+#[derive(Parser)]
+struct ServeFlags {
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// A server on a fresh database, listening on a random loopback port.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: TestDb,
+    pub state: SharedState,
+    pub client: reqwest::Client,
+    shutdown: Option<watch::Sender<bool>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// The HS256 secret of test servers.
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+
+impl TestApp {
+    /// A server with default settings.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// A server with extra `screenplay serve` flags.
+    pub async fn spawn_with(flags: &[&str]) -> Self {
+        let db = TestDb::create().await;
+        Self::spawn_on(db, flags).await
+    }
+
+    /// A server on an existing test database.
+    pub async fn spawn_on(db: TestDb, flags: &[&str]) -> Self {
+        Self::spawn_on_url(db.clone(), db.app_url.clone(), flags).await
+    }
+
+    /// A server whose pool connects through `app_url` (a proxy, say).
+    pub async fn spawn_on_url(db: TestDb, app_url: String, flags: &[&str]) -> Self {
+        startup::init_tls();
+        let mut args = vec!["serve", "--bind", "127.0.0.1:0", "--jwt-secret", JWT_SECRET];
+        args.extend_from_slice(flags);
+        let serve = ServeFlags::try_parse_from(args).expect("serve flags").serve;
+        let config = Config::from_args(serve).expect("config");
+        let db_args = DatabaseArgs {
+            database_url: Some(Secret::new(app_url.clone())),
+            migration_database_url: Some(Secret::new(db.owner_url.clone())),
+            home: None,
+            db_port: 0,
+            pool_size: 8,
+            pgbouncer: false,
+        };
+        let resolved = ResolvedDatabase {
+            app_url: Secret::new(app_url),
+            migration_url: Secret::new(db.owner_url.clone()),
+            local_home: None,
+        };
+        let pool = startup::connect(&resolved, &db_args).await.expect("connect");
+        let state = startup::build_state(config, pool, &resolved).await.expect("state");
+        let server = Server::bind(state.config.bind, state.clone()).await.expect("bind");
+        let addr = server.local_addr();
+        let (trigger, signal) = ShutdownSignal::new();
+        let handle = tokio::spawn(server.run(signal));
+        Self {
+            addr,
+            db,
+            state,
+            client: reqwest::Client::new(),
+            shutdown: Some(trigger),
+            server: Some(handle),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// POSTs a GraphQL request; returns the status and the JSON body.
+    pub async fn post(&self, token: Option<&str>, query: &str, variables: Value) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        (status, resp.json().await.expect("json body"))
+    }
+
+    /// A GraphQL request that must succeed; returns `data`.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let (status, body) = self.post(token, query, variables).await;
+        assert_eq!(status, StatusCode::OK, "{body:#}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// A GraphQL request that must fail; returns the first error's code.
+    pub async fn gql_err(&self, token: Option<&str>, query: &str, variables: Value) -> String {
+        let (_, body) = self.post(token, query, variables).await;
+        error_code(&body).unwrap_or_else(|| panic!("expected an error: {body:#}"))
+    }
+
+    /// Stops the server (graceful) and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(trigger) = self.shutdown.take() {
+            let _ = trigger.send(true);
+        }
+        if let Some(handle) = self.server.take() {
+            handle.await.expect("server task").expect("server result");
+        }
+    }
+
+    /// A connection as the schema owner (sees every tenant), for assertions.
+    pub async fn owner(&self) -> DatabaseConnection {
+        self.db.owner().await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(trigger) = self.shutdown.take() {
+            let _ = trigger.send(true);
+        }
+    }
+}
+
+/// The `extensions.code` of a response's first error.
+pub fn error_code(body: &Value) -> Option<String> {
+    body["errors"][0]["extensions"]["code"].as_str().map(str::to_owned)
+}
+
+/// Runs SQL as the owner and returns the first column of each row as i64.
+pub async fn scalar_i64(db: &DatabaseConnection, sql: &str) -> i64 {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql))
+        .await
+        .expect("query")
+        .expect("row");
+    row.try_get_by_index::<i64>(0).expect("i64")
+}
