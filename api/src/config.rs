@@ -74,6 +74,22 @@ pub struct DatabaseArgs {
     pub pgbouncer: bool,
 }
 
+/// Our own token signing: what the server and `screenplay token issue` share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct JwtArgs {
+    /// HS256 signing secret for access tokens (at least 32 bytes).
+    #[arg(long, env = "SCREENPLAY_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret<String>>,
+
+    /// `iss` claim: required on every token when set, and put on tokens we issue.
+    #[arg(long, env = "SCREENPLAY_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// `aud` claim: required on every token when set, and put on tokens we issue.
+    #[arg(long, env = "SCREENPLAY_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+}
+
 /// Everything `screenplay serve` needs beyond the database.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -81,9 +97,8 @@ pub struct ServeArgs {
     #[arg(long, env = "SCREENPLAY_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// HS256 signing secret for access tokens (at least 32 bytes).
-    #[arg(long, env = "SCREENPLAY_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<Secret<String>>,
+    #[command(flatten)]
+    pub jwt: JwtArgs,
 
     /// PEM public key (RSA, EC or Ed25519) of an external identity provider.
     #[arg(long, env = "SCREENPLAY_JWT_PUBLIC_KEY")]
@@ -92,14 +107,6 @@ pub struct ServeArgs {
     /// JWKS of an external identity provider: a file path or an https URL.
     #[arg(long, env = "SCREENPLAY_JWT_JWKS")]
     pub jwt_jwks: Option<String>,
-
-    /// Required `iss` claim, when set.
-    #[arg(long, env = "SCREENPLAY_JWT_ISSUER")]
-    pub jwt_issuer: Option<String>,
-
-    /// Required `aud` claim, when set.
-    #[arg(long, env = "SCREENPLAY_JWT_AUDIENCE")]
-    pub jwt_audience: Option<String>,
 
     /// Lifetime of access tokens issued by `login` and `refreshToken`.
     #[arg(long, env = "SCREENPLAY_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
@@ -219,14 +226,22 @@ impl Default for LimitsConfig {
     }
 }
 
-impl Config {
-    /// Checks the arguments and builds the configuration; errors name the variable.
-    pub fn from_args(args: ServeArgs) -> anyhow::Result<Self> {
-        if let Some(secret) = &args.jwt_secret
+impl JwtArgs {
+    /// Rejects a short secret.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if let Some(secret) = &self.jwt_secret
             && secret.expose().len() < 32
         {
             bail!("SCREENPLAY_JWT_SECRET must be at least 32 bytes");
         }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Checks the arguments and builds the configuration; errors name the variable.
+    pub fn from_args(args: ServeArgs) -> anyhow::Result<Self> {
+        args.jwt.check()?;
         if args.jwt_public_key.is_some() && args.jwt_jwks.is_some() {
             bail!("set SCREENPLAY_JWT_PUBLIC_KEY or SCREENPLAY_JWT_JWKS, not both");
         }
@@ -251,11 +266,11 @@ impl Config {
         Ok(Self {
             bind: args.bind,
             auth: AuthConfig {
-                jwt_secret: args.jwt_secret,
+                jwt_secret: args.jwt.jwt_secret,
                 jwt_public_key: args.jwt_public_key,
                 jwt_jwks: args.jwt_jwks,
-                issuer: args.jwt_issuer,
-                audience: args.jwt_audience,
+                issuer: args.jwt.jwt_issuer,
+                audience: args.jwt.jwt_audience,
                 access_token_ttl: args.access_token_ttl,
                 refresh_token_ttl: args.refresh_token_ttl,
             },

@@ -16,6 +16,7 @@ pub mod graphql;
 pub mod http;
 pub mod localdb;
 pub mod middleware;
+pub mod service;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

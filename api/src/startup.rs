@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use crate::{
     auth::jwt::{JwtIssuer, JwtVerifier},
-    config::{Config, DatabaseArgs, Secret},
+    config::{Config, DatabaseArgs, JwtArgs, Secret},
     db::{Db, PoolOptions, migrate_up},
     localdb::LocalDb,
     state::{AppState, SharedState},
@@ -80,6 +80,29 @@ pub async fn connect(database: &ResolvedDatabase, args: &DatabaseArgs) -> anyhow
         );
     }
     Ok(db)
+}
+
+/// The database for a one-off command: resolved, migrated when it is the
+/// local development database, connected.
+pub async fn open_for_command(args: &DatabaseArgs) -> anyhow::Result<(ResolvedDatabase, Db)> {
+    let database = resolve_database(args).await?;
+    if database.is_local() {
+        migrate(&database).await?;
+    }
+    let db = connect(&database, args).await?;
+    Ok((database, db))
+}
+
+/// The signing secret: configured, or the local database's own.
+pub fn signing_secret(jwt: &JwtArgs, database: &ResolvedDatabase) -> anyhow::Result<Secret<String>> {
+    jwt.check()?;
+    if let Some(secret) = &jwt.jwt_secret {
+        return Ok(secret.clone());
+    }
+    match &database.local_home {
+        Some(home) => Ok(Secret::new(local_jwt_secret(home)?)),
+        None => anyhow::bail!("set SCREENPLAY_JWT_SECRET (the server's signing secret)"),
+    }
 }
 
 /// Builds the shared state. In local development without a configured

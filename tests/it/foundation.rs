@@ -121,7 +121,10 @@ async fn catalog_has_every_table_extension_and_index() {
     let vector = version("vector").expect("extension vector");
     let (major, minor) = vector.split_once('.').expect("version");
     let minor: u32 = minor.split('.').next().and_then(|m| m.parse().ok()).expect("minor");
-    assert!(major.parse::<u32>().expect("major") > 0 || minor >= 8, "pgvector {vector} < 0.8");
+    assert!(
+        major.parse::<u32>().expect("major") > 0 || minor >= 8,
+        "pgvector {vector} < 0.8"
+    );
     assert!(version("pg_trgm").is_some(), "extension pg_trgm missing");
 
     let embedding_type = rows(
@@ -135,15 +138,21 @@ async fn catalog_has_every_table_extension_and_index() {
     let indexdef = |name: &'static str| {
         let owner = &owner;
         async move {
-            rows(owner, &format!("SELECT indexdef FROM pg_indexes WHERE indexname = '{name}'"))
-                .await
-                .first()
-                .map(|r| r[0].clone())
-                .unwrap_or_else(|| panic!("index {name} missing"))
+            rows(
+                owner,
+                &format!("SELECT indexdef FROM pg_indexes WHERE indexname = '{name}'"),
+            )
+            .await
+            .first()
+            .map(|r| r[0].clone())
+            .unwrap_or_else(|| panic!("index {name} missing"))
         }
     };
     let hnsw = indexdef("code_documents_embedding_hnsw_idx").await;
-    assert!(hnsw.contains("USING hnsw") && hnsw.contains("vector_cosine_ops"), "{hnsw}");
+    assert!(
+        hnsw.contains("USING hnsw") && hnsw.contains("vector_cosine_ops"),
+        "{hnsw}"
+    );
     let gin = indexdef("code_documents_search_vector_idx").await;
     assert!(gin.contains("USING gin") && gin.contains("search_vector"), "{gin}");
     let trgm = indexdef("code_documents_content_trgm_idx").await;
@@ -164,9 +173,17 @@ async fn catalog_has_every_table_extension_and_index() {
     assert!(unindexed.is_empty(), "foreign keys without an index: {unindexed:?}");
 
     for table in LOG_TABLES {
-        let kind = rows(&owner, &format!("SELECT relkind::text FROM pg_class WHERE oid = 'screenplay.{table}'::regclass")).await;
+        let kind = rows(
+            &owner,
+            &format!("SELECT relkind::text FROM pg_class WHERE oid = 'screenplay.{table}'::regclass"),
+        )
+        .await;
         assert_eq!(kind[0][0], "p", "{table} is not partitioned");
-        let time_col = if table == "quota_usage" { "bucket_start" } else { "created_at" };
+        let time_col = if table == "quota_usage" {
+            "bucket_start"
+        } else {
+            "created_at"
+        };
         let idx = rows(
             &owner,
             &format!(
@@ -176,8 +193,15 @@ async fn catalog_has_every_table_extension_and_index() {
         )
         .await;
         assert!(!idx.is_empty(), "{table} lacks an index on (tenant_id, {time_col})");
-        let parts = rows(&owner, &format!("SELECT count(*)::text FROM pg_inherits WHERE inhparent = 'screenplay.{table}'::regclass")).await;
-        assert!(parts[0][0].parse::<i64>().expect("count") >= 4, "{table} has too few partitions");
+        let parts = rows(
+            &owner,
+            &format!("SELECT count(*)::text FROM pg_inherits WHERE inhparent = 'screenplay.{table}'::regclass"),
+        )
+        .await;
+        assert!(
+            parts[0][0].parse::<i64>().expect("count") >= 4,
+            "{table} has too few partitions"
+        );
     }
 
     // Row-level security is enabled and forced on every tenant-owned table.
@@ -211,7 +235,12 @@ async fn graphql_request_through_the_router() {
 
     let resp = app.client.get(app.url("/healthz")).send().await.expect("healthz");
     assert_eq!(resp.status(), StatusCode::OK);
-    let id = resp.headers().get("x-request-id").expect("request id").to_str().expect("ascii");
+    let id = resp
+        .headers()
+        .get("x-request-id")
+        .expect("request id")
+        .to_str()
+        .expect("ascii");
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
 
     // A well-formed incoming request id is kept, a malformed one replaced.
@@ -244,7 +273,12 @@ async fn graphiql_is_served_to_browsers() {
         .await
         .expect("get");
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(resp.headers()["content-type"].to_str().expect("ascii").starts_with("text/html"));
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/html")
+    );
     let body = resp.text().await.expect("body");
     assert!(body.to_lowercase().contains("graphiql"), "not a GraphiQL page");
 
@@ -286,7 +320,11 @@ async fn bad_graphql_gets_clear_errors_and_http_statuses() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error_code(&body).as_deref(), Some("GRAPHQL_PARSE_FAILED"));
 
-    let (status, body) = send(json!({ "query": "{ health nope }" }), "application/graphql-response+json").await;
+    let (status, body) = send(
+        json!({ "query": "{ health nope }" }),
+        "application/graphql-response+json",
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error_code(&body).as_deref(), Some("GRAPHQL_VALIDATION_FAILED"));
     assert!(body["errors"][0]["message"].as_str().expect("message").contains("nope"));
@@ -335,7 +373,9 @@ async fn readyz_follows_the_database() {
     let db = TestDb::create().await;
     let target: std::net::SocketAddr = {
         let url = url::Url::parse(&db.app_url).expect("url");
-        format!("127.0.0.1:{}", url.port().expect("port")).parse().expect("addr")
+        format!("127.0.0.1:{}", url.port().expect("port"))
+            .parse()
+            .expect("addr")
     };
     let proxy = TcpProxy::start(target).await;
     let mut proxied = url::Url::parse(&db.app_url).expect("url");
@@ -355,7 +395,11 @@ async fn readyz_follows_the_database() {
     proxy.cut().await;
     assert_eq!(readyz().await, StatusCode::SERVICE_UNAVAILABLE);
     let health = app.client.get(app.url("/healthz")).send().await.expect("healthz");
-    assert_eq!(health.status(), StatusCode::OK, "liveness must not depend on the database");
+    assert_eq!(
+        health.status(),
+        StatusCode::OK,
+        "liveness must not depend on the database"
+    );
 
     proxy.restore().await;
     let mut status = readyz().await;

@@ -3,6 +3,8 @@
 mod db;
 mod migrate;
 mod serve;
+mod tenant;
+mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -55,6 +57,20 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Issue access tokens (platform admins, agent workers).
+    Token {
+        #[command(subcommand)]
+        action: token::TokenAction,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Manage tenants from the shell.
+    Tenant {
+        #[command(subcommand)]
+        action: tenant::TenantAction,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
 }
 
 /// Parses the command line and runs it; the process exit code follows the result.
@@ -65,6 +81,8 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Serve { serve, db, no_migrate } => serve::run(*serve, db, no_migrate).await,
         Command::Migrate { action, db } => migrate::run(action.unwrap_or_default(), db).await,
         Command::Db { action, db } => db::run(action, db).await,
+        Command::Token { action, db } => token::run(action, db).await,
+        Command::Tenant { action, db } => tenant::run(action, db).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())

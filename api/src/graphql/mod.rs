@@ -1,9 +1,9 @@
 //! The GraphQL API: one schema builder, query / mutation / subscription roots
 //! merged per domain, output types, loaders and pagination.
 
+pub mod connection;
 pub mod context;
 pub mod mutation;
-pub mod pagination;
 pub mod query;
 pub mod schema;
 pub mod types;

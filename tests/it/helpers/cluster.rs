@@ -8,8 +8,8 @@ use std::{
     time::Duration,
 };
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use screenplay_api::localdb::{LocalDb, LocalUrls, create_database};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use tokio::sync::OnceCell;
 
 /// Port of the test cluster (the development database uses 54329).
@@ -50,7 +50,9 @@ async fn cluster() -> Cluster {
 
 async fn connect(url: &str) -> DatabaseConnection {
     let mut opts = ConnectOptions::new(url.to_owned());
-    opts.max_connections(2).sqlx_logging(false).connect_timeout(Duration::from_secs(10));
+    opts.max_connections(2)
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10));
     Database::connect(opts).await.expect("connect")
 }
 
@@ -77,9 +79,13 @@ async fn ensure_template(urls: &LocalUrls) -> String {
             .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"))
             .await
             .expect("drop partial template");
-        create_database(&urls.superuser, &building, None).await.expect("create template");
+        create_database(&urls.superuser, &building, None)
+            .await
+            .expect("create template");
         let owner_url = LocalUrls::with_database(&urls.owner, &building);
-        screenplay_api::db::migrate_up(&owner_url).await.expect("migrate template");
+        screenplay_api::db::migrate_up(&owner_url)
+            .await
+            .expect("migrate template");
         admin
             .execute_unprepared(&format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\""))
             .await
@@ -142,11 +148,7 @@ impl TestDb {
     }
 
     async fn create_from(cluster: &Cluster, template: Option<&str>) -> Self {
-        let name = format!(
-            "t_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = format!("t_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
         create_database(&cluster.urls.superuser, &name, template)
             .await
             .expect("create test database");

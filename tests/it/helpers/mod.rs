@@ -7,14 +7,14 @@ use std::net::SocketAddr;
 
 use clap::Parser;
 use reqwest::StatusCode;
-use sea_orm::{ConnectionTrait, DatabaseConnection};
-use serde_json::{Value, json};
 use screenplay_api::{
     config::{Config, DatabaseArgs, Secret, ServeArgs},
     http::{Server, ShutdownSignal},
     startup::{self, ResolvedDatabase},
     state::SharedState,
 };
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::{Value, json};
 use tokio::{sync::watch, task::JoinHandle};
 
 pub use cluster::TestDb;

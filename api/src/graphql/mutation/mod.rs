@@ -1,19 +1,20 @@
 //! Mutation roots, one per domain, merged. Each mutation takes one `input`
-//! object and returns a payload type.
+//! object (or, where the contract says so, a bare `id`) and returns a
+//! payload type.
+
+mod account;
+mod tenants;
+mod users;
+mod workspaces;
 
 use async_graphql::MergedObject;
 
 /// The Mutation type.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(Placeholder);
-
-#[derive(Default)]
-pub struct Placeholder;
-
-#[async_graphql::Object]
-impl Placeholder {
-    async fn placeholder(&self) -> bool {
-        true
-    }
-}
+pub struct MutationRoot(
+    account::AccountMutation,
+    tenants::TenantMutation,
+    users::UserMutation,
+    workspaces::WorkspaceMutation,
+);

@@ -1,12 +1,20 @@
 //! Query roots, one per domain, merged.
 
+mod account;
 mod health;
+mod tenants;
+mod users;
+mod workspaces;
 
 use async_graphql::MergedObject;
-
-pub use health::HealthQuery;
 
 /// The Query type.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(HealthQuery);
+pub struct QueryRoot(
+    health::HealthQuery,
+    account::AccountQuery,
+    tenants::TenantQuery,
+    users::UserQuery,
+    workspaces::WorkspaceQuery,
+);

@@ -1,1 +1,23 @@
-//! GraphQL output and input types.
+//! GraphQL output types and the enums mirrored from the entities.
+
+mod auth;
+mod enums;
+mod tenant;
+mod user;
+mod workspace;
+
+pub use auth::{AuthPayload, Me};
+pub use enums::*;
+pub use tenant::{Tenant, TenantLimits};
+pub use user::User;
+pub use workspace::Workspace;
+
+use crate::service::page::Cursor;
+
+/// The keyset cursor of a row with `created_at` and `id`.
+pub fn cursor(created_at: &chrono::DateTime<chrono::FixedOffset>, id: uuid::Uuid) -> Cursor {
+    Cursor {
+        at: created_at.with_timezone(&chrono::Utc),
+        id,
+    }
+}

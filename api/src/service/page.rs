@@ -1,6 +1,6 @@
-//! Relay connections: arguments, opaque cursors, page-size caps.
+//! Keyset pages: validated page requests, opaque cursors, page-size caps.
+//! The GraphQL layer turns them into Relay connections.
 
-use async_graphql::connection::CursorType;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -14,10 +14,9 @@ pub struct Cursor {
     pub id: Uuid,
 }
 
-impl CursorType for Cursor {
-    type Error = String;
-
-    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
+impl Cursor {
+    /// Parses the opaque form.
+    pub fn decode(s: &str) -> Result<Self, String> {
         let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| "invalid cursor".to_owned())?;
         let text = String::from_utf8(bytes).map_err(|_| "invalid cursor".to_owned())?;
         let (micros, id) = text.split_once('|').ok_or("invalid cursor")?;
@@ -28,7 +27,8 @@ impl CursorType for Cursor {
         })
     }
 
-    fn encode_cursor(&self) -> String {
+    /// The opaque form clients pass back.
+    pub fn encode(&self) -> String {
         URL_SAFE_NO_PAD.encode(format!("{}|{}", self.at.timestamp_micros(), self.id))
     }
 }
@@ -70,8 +70,7 @@ impl Page {
         };
         let decode = |name: &str, c: Option<String>| -> AppResult<Option<Cursor>> {
             c.map(|c| {
-                Cursor::decode_cursor(&c)
-                    .map_err(|_| AppError::bad_input(name, format!("`{name}` is not a valid cursor")))
+                Cursor::decode(&c).map_err(|_| AppError::bad_input(name, format!("`{name}` is not a valid cursor")))
             })
             .transpose()
         };
@@ -129,8 +128,8 @@ mod tests {
             at: DateTime::from_timestamp_micros(1_700_000_000_123_456).expect("time"),
             id: Uuid::now_v7(),
         };
-        assert_eq!(Cursor::decode_cursor(&c.encode_cursor()), Ok(c));
-        assert!(Cursor::decode_cursor("garbage!").is_err());
+        assert_eq!(Cursor::decode(&c.encode()), Ok(c));
+        assert!(Cursor::decode("garbage!").is_err());
     }
 
     #[test]
@@ -140,4 +139,43 @@ mod tests {
         assert!(Page::new(Some(1), None, Some(1), None, 100).is_err());
         assert_eq!(Page::new(None, None, None, None, 100).expect("page").limit, 20);
     }
+}
+
+/// Fetches one page of `select`, newest first by `(created, id)`.
+pub async fn fetch<E, C>(
+    db: &C,
+    select: sea_orm::Select<E>,
+    created: E::Column,
+    id: E::Column,
+    page: &Page,
+) -> AppResult<PageResult<E::Model>>
+where
+    E: sea_orm::EntityTrait,
+    C: sea_orm::ConnectionTrait,
+{
+    use sea_orm::{
+        QueryFilter, QueryOrder, QuerySelect,
+        sea_query::{Expr, ExprTrait},
+    };
+    let key = || Expr::tuple([Expr::col(created), Expr::col(id)]);
+    let at = |c: &Cursor| Expr::tuple([Expr::val(c.at), Expr::val(c.id)]);
+    let mut select = select;
+    if let Some(after) = &page.after {
+        select = select.filter(key().lt(at(after)));
+    }
+    if let Some(before) = &page.before {
+        select = select.filter(key().gt(at(before)));
+    }
+    let order = if page.backward {
+        sea_orm::Order::Asc
+    } else {
+        sea_orm::Order::Desc
+    };
+    let rows = select
+        .order_by(created, order.clone())
+        .order_by(id, order)
+        .limit(page.limit + 1)
+        .all(db)
+        .await?;
+    Ok(PageResult::from_fetched(rows, page))
 }

@@ -1,0 +1,40 @@
+use async_graphql::{Context, Object};
+
+use crate::{
+    auth::{Role, SignedIn},
+    graphql::{
+        context::{Caller, ContextExt},
+        types::Me,
+    },
+    service::{tenants, users},
+};
+
+#[derive(Default)]
+pub struct AccountQuery;
+
+#[Object]
+impl AccountQuery {
+    /// The caller: role, and for tenant callers the user and tenant.
+    #[graphql(guard = "SignedIn")]
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Me> {
+        let (tx, caller) = ctx.scope().open().await?;
+        Ok(match caller {
+            Caller::Platform { subject } => Me {
+                subject,
+                role: Role::PlatformAdmin,
+                user: None,
+                tenant: None,
+            },
+            Caller::Tenant(caller) => {
+                let user = users::get(&*tx, &caller, caller.user_id).await?;
+                let tenant = tenants::get(&*tx, caller.tenant_id).await?;
+                Me {
+                    subject: ctx.principal().subject().unwrap_or_default().to_owned(),
+                    role: caller.role,
+                    user: Some(user.into()),
+                    tenant: Some(tenant.into()),
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,10 @@
+//! Services: the rules of each domain and the transactions they run in.
+//! They know nothing of GraphQL; resolvers parse input and call them.
+
+pub mod auth;
+pub mod demo;
+pub mod page;
+pub mod tenants;
+pub mod users;
+pub mod validate;
+pub mod workspaces;
