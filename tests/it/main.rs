@@ -5,4 +5,8 @@
 
 mod helpers;
 
+mod admin_api;
+mod auth;
 mod foundation;
+mod permissions;
+mod tenancy;

@@ -2,7 +2,7 @@
 //! listener closes, in-flight requests finish (up to the grace period),
 //! background writers flush, and the process exits 0.
 
-use std::{future::Future, net::SocketAddr};
+use std::net::SocketAddr;
 
 use anyhow::Context;
 use tokio::{net::TcpListener, sync::watch};
@@ -72,24 +72,17 @@ impl Server {
 }
 
 /// Resolves on SIGTERM or SIGINT.
-pub fn os_signals() -> impl Future<Output = ()> {
-    async {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-            tokio::select! {
-                _ = ctrl_c => {},
-                _ = term.recv() => {},
-            }
+pub async fn os_signals() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
         }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
     }
 }

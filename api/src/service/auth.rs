@@ -183,7 +183,7 @@ pub async fn logout(db: &Db, token: &str) -> AppResult<bool> {
 /// Revokes every refresh token of a user.
 pub async fn revoke_user_refresh_tokens(db: &impl ConnectionTrait, tenant_id: Uuid, user_id: Uuid) -> AppResult<()> {
     refresh_tokens::Entity::update_many()
-        .col_expr(refresh_tokens::Column::RevokedAt, Expr::current_timestamp().into())
+        .col_expr(refresh_tokens::Column::RevokedAt, Expr::current_timestamp())
         .filter(refresh_tokens::Column::TenantId.eq(tenant_id))
         .filter(refresh_tokens::Column::UserId.eq(user_id))
         .filter(refresh_tokens::Column::RevokedAt.is_null())
@@ -195,7 +195,7 @@ pub async fn revoke_user_refresh_tokens(db: &impl ConnectionTrait, tenant_id: Uu
 /// Revokes every refresh token of a tenant.
 pub async fn revoke_tenant_refresh_tokens(db: &impl ConnectionTrait, tenant_id: Uuid) -> AppResult<()> {
     refresh_tokens::Entity::update_many()
-        .col_expr(refresh_tokens::Column::RevokedAt, Expr::current_timestamp().into())
+        .col_expr(refresh_tokens::Column::RevokedAt, Expr::current_timestamp())
         .filter(refresh_tokens::Column::TenantId.eq(tenant_id))
         .filter(refresh_tokens::Column::RevokedAt.is_null())
         .exec(db)
@@ -205,7 +205,7 @@ pub async fn revoke_tenant_refresh_tokens(db: &impl ConnectionTrait, tenant_id: 
 
 async fn revoke_family(db: &impl ConnectionTrait, family: Uuid) -> AppResult<()> {
     refresh_tokens::Entity::update_many()
-        .col_expr(refresh_tokens::Column::RevokedAt, Expr::current_timestamp().into())
+        .col_expr(refresh_tokens::Column::RevokedAt, Expr::current_timestamp())
         .filter(refresh_tokens::Column::FamilyId.eq(family))
         .filter(refresh_tokens::Column::RevokedAt.is_null())
         .exec(db)

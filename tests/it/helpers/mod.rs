@@ -1,6 +1,10 @@
 //! Test harness: the cluster, per-test databases, and a running server.
 
+// Shared by every test module; not each module uses every helper.
+#![allow(dead_code)]
+
 pub mod cluster;
+pub mod fixtures;
 pub mod proxy;
 
 use std::net::SocketAddr;

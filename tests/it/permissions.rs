@@ -1,0 +1,236 @@
+//! Walks the README's permission table: every role against every operation.
+//! Allowed calls succeed; refused calls get FORBIDDEN and change nothing.
+//!
+//! The expected table below is written out by hand from the README, not
+//! derived from the code's policy, so that a change to either shows up here.
+
+use screenplay_api::auth::Role;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{
+    TestApp,
+    fixtures::{PASSWORD, TenantFixture},
+};
+
+const ALL: &[&str] = &["platform_admin", "tenant_admin", "member", "viewer", "agent"];
+const TENANT_ROLES: &[&str] = &["tenant_admin", "member", "viewer", "agent"];
+const PLATFORM: &[&str] = &["platform_admin"];
+const ADMIN: &[&str] = &["tenant_admin"];
+
+/// (operation, roles allowed), as in the README.
+pub const TABLE: &[(&str, &[&str])] = &[
+    ("me", ALL),
+    ("tenants", PLATFORM),
+    ("tenant", PLATFORM),
+    ("createTenant", PLATFORM),
+    ("updateTenant", PLATFORM),
+    ("suspendTenant", PLATFORM),
+    ("reactivateTenant", PLATFORM),
+    ("deleteTenant", PLATFORM),
+    ("users", ADMIN),
+    ("user", ADMIN),
+    ("createUser", ADMIN),
+    ("updateUser", ADMIN),
+    ("disableUser", ADMIN),
+    ("enableUser", ADMIN),
+    ("createWorkspace", ADMIN),
+    ("updateWorkspace", ADMIN),
+    ("archiveWorkspace", ADMIN),
+    ("workspaces", TENANT_ROLES),
+    ("workspace", TENANT_ROLES),
+];
+
+struct Ctx {
+    app: TestApp,
+    fx: TenantFixture,
+}
+
+impl Ctx {
+    async fn victim_tenant(&self) -> Uuid {
+        self.app.tenant("victim").await.id
+    }
+
+    async fn victim_user(&self) -> Uuid {
+        self.app.user(&self.fx, Role::Member).await.id
+    }
+
+    async fn victim_workspace(&self) -> Uuid {
+        self.app.workspace(&self.fx, "victim").await
+    }
+}
+
+/// Runs `op` with `token` after setting up what it needs; returns the body
+/// and a snapshot of the data taken just before the call.
+async fn run(ctx: &Ctx, op: &str, token: &str) -> (Value, String, String) {
+    let app = &ctx.app;
+    let (query, vars): (String, Value) = match op {
+        "me" => ("{ me { role } }".into(), json!({})),
+        "tenants" => ("{ tenants { totalCount } }".into(), json!({})),
+        "tenant" => (
+            "query($id: UUID!) { tenant(id: $id) { id } }".into(),
+            json!({ "id": ctx.fx.id }),
+        ),
+        "createTenant" => (
+            "mutation($i: CreateTenantInput!) { createTenant(input: $i) { tenant { id } } }".into(),
+            json!({ "i": { "slug": format!("new-{}", &Uuid::new_v4().simple().to_string()[..8]), "name": "New",
+                           "adminEmail": "a@new.test", "adminPassword": PASSWORD } }),
+        ),
+        "updateTenant" => (
+            "mutation($i: UpdateTenantInput!) { updateTenant(input: $i) { tenant { id } } }".into(),
+            json!({ "i": { "id": ctx.victim_tenant().await, "name": "Renamed" } }),
+        ),
+        "suspendTenant" => (
+            "mutation($id: UUID!) { suspendTenant(id: $id) { tenant { id } } }".into(),
+            json!({ "id": ctx.victim_tenant().await }),
+        ),
+        "reactivateTenant" => {
+            let id = ctx.victim_tenant().await;
+            app.gql(
+                Some(&app.platform_token()),
+                "mutation($id: UUID!) { suspendTenant(id: $id) { tenant { id } } }",
+                json!({ "id": id }),
+            )
+            .await;
+            (
+                "mutation($id: UUID!) { reactivateTenant(id: $id) { tenant { id } } }".into(),
+                json!({ "id": id }),
+            )
+        }
+        "deleteTenant" => (
+            "mutation($id: UUID!) { deleteTenant(id: $id) { deletedTenantId } }".into(),
+            json!({ "id": ctx.victim_tenant().await }),
+        ),
+        "users" => ("{ users { totalCount } }".into(), json!({})),
+        "user" => (
+            "query($id: UUID!) { user(id: $id) { id } }".into(),
+            json!({ "id": ctx.fx.admin_id }),
+        ),
+        "createUser" => (
+            "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }".into(),
+            json!({ "i": { "email": format!("{}@new.test", Uuid::new_v4().simple()), "displayName": "N", "role": "VIEWER" } }),
+        ),
+        "updateUser" => (
+            "mutation($i: UpdateUserInput!) { updateUser(input: $i) { user { id } } }".into(),
+            json!({ "i": { "id": ctx.victim_user().await, "displayName": "Renamed" } }),
+        ),
+        "disableUser" => (
+            "mutation($id: UUID!) { disableUser(id: $id) { user { id } } }".into(),
+            json!({ "id": ctx.victim_user().await }),
+        ),
+        "enableUser" => {
+            let id = ctx.victim_user().await;
+            app.gql(
+                Some(&ctx.fx.admin_token),
+                "mutation($id: UUID!) { disableUser(id: $id) { user { id } } }",
+                json!({ "id": id }),
+            )
+            .await;
+            (
+                "mutation($id: UUID!) { enableUser(id: $id) { user { id } } }".into(),
+                json!({ "id": id }),
+            )
+        }
+        "createWorkspace" => (
+            "mutation($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { workspace { id } } }".into(),
+            json!({ "i": { "name": "New", "slug": format!("n-{}", &Uuid::new_v4().simple().to_string()[..8]) } }),
+        ),
+        "updateWorkspace" => (
+            "mutation($i: UpdateWorkspaceInput!) { updateWorkspace(input: $i) { workspace { id } } }".into(),
+            json!({ "i": { "id": ctx.victim_workspace().await, "name": "Renamed" } }),
+        ),
+        "archiveWorkspace" => (
+            "mutation($id: UUID!) { archiveWorkspace(id: $id) { workspace { id } } }".into(),
+            json!({ "id": ctx.victim_workspace().await }),
+        ),
+        "workspaces" => ("{ workspaces { totalCount } }".into(), json!({})),
+        "workspace" => (
+            "query($id: UUID!) { workspace(id: $id) { id } }".into(),
+            json!({ "id": ctx.victim_workspace().await }),
+        ),
+        other => panic!("no runner for operation {other}"),
+    };
+    let owner = app.owner().await;
+    let before = snapshot(&owner).await;
+    let (_, body) = app.post(Some(token), &query, vars).await;
+    let after = snapshot(&owner).await;
+    (body, before, after)
+}
+
+/// A digest of every row of every table the API writes (the audit and quota
+/// tables excepted: the middleware records refused requests there).
+pub async fn snapshot(db: &DatabaseConnection) -> String {
+    let tables = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT relname FROM pg_class WHERE relnamespace = 'screenplay'::regnamespace AND relkind IN ('r', 'p') \
+             AND NOT relispartition AND relname NOT IN ('audit_logs', 'quota_usage') ORDER BY relname",
+        ))
+        .await
+        .expect("tables");
+    let mut out = String::new();
+    for row in tables {
+        let table: String = row.try_get_by_index(0).expect("name");
+        let digest = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!(
+                    "SELECT coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM screenplay.{table} t"
+                ),
+            ))
+            .await
+            .expect("digest")
+            .expect("row");
+        out.push_str(&format!(
+            "{table}:{};",
+            digest.try_get_by_index::<String>(0).expect("md5")
+        ));
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_role_against_every_operation() {
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("perm").await;
+    let mut tokens = vec![
+        ("platform_admin", app.platform_token()),
+        ("tenant_admin", fx.admin_token.clone()),
+    ];
+    for role in [Role::Member, Role::Viewer, Role::Agent] {
+        tokens.push((role.as_str(), app.user(&fx, role).await.token));
+    }
+    let ctx = Ctx { app, fx };
+
+    let mut failures = Vec::new();
+    for (op, allowed) in TABLE {
+        for (role, token) in &tokens {
+            let (body, before, after) = run(&ctx, op, token).await;
+            let code = body["errors"][0]["extensions"]["code"].as_str().map(str::to_owned);
+            if allowed.contains(role) {
+                if body.get("errors").is_some() {
+                    failures.push(format!("{role} should be allowed {op}: {body}"));
+                }
+            } else {
+                if code.as_deref() != Some("FORBIDDEN") {
+                    failures.push(format!("{role} should get FORBIDDEN for {op}, got {body}"));
+                }
+                if before != after {
+                    failures.push(format!("refused {op} by {role} changed data"));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "permission table violations:\n{}",
+        failures.join("\n")
+    );
+
+    // Without a token everything but the public operations is UNAUTHENTICATED.
+    let (_, body) = ctx.app.post(None, "{ me { role } }", json!({})).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    let (_, body) = ctx.app.post(None, "{ workspaces { totalCount } }", json!({})).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+}
