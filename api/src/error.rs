@@ -48,7 +48,8 @@ pub struct QuotaDetail {
     pub metric: &'static str,
     pub limit: f64,
     pub usage: f64,
-    pub resets_at: DateTime<Utc>,
+    /// `None` for limits that do not reset (maximum documents).
+    pub resets_at: Option<DateTime<Utc>>,
 }
 
 /// Everything a service can fail with.
@@ -107,13 +108,16 @@ impl AppError {
             Self::Unauthenticated(m) | Self::Forbidden(m) | Self::Conflict(m) => m.clone(),
             Self::NotFound { what } => format!("{what} not found"),
             Self::BadInput { message, .. } => message.clone(),
-            Self::QuotaExceeded(q) => format!(
-                "{} quota exceeded: {} of {} used; resets at {}",
-                q.metric,
-                q.usage,
-                q.limit,
-                q.resets_at.to_rfc3339()
-            ),
+            Self::QuotaExceeded(q) => match q.resets_at {
+                Some(at) => format!(
+                    "{} quota exceeded: {} of {} used; resets at {}",
+                    q.metric,
+                    q.usage,
+                    q.limit,
+                    at.to_rfc3339()
+                ),
+                None => format!("{} quota exceeded: {} of {} used", q.metric, q.usage, q.limit),
+            },
             Self::RateLimited { retry_after_seconds } => {
                 format!("rate limit exceeded; retry in {retry_after_seconds} s")
             }
@@ -268,7 +272,9 @@ impl ErrorExtensions for AppError {
                     e.set("metric", q.metric);
                     e.set("limit", q.limit);
                     e.set("usage", q.usage);
-                    e.set("resetsAt", q.resets_at.to_rfc3339());
+                    if let Some(at) = q.resets_at {
+                        e.set("resetsAt", at.to_rfc3339());
+                    }
                 }
                 Self::RateLimited { retry_after_seconds } => {
                     e.set("retryAfterSeconds", *retry_after_seconds);

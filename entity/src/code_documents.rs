@@ -5,7 +5,7 @@
 
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(schema_name = "screenplay", table_name = "code_documents")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -20,6 +20,7 @@ pub struct Model {
     pub chunk_index: i32,
     pub chunk_count: i32,
     pub metadata: Json,
+    #[serde(skip_serializing)]
     pub embedding: Option<PgVector>,
     pub embedding_model: Option<String>,
     pub token_count: i32,

@@ -3,7 +3,7 @@
 use crate::enums::{UserRole, UserStatus};
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(schema_name = "screenplay", table_name = "users")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -11,6 +11,7 @@ pub struct Model {
     pub tenant_id: Uuid,
     pub email: String,
     pub display_name: String,
+    #[serde(skip_serializing)]
     pub password_hash: Option<String>,
     pub external_subject: Option<String>,
     pub role: UserRole,

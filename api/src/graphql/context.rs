@@ -22,6 +22,17 @@ pub struct RequestMeta {
     pub user_agent: Option<String>,
 }
 
+/// What a mutation changed, for its audit row: set by resolvers through
+/// [`RequestScope::note_resources`] and [`RequestScope::note_change`].
+#[derive(Debug, Clone, Default)]
+pub struct AuditNotes {
+    pub resource_type: Option<String>,
+    pub resource_ids: Vec<String>,
+    /// `{"type", "id", "before", "after"}` objects; for updates only the
+    /// fields that changed.
+    pub changes: Vec<serde_json::Value>,
+}
+
 /// The confirmed caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
@@ -39,6 +50,7 @@ pub struct RequestScope {
     principal: Principal,
     pub meta: RequestMeta,
     state: Mutex<ScopeState>,
+    notes: std::sync::Mutex<AuditNotes>,
 }
 
 #[derive(Default)]
@@ -55,7 +67,37 @@ impl RequestScope {
             principal,
             meta,
             state: Mutex::new(ScopeState::default()),
+            notes: std::sync::Mutex::new(AuditNotes::default()),
         }
+    }
+
+    /// Records the resources a mutation touched (type and ids).
+    pub fn note_resources(&self, resource_type: &str, ids: impl IntoIterator<Item = uuid::Uuid>) {
+        if let Ok(mut notes) = self.notes.lock() {
+            notes.resource_type.get_or_insert_with(|| resource_type.to_owned());
+            notes.resource_ids.extend(ids.into_iter().map(|id| id.to_string()));
+        }
+    }
+
+    /// Records a change: `before` absent for creations, `after` absent for
+    /// deletions; for updates only the fields that differ are kept.
+    pub fn note_change<T: serde::Serialize>(
+        &self,
+        resource_type: &str,
+        id: uuid::Uuid,
+        before: Option<&T>,
+        after: Option<&T>,
+    ) {
+        self.note_resources(resource_type, [id]);
+        let change = crate::middleware::audit_diff::change(resource_type, id, before, after);
+        if let Ok(mut notes) = self.notes.lock() {
+            notes.changes.push(change);
+        }
+    }
+
+    /// The notes taken so far.
+    pub fn audit_notes(&self) -> AuditNotes {
+        self.notes.lock().map(|n| n.clone()).unwrap_or_default()
     }
 
     pub fn principal(&self) -> &Principal {

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod demo;
 pub mod page;
 pub mod tenants;
+pub mod usage;
 pub mod users;
 pub mod validate;
 pub mod workspaces;

@@ -149,7 +149,11 @@ pub async fn count(db: &impl ConnectionTrait, status: Option<TenantStatus>) -> A
 }
 
 /// Changes name, plan, limits or settings.
-pub async fn update(db: &impl TransactionTrait, id: Uuid, change: TenantChange) -> AppResult<tenants::Model> {
+pub async fn update(
+    db: &impl TransactionTrait,
+    id: Uuid,
+    change: TenantChange,
+) -> AppResult<(tenants::Model, tenants::Model)> {
     let tx = db.begin().await?;
     let current = get(&tx, id).await?;
     let mut model: tenants::ActiveModel = current.clone().into();
@@ -178,22 +182,26 @@ pub async fn update(db: &impl TransactionTrait, id: Uuid, change: TenantChange) 
     }
     let updated = model.update(&tx).await?;
     tx.commit().await?;
-    Ok(updated)
+    Ok((current, updated))
 }
 
 /// Suspends or reactivates a tenant. A suspended tenant's tokens are refused
 /// from the next request on, and its refresh tokens stop working.
-pub async fn set_status(db: &impl TransactionTrait, id: Uuid, status: TenantStatus) -> AppResult<tenants::Model> {
+pub async fn set_status(
+    db: &impl TransactionTrait,
+    id: Uuid,
+    status: TenantStatus,
+) -> AppResult<(tenants::Model, tenants::Model)> {
     let tx = db.begin().await?;
     let current = get(&tx, id).await?;
-    let mut model: tenants::ActiveModel = current.into();
+    let mut model: tenants::ActiveModel = current.clone().into();
     model.status = Set(status);
     let updated = model.update(&tx).await?;
     if status == TenantStatus::Suspended {
         super::auth::revoke_tenant_refresh_tokens(&tx, id).await?;
     }
     tx.commit().await?;
-    Ok(updated)
+    Ok((current, updated))
 }
 
 /// Deletes a tenant and, through the foreign keys' ON DELETE CASCADE, every

@@ -149,13 +149,13 @@ pub async fn set_status(
     caller: &TenantCaller,
     id: Uuid,
     status: UserStatus,
-) -> AppResult<users::Model> {
+) -> AppResult<(users::Model, users::Model)> {
     let tx = db.begin().await?;
     let before = lock(&tx, caller, id).await?;
     if status == UserStatus::Disabled && before.role == UserRole::TenantAdmin {
         ensure_other_admin(&tx, caller, id).await?;
     }
-    let mut model: users::ActiveModel = before.into();
+    let mut model: users::ActiveModel = before.clone().into();
     model.status = Set(status);
     if status == UserStatus::Active {
         model.failed_login_count = Set(0);
@@ -166,7 +166,7 @@ pub async fn set_status(
         super::auth::revoke_user_refresh_tokens(&tx, caller.tenant_id, id).await?;
     }
     tx.commit().await?;
-    Ok(after)
+    Ok((before, after))
 }
 
 /// Reads a user with a row lock, so that concurrent admin changes serialise.

@@ -146,12 +146,16 @@ pub async fn update(
 }
 
 /// Archives a workspace: it stays readable, and refuses new content.
-pub async fn archive(db: &impl TransactionTrait, caller: &TenantCaller, id: Uuid) -> AppResult<workspaces::Model> {
+pub async fn archive(
+    db: &impl TransactionTrait,
+    caller: &TenantCaller,
+    id: Uuid,
+) -> AppResult<(workspaces::Model, workspaces::Model)> {
     let tx = db.begin().await?;
     let current = get(&tx, caller, id).await?;
-    let mut model: workspaces::ActiveModel = current.into();
+    let mut model: workspaces::ActiveModel = current.clone().into();
     model.status = Set(WorkspaceStatus::Archived);
     let after = model.update(&tx).await?;
     tx.commit().await?;
-    Ok(after)
+    Ok((current, after))
 }

@@ -110,6 +110,8 @@ impl TenantMutation {
             },
         )
         .await?;
+        ctx.scope().note_change("tenant", tenant.id, None, Some(&tenant));
+        ctx.scope().note_change("user", admin.id, None, Some(&admin));
         Ok(CreateTenantPayload {
             tenant: tenant.into(),
             admin: admin.into(),
@@ -121,7 +123,7 @@ impl TenantMutation {
     async fn update_tenant(&self, ctx: &Context<'_>, input: UpdateTenantInput) -> async_graphql::Result<TenantPayload> {
         let tx = ctx.scope().platform().await?;
         let limits = input.limits.unwrap_or_default();
-        let tenant = tenants::update(
+        let (before, tenant) = tenants::update(
             &*tx,
             input.id,
             TenantChange {
@@ -137,6 +139,8 @@ impl TenantMutation {
             },
         )
         .await?;
+        ctx.scope()
+            .note_change("tenant", tenant.id, Some(&before), Some(&tenant));
         Ok(TenantPayload { tenant: tenant.into() })
     }
 
@@ -144,7 +148,8 @@ impl TenantMutation {
     #[graphql(guard = "Allow(Action::ManageTenants)")]
     async fn suspend_tenant(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<TenantPayload> {
         let tx = ctx.scope().platform().await?;
-        let tenant = tenants::set_status(&*tx, id, enums::TenantStatus::Suspended).await?;
+        let (before, tenant) = tenants::set_status(&*tx, id, enums::TenantStatus::Suspended).await?;
+        ctx.scope().note_change("tenant", id, Some(&before), Some(&tenant));
         Ok(TenantPayload { tenant: tenant.into() })
     }
 
@@ -152,7 +157,8 @@ impl TenantMutation {
     #[graphql(guard = "Allow(Action::ManageTenants)")]
     async fn reactivate_tenant(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<TenantPayload> {
         let tx = ctx.scope().platform().await?;
-        let tenant = tenants::set_status(&*tx, id, enums::TenantStatus::Active).await?;
+        let (before, tenant) = tenants::set_status(&*tx, id, enums::TenantStatus::Active).await?;
+        ctx.scope().note_change("tenant", id, Some(&before), Some(&tenant));
         Ok(TenantPayload { tenant: tenant.into() })
     }
 
@@ -161,6 +167,7 @@ impl TenantMutation {
     async fn delete_tenant(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<DeleteTenantPayload> {
         let tx = ctx.scope().platform().await?;
         let tenant = tenants::delete(&*tx, id).await?;
+        ctx.scope().note_change("tenant", id, Some(&tenant), None);
         Ok(DeleteTenantPayload {
             deleted_tenant_id: tenant.id,
         })

@@ -56,6 +56,7 @@ impl UserMutation {
             },
         )
         .await?;
+        ctx.scope().note_change("user", user.id, None, Some(&user));
         Ok(UserPayload { user: user.into() })
     }
 
@@ -63,7 +64,7 @@ impl UserMutation {
     #[graphql(guard = "Allow(Action::ManageUsers)")]
     async fn update_user(&self, ctx: &Context<'_>, input: UpdateUserInput) -> async_graphql::Result<UserPayload> {
         let (tx, caller) = ctx.scope().tenant().await?;
-        let (_, user) = users::update(
+        let (before, user) = users::update(
             &*tx,
             &caller,
             input.id,
@@ -73,6 +74,7 @@ impl UserMutation {
             },
         )
         .await?;
+        ctx.scope().note_change("user", user.id, Some(&before), Some(&user));
         Ok(UserPayload { user: user.into() })
     }
 
@@ -80,7 +82,8 @@ impl UserMutation {
     #[graphql(guard = "Allow(Action::ManageUsers)")]
     async fn disable_user(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<UserPayload> {
         let (tx, caller) = ctx.scope().tenant().await?;
-        let user = users::set_status(&*tx, &caller, id, enums::UserStatus::Disabled).await?;
+        let (before, user) = users::set_status(&*tx, &caller, id, enums::UserStatus::Disabled).await?;
+        ctx.scope().note_change("user", id, Some(&before), Some(&user));
         Ok(UserPayload { user: user.into() })
     }
 
@@ -88,7 +91,8 @@ impl UserMutation {
     #[graphql(guard = "Allow(Action::ManageUsers)")]
     async fn enable_user(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<UserPayload> {
         let (tx, caller) = ctx.scope().tenant().await?;
-        let user = users::set_status(&*tx, &caller, id, enums::UserStatus::Active).await?;
+        let (before, user) = users::set_status(&*tx, &caller, id, enums::UserStatus::Active).await?;
+        ctx.scope().note_change("user", id, Some(&before), Some(&user));
         Ok(UserPayload { user: user.into() })
     }
 }

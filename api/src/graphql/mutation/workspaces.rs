@@ -56,6 +56,8 @@ impl WorkspaceMutation {
             },
         )
         .await?;
+        ctx.scope()
+            .note_change("workspace", workspace.id, None, Some(&workspace));
         Ok(WorkspacePayload {
             workspace: workspace.into(),
         })
@@ -74,7 +76,7 @@ impl WorkspaceMutation {
             MaybeUndefined::Null => Some(None),
             MaybeUndefined::Value(v) => Some(Some(v)),
         };
-        let (_, workspace) = workspaces::update(
+        let (before, workspace) = workspaces::update(
             &*tx,
             &caller,
             input.id,
@@ -86,6 +88,8 @@ impl WorkspaceMutation {
             },
         )
         .await?;
+        ctx.scope()
+            .note_change("workspace", workspace.id, Some(&before), Some(&workspace));
         Ok(WorkspacePayload {
             workspace: workspace.into(),
         })
@@ -95,7 +99,9 @@ impl WorkspaceMutation {
     #[graphql(guard = "Allow(Action::ManageWorkspaces)")]
     async fn archive_workspace(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<WorkspacePayload> {
         let (tx, caller) = ctx.scope().tenant().await?;
-        let workspace = workspaces::archive(&*tx, &caller, id).await?;
+        let (before, workspace) = workspaces::archive(&*tx, &caller, id).await?;
+        ctx.scope()
+            .note_change("workspace", id, Some(&before), Some(&workspace));
         Ok(WorkspacePayload {
             workspace: workspace.into(),
         })
