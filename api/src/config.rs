@@ -50,27 +50,32 @@ pub enum LogFormat {
 pub struct DatabaseArgs {
     /// The server's connection (the app role, under row-level security).
     /// Unset: a local development database is started and used.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<Secret<String>>,
 
     /// Connection used for migrations (the schema owner). Defaults to DATABASE_URL.
-    #[arg(long, env = "SCREENPLAY_MIGRATION_DATABASE_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "SCREENPLAY_MIGRATION_DATABASE_URL",
+        hide_env_values = true
+    )]
     pub migration_database_url: Option<Secret<String>>,
 
     /// Folder of the local development database (installation and data).
-    #[arg(long, env = "SCREENPLAY_HOME")]
+    #[arg(long, global = true, env = "SCREENPLAY_HOME")]
     pub home: Option<PathBuf>,
 
     /// TCP port of the local development database.
-    #[arg(long, env = "SCREENPLAY_DB_PORT", default_value_t = 54329)]
+    #[arg(long, global = true, env = "SCREENPLAY_DB_PORT", default_value_t = 54329)]
     pub db_port: u16,
 
     /// Maximum connections in the server's pool.
-    #[arg(long, env = "SCREENPLAY_DB_POOL_SIZE", default_value_t = 16)]
+    #[arg(long, global = true, env = "SCREENPLAY_DB_POOL_SIZE", default_value_t = 16)]
     pub pool_size: u32,
 
     /// Connect through PgBouncer in transaction mode: no named prepared statements.
-    #[arg(long, env = "SCREENPLAY_DB_PGBOUNCER", default_value_t = false)]
+    #[arg(long, global = true, env = "SCREENPLAY_DB_PGBOUNCER", default_value_t = false)]
     pub pgbouncer: bool,
 }
 
