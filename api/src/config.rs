@@ -165,6 +165,24 @@ pub struct ServeArgs {
     #[arg(long, env = "SCREENPLAY_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpNet>,
 
+    /// Write audit rows and usage counters and enforce rate limits. Turn off
+    /// only to measure what the middleware costs.
+    #[arg(long, env = "SCREENPLAY_AUDIT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub audit: bool,
+
+    /// Accept Automatic Persisted Queries (Apollo APQ): clients send a hash, and the query once.
+    #[arg(long, env = "SCREENPLAY_APQ", default_value_t = true, action = clap::ArgAction::Set)]
+    pub apq: bool,
+
+    /// A persisted-query manifest (JSON: {"<sha256>": "<query>", ...} or Apollo's
+    /// {"operations": [{"id", "body"}]}) of operations the server knows in advance.
+    #[arg(long, env = "SCREENPLAY_PERSISTED_QUERIES")]
+    pub persisted_queries: Option<PathBuf>,
+
+    /// Accept only operations of the manifest (by hash or identical text).
+    #[arg(long, env = "SCREENPLAY_PERSISTED_ONLY", default_value_t = false, action = clap::ArgAction::Set)]
+    pub persisted_only: bool,
+
     /// Seconds to wait for in-flight requests on shutdown.
     #[arg(long, env = "SCREENPLAY_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
@@ -179,9 +197,22 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
+    /// Audit rows, usage counters and rate limits on.
+    pub audit_enabled: bool,
+    pub persisted: PersistedConfig,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub http: HttpConfig,
+}
+
+/// Persisted queries.
+#[derive(Debug, Clone, Default)]
+pub struct PersistedConfig {
+    /// Automatic Persisted Queries (register on first use).
+    pub apq: bool,
+    pub manifest: Option<PathBuf>,
+    /// Only manifest operations are accepted.
+    pub only: bool,
 }
 
 /// How tokens are verified and issued.
@@ -268,8 +299,17 @@ impl Config {
                     .with_context(|| format!("SCREENPLAY_CORS_ORIGINS: `{origin}` is not an origin"))?;
             }
         }
+        if args.persisted_only && args.persisted_queries.is_none() {
+            bail!("SCREENPLAY_PERSISTED_ONLY needs SCREENPLAY_PERSISTED_QUERIES (the manifest of allowed operations)");
+        }
         Ok(Self {
             bind: args.bind,
+            audit_enabled: args.audit,
+            persisted: PersistedConfig {
+                apq: args.apq,
+                manifest: args.persisted_queries,
+                only: args.persisted_only,
+            },
             auth: AuthConfig {
                 jwt_secret: args.jwt.jwt_secret,
                 jwt_public_key: args.jwt_public_key,

@@ -10,6 +10,7 @@ use crate::{
     config::{Config, DatabaseArgs, JwtArgs, Secret},
     db::{Db, PoolOptions, migrate_up},
     localdb::LocalDb,
+    middleware::{audit::AuditSink, persisted::PersistedQueryStore, rate_limit::RateLimiter},
     state::{AppState, SharedState},
 };
 
@@ -120,11 +121,16 @@ pub async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase
     }
     let verifier = JwtVerifier::from_config(&config.auth).await?;
     let issuer = JwtIssuer::from_config(&config.auth);
+    let persisted = Arc::new(PersistedQueryStore::load(&config.persisted)?);
+    let audit = AuditSink::start(db.clone(), config.audit_enabled);
     Ok(Arc::new(AppState {
         config,
         db,
         verifier,
         issuer,
+        audit,
+        rate_limiter: RateLimiter::default(),
+        persisted,
     }))
 }
 

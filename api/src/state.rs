@@ -6,6 +6,7 @@ use crate::{
     auth::jwt::{JwtIssuer, JwtVerifier},
     config::Config,
     db::Db,
+    middleware::{audit::AuditSink, persisted::PersistedQueryStore, rate_limit::RateLimiter},
 };
 
 /// Shared server state, held in the GraphQL schema data and the router.
@@ -14,6 +15,10 @@ pub struct AppState {
     pub db: Db,
     pub verifier: JwtVerifier,
     pub issuer: JwtIssuer,
+    /// Audit rows and request counters on their way to the database.
+    pub audit: AuditSink,
+    pub rate_limiter: RateLimiter,
+    pub persisted: Arc<PersistedQueryStore>,
 }
 
 /// Cloned into every handler.

@@ -46,6 +46,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0006_row_level_security_up.sql"),
         include_str!("sql/0006_row_level_security_down.sql"),
     ),
+    (
+        "m20261129_000040_request_limits",
+        include_str!("sql/0040_request_limits_up.sql"),
+        include_str!("sql/0040_request_limits_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

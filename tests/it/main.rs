@@ -6,6 +6,7 @@
 mod helpers;
 
 mod admin_api;
+mod audit;
 mod auth;
 mod foundation;
 mod permissions;

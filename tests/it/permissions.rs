@@ -18,6 +18,7 @@ const ALL: &[&str] = &["platform_admin", "tenant_admin", "member", "viewer", "ag
 const TENANT_ROLES: &[&str] = &["tenant_admin", "member", "viewer", "agent"];
 const PLATFORM: &[&str] = &["platform_admin"];
 const ADMIN: &[&str] = &["tenant_admin"];
+const AUDITORS: &[&str] = &["platform_admin", "tenant_admin"];
 
 /// (operation, roles allowed), as in the README.
 pub const TABLE: &[(&str, &[&str])] = &[
@@ -40,6 +41,9 @@ pub const TABLE: &[(&str, &[&str])] = &[
     ("archiveWorkspace", ADMIN),
     ("workspaces", TENANT_ROLES),
     ("workspace", TENANT_ROLES),
+    ("auditLogs", AUDITORS),
+    ("quotaUsage", AUDITORS),
+    ("usageSummary", AUDITORS),
 ];
 
 struct Ctx {
@@ -148,6 +152,15 @@ async fn run(ctx: &Ctx, op: &str, token: &str) -> (Value, String, String) {
         "workspace" => (
             "query($id: UUID!) { workspace(id: $id) { id } }".into(),
             json!({ "id": ctx.victim_workspace().await }),
+        ),
+        "auditLogs" => ("{ auditLogs(first: 5) { totalCount } }".into(), json!({})),
+        "quotaUsage" => (
+            "query($t: UUID) { quotaUsage(tenantId: $t, metric: REQUESTS, from: \"2026-01-01T00:00:00Z\", to: \"2027-01-01T00:00:00Z\", granularity: MONTH) { value } }".into(),
+            json!({ "t": ctx.fx.id }),
+        ),
+        "usageSummary" => (
+            "query($t: UUID) { usageSummary(tenantId: $t) { tenantId } }".into(),
+            json!({ "t": ctx.fx.id }),
         ),
         other => panic!("no runner for operation {other}"),
     };

@@ -33,6 +33,8 @@ pub struct CallerStatus {
     pub user_id: Option<Uuid>,
     pub user_role: Option<String>,
     pub user_status: Option<String>,
+    /// The tenant's request rate limit (requests per minute), if any.
+    pub requests_per_minute: Option<i32>,
 }
 
 impl Db {
@@ -46,7 +48,7 @@ impl Db {
                 let row = tx
                     .query_one_raw(Statement::from_sql_and_values(
                         DbBackend::Postgres,
-                        "SELECT tenant_status, user_id, user_role, user_status \
+                        "SELECT tenant_status, user_id, user_role, user_status, requests_per_minute \
                          FROM screenplay.begin_tenant_request($1, $2)",
                         [(*tenant_id).into(), subject.clone().into()],
                     ))
@@ -57,6 +59,7 @@ impl Db {
                     user_id: row.try_get("", "user_id")?,
                     user_role: row.try_get("", "user_role")?,
                     user_status: row.try_get("", "user_status")?,
+                    requests_per_minute: row.try_get("", "requests_per_minute")?,
                 };
                 Ok((tx, Some(status)))
             }

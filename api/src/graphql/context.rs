@@ -22,6 +22,17 @@ pub struct RequestMeta {
     pub user_agent: Option<String>,
 }
 
+impl RequestMeta {
+    /// The same connection facts under a new request id (each operation on a
+    /// websocket is a request of its own).
+    pub fn for_operation(&self) -> Self {
+        Self {
+            request_id: uuid::Uuid::now_v7().to_string(),
+            ..self.clone()
+        }
+    }
+}
+
 /// What a mutation changed, for its audit row: set by resolvers through
 /// [`RequestScope::note_resources`] and [`RequestScope::note_change`].
 #[derive(Debug, Clone, Default)]
@@ -57,6 +68,8 @@ pub struct RequestScope {
 struct ScopeState {
     tx: Option<Arc<DatabaseTransaction>>,
     caller: Option<Caller>,
+    /// The tenant's request rate limit, as the database reported it.
+    requests_per_minute: Option<i32>,
     finished: bool,
 }
 
@@ -144,6 +157,7 @@ impl RequestScope {
                     .await?;
                 let status = status.ok_or_else(|| AppError::internal(anyhow::anyhow!("no caller status")))?;
                 let caller = confirm_tenant_caller(*tenant_id, *role, &status)?;
+                state.requests_per_minute = status.requests_per_minute;
                 (tx, Caller::Tenant(caller))
             }
         };
@@ -172,28 +186,50 @@ impl RequestScope {
         }
     }
 
-    /// Whether a transaction was opened.
+    /// Whether a transaction was opened (and not yet finished).
     pub async fn is_open(&self) -> bool {
         self.state.lock().await.tx.is_some()
     }
 
-    /// Ends the transaction: commits when `commit`, rolls back otherwise.
+    /// The confirmed caller, when the transaction was opened.
+    pub async fn caller_if_open(&self) -> Option<Caller> {
+        self.state.lock().await.caller.clone()
+    }
+
+    /// The tenant's request rate limit, known once the transaction is open.
+    pub async fn requests_per_minute(&self) -> Option<i32> {
+        self.state.lock().await.requests_per_minute
+    }
+
+    /// Ends the transaction: commits when `commit` (after inserting `audit`,
+    /// so a change and its audit row commit together), rolls back otherwise.
     /// A transaction still shared (a resolver that outlived the operation)
-    /// is rolled back.
-    pub async fn finish(&self, commit: bool) -> AppResult<()> {
+    /// is rolled back. Returns whether `audit` was written.
+    pub async fn finish(&self, commit: bool, audit: Option<crate::middleware::audit::AuditRecord>) -> AppResult<bool> {
         let tx = {
             let mut state = self.state.lock().await;
             state.finished = true;
             state.tx.take()
         };
-        let Some(tx) = tx else { return Ok(()) };
-        match Arc::try_unwrap(tx) {
-            Ok(tx) if commit => tx.commit().await.map_err(AppError::from),
-            Ok(tx) => tx.rollback().await.map_err(AppError::from),
-            Err(_) => Err(AppError::internal(anyhow::anyhow!(
+        let Some(tx) = tx else { return Ok(false) };
+        let tx = Arc::try_unwrap(tx).map_err(|_| {
+            AppError::internal(anyhow::anyhow!(
                 "request transaction still in use after execution; rolled back"
-            ))),
+            ))
+        })?;
+        if !commit {
+            tx.rollback().await?;
+            return Ok(false);
         }
+        let wrote = match audit {
+            Some(record) => {
+                crate::middleware::audit::insert_in(&tx, record).await?;
+                true
+            }
+            None => false,
+        };
+        tx.commit().await?;
+        Ok(wrote)
     }
 }
 

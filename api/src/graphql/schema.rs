@@ -3,7 +3,11 @@
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder, extensions::Tracing};
 
 use super::{mutation::MutationRoot, query::QueryRoot};
-use crate::{config::LimitsConfig, middleware::lifecycle::RequestLifecycle, state::SharedState};
+use crate::{
+    config::LimitsConfig,
+    middleware::{lifecycle::RequestLifecycle, persisted::PersistedQueries},
+    state::SharedState,
+};
 
 /// The API schema.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
@@ -40,7 +44,10 @@ pub fn build_schemas(state: SharedState) -> Schemas {
         builder(depth, complexity, limits.introspection)
             .data(state.clone())
             .extension(Tracing)
+            // The lifecycle first: it must see (and audit) requests that the
+            // persisted-query step refuses.
             .extension(RequestLifecycle)
+            .extension(PersistedQueries(state.persisted.clone()))
             .finish()
     };
     Schemas {

@@ -66,6 +66,8 @@ impl Server {
             Ok(result) => result.context("server task")?.context("serving")?,
             Err(_) => tracing::warn!("in-flight requests did not finish within the grace period"),
         }
+        // Every answered request's audit row is queued by now: write them all.
+        self.state.audit.shutdown().await;
         self.state.db.close().await;
         Ok(())
     }

@@ -1,33 +1,45 @@
 //! The life of one GraphQL operation, as an async-graphql extension so that
-//! HTTP requests and websocket operations go through the same steps:
+//! HTTP requests and each websocket operation go through the same steps:
 //!
 //! 1. `prepare_request`: a [`RequestScope`] for the caller (from the HTTP
-//!    handler's or the websocket connection's data) joins the request data.
+//!    handler's request data or the websocket connection's data) joins the
+//!    request data; the variables are kept, redacted, for the audit row.
 //! 2. `parse_query` / `validation`: what the operation is; request errors get
 //!    a stable `extensions.code`.
-//! 3. `execute`: for a signed-in query or mutation, the transaction is opened
-//!    before any resolver runs, which is where a suspended tenant or a
-//!    disabled user is refused.
-//! 4. `request` (after everything): the transaction commits when the
-//!    operation succeeded, and rolls back otherwise. A mutation operation is
-//!    atomic: when any of its fields failed, nothing it did is kept and its
-//!    `data` is null.
+//! 3. `execute`: for a signed-in query or mutation the transaction opens
+//!    before any resolver runs (where a suspended tenant or disabled user is
+//!    refused), then the tenant's rate limit is checked, so a refused request
+//!    writes nothing. After the resolvers: a mutation's audit row is inserted
+//!    into its transaction and both commit together; a failed mutation rolls
+//!    back entirely (its `data` becomes null) and gets a failure row; queries
+//!    commit and queue their row; the tenant's `requests` and `mutations`
+//!    counters are queued.
+//! 4. Operations that never reach `execute` (syntax or validation errors,
+//!    unknown persisted queries) are audited by `request` (HTTP) or
+//!    `subscribe` (websocket); subscriptions are audited when they start.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    sync::{Arc, Mutex},
+    time::Instant,
+};
 
 use async_graphql::{
     ErrorExtensions, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextRequest,
-        NextValidation,
+        NextSubscribe, NextValidation,
     },
+    futures_util::{StreamExt, stream::BoxStream},
     parser::types::{ExecutableDocument, OperationType, Selection},
 };
+use chrono::Utc;
+use entity::enums::{AuditOutcome, QuotaMetric};
 
+use super::{audit::AuditRecord, audit_diff};
 use crate::{
     auth::Principal,
     error::AppError,
-    graphql::context::{RequestMeta, RequestScope},
+    graphql::context::{Caller, RequestMeta, RequestScope},
     state::SharedState,
 };
 
@@ -36,12 +48,17 @@ pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
 /// Code of a document that does not fit the schema or the limits.
 pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 
-/// Installs [`Lifecycle`] on a schema.
+/// Installs the lifecycle on a schema.
 pub struct RequestLifecycle;
 
 impl ExtensionFactory for RequestLifecycle {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Lifecycle::default())
+        Arc::new(Lifecycle {
+            inner: Arc::new(Inner {
+                started: Instant::now(),
+                state: Mutex::new(State::default()),
+            }),
+        })
     }
 }
 
@@ -54,42 +71,147 @@ pub struct OperationInfo {
     pub fields: Vec<String>,
 }
 
-#[derive(Default)]
 struct Lifecycle {
-    scope: Mutex<Option<Arc<RequestScope>>>,
-    /// The operation the client asked for, from the request.
-    requested_operation: Mutex<Option<String>>,
-    operation: Mutex<OperationInfo>,
+    inner: Arc<Inner>,
 }
 
-impl Lifecycle {
-    fn scope(&self) -> Option<Arc<RequestScope>> {
-        self.scope.lock().ok().and_then(|s| s.clone())
+struct Inner {
+    started: Instant,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    app: Option<SharedState>,
+    scope: Option<Arc<RequestScope>>,
+    /// The operation the client asked for, from the request.
+    requested_operation: Option<String>,
+    operation: OperationInfo,
+    variables: serde_json::Value,
+    /// Set once the audit row is written or queued: one per operation.
+    audited: bool,
+}
+
+impl Inner {
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut state)
     }
 
-    fn operation(&self) -> OperationInfo {
-        self.operation.lock().map(|o| o.clone()).unwrap_or_default()
+    /// Claims the right to audit this operation (false when already done).
+    fn claim_audit(&self) -> bool {
+        self.with(|s| !std::mem::replace(&mut s.audited, true))
+    }
+
+    /// The audit row of this operation, given its outcome.
+    async fn record(&self, errors: &[ServerError]) -> Option<AuditRecord> {
+        let (scope, operation, variables) = self.with(|s| (s.scope.clone(), s.operation.clone(), s.variables.clone()));
+        let scope = scope?;
+        let principal = scope.principal();
+        let caller = scope.caller_if_open().await;
+        let (tenant_id, user_id) = match (&caller, principal) {
+            (Some(Caller::Tenant(c)), _) => (Some(c.tenant_id), Some(c.user_id)),
+            (_, Principal::Tenant { tenant_id, subject, .. }) => (Some(*tenant_id), subject.parse().ok()),
+            _ => (None, None),
+        };
+        let notes = scope.audit_notes();
+        let mut codes: Vec<String> = errors
+            .iter()
+            .map(|e| {
+                e.extensions
+                    .as_ref()
+                    .and_then(|x| x.get("code"))
+                    .and_then(|v| match v {
+                        Value::String(s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| "INTERNAL".into())
+            })
+            .collect();
+        codes.sort();
+        codes.dedup();
+        let mut details = serde_json::json!({ "variables": variables });
+        if !notes.changes.is_empty() {
+            details["changes"] = serde_json::Value::Array(notes.changes);
+        }
+        if let Principal::Anonymous {
+            token_error: Some(reason),
+        } = principal
+        {
+            details["tokenError"] = serde_json::Value::String(reason.clone());
+        }
+        Some(AuditRecord {
+            created_at: Utc::now(),
+            tenant_id,
+            user_id,
+            subject: principal.subject().map(str::to_owned),
+            role: principal.role().map(|r| r.as_str().to_owned()),
+            request_id: scope.meta.request_id.clone(),
+            operation_type: operation.operation_type.map(|t| t.to_string()),
+            operation_name: operation.operation_name,
+            fields: operation.fields,
+            resource_type: notes.resource_type,
+            resource_ids: notes.resource_ids,
+            outcome: if errors.is_empty() {
+                AuditOutcome::Ok
+            } else {
+                AuditOutcome::Error
+            },
+            error_codes: codes,
+            ip: scope.meta.client_ip.map(|ip| ip.to_string()),
+            user_agent: scope.meta.user_agent.clone(),
+            details,
+            duration_ms: i32::try_from(self.started.elapsed().as_millis()).unwrap_or(i32::MAX),
+        })
+    }
+
+    /// Queues this operation's row unless it was written already.
+    async fn queue_audit(&self, errors: &[ServerError]) {
+        if !self.claim_audit() {
+            return;
+        }
+        let app = self.with(|s| s.app.clone());
+        if let (Some(app), Some(record)) = (app, self.record(errors).await) {
+            app.audit.record(record).await;
+        }
     }
 }
 
 #[async_trait::async_trait]
 impl Extension for Lifecycle {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        let Some(scope) = self.scope() else { return response };
-        let operation = self.operation();
-        if operation.operation_type == Some(OperationType::Subscription) {
-            return response;
-        }
-        let ok = response.errors.is_empty();
-        if let Err(err) = scope.finish(ok).await {
-            response.errors.push(server_error(err));
-        }
-        if !ok && operation.operation_type == Some(OperationType::Mutation) {
-            // Nothing of a failed mutation operation was kept.
-            response.data = Value::Null;
-        }
+        let response = next.run(ctx).await;
+        // Only requests that never executed are left: parse, validation and
+        // persisted-query errors.
+        self.inner.queue_audit(&response.errors).await;
         response
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let inner = self.inner.clone();
+        let mut first = true;
+        next.run(ctx, stream)
+            .then(move |response| {
+                let inner = inner.clone();
+                let audit = std::mem::replace(&mut first, false);
+                async move {
+                    if audit {
+                        let subscription =
+                            inner.with(|s| s.operation.operation_type == Some(OperationType::Subscription));
+                        if subscription && response.errors.is_empty() {
+                            count_request(&inner, false).await;
+                        }
+                        inner.queue_audit(&response.errors).await;
+                    }
+                    response
+                }
+            })
+            .boxed()
     }
 
     async fn prepare_request(
@@ -100,23 +222,30 @@ impl Extension for Lifecycle {
     ) -> ServerResult<async_graphql::Request> {
         let state = ctx
             .data::<SharedState>()
-            .map_err(|e| e.into_server_error(async_graphql::Pos::default()))?;
+            .map_err(|e| e.into_server_error(async_graphql::Pos::default()))?
+            .clone();
         let principal = request_data::<Principal>(&request)
             .or_else(|| ctx.data_opt::<Principal>())
             .cloned()
             .unwrap_or_else(Principal::anonymous);
-        let meta = request_data::<RequestMeta>(&request)
-            .or_else(|| ctx.data_opt::<RequestMeta>())
-            .cloned()
-            .unwrap_or_default();
-        if let Ok(mut name) = self.requested_operation.lock() {
-            name.clone_from(&request.operation_name);
-        }
+        // HTTP puts the request's facts in the request data; a websocket puts
+        // the connection's in its session data, and each operation gets an id.
+        let meta = match request_data::<RequestMeta>(&request) {
+            Some(meta) => meta.clone(),
+            None => ctx
+                .data_opt::<RequestMeta>()
+                .map(RequestMeta::for_operation)
+                .unwrap_or_default(),
+        };
+        let variables = serde_json::to_value(&request.variables).unwrap_or_default();
         let scope = Arc::new(RequestScope::new(state.db.clone(), principal, meta));
         request.data.insert(scope.clone());
-        if let Ok(mut slot) = self.scope.lock() {
-            *slot = Some(scope);
-        }
+        self.inner.with(|s| {
+            s.app = Some(state);
+            s.scope = Some(scope);
+            s.requested_operation.clone_from(&request.operation_name);
+            s.variables = audit_diff::redact(&variables);
+        });
         next.run(ctx, request).await
     }
 
@@ -131,10 +260,9 @@ impl Extension for Lifecycle {
             .run(ctx, query, variables)
             .await
             .map_err(|e| with_code(e, PARSE_FAILED))?;
-        let requested = self.requested_operation.lock().ok().and_then(|n| n.clone());
-        if let Ok(mut slot) = self.operation.lock() {
-            *slot = operation_info(&document, requested.as_deref());
-        }
+        let requested = self.inner.with(|s| s.requested_operation.clone());
+        let info = operation_info(&document, requested.as_deref());
+        self.inner.with(|s| s.operation = info);
         Ok(document)
     }
 
@@ -154,16 +282,90 @@ impl Extension for Lifecycle {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        let info = self.operation();
-        if let Some(scope) = self.scope()
-            && info.operation_type != Some(OperationType::Subscription)
-            && !matches!(scope.principal(), Principal::Anonymous { .. })
-            && let Err(err) = scope.open().await
-        {
-            return Response::from_errors(vec![server_error(err)]);
+        let inner = &self.inner;
+        let (app, scope, operation) = inner.with(|s| (s.app.clone(), s.scope.clone(), s.operation.clone()));
+        let (Some(app), Some(scope)) = (app, scope) else {
+            return next.run(ctx, operation_name).await;
+        };
+        let kind = operation.operation_type;
+        if kind == Some(OperationType::Subscription) {
+            return next.run(ctx, operation_name).await;
         }
-        next.run(ctx, operation_name).await
+
+        if !matches!(scope.principal(), Principal::Anonymous { .. }) {
+            if let Err(err) = scope.open().await {
+                let response = Response::from_errors(vec![server_error(err)]);
+                inner.queue_audit(&response.errors).await;
+                return response;
+            }
+            if let Err(err) = check_rate_limit(&app, &scope).await {
+                let _ = scope.finish(false, None).await;
+                let response = Response::from_errors(vec![server_error(err)]);
+                inner.queue_audit(&response.errors).await;
+                return response;
+            }
+        }
+
+        let mut response = next.run(ctx, operation_name).await;
+        let mutation = kind == Some(OperationType::Mutation);
+        let ok = response.errors.is_empty();
+
+        if mutation && ok && app.audit.enabled() && scope.is_open().await && inner.claim_audit() {
+            // The audit row commits with the change, or neither does.
+            let record = inner.record(&response.errors).await;
+            match scope.finish(true, record).await {
+                Ok(_) => {}
+                Err(err) => {
+                    response.errors.push(server_error(err));
+                    response.data = Value::Null;
+                    inner.with(|s| s.audited = false);
+                    inner.queue_audit(&response.errors).await;
+                }
+            }
+        } else {
+            // Queries commit whatever they read; failed mutations keep nothing.
+            if let Err(err) = scope.finish(!mutation || ok, None).await {
+                response.errors.push(server_error(err));
+            }
+            if mutation && !response.errors.is_empty() {
+                response.data = Value::Null;
+            }
+            inner.queue_audit(&response.errors).await;
+        }
+        count_request(inner, mutation).await;
+        response
     }
+}
+
+/// Counts an executed operation against its tenant (requests, mutations).
+async fn count_request(inner: &Inner, mutation: bool) {
+    let (app, scope) = inner.with(|s| (s.app.clone(), s.scope.clone()));
+    let (Some(app), Some(scope)) = (app, scope) else { return };
+    let tenant = match scope.caller_if_open().await {
+        Some(Caller::Tenant(c)) => Some(c.tenant_id),
+        _ => scope.principal().tenant_id(),
+    };
+    if let Some(tenant) = tenant {
+        app.audit.count(tenant, QuotaMetric::Requests, 1).await;
+        if mutation {
+            app.audit.count(tenant, QuotaMetric::Mutations, 1).await;
+        }
+    }
+}
+
+async fn check_rate_limit(app: &SharedState, scope: &RequestScope) -> Result<(), AppError> {
+    if !app.audit.enabled() {
+        return Ok(());
+    }
+    let (Some(Caller::Tenant(caller)), Some(limit)) = (scope.caller_if_open().await, scope.requests_per_minute().await)
+    else {
+        return Ok(());
+    };
+    app.rate_limiter
+        .check(caller.tenant_id, u32::try_from(limit).unwrap_or(1))
+        .map_err(|wait| AppError::RateLimited {
+            retry_after_seconds: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        })
 }
 
 fn request_data<T: 'static>(request: &async_graphql::Request) -> Option<&T> {

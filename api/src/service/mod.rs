@@ -1,6 +1,7 @@
 //! Services: the rules of each domain and the transactions they run in.
 //! They know nothing of GraphQL; resolvers parse input and call them.
 
+pub mod audit_log;
 pub mod auth;
 pub mod demo;
 pub mod page;

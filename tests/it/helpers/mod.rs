@@ -113,6 +113,26 @@ impl TestApp {
         (status, resp.json().await.expect("json body"))
     }
 
+    /// POSTs with extra headers; returns status, headers and body.
+    pub async fn post_with(
+        &self,
+        token: Option<&str>,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut req = self.client.post(self.url("/graphql")).json(&body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        (status, headers, resp.json().await.expect("json body"))
+    }
+
     /// A GraphQL request that must succeed; returns `data`.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let (status, body) = self.post(token, query, variables).await;

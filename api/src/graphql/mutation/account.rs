@@ -48,6 +48,7 @@ impl AccountMutation {
             input.password,
         )
         .await?;
+        ctx.scope().note_resources("user", [session.user.id]);
         Ok(session.into())
     }
 

@@ -1,6 +1,7 @@
 //! Query roots, one per domain, merged.
 
 mod account;
+mod audit;
 mod health;
 mod tenants;
 mod users;
@@ -14,6 +15,7 @@ use async_graphql::MergedObject;
 pub struct QueryRoot(
     health::HealthQuery,
     account::AccountQuery,
+    audit::AuditQuery,
     tenants::TenantQuery,
     users::UserQuery,
     workspaces::WorkspaceQuery,

@@ -1,11 +1,13 @@
 //! GraphQL output types and the enums mirrored from the entities.
 
+mod audit;
 mod auth;
 mod enums;
 mod tenant;
 mod user;
 mod workspace;
 
+pub use audit::{AuditLog, AuditOutcome, Granularity, QuotaMetric, UsageMeter, UsagePoint, UsageSummary, UsageWindow};
 pub use auth::{AuthPayload, Me};
 pub use enums::*;
 pub use tenant::{Tenant, TenantLimits};

@@ -1,0 +1,355 @@
+//! The audit log and the request counters, written by the server itself.
+//!
+//! A mutation's audit row is inserted into the mutation's own transaction by
+//! the request lifecycle (see `lifecycle.rs`), so a change and its row commit
+//! or roll back together. Every other row (queries, subscriptions, failed
+//! mutations, refused and anonymous requests) and the `requests` /
+//! `mutations` counters go through [`AuditSink`]: a bounded queue drained by
+//! one writer task that inserts rows in batches and upserts the counters in the
+//! same transaction. On graceful shutdown the queue is drained and flushed
+//! before the process exits, so no row of a request that got a response is
+//! lost.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use entity::{
+    audit_logs,
+    enums::{AuditOutcome, QuotaMetric},
+};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set};
+use tokio::{
+    sync::{Mutex, mpsc, oneshot},
+    task::JoinHandle,
+};
+use uuid::Uuid;
+
+use crate::{db::Db, error::AppResult};
+
+/// Rows per INSERT.
+const BATCH: usize = 500;
+/// How long a row may wait in the queue before it is written.
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
+/// Queue capacity; senders wait when it is full rather than drop rows.
+const CAPACITY: usize = 20_000;
+
+/// One audit row.
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    pub created_at: DateTime<Utc>,
+    pub tenant_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub subject: Option<String>,
+    pub role: Option<String>,
+    pub request_id: String,
+    pub operation_type: Option<String>,
+    pub operation_name: Option<String>,
+    pub fields: Vec<String>,
+    pub resource_type: Option<String>,
+    pub resource_ids: Vec<String>,
+    pub outcome: AuditOutcome,
+    pub error_codes: Vec<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Redacted variables and, for mutations, the changes.
+    pub details: serde_json::Value,
+    pub duration_ms: i32,
+}
+
+impl AuditRecord {
+    fn into_active_model(self) -> audit_logs::ActiveModel {
+        audit_logs::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            created_at: Set(self.created_at.fixed_offset()),
+            tenant_id: Set(self.tenant_id),
+            user_id: Set(self.user_id),
+            subject: Set(self.subject),
+            role: Set(self.role),
+            request_id: Set(self.request_id),
+            operation_type: Set(self.operation_type),
+            operation_name: Set(self.operation_name),
+            fields: Set(self.fields),
+            resource_type: Set(self.resource_type),
+            resource_ids: Set(self.resource_ids),
+            outcome: Set(self.outcome),
+            error_codes: Set(self.error_codes),
+            ip: Set(self.ip),
+            user_agent: Set(self.user_agent),
+            details: Set(self.details),
+            duration_ms: Set(self.duration_ms),
+        }
+    }
+}
+
+/// Inserts one row in an open transaction (a mutation's own).
+pub async fn insert_in(tx: &DatabaseTransaction, record: AuditRecord) -> AppResult<()> {
+    audit_logs::Entity::insert(record.into_active_model())
+        .exec_without_returning(tx)
+        .await?;
+    Ok(())
+}
+
+enum Event {
+    Record(Box<AuditRecord>),
+    Count {
+        tenant: Uuid,
+        metric: QuotaMetric,
+        amount: i64,
+    },
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// The queue in front of the writer task.
+pub struct AuditSink {
+    sender: mpsc::Sender<Event>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    queued: Arc<AtomicUsize>,
+    enabled: bool,
+}
+
+impl AuditSink {
+    /// Starts the writer. Disabled, the sink accepts and discards everything
+    /// (only for measuring the middleware's cost).
+    pub fn start(db: Db, enabled: bool) -> Self {
+        let (sender, receiver) = mpsc::channel(CAPACITY);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let writer = tokio::spawn(run_writer(db, receiver, queued.clone()));
+        Self {
+            sender,
+            writer: Mutex::new(Some(writer)),
+            queued,
+            enabled,
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Rows waiting to be written.
+    pub fn depth(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Queues a row.
+    pub async fn record(&self, record: AuditRecord) {
+        if !self.enabled {
+            return;
+        }
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        if self.sender.send(Event::Record(Box::new(record))).await.is_err() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            tracing::error!("audit writer stopped; a row was not written");
+        }
+    }
+
+    /// Queues a row without waiting (for places that cannot await).
+    pub fn record_now(&self, record: AuditRecord) {
+        if !self.enabled {
+            return;
+        }
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        if self.sender.try_send(Event::Record(Box::new(record))).is_err() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            tracing::error!("audit queue full or closed; a row was not written");
+        }
+    }
+
+    /// Adds to a usage counter of the current hour.
+    pub async fn count(&self, tenant: Uuid, metric: QuotaMetric, amount: i64) {
+        if !self.enabled || amount == 0 {
+            return;
+        }
+        if self.sender.send(Event::Count { tenant, metric, amount }).await.is_err() {
+            tracing::error!(%tenant, metric = metric.as_str(), "audit writer stopped; a count was lost");
+        }
+    }
+
+    /// Writes everything queued so far and stops the writer. Called once the
+    /// last request has been answered.
+    pub async fn shutdown(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.sender.send(Event::Shutdown(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+        if let Some(handle) = self.writer.lock().await.take() {
+            let _ = handle.await;
+        }
+    }
+}
+
+type Counters = HashMap<(Uuid, QuotaMetric, DateTime<Utc>), i64>;
+
+async fn run_writer(db: Db, mut receiver: mpsc::Receiver<Event>, queued: Arc<AtomicUsize>) {
+    let mut rows: Vec<AuditRecord> = Vec::new();
+    let mut counters: Counters = HashMap::new();
+    let mut failures = 0u32;
+    loop {
+        let event = if rows.is_empty() && counters.is_empty() {
+            receiver.recv().await
+        } else {
+            match tokio::time::timeout(FLUSH_EVERY, receiver.recv()).await {
+                Ok(event) => event,
+                Err(_) => {
+                    flush(&db, &mut rows, &mut counters, &queued, &mut failures).await;
+                    continue;
+                }
+            }
+        };
+        match event {
+            Some(Event::Record(record)) => {
+                rows.push(*record);
+                if rows.len() >= BATCH {
+                    flush(&db, &mut rows, &mut counters, &queued, &mut failures).await;
+                }
+            }
+            Some(Event::Count { tenant, metric, amount }) => {
+                *counters.entry((tenant, metric, hour_of(Utc::now()))).or_default() += amount;
+            }
+            Some(Event::Shutdown(done)) => {
+                // Whatever is still in the channel was sent before shutdown.
+                while let Ok(event) = receiver.try_recv() {
+                    match event {
+                        Event::Record(record) => rows.push(*record),
+                        Event::Count { tenant, metric, amount } => {
+                            *counters.entry((tenant, metric, hour_of(Utc::now()))).or_default() += amount;
+                        }
+                        Event::Shutdown(other) => {
+                            let _ = other.send(());
+                        }
+                    }
+                }
+                for attempt in 0..20 {
+                    flush(&db, &mut rows, &mut counters, &queued, &mut failures).await;
+                    if rows.is_empty() && counters.is_empty() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100 * (attempt + 1))).await;
+                }
+                if !rows.is_empty() || !counters.is_empty() {
+                    tracing::error!(rows = rows.len(), "audit rows could not be written before shutdown");
+                }
+                let _ = done.send(());
+                return;
+            }
+            None => {
+                flush(&db, &mut rows, &mut counters, &queued, &mut failures).await;
+                return;
+            }
+        }
+    }
+}
+
+fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t)
+}
+
+/// Writes the buffered rows and counters in one transaction; on failure
+/// keeps them for the next attempt.
+async fn flush(
+    db: &Db,
+    rows: &mut Vec<AuditRecord>,
+    counters: &mut Counters,
+    queued: &AtomicUsize,
+    failures: &mut u32,
+) {
+    if rows.is_empty() && counters.is_empty() {
+        return;
+    }
+    match write(db, rows, counters).await {
+        Ok(()) => {
+            queued.fetch_sub(rows.len(), Ordering::Relaxed);
+            rows.clear();
+            counters.clear();
+            *failures = 0;
+        }
+        Err(e) => {
+            *failures += 1;
+            if *failures == 1 || (*failures).is_multiple_of(20) {
+                tracing::error!(error = ?e, rows = rows.len(), "writing audit rows failed; will retry");
+            }
+            // Back off a little so a down database is not hammered.
+            tokio::time::sleep(Duration::from_millis(200 * u64::from((*failures).min(10)))).await;
+        }
+    }
+}
+
+async fn write(db: &Db, rows: &[AuditRecord], counters: &Counters) -> AppResult<()> {
+    let tx = db.begin_platform().await?;
+    // A tenant deleted since its request was answered: keep the row, unlinked.
+    let mentioned: Vec<Uuid> = rows
+        .iter()
+        .filter_map(|r| r.tenant_id)
+        .chain(counters.keys().map(|(t, _, _)| *t))
+        .collect::<std::collections::HashSet<_>>()
+        .into_iter()
+        .collect();
+    let existing: std::collections::HashSet<Uuid> = if mentioned.is_empty() {
+        Default::default()
+    } else {
+        entity::tenants::Entity::find()
+            .select_only()
+            .column(entity::tenants::Column::Id)
+            .filter(sea_orm::ColumnTrait::is_in(&entity::tenants::Column::Id, mentioned))
+            .into_tuple::<Uuid>()
+            .all(&tx)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let rows = rows.iter().cloned().map(|mut r| {
+        if let Some(t) = r.tenant_id
+            && !existing.contains(&t)
+        {
+            r.tenant_id = None;
+            if let Some(details) = r.details.as_object_mut() {
+                details.insert("deletedTenantId".into(), serde_json::Value::String(t.to_string()));
+            }
+        }
+        r.into_active_model()
+    });
+    let rows: Vec<_> = rows.collect();
+    for chunk in rows.chunks(BATCH) {
+        audit_logs::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&tx)
+            .await?;
+    }
+    let counters: Vec<_> = counters.iter().filter(|((t, _, _), _)| existing.contains(t)).collect();
+    if !counters.is_empty() {
+        let mut sql =
+            String::from("INSERT INTO screenplay.quota_usage (tenant_id, metric, bucket_start, value) VALUES ");
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(counters.len() * 4);
+        for (i, ((tenant, metric, bucket), amount)) in counters.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let n = i * 4;
+            sql.push_str(&format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4));
+            values.extend([
+                (*tenant).into(),
+                metric.as_str().into(),
+                (*bucket).into(),
+                rust_decimal::Decimal::from(**amount).into(),
+            ]);
+        }
+        sql.push_str(
+            " ON CONFLICT (tenant_id, metric, bucket_start) \
+              DO UPDATE SET value = quota_usage.value + EXCLUDED.value, updated_at = now()",
+        );
+        tx.execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! Per-tenant request rate limits (GCRA, a leaky bucket without a timer).
+//!
+//! Each tenant's limit is `requests_per_minute`, with a burst of up to that
+//! many requests. The state lives in this process: with several server
+//! instances each enforces the full limit on the requests it receives (see
+//! the README).
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use uuid::Uuid;
+
+/// The per-process limiter.
+#[derive(Default)]
+pub struct RateLimiter {
+    /// Theoretical arrival time of the next request, per tenant.
+    tat: Mutex<HashMap<Uuid, Instant>>,
+}
+
+impl RateLimiter {
+    /// Admits one request of `tenant` under `per_minute`, or says how long to wait.
+    pub fn check(&self, tenant: Uuid, per_minute: u32) -> Result<(), Duration> {
+        self.check_at(tenant, per_minute, Instant::now())
+    }
+
+    fn check_at(&self, tenant: Uuid, per_minute: u32, now: Instant) -> Result<(), Duration> {
+        let per_minute = per_minute.max(1);
+        let interval = Duration::from_secs(60) / per_minute;
+        let burst = Duration::from_secs(60);
+        let mut tat = self.tat.lock().unwrap_or_else(|e| e.into_inner());
+        if tat.len() > 100_000 {
+            // Forget tenants idle for more than a minute (their bucket is full again).
+            tat.retain(|_, t| *t > now);
+        }
+        let current = tat.get(&tenant).copied().unwrap_or(now).max(now);
+        let next = current + interval;
+        if next > now + burst {
+            return Err(next - (now + burst));
+        }
+        tat.insert(tenant, next);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allows_a_minutes_worth_then_paces() {
+        let limiter = RateLimiter::default();
+        let t = Uuid::now_v7();
+        let now = Instant::now();
+        for _ in 0..6 {
+            assert!(limiter.check_at(t, 6, now).is_ok());
+        }
+        let wait = limiter
+            .check_at(t, 6, now)
+            .expect_err("seventh request in the same instant");
+        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(10), "{wait:?}");
+        // After one interval (10 s) one more request fits.
+        assert!(limiter.check_at(t, 6, now + Duration::from_secs(10)).is_ok());
+        // Other tenants are independent.
+        assert!(limiter.check_at(Uuid::now_v7(), 6, now).is_ok());
+    }
+}

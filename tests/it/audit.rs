@@ -1,0 +1,707 @@
+//! Audit rows and usage counters written by the server itself, rate limits,
+//! persisted queries and request protection.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use screenplay_api::auth::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestDb, fixtures::PASSWORD, scalar_i64};
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    scalar_i64(&app.owner().await, sql).await
+}
+
+async fn counter(app: &TestApp, tenant: uuid::Uuid, metric: &str) -> i64 {
+    count(
+        app,
+        &format!("SELECT coalesce(sum(value), 0)::bigint FROM screenplay.quota_usage WHERE tenant_id = '{tenant}' AND metric = '{metric}'"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn concurrent_mixed_requests_get_exactly_one_row_each_and_exact_counters() {
+    let mut app = TestApp::spawn().await;
+    let fx = app.tenant("mix").await;
+    let viewer = app.user(&fx, Role::Viewer).await;
+
+    // 200 requests: reads, writes, refused writes, failed writes, anonymous and garbage.
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let client = app.client.clone();
+        let url = app.url("/graphql");
+        let (token, body): (Option<String>, Value) = match i % 5 {
+            0 => (
+                Some(fx.admin_token.clone()),
+                json!({ "query": "{ me { role } workspaces { totalCount } }" }),
+            ),
+            1 => (
+                Some(fx.admin_token.clone()),
+                json!({ "query": "mutation($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { workspace { id } } }",
+                        "variables": { "i": { "name": format!("W{i}"), "slug": format!("w-{i}") } } }),
+            ),
+            2 => (
+                Some(viewer.token.clone()),
+                json!({ "query": "mutation { createWorkspace(input: {name: \"nope\"}) { workspace { id } } }" }),
+            ),
+            3 => (
+                Some(fx.admin_token.clone()),
+                json!({ "query": "mutation { createWorkspace(input: {name: \"bad\", slug: \"Not A Slug\"}) { workspace { id } } }" }),
+            ),
+            _ => (
+                if i % 2 == 0 { None } else { Some("garbage".into()) },
+                json!({ "query": "{ health }" }),
+            ),
+        };
+        tasks.push(tokio::spawn(async move {
+            let mut req = client.post(url).header("x-request-id", format!("load-{i}")).json(&body);
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            req.send().await.expect("send").status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.expect("task"), StatusCode::OK);
+    }
+    // A graceful stop writes every queued row.
+    app.stop().await;
+
+    let rows = count(
+        &app,
+        "SELECT count(*) FROM screenplay.audit_logs WHERE request_id LIKE 'load-%'",
+    )
+    .await;
+    assert_eq!(rows, 200, "one audit row per request");
+    let distinct = count(
+        &app,
+        "SELECT count(DISTINCT request_id) FROM screenplay.audit_logs WHERE request_id LIKE 'load-%'",
+    )
+    .await;
+    assert_eq!(distinct, 200);
+    let ok_mutations = count(
+        &app,
+        "SELECT count(*) FROM screenplay.audit_logs WHERE request_id LIKE 'load-%' AND operation_type = 'mutation' AND outcome = 'ok'",
+    )
+    .await;
+    assert_eq!(ok_mutations, 40);
+    let forbidden = count(
+        &app,
+        "SELECT count(*) FROM screenplay.audit_logs WHERE request_id LIKE 'load-%' AND error_codes = '{FORBIDDEN}'",
+    )
+    .await;
+    assert_eq!(forbidden, 40);
+    let bad_input = count(
+        &app,
+        "SELECT count(*) FROM screenplay.audit_logs WHERE request_id LIKE 'load-%' AND error_codes = '{BAD_USER_INPUT}'",
+    )
+    .await;
+    assert_eq!(bad_input, 40);
+    // Anonymous and refused tokens are audited without a tenant.
+    let anonymous = count(
+        &app,
+        "SELECT count(*) FROM screenplay.audit_logs WHERE request_id LIKE 'load-%' AND tenant_id IS NULL",
+    )
+    .await;
+    assert_eq!(anonymous, 40);
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT count(*) FROM screenplay.workspaces WHERE tenant_id = '{}'",
+                fx.id
+            )
+        )
+        .await,
+        40
+    );
+    // The mutation rows carry what changed.
+    let with_changes = count(
+        &app,
+        "SELECT count(*) FROM screenplay.audit_logs WHERE request_id LIKE 'load-%' AND resource_type = 'workspace' \
+         AND outcome = 'ok' AND cardinality(resource_ids) = 1 AND details->'changes'->0->'after'->>'slug' LIKE 'w-%'",
+    )
+    .await;
+    assert_eq!(with_changes, 40);
+
+    // Counters: 160 tenant requests executed (reads, ok, forbidden, failed),
+    // 120 of them mutations, plus the setup's (counted asynchronously, so
+    // read from the audit log rather than from before the load).
+    let setup = count(
+        &app,
+        &format!(
+            "SELECT count(*) FROM screenplay.audit_logs WHERE tenant_id = '{}' AND request_id NOT LIKE 'load-%'",
+            fx.id
+        ),
+    )
+    .await;
+    assert_eq!(setup, 1, "the setup created one user");
+    assert_eq!(counter(&app, fx.id, "requests").await, 160 + setup);
+    assert_eq!(counter(&app, fx.id, "mutations").await, 120 + setup);
+}
+
+#[tokio::test]
+async fn a_mutation_that_fails_half_way_keeps_nothing_and_gets_one_failure_row() {
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("half").await;
+    let (_, _, body) = app
+        .post_with(
+            Some(&fx.admin_token),
+            json!({ "query": "mutation Both { a: createWorkspace(input: {name: \"First\", slug: \"dup\"}) { workspace { id } } \
+                                             b: createWorkspace(input: {name: \"Second\", slug: \"dup\"}) { workspace { id } } }" }),
+            &[("x-request-id", "half-way")],
+        )
+        .await;
+    assert!(
+        body["data"].is_null(),
+        "a failed mutation operation returns no data: {body}"
+    );
+    assert_eq!(body["errors"][0]["extensions"]["code"], "CONFLICT");
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT count(*) FROM screenplay.workspaces WHERE tenant_id = '{}'",
+                fx.id
+            )
+        )
+        .await,
+        0
+    );
+
+    // The failure row is queued; poll until the writer has it.
+    let mut rows = 0;
+    for _ in 0..50 {
+        rows = count(
+            &app,
+            "SELECT count(*) FROM screenplay.audit_logs WHERE request_id = 'half-way'",
+        )
+        .await;
+        if rows > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(rows, 1);
+    let ok = count(
+        &app,
+        "SELECT count(*) FROM screenplay.audit_logs WHERE request_id = 'half-way' AND outcome = 'ok'",
+    )
+    .await;
+    assert_eq!(ok, 0);
+    let fields = count(
+        &app,
+        "SELECT count(*) FROM screenplay.audit_logs WHERE request_id = 'half-way' AND fields = '{createWorkspace,createWorkspace}' \
+         AND operation_name = 'Both' AND error_codes = '{CONFLICT}'",
+    )
+    .await;
+    assert_eq!(fields, 1);
+}
+
+#[tokio::test]
+async fn no_secret_value_reaches_the_audit_log() {
+    let mut app = TestApp::spawn().await;
+    let fx = app.tenant("secret").await;
+    let secret_password = "Sup3r-Secret-Passw0rd!";
+    let data = app
+        .gql(
+            Some(&fx.admin_token),
+            "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }",
+            json!({ "i": { "email": "s@secret.test", "displayName": "S", "role": "MEMBER", "password": secret_password } }),
+        )
+        .await;
+    assert!(data["createUser"]["user"]["id"].is_string());
+    let login = app
+        .gql(
+            None,
+            "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }",
+            json!({ "i": { "tenantSlug": fx.slug, "email": "s@secret.test", "password": secret_password } }),
+        )
+        .await;
+    let access = login["login"]["accessToken"].as_str().expect("token").to_owned();
+    let refresh = login["login"]["refreshToken"].as_str().expect("token").to_owned();
+    let rotated = app
+        .gql(
+            None,
+            "mutation($i: RefreshTokenInput!) { refreshToken(input: $i) { refreshToken } }",
+            json!({ "i": { "refreshToken": refresh } }),
+        )
+        .await;
+    let refresh2 = rotated["refreshToken"]["refreshToken"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    app.gql(
+        None,
+        "mutation($i: LogoutInput!) { logout(input: $i) { ok } }",
+        json!({ "i": { "refreshToken": refresh2 } }),
+    )
+    .await;
+    app.gql(
+        Some(&app.platform_token()),
+        "mutation($i: CreateTenantInput!) { createTenant(input: $i) { tenant { id } } }",
+        json!({ "i": { "slug": "other-secret", "name": "O", "adminEmail": "o@o.test", "adminPassword": secret_password } }),
+    )
+    .await;
+    // A wrong password is not recorded either.
+    app.post(
+        None,
+        "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+        json!({ "i": { "tenantSlug": fx.slug, "email": "s@secret.test", "password": "Wrong-Guess-123" } }),
+    )
+    .await;
+    app.stop().await;
+
+    let owner = app.owner().await;
+    for needle in [
+        secret_password,
+        "Wrong-Guess-123",
+        &access,
+        &refresh,
+        &refresh2,
+        PASSWORD,
+    ] {
+        let hits = scalar_i64(
+            &owner,
+            &format!(
+                "SELECT count(*) FROM screenplay.audit_logs a WHERE position({} in a::text) > 0",
+                quote(needle)
+            ),
+        )
+        .await;
+        assert_eq!(hits, 0, "a secret reached audit_logs");
+    }
+    let redacted = scalar_i64(
+        &owner,
+        "SELECT count(*) FROM screenplay.audit_logs WHERE details->'variables'->'i'->>'password' = '[REDACTED]'",
+    )
+    .await;
+    assert!(redacted >= 2, "passwords are recorded as [REDACTED]");
+    let logins = scalar_i64(
+        &owner,
+        "SELECT count(*) FROM screenplay.audit_logs WHERE operation_name IS NULL AND fields = '{login}' AND tenant_id IS NULL",
+    )
+    .await;
+    assert_eq!(logins, 2, "sign-ins are audited (one ok, one failed)");
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+#[tokio::test]
+async fn forwarded_for_is_believed_only_from_trusted_proxies() {
+    for (trusted, expected) in [(true, "203.0.113.7"), (false, "127.0.0.1")] {
+        let flags: &[&str] = if trusted {
+            &["--trusted-proxies", "127.0.0.1/32"]
+        } else {
+            &[]
+        };
+        let mut app = TestApp::spawn_with(flags).await;
+        app.post_with(
+            None,
+            json!({ "query": "{ health }" }),
+            &[
+                ("x-forwarded-for", "198.51.100.1, 203.0.113.7"),
+                ("x-request-id", "xff"),
+                ("user-agent", "probe/1.0"),
+            ],
+        )
+        .await;
+        app.stop().await;
+        let row = count(
+            &app,
+            &format!(
+                "SELECT count(*) FROM screenplay.audit_logs WHERE request_id = 'xff' AND host(ip) = '{expected}' AND user_agent = 'probe/1.0'"
+            ),
+        )
+        .await;
+        assert_eq!(row, 1, "trusted={trusted}");
+    }
+}
+
+#[tokio::test]
+async fn over_limit_requests_are_refused_before_any_write() {
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("limited").await;
+    app.gql(
+        Some(&app.platform_token()),
+        "mutation($i: UpdateTenantInput!) { updateTenant(input: $i) { tenant { limits { requestsPerMinute } } } }",
+        json!({ "i": { "id": fx.id, "limits": { "requestsPerMinute": 5 } } }),
+    )
+    .await;
+    let mut statuses = Vec::new();
+    let mut refused_body = Value::Null;
+    let mut retry_after = None;
+    for i in 0..8 {
+        let (status, headers, body) = app
+            .post_with(
+                Some(&fx.admin_token),
+                json!({ "query": "mutation($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { workspace { id } } }",
+                        "variables": { "i": { "name": format!("R{i}"), "slug": format!("r-{i}") } } }),
+                &[],
+            )
+            .await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            refused_body = body;
+            retry_after = headers
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+        }
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(),
+        3
+    );
+    assert_eq!(refused_body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+    let wait = refused_body["errors"][0]["extensions"]["retryAfterSeconds"]
+        .as_u64()
+        .expect("retryAfterSeconds");
+    assert!((1..=12).contains(&wait), "{wait}");
+    assert_eq!(retry_after.as_deref(), Some(wait.to_string().as_str()));
+    // Refused requests wrote nothing.
+    assert_eq!(
+        count(
+            &app,
+            &format!(
+                "SELECT count(*) FROM screenplay.workspaces WHERE tenant_id = '{}'",
+                fx.id
+            )
+        )
+        .await,
+        5
+    );
+    // Other tenants are not affected.
+    let other = app.tenant("free").await;
+    app.gql(Some(&other.admin_token), "{ me { role } }", json!({})).await;
+}
+
+#[tokio::test]
+async fn sigterm_during_load_loses_no_audit_row_of_an_answered_request() {
+    use std::process::Stdio;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let db = TestDb::create().await;
+    let probe = TestApp::spawn_on(db.clone(), &[]).await;
+    let fx = probe.tenant("term").await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_screenplay"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", &db.app_url)
+        .env("SCREENPLAY_MIGRATION_DATABASE_URL", &db.owner_url)
+        .env("SCREENPLAY_JWT_SECRET", crate::helpers::JWT_SECRET)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("line") {
+            if let Some(rest) = line.strip_prefix("GraphiQL: http://") {
+                return rest.trim_end_matches("/graphql").to_owned();
+            }
+        }
+        panic!("server exited before listening");
+    })
+    .await
+    .expect("start");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    let url = format!("http://{addr}/graphql");
+    let client = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let (client, url, token) = (client.clone(), url.clone(), fx.admin_token.clone());
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(i as u64 * 2)).await;
+            let body = if i % 3 == 0 {
+                json!({ "query": "mutation($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { workspace { id } } }",
+                        "variables": { "i": { "name": format!("T{i}"), "slug": format!("t-{i}") } } })
+            } else {
+                json!({ "query": "{ me { role } workspaces { totalCount } }" })
+            };
+            let resp = client
+                .post(&url)
+                .bearer_auth(token)
+                .header("x-request-id", format!("term-{i}"))
+                .json(&body)
+                .send()
+                .await;
+            match resp {
+                Ok(r) if r.status() == StatusCode::OK => r.json::<Value>().await.ok().map(|_| i),
+                _ => None,
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let pid = nix::unistd::Pid::from_raw(child.id().expect("pid") as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("sigterm");
+    let mut answered = Vec::new();
+    for t in tasks {
+        if let Some(i) = t.await.expect("task") {
+            answered.push(i);
+        }
+    }
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("exit")
+        .expect("wait");
+    assert!(status.success(), "{status}");
+    assert!(
+        !answered.is_empty() && answered.len() < 300,
+        "the signal should land mid-load: {}",
+        answered.len()
+    );
+    let ids = answered
+        .iter()
+        .map(|i| format!("'term-{i}'"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let rows = count(
+        &probe,
+        &format!("SELECT count(DISTINCT request_id) FROM screenplay.audit_logs WHERE request_id IN ({ids})"),
+    )
+    .await;
+    assert_eq!(rows as usize, answered.len(), "answered requests without an audit row");
+}
+
+#[tokio::test]
+async fn audit_and_usage_admin_api() {
+    let mut app = TestApp::spawn().await;
+    let a = app.tenant("ra").await;
+    let b = app.tenant("rb").await;
+    let member = app.user(&a, Role::Member).await;
+    for i in 0..3 {
+        app.gql(Some(&member.token), "query Probe { me { role } }", json!({}))
+            .await;
+        app.gql(
+            Some(&a.admin_token),
+            "mutation Make($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { workspace { id } } }",
+            json!({ "i": { "name": format!("A{i}"), "slug": format!("a-{i}") } }),
+        )
+        .await;
+    }
+    app.gql(Some(&b.admin_token), "query Probe { me { role } }", json!({}))
+        .await;
+    // Write the queued rows: restart on the same database.
+    app.stop().await;
+    let app = TestApp::spawn_on(app.db.clone(), &[]).await;
+
+    let q = "query($f: AuditLogFilter) { auditLogs(filter: $f, first: 50) { totalCount edges { node { tenantId userId operationName operationType outcome fields resourceType } } } }";
+    let data = app
+        .gql(Some(&a.admin_token), q, json!({ "f": { "operationName": "Probe" } }))
+        .await;
+    assert_eq!(
+        data["auditLogs"]["totalCount"], 3,
+        "tenant admins see their tenant only"
+    );
+    for edge in data["auditLogs"]["edges"].as_array().expect("edges") {
+        assert_eq!(edge["node"]["tenantId"], a.id.to_string());
+        assert_eq!(edge["node"]["userId"], member.id.to_string());
+    }
+    let data = app
+        .gql(Some(&a.admin_token), q, json!({ "f": { "userId": member.id } }))
+        .await;
+    assert_eq!(data["auditLogs"]["totalCount"], 3);
+    let data = app
+        .gql(
+            Some(&a.admin_token),
+            q,
+            json!({ "f": { "operationName": "Make", "outcome": "OK" } }),
+        )
+        .await;
+    assert_eq!(data["auditLogs"]["totalCount"], 3);
+    assert_eq!(data["auditLogs"]["edges"][0]["node"]["resourceType"], "workspace");
+    // Another tenant's id is NOT_FOUND for a tenant admin; platform admins see any tenant.
+    let (_, body) = app
+        .post(Some(&a.admin_token), q, json!({ "f": { "tenantId": b.id } }))
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    let platform = app.platform_token();
+    let data = app
+        .gql(
+            Some(&platform),
+            q,
+            json!({ "f": { "tenantId": b.id, "operationName": "Probe" } }),
+        )
+        .await;
+    assert_eq!(data["auditLogs"]["totalCount"], 1);
+    let data = app
+        .gql(Some(&platform), q, json!({ "f": { "operationName": "Probe" } }))
+        .await;
+    assert_eq!(data["auditLogs"]["totalCount"], 4);
+    assert_eq!(app.gql_err(Some(&member.token), q, json!({})).await, "FORBIDDEN");
+
+    let now = chrono::Utc::now();
+    let series = "query($t: UUID, $from: DateTime!, $to: DateTime!, $g: Granularity) { quotaUsage(tenantId: $t, metric: MUTATIONS, from: $from, to: $to, granularity: $g) { bucketStart value } }";
+    let vars = |t: Option<uuid::Uuid>, g: &str| json!({ "t": t, "from": (now - chrono::Duration::days(2)).to_rfc3339(), "to": (now + chrono::Duration::hours(1)).to_rfc3339(), "g": g });
+    let data = app.gql(Some(&a.admin_token), series, vars(None, "HOUR")).await;
+    let total: f64 = data["quotaUsage"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .map(|p| {
+            p["value"]
+                .as_str()
+                .and_then(|v| v.parse::<f64>().ok())
+                .or(p["value"].as_f64())
+                .expect("value")
+        })
+        .sum();
+    assert_eq!(
+        total, 4.0,
+        "four mutations of tenant A (createUser and three createWorkspace): {data}"
+    );
+    let data = app.gql(Some(&platform), series, vars(Some(b.id), "DAY")).await;
+    assert!(data["quotaUsage"].as_array().expect("points").is_empty());
+    let (_, body) = app.post(Some(&platform), series, vars(None, "DAY")).await;
+    assert_eq!(body["errors"][0]["extensions"]["field"], "tenantId");
+
+    app.gql(
+        Some(&platform),
+        "mutation($i: UpdateTenantInput!) { updateTenant(input: $i) { tenant { id } } }",
+        json!({ "i": { "id": a.id, "limits": { "llmTokensPerDay": 1000, "maxDocuments": 10 } } }),
+    )
+    .await;
+    let data = app
+        .gql(Some(&a.admin_token), "{ usageSummary { tenantId limits { llmTokensPerDay } meters { metric window used limit remaining resetsAt } } }", json!({}))
+        .await;
+    let meters = data["usageSummary"]["meters"].as_array().expect("meters");
+    let meter = |name: &str| meters.iter().find(|m| m["metric"] == name).cloned().expect("meter");
+    assert_eq!(meter("llm_tokens")["limit"], 1000);
+    assert_eq!(meter("llm_tokens")["window"], "DAY");
+    assert_eq!(meter("documents")["limit"], 10);
+    assert!(meter("documents")["resetsAt"].is_null());
+    assert!(meter("requests")["limit"].is_null());
+}
+
+#[tokio::test]
+async fn automatic_persisted_queries_and_allow_list_mode() {
+    use sha2::{Digest, Sha256};
+    let app = TestApp::spawn().await;
+    let query = "{ health version }";
+    let hash = hex::encode(Sha256::digest(query.as_bytes()));
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+
+    // Unknown hash: the client is told to send the query.
+    let (_, _, body) = app.post_with(None, json!({ "extensions": ext }), &[]).await;
+    assert_eq!(body["errors"][0]["message"], "PersistedQueryNotFound");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND");
+    // Hash and query: registered and answered.
+    let (_, _, body) = app
+        .post_with(None, json!({ "query": query, "extensions": ext }), &[])
+        .await;
+    assert_eq!(body["data"]["health"], "ok");
+    // Hash only, also over GET.
+    let (_, _, body) = app.post_with(None, json!({ "extensions": ext }), &[]).await;
+    assert_eq!(body["data"]["health"], "ok");
+    let resp = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("extensions", ext.to_string())])
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        resp.json::<Value>().await.expect("json")["data"]["version"],
+        env!("CARGO_PKG_VERSION")
+    );
+    // A hash that does not match its query is refused.
+    let wrong = json!({ "persistedQuery": { "version": 1, "sha256Hash": hex::encode([0u8; 32]) } });
+    let (_, _, body) = app
+        .post_with(None, json!({ "query": query, "extensions": wrong }), &[])
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+
+    // Allow-list mode: only the manifest's operations run.
+    let dir = std::env::temp_dir().join(format!("pq-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let manifest = dir.join("manifest.json");
+    std::fs::write(
+        &manifest,
+        json!({ "operations": [{ "id": hash, "name": "Health", "type": "query", "body": query }] }).to_string(),
+    )
+    .expect("manifest");
+    let strict = TestApp::spawn_with(&[
+        "--persisted-queries",
+        manifest.to_str().expect("path"),
+        "--persisted-only",
+        "true",
+    ])
+    .await;
+    let (_, _, body) = strict.post_with(None, json!({ "extensions": ext }), &[]).await;
+    assert_eq!(body["data"]["health"], "ok");
+    let (_, _, body) = strict.post_with(None, json!({ "query": query }), &[]).await;
+    assert_eq!(body["data"]["health"], "ok", "the manifest's text is accepted as is");
+    let (_, _, body) = strict.post_with(None, json!({ "query": "{ version }" }), &[]).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_ALLOWED");
+    let other =
+        json!({ "persistedQuery": { "version": 1, "sha256Hash": hex::encode(Sha256::digest(b"{ version }")) } });
+    let (_, _, body) = strict
+        .post_with(None, json!({ "query": "{ version }", "extensions": other }), &[])
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_ALLOWED");
+}
+
+#[tokio::test]
+async fn depth_complexity_body_and_introspection_limits() {
+    let app = TestApp::spawn_with(&["--anon-max-depth", "2", "--max-depth", "3", "--body-limit", "4096"]).await;
+    let fx = app.tenant("limits").await;
+    let depth3 = "{ me { user { id } } }";
+    // Signed in: depth 3 is fine. Anonymous: limited to 2 (refused before execution).
+    app.gql(Some(&fx.admin_token), depth3, json!({})).await;
+    let (_, body) = app.post(None, depth3, json!({})).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED");
+    let (_, body) = app
+        .post(
+            Some(&fx.admin_token),
+            "{ me { tenant { limits { maxDocuments } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "depth 4 > 3: {body}"
+    );
+
+    let big = "x".repeat(8000);
+    let resp = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": "{ health }", "variables": { "pad": big } }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    let introspection = "{ __schema { queryType { name } } }";
+    assert_eq!(
+        app.gql(Some(&fx.admin_token), introspection, json!({})).await["__schema"]["queryType"]["name"],
+        "Query"
+    );
+    let closed = TestApp::spawn_with(&["--introspection", "false"]).await;
+    let token = closed.platform_token();
+    let (_, body) = closed.post(Some(&token), introspection, json!({})).await;
+    // Disabled introspection answers nothing about the schema.
+    assert!(
+        body["data"]["__schema"].is_null(),
+        "introspection must be refused: {body}"
+    );
+    let (_, body) = closed
+        .post(
+            Some(&token),
+            "{ __type(name: \"Query\") { fields { name } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["data"]["__type"].is_null(), "{body}");
+}
