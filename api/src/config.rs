@@ -188,6 +188,20 @@ pub struct ServeArgs {
     pub shutdown_grace: Duration,
 }
 
+impl ServeArgs {
+    /// Parses `screenplay serve` flags (the environment fills the rest), for
+    /// servers started from code: tests and benchmarks.
+    pub fn parse_flags(flags: &[&str]) -> anyhow::Result<Self> {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let args = std::iter::once("serve").chain(flags.iter().copied());
+        Ok(<Flags as clap::Parser>::try_parse_from(args)?.serve)
+    }
+}
+
 /// `humantime` durations: `15m`, `30d`, `250ms`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration (e.g. 30s, 15m, 30d): {e}"))

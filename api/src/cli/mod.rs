@@ -1,5 +1,6 @@
 //! The `screenplay` command line.
 
+mod bench;
 mod db;
 mod migrate;
 mod serve;
@@ -64,6 +65,13 @@ enum Command {
         #[command(flatten)]
         db: DatabaseArgs,
     },
+    /// Measure through the real HTTP server (numbers for BENCHMARKS.md).
+    Bench {
+        #[command(subcommand)]
+        action: bench::BenchAction,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
     /// Manage tenants from the shell.
     Tenant {
         #[command(subcommand)]
@@ -83,6 +91,7 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Db { action, db } => db::run(action, db).await,
         Command::Token { action, db } => token::run(action, db).await,
         Command::Tenant { action, db } => tenant::run(action, db).await,
+        Command::Bench { action, db } => bench::run(action, db).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())

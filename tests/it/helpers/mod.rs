@@ -9,7 +9,6 @@ pub mod proxy;
 
 use std::net::SocketAddr;
 
-use clap::Parser;
 use reqwest::StatusCode;
 use screenplay_api::{
     config::{Config, DatabaseArgs, Secret, ServeArgs},
@@ -22,12 +21,6 @@ use serde_json::{Value, json};
 use tokio::{sync::watch, task::JoinHandle};
 
 pub use cluster::TestDb;
-
-#[derive(Parser)]
-struct ServeFlags {
-    #[command(flatten)]
-    serve: ServeArgs,
-}
 
 /// A server on a fresh database, listening on a random loopback port.
 pub struct TestApp {
@@ -62,9 +55,9 @@ impl TestApp {
     /// A server whose pool connects through `app_url` (a proxy, say).
     pub async fn spawn_on_url(db: TestDb, app_url: String, flags: &[&str]) -> Self {
         startup::init_tls();
-        let mut args = vec!["serve", "--bind", "127.0.0.1:0", "--jwt-secret", JWT_SECRET];
+        let mut args = vec!["--bind", "127.0.0.1:0", "--jwt-secret", JWT_SECRET];
         args.extend_from_slice(flags);
-        let serve = ServeFlags::try_parse_from(args).expect("serve flags").serve;
+        let serve = ServeArgs::parse_flags(&args).expect("serve flags");
         let config = Config::from_args(serve).expect("config");
         let db_args = DatabaseArgs {
             database_url: Some(Secret::new(app_url.clone())),

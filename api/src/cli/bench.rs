@@ -1,0 +1,256 @@
+//! `screenplay bench …`: measurements through the real HTTP server, for
+//! BENCHMARKS.md. Not tests: they report numbers, they assert nothing.
+
+use std::time::{Duration, Instant};
+
+use clap::Subcommand;
+use serde_json::json;
+
+use crate::{
+    auth::{Role, TenantCaller},
+    config::{Config, DatabaseArgs, JwtArgs, Secret, ServeArgs},
+    http::{Server, ShutdownSignal},
+    service::{
+        tenants::{self, Limits, NewTenant},
+        workspaces::{self, NewWorkspace},
+    },
+    startup,
+};
+
+#[derive(Debug, Subcommand)]
+pub enum BenchAction {
+    /// Throughput and latency of a small read and a small mutation with the
+    /// audit/quota middleware on and off, measured in one run.
+    Middleware {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Rounds; each round measures every configuration once, interleaved.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
+}
+
+pub async fn run(action: BenchAction, db_args: DatabaseArgs) -> anyhow::Result<()> {
+    match action {
+        BenchAction::Middleware {
+            seconds,
+            concurrency,
+            rounds,
+        } => middleware(db_args, Duration::from_secs(seconds), concurrency, rounds).await,
+    }
+}
+
+/// One load run's numbers.
+struct Sample {
+    requests: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Sample {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+    }
+}
+
+async fn spawn_server(
+    audit: bool,
+    secret: &str,
+    database: &startup::ResolvedDatabase,
+    db_args: &DatabaseArgs,
+) -> anyhow::Result<(String, tokio::sync::watch::Sender<bool>)> {
+    let audit = audit.to_string();
+    let args = ServeArgs::parse_flags(&["--bind", "127.0.0.1:0", "--jwt-secret", secret, "--audit", &audit])?;
+    let config = Config::from_args(args)?;
+    let db = startup::connect(database, db_args).await?;
+    let state = startup::build_state(config, db, database).await?;
+    let server = Server::bind(state.config.bind, state).await?;
+    let url = format!("http://{}/graphql", server.local_addr());
+    let (trigger, signal) = ShutdownSignal::new();
+    tokio::spawn(server.run(signal));
+    Ok((url, trigger))
+}
+
+async fn load(url: &str, token: &str, body: serde_json::Value, concurrency: usize, duration: Duration) -> Sample {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .expect("client");
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, token, body) = (client.clone(), url.to_owned(), token.to_owned(), body.clone());
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let ok = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .map(|r| r.status().is_success())
+                    .unwrap_or(false);
+                if ok {
+                    latencies.push(t.elapsed());
+                }
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for w in workers {
+        latencies.extend(w.await.unwrap_or_default());
+    }
+    Sample {
+        requests: latencies.len(),
+        elapsed: start.elapsed(),
+        latencies,
+    }
+}
+
+async fn middleware(
+    db_args: DatabaseArgs,
+    duration: Duration,
+    concurrency: usize,
+    rounds: usize,
+) -> anyhow::Result<()> {
+    let (database, db) = startup::open_for_command(&db_args).await?;
+    let secret = startup::signing_secret(
+        &JwtArgs {
+            jwt_secret: None,
+            jwt_issuer: None,
+            jwt_audience: None,
+        },
+        &database,
+    )
+    .or_else(|_| std::env::var("SCREENPLAY_JWT_SECRET").map(Secret::new))?;
+
+    // A tenant of its own, without limits.
+    let slug = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let tx = db.begin_platform().await?;
+    let (tenant, admin) = tenants::create(
+        &tx,
+        NewTenant {
+            slug,
+            name: "Benchmark".into(),
+            plan: entity::enums::TenantPlan::Enterprise,
+            limits: Limits::default(),
+            settings: None,
+            admin_email: "bench@bench.test".into(),
+            admin_password: "benchmark-password".into(),
+            admin_display_name: None,
+        },
+    )
+    .await?;
+    let caller = TenantCaller {
+        tenant_id: tenant.id,
+        user_id: admin.id,
+        role: Role::TenantAdmin,
+    };
+    let workspace = workspaces::create(
+        &tx,
+        &caller,
+        NewWorkspace {
+            name: "Bench".into(),
+            slug: None,
+            description: None,
+            settings: None,
+        },
+    )
+    .await?;
+    sea_orm::TransactionSession::commit(tx).await?;
+
+    let on = spawn_server(true, secret.expose(), &database, &db_args).await?;
+    let off = spawn_server(false, secret.expose(), &database, &db_args).await?;
+    let issuer = crate::auth::jwt::JwtIssuer::from_config(&crate::config::AuthConfig {
+        jwt_secret: Some(secret.clone()),
+        jwt_public_key: None,
+        jwt_jwks: None,
+        issuer: None,
+        audience: None,
+        access_token_ttl: Duration::from_secs(3600),
+        refresh_token_ttl: Duration::from_secs(7200),
+    });
+    let (token, _) = issuer.issue(
+        &admin.id.to_string(),
+        Some(tenant.id),
+        Role::TenantAdmin,
+        Duration::from_secs(3600),
+    )?;
+
+    let read =
+        json!({ "query": "query Read { me { role } workspaces(first: 5) { totalCount edges { node { id name } } } }" });
+    let write = json!({
+        "query": "mutation Write($i: UpdateWorkspaceInput!) { updateWorkspace(input: $i) { workspace { id name } } }",
+        "variables": { "i": { "id": workspace.id, "description": "benchmark" } }
+    });
+    let configs = [("read", &read), ("mutation", &write)];
+    let servers = [("on", &on.0), ("off", &off.0)];
+    // Warm up both servers (pools, caches).
+    for (_, url) in servers {
+        for (_, body) in configs {
+            load(url, &token, (*body).clone(), concurrency, Duration::from_millis(500)).await;
+        }
+    }
+    let mut results: std::collections::BTreeMap<(&str, &str), Vec<Sample>> = Default::default();
+    for round in 0..rounds {
+        for (kind, body) in configs {
+            // Alternate the order so neither side always runs second.
+            let order: Vec<_> = if round % 2 == 0 {
+                servers.to_vec()
+            } else {
+                servers.iter().rev().copied().collect()
+            };
+            for (mode, url) in order {
+                let sample = load(url, &token, (*body).clone(), concurrency, duration).await;
+                results.entry((kind, mode)).or_default().push(sample);
+            }
+        }
+    }
+    println!("| operation | middleware | req/s (median of {rounds}) | p50 ms | p99 ms |\n|---|---|---:|---:|---:|");
+    for (kind, _) in configs {
+        let mut medians = Vec::new();
+        for mode in ["on", "off"] {
+            let samples = &results[&(kind, mode)];
+            let mut rps: Vec<f64> = samples.iter().map(Sample::rps).collect();
+            rps.sort_by(f64::total_cmp);
+            let median = rps[rps.len() / 2];
+            let all = Sample {
+                requests: 0,
+                elapsed: Duration::from_secs(1),
+                latencies: samples.iter().flat_map(|s| s.latencies.iter().copied()).collect(),
+            };
+            println!(
+                "| {kind} | {mode} | {median:.0} | {:.2} | {:.2} |",
+                all.percentile(0.5).as_secs_f64() * 1e3,
+                all.percentile(0.99).as_secs_f64() * 1e3
+            );
+            medians.push(median);
+        }
+        println!(
+            "\n{kind}: with the middleware {:.1}% of the throughput without it ({:.1}% cost)\n",
+            medians[0] / medians[1] * 100.0,
+            (1.0 - medians[0] / medians[1]) * 100.0
+        );
+    }
+    let _ = on.1.send(true);
+    let _ = off.1.send(true);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok(())
+}
