@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use screenplay_api::auth::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestDb, fixtures::PASSWORD, scalar_i64};
+use crate::helpers::{TestApp, TestDb, fixtures::PASSWORD, process::ServerProcess, scalar_i64};
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
     scalar_i64(&app.owner().await, sql).await
@@ -387,36 +387,11 @@ async fn over_limit_requests_are_refused_before_any_write() {
 
 #[tokio::test]
 async fn sigterm_during_load_loses_no_audit_row_of_an_answered_request() {
-    use std::process::Stdio;
-    use tokio::io::{AsyncBufReadExt, BufReader};
-
     let db = TestDb::create().await;
     let probe = TestApp::spawn_on(db.clone(), &[]).await;
     let fx = probe.tenant("term").await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_screenplay"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("DATABASE_URL", &db.app_url)
-        .env("SCREENPLAY_MIGRATION_DATABASE_URL", &db.owner_url)
-        .env("SCREENPLAY_JWT_SECRET", crate::helpers::JWT_SECRET)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("line") {
-            if let Some(rest) = line.strip_prefix("GraphiQL: http://") {
-                return rest.trim_end_matches("/graphql").to_owned();
-            }
-        }
-        panic!("server exited before listening");
-    })
-    .await
-    .expect("start");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-
-    let url = format!("http://{addr}/graphql");
+    let mut server = ServerProcess::spawn(&db, &[]).await;
+    let url = server.url("/graphql");
     let client = reqwest::Client::new();
     let mut tasks = Vec::new();
     for i in 0..300 {
@@ -443,18 +418,14 @@ async fn sigterm_during_load_loses_no_audit_row_of_an_answered_request() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(250)).await;
-    let pid = nix::unistd::Pid::from_raw(child.id().expect("pid") as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("sigterm");
+    server.terminate();
     let mut answered = Vec::new();
     for t in tasks {
         if let Some(i) = t.await.expect("task") {
             answered.push(i);
         }
     }
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("exit")
-        .expect("wait");
+    let status = server.wait().await;
     assert!(status.success(), "{status}");
     assert!(
         !answered.is_empty() && answered.len() < 300,

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestDb, error_code, proxy::TcpProxy};
+use crate::helpers::{TestApp, TestDb, error_code, process::ServerProcess, proxy::TcpProxy};
 
 /// The twelve tables of the seed design.
 const SEED_TABLES: [&str; 12] = [
@@ -441,35 +441,10 @@ fn schema_graphql_matches_the_code() {
 
 #[tokio::test]
 async fn sigterm_stops_the_server_after_in_flight_requests() {
-    use std::process::Stdio;
-    use tokio::io::{AsyncBufReadExt, BufReader};
-
     let db = TestDb::create().await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_screenplay"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("DATABASE_URL", &db.app_url)
-        .env("SCREENPLAY_MIGRATION_DATABASE_URL", &db.owner_url)
-        .env("SCREENPLAY_JWT_SECRET", crate::helpers::JWT_SECRET)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn screenplay serve");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("line") {
-            if let Some(rest) = line.strip_prefix("GraphiQL: http://") {
-                return rest.trim_end_matches("/graphql").to_owned();
-            }
-        }
-        panic!("server exited before listening");
-    })
-    .await
-    .expect("server start");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-
+    let mut server = ServerProcess::spawn(&db, &[]).await;
     let client = reqwest::Client::new();
-    let url = format!("http://{addr}/graphql");
+    let url = server.url("/graphql");
     let mut requests = Vec::new();
     for _ in 0..40 {
         let client = client.clone();
@@ -483,13 +458,8 @@ async fn sigterm_stops_the_server_after_in_flight_requests() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let pid = nix::unistd::Pid::from_raw(child.id().expect("pid") as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("sigterm");
-
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("exit within 30 s")
-        .expect("wait");
+    server.terminate();
+    let status = server.wait().await;
     assert!(status.success(), "exit status {status}");
     let mut answered = 0;
     for req in requests {

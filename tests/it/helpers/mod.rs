@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod fixtures;
+pub mod process;
 pub mod proxy;
 
 use std::net::SocketAddr;

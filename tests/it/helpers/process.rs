@@ -1,0 +1,68 @@
+//! The `screenplay serve` binary as a separate process, for what an
+//! in-process server cannot show: signals, several instances.
+
+use std::{process::Stdio, time::Duration};
+
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::Child,
+};
+
+use super::{JWT_SECRET, TestDb};
+
+/// A running `screenplay serve` on a test database.
+pub struct ServerProcess {
+    pub child: Child,
+    /// `host:port` it listens on.
+    pub addr: String,
+}
+
+impl ServerProcess {
+    /// Starts the binary on `db` and waits until it listens.
+    pub async fn spawn(db: &TestDb, env: &[(&str, &str)]) -> Self {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_screenplay"));
+        cmd.args(["serve", "--bind", "127.0.0.1:0"])
+            .env("DATABASE_URL", &db.app_url)
+            .env("SCREENPLAY_MIGRATION_DATABASE_URL", &db.owner_url)
+            .env("SCREENPLAY_JWT_SECRET", JWT_SECRET)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn screenplay serve");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let addr = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.expect("line") {
+                if let Some(rest) = line.strip_prefix("GraphiQL: http://") {
+                    return rest.trim_end_matches("/graphql").to_owned();
+                }
+            }
+            panic!("server exited before listening");
+        })
+        .await
+        .expect("server start");
+        // Keep draining its log so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { child, addr }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id().expect("pid") as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("sigterm");
+    }
+
+    /// Waits for the process to exit (at most 30 s).
+    pub async fn wait(&mut self) -> std::process::ExitStatus {
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("exit within 30 s")
+            .expect("wait")
+    }
+}
