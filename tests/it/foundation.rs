@@ -478,3 +478,91 @@ async fn sigterm_stops_the_server_after_in_flight_requests() {
     assert!(after.is_err(), "still accepting after SIGTERM");
     eprintln!("{answered} of 40 requests answered before shutdown");
 }
+
+#[tokio::test]
+async fn one_privileged_url_migrates_and_serves_with_row_level_security_intact() {
+    use crate::helpers::JWT_SECRET;
+    use screenplay_api::{
+        auth::{Role, jwt::JwtIssuer},
+        config::{AuthConfig, Secret},
+    };
+
+    // A fresh database and only a superuser URL, as someone bringing their own PostgreSQL might.
+    let db = TestDb::create_empty().await;
+    let superuser = screenplay_api::localdb::LocalUrls::with_database(&db.superuser_url, &db.name);
+    let only_url = TestDb {
+        app_url: superuser.clone(),
+        owner_url: superuser,
+        ..db.clone()
+    };
+    let server = ServerProcess::spawn(&only_url, &[]).await;
+    let client = reqwest::Client::new();
+    let ready = client.get(server.url("/readyz")).send().await.expect("readyz");
+    assert_eq!(ready.status(), StatusCode::OK, "migrated at start");
+
+    let issuer = JwtIssuer::from_config(&AuthConfig {
+        jwt_secret: Some(Secret::new(JWT_SECRET.to_owned())),
+        jwt_public_key: None,
+        jwt_jwks: None,
+        issuer: None,
+        audience: None,
+        access_token_ttl: Duration::from_secs(600),
+        refresh_token_ttl: Duration::from_secs(6000),
+    });
+    let platform = issuer
+        .issue("p", None, Role::PlatformAdmin, Duration::from_secs(600))
+        .expect("token")
+        .0;
+    let gql = |token: String, query: &'static str, vars: Value| {
+        let req = client
+            .post(server.url("/graphql"))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": vars }));
+        async move { req.send().await.expect("send").json::<Value>().await.expect("json") }
+    };
+    let mut tenants = Vec::new();
+    for slug in ["one", "two"] {
+        let body = gql(
+            platform.clone(),
+            "mutation($i: CreateTenantInput!) { createTenant(input: $i) { tenant { id } admin { id } } }",
+            json!({ "i": { "slug": slug, "name": slug, "adminEmail": format!("a@{slug}.test"), "adminPassword": "long enough password" } }),
+        )
+        .await;
+        let t: uuid::Uuid = body["data"]["createTenant"]["tenant"]["id"]
+            .as_str()
+            .expect("tenant")
+            .parse()
+            .expect("uuid");
+        let a: uuid::Uuid = body["data"]["createTenant"]["admin"]["id"]
+            .as_str()
+            .expect("admin")
+            .parse()
+            .expect("uuid");
+        tenants.push(
+            issuer
+                .issue(&a.to_string(), Some(t), Role::TenantAdmin, Duration::from_secs(600))
+                .expect("token")
+                .0,
+        );
+    }
+    let body = gql(
+        tenants[0].clone(),
+        "mutation { createWorkspace(input: {name: \"Secret plans\"}) { workspace { id } } }",
+        json!({}),
+    )
+    .await;
+    let ws = body["data"]["createWorkspace"]["workspace"]["id"]
+        .as_str()
+        .expect("workspace")
+        .to_owned();
+    // The server's connection is a superuser, yet tenant two sees nothing of tenant one.
+    let body = gql(
+        tenants[1].clone(),
+        "query($id: UUID!) { workspace(id: $id) { name } }",
+        json!({ "id": ws }),
+    )
+    .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "{body}");
+    let body = gql(tenants[1].clone(), "{ workspaces { totalCount } }", json!({})).await;
+    assert_eq!(body["data"]["workspaces"]["totalCount"], 0);
+}

@@ -32,6 +32,8 @@ pub fn test_home() -> PathBuf {
 }
 
 async fn cluster() -> Cluster {
+    // Tests build HTTP clients of their own; they need the TLS provider too.
+    screenplay_api::startup::init_tls();
     CLUSTER
         .get_or_init(|| async {
             let port = std::env::var("SCREENPLAY_TEST_DB_PORT")
