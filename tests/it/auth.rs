@@ -246,6 +246,28 @@ async fn identity_provider_keys_from_a_jwks() {
     header.kid = Some("unknown".into());
     let token = encode(&header, &tenant_claims(&fx, json!({})), &key).expect("sign");
     assert_eq!(app.gql_err(Some(&token), ME, json!({})).await, "UNAUTHENTICATED");
+
+    // The same JWKS from a URL (an identity provider's endpoint).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let jwks_url = format!("http://{}/.well-known/jwks.json", listener.local_addr().expect("addr"));
+    let served = jwks.clone();
+    tokio::spawn(async move {
+        let router = axum::Router::new().route(
+            "/.well-known/jwks.json",
+            axum::routing::get(move || {
+                let served = served.clone();
+                async move { axum::Json(served) }
+            }),
+        );
+        axum::serve(listener, router).await.expect("serve jwks");
+    });
+    let remote = TestApp::spawn_on(app.db.clone(), &["--jwt-jwks", &jwks_url]).await;
+    header.kid = Some("key-1".into());
+    let token = encode(&header, &tenant_claims(&fx, json!({})), &key).expect("sign");
+    assert_eq!(
+        remote.gql(Some(&token), ME, json!({})).await["me"]["role"],
+        "TENANT_ADMIN"
+    );
 }
 
 const LOGIN: &str =
