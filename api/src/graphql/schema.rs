@@ -41,6 +41,7 @@ pub fn build_schemas(state: SharedState) -> Schemas {
             .data(state.clone())
             .extension(Tracing)
             .extension(RequestLifecycle)
+            .extension(crate::metrics::RequestMetrics)
             .finish()
     };
     Schemas {
