@@ -269,10 +269,12 @@ impl OwnerConnection {
     pub async fn execute(&self, job: Job) -> anyhow::Result<JobReport> {
         match job {
             Job::Vacuum => self.per_table("VACUUM (ANALYZE)", false).await.map(JobReport::Tables),
-            Job::Reindex => self
-                .per_table("REINDEX TABLE CONCURRENTLY", true)
-                .await
-                .map(JobReport::Tables),
+            Job::Reindex => {
+                self.drop_interrupted_reindexes().await?;
+                self.per_table("REINDEX TABLE CONCURRENTLY", true)
+                    .await
+                    .map(JobReport::Tables)
+            }
             Job::Analyze => analyze_all_tables(&self.conn)
                 .await
                 .map(JobReport::Tables)
@@ -326,6 +328,28 @@ impl OwnerConnection {
         Ok(steps)
     }
 
+    /// An interrupted REINDEX CONCURRENTLY leaves invalid `*_ccnew` indexes
+    /// behind, which slow every write: they are dropped before a new run.
+    async fn drop_interrupted_reindexes(&self) -> anyhow::Result<()> {
+        let leftovers = self
+            .conn
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT c.relname::text AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+                 WHERE c.relnamespace = 'screenplay'::regnamespace AND NOT i.indisvalid \
+                   AND c.relkind = 'i' AND c.relname ~ '_ccnew[0-9]*$'",
+            ))
+            .await?;
+        for row in leftovers {
+            let name: String = row.try_get("", "name")?;
+            tracing::warn!(index = %name, "dropping an invalid index left by an interrupted reindex");
+            self.conn
+                .execute_unprepared(&format!("DROP INDEX CONCURRENTLY IF EXISTS screenplay.{}", quote_ident(&name)))
+                .await?;
+        }
+        Ok(())
+    }
+
     async fn try_lock(&self, kind: JobKind) -> anyhow::Result<bool> {
         let row = self
             .conn
@@ -357,7 +381,7 @@ impl OwnerConnection {
         started_by: StartedBy,
         slot: Option<DateTime<Utc>>,
         instance: &str,
-    ) -> anyhow::Result<Option<i64>> {
+    ) -> anyhow::Result<Option<uuid::Uuid>> {
         let row = self
             .conn
             .query_one_raw(Statement::from_sql_and_values(
@@ -378,7 +402,7 @@ impl OwnerConnection {
         })
     }
 
-    async fn finish(&self, id: i64, status: &str, detail: &str) -> anyhow::Result<()> {
+    async fn finish(&self, id: uuid::Uuid, status: &str, detail: &str) -> anyhow::Result<()> {
         self.conn
             .execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod demo;
+pub mod monitoring;
 pub mod page;
 pub mod tenants;
 pub mod usage;

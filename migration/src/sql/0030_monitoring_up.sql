@@ -153,7 +153,7 @@ WITH docs AS (
                      JOIN pg_catalog.pg_class AS ic ON ic.oid = i.indexrelid
                      JOIN pg_catalog.pg_am AS am ON am.oid = ic.relam
                      WHERE i.indrelid = 'screenplay.code_documents'::regclass
-                       AND am.amname IN ('hnsw', 'ivfflat')), 0) AS vector_index_bytes,
+                       AND am.amname IN ('hnsw', 'ivfflat')), 0)::bigint AS vector_index_bytes,
            (SELECT a.atttypmod FROM pg_catalog.pg_attribute AS a
             WHERE a.attrelid = 'screenplay.code_documents'::regclass AND a.attname = 'embedding') AS dimensions
 ), live AS (

@@ -13,7 +13,7 @@
 -- claims (job, slot) first, so with several server instances each slot runs
 -- once. Holds no tenant data.
 CREATE TABLE screenplay.maintenance_runs (
-    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     job          text NOT NULL,
     -- The scheduled minute; NULL for runs started by hand.
     slot         timestamptz,

@@ -2,6 +2,7 @@
 
 mod auth;
 mod enums;
+pub mod monitoring;
 mod tenant;
 mod user;
 mod workspace;
