@@ -7,6 +7,10 @@ mod helpers;
 
 mod admin_api;
 mod auth;
+mod backup;
 mod foundation;
+mod operations;
+mod pgbouncer;
 mod permissions;
+mod seed_commands;
 mod tenancy;

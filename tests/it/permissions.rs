@@ -40,6 +40,14 @@ pub const TABLE: &[(&str, &[&str])] = &[
     ("archiveWorkspace", ADMIN),
     ("workspaces", TENANT_ROLES),
     ("workspace", TENANT_ROLES),
+    ("tableSizes", PLATFORM),
+    ("vectorDbMetrics", PLATFORM),
+    ("slowQueries", PLATFORM),
+    ("indexUsage", PLATFORM),
+    ("cacheHitRatio", PLATFORM),
+    ("connectionStats", PLATFORM),
+    ("analyzeAllTables", PLATFORM),
+    ("cleanupOldLogs", PLATFORM),
 ];
 
 struct Ctx {
@@ -149,6 +157,17 @@ async fn run(ctx: &Ctx, op: &str, token: &str) -> (Value, String, String) {
             "query($id: UUID!) { workspace(id: $id) { id } }".into(),
             json!({ "id": ctx.victim_workspace().await }),
         ),
+        "tableSizes" => ("{ tableSizes { tableName } }".into(), json!({})),
+        "vectorDbMetrics" => ("{ vectorDbMetrics { totalVectors } }".into(), json!({})),
+        "slowQueries" => ("{ slowQueries { statisticsAvailable } }".into(), json!({})),
+        "indexUsage" => ("{ indexUsage { indexName } }".into(), json!({})),
+        "cacheHitRatio" => ("{ cacheHitRatio { scope } }".into(), json!({})),
+        "connectionStats" => ("{ connectionStats { state } }".into(), json!({})),
+        "analyzeAllTables" => ("mutation { analyzeAllTables { runId } }".into(), json!({})),
+        "cleanupOldLogs" => (
+            "mutation($d: Int!) { cleanupOldLogs(days: $d) { runId } }".into(),
+            json!({ "d": 90 }),
+        ),
         other => panic!("no runner for operation {other}"),
     };
     let owner = app.owner().await;
@@ -159,13 +178,14 @@ async fn run(ctx: &Ctx, op: &str, token: &str) -> (Value, String, String) {
 }
 
 /// A digest of every row of every table the API writes (the audit and quota
-/// tables excepted: the middleware records refused requests there).
+/// tables excepted: the middleware records refused requests there; and
+/// search_latency, which the server's background writer fills).
 pub async fn snapshot(db: &DatabaseConnection) -> String {
     let tables = db
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
             "SELECT relname FROM pg_class WHERE relnamespace = 'screenplay'::regnamespace AND relkind IN ('r', 'p') \
-             AND NOT relispartition AND relname NOT IN ('audit_logs', 'quota_usage') ORDER BY relname",
+             AND NOT relispartition AND relname NOT IN ('audit_logs', 'quota_usage', 'search_latency') ORDER BY relname",
         ))
         .await
         .expect("tables");
