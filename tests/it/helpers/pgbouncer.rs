@@ -29,11 +29,15 @@ pub fn binary() -> PathBuf {
     if let Some(path) = find() {
         return path;
     }
-    let status = Command::new("apt-get")
-        .args(["install", "-y", "-q", "--no-install-recommends", "pgbouncer"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdout(Stdio::null())
-        .status();
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .status()
+    };
+    let _ = apt(&["update", "-q"]);
+    let status = apt(&["install", "-y", "-q", "--no-install-recommends", "pgbouncer"]);
     find().unwrap_or_else(|| panic!("pgbouncer is not installed and apt-get install pgbouncer failed ({status:?})"))
 }
 
