@@ -112,3 +112,22 @@ async fn the_server_works_through_pgbouncer_in_transaction_mode() {
         16
     );
 }
+
+/// The control: the same server without `SCREENPLAY_DB_PGBOUNCER` fails
+/// behind PgBouncer, as sqlx's per-connection statement names clash on
+/// shared server connections. (If this ever passes, the PgBouncer test
+/// above proves nothing.)
+#[tokio::test]
+async fn without_the_pgbouncer_setting_prepared_statements_clash() {
+    let db = TestDb::create().await;
+    let bouncer = PgBouncer::start(&db);
+    let app = TestApp::spawn_with_pool(db.clone(), bouncer.url(&db.app_url), &[], false).await;
+    let token = app.platform_token();
+    let requests = (0..24).map(|_| app.post(Some(&token), "{ tenants { totalCount } }", json!({})));
+    let failed = join_all(requests)
+        .await
+        .into_iter()
+        .filter(|(_, body)| body.get("errors").is_some())
+        .count();
+    assert!(failed > 0, "no request failed without SCREENPLAY_DB_PGBOUNCER");
+}
