@@ -42,7 +42,10 @@ async fn backup_and_restore_keep_every_row() {
     insert_logs(&owner, seeded.tenants[0], 3, 4).await;
     insert_logs(&owner, seeded.tenants[1], 40, 2).await;
     let counts = row_counts(&owner).await;
-    assert!(counts.iter().any(|(t, n)| t == "code_documents" && *n == 60), "{counts:?}");
+    assert!(
+        counts.iter().any(|(t, n)| t == "code_documents" && *n == 60),
+        "{counts:?}"
+    );
     let (_, workspace) = seeded.workspaces[0];
     let before = nearest(&owner, workspace).await;
     assert_eq!(before.len(), 5);
@@ -88,9 +91,12 @@ async fn backup_and_restore_keep_every_row() {
     // Grants and row-level security came back: the app role sees one tenant only.
     let app = target.app().await;
     let tx = app.begin().await.expect("begin");
-    tx.execute_unprepared(&format!("SELECT set_config('app.tenant_id', '{}', true)", seeded.tenants[0]))
-        .await
-        .expect("tenant");
+    tx.execute_unprepared(&format!(
+        "SELECT set_config('app.tenant_id', '{}', true)",
+        seeded.tenants[0]
+    ))
+    .await
+    .expect("tenant");
     let visible: i64 = tx
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -107,7 +113,14 @@ async fn backup_and_restore_keep_every_row() {
     let p = url_parts(&target.owner_url);
     let crontab = psql(
         &target.owner_url,
-        &["-U", &p.user, "-d", &p.database, "-c", "SELECT * FROM cleanup_old_logs(90);"],
+        &[
+            "-U",
+            &p.user,
+            "-d",
+            &p.database,
+            "-c",
+            "SELECT * FROM cleanup_old_logs(90);",
+        ],
         None,
     );
     assert!(crontab.status.success(), "{}", text(&crontab.stderr));
@@ -128,12 +141,22 @@ async fn client_programs_of_another_major_version_are_refused() {
     let dir = std::env::temp_dir().join(format!("screenplay-pgbin-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("dir");
     let fake = dir.join("pg_dump");
-    std::fs::write(&fake, "#!/bin/sh\necho 'pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)'\n").expect("fake");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 'pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)'\n",
+    )
+    .expect("fake");
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let out_dir = dir.join("out");
     let out = screenplay(
         &db.owner_url,
-        &["backup", "--pg-bin", dir.to_str().expect("utf-8"), "--out", out_dir.to_str().expect("utf-8")],
+        &[
+            "backup",
+            "--pg-bin",
+            dir.to_str().expect("utf-8"),
+            "--out",
+            out_dir.to_str().expect("utf-8"),
+        ],
     );
     assert!(!out.status.success());
     let err = text(&out.stderr);
@@ -147,7 +170,13 @@ async fn client_programs_of_another_major_version_are_refused() {
     if std::path::Path::new("/usr/bin/pg_dump").exists() {
         let out = screenplay(
             &db.owner_url,
-            &["backup", "--pg-bin", "/usr/bin", "--out", out_dir.to_str().expect("utf-8")],
+            &[
+                "backup",
+                "--pg-bin",
+                "/usr/bin",
+                "--out",
+                out_dir.to_str().expect("utf-8"),
+            ],
         );
         assert!(!out.status.success());
         assert!(text(&out.stderr).contains("version mismatch"), "{}", text(&out.stderr));
@@ -158,7 +187,13 @@ async fn client_programs_of_another_major_version_are_refused() {
     std::fs::create_dir_all(&empty).expect("dir");
     let out = screenplay(
         &db.owner_url,
-        &["backup", "--pg-bin", empty.to_str().expect("utf-8"), "--out", out_dir.to_str().expect("utf-8")],
+        &[
+            "backup",
+            "--pg-bin",
+            empty.to_str().expect("utf-8"),
+            "--out",
+            out_dir.to_str().expect("utf-8"),
+        ],
     );
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("pg_dump not found"), "{}", text(&out.stderr));

@@ -10,7 +10,7 @@ mod auth;
 mod backup;
 mod foundation;
 mod operations;
-mod pgbouncer;
 mod permissions;
+mod pgbouncer;
 mod seed_commands;
 mod tenancy;

@@ -39,12 +39,25 @@ async fn platform_admins_read_the_monitoring_views() {
     let data = app.gql(Some(&app.platform_token()), MONITORING, json!({})).await;
 
     let sizes = data["tableSizes"].as_array().expect("sizes");
-    let audit = sizes.iter().find(|t| t["tableName"] == "audit_logs").expect("audit_logs row");
+    let audit = sizes
+        .iter()
+        .find(|t| t["tableName"] == "audit_logs")
+        .expect("audit_logs row");
     assert_eq!(audit["partitioned"], true);
     assert!(audit["partitions"].as_i64().expect("n") >= 4, "{audit}");
-    let docs = sizes.iter().find(|t| t["tableName"] == "code_documents").expect("documents row");
+    let docs = sizes
+        .iter()
+        .find(|t| t["tableName"] == "code_documents")
+        .expect("documents row");
     assert!(docs["totalBytes"].as_i64().expect("bytes") > docs["indexBytes"].as_i64().expect("bytes"));
-    for table in ["tenants", "users", "workspaces", "screenplay_sessions", "search_latency", "maintenance_runs"] {
+    for table in [
+        "tenants",
+        "users",
+        "workspaces",
+        "screenplay_sessions",
+        "search_latency",
+        "maintenance_runs",
+    ] {
         assert!(sizes.iter().any(|t| t["tableName"] == table), "{table} missing");
     }
 
@@ -56,7 +69,10 @@ async fn platform_admins_read_the_monitoring_views() {
     assert_eq!(v["maxVectorsPerWorkspace"], 5);
     let per_tenant = v["vectorsPerTenant"].as_array().expect("tenants");
     assert_eq!(per_tenant.len(), 2);
-    assert!(per_tenant.iter().all(|t| t["vectors"] == 10 && t["workspaces"] == 2), "{per_tenant:?}");
+    assert!(
+        per_tenant.iter().all(|t| t["vectors"] == 10 && t["workspaces"] == 2),
+        "{per_tenant:?}"
+    );
     assert!(
         per_tenant
             .iter()
@@ -66,7 +82,10 @@ async fn platform_admins_read_the_monitoring_views() {
     assert_eq!(v["milvusTriggers"], json!([]));
     assert!(v["searchP99Ms"].is_null(), "no search recorded yet: {v}");
     assert!(
-        v["recommendation"].as_str().expect("text").starts_with("pgvector is sufficient"),
+        v["recommendation"]
+            .as_str()
+            .expect("text")
+            .starts_with("pgvector is sufficient"),
         "{v}"
     );
 
@@ -179,13 +198,21 @@ async fn online_maintenance_mutations_clean_logs_and_analyze() {
     assert_eq!(row("llm_call_logs")["deletedCount"], 4);
     assert_eq!(row("quota_usage")["deletedCount"], 4);
     assert_eq!(
-        scalar_i64(&owner, "SELECT count(*) FROM screenplay.execution_logs WHERE agent_name = 'planner'").await,
+        scalar_i64(
+            &owner,
+            "SELECT count(*) FROM screenplay.execution_logs WHERE agent_name = 'planner'"
+        )
+        .await,
         2,
         "logs newer than the cut-off stay"
     );
     if boundary_rows == 2 {
         assert_eq!(
-            scalar_i64(&owner, "SELECT count(*) FROM screenplay.execution_logs WHERE agent_name = 'writer'").await,
+            scalar_i64(
+                &owner,
+                "SELECT count(*) FROM screenplay.execution_logs WHERE agent_name = 'writer'"
+            )
+            .await,
             1,
             "the boundary partition keeps its newer row"
         );
@@ -209,8 +236,12 @@ async fn online_maintenance_mutations_clean_logs_and_analyze() {
         1
     );
     assert_eq!(
-        app.gql_err(Some(&token), "mutation { cleanupOldLogs(days: 0) { runId } }", json!({}))
-            .await,
+        app.gql_err(
+            Some(&token),
+            "mutation { cleanupOldLogs(days: 0) { runId } }",
+            json!({})
+        )
+        .await,
         "BAD_USER_INPUT"
     );
 
@@ -221,8 +252,12 @@ async fn online_maintenance_mutations_clean_logs_and_analyze() {
         .await
         .expect("lock");
     assert_eq!(
-        app.gql_err(Some(&token), "mutation { cleanupOldLogs(days: 100) { runId } }", json!({}))
-            .await,
+        app.gql_err(
+            Some(&token),
+            "mutation { cleanupOldLogs(days: 100) { runId } }",
+            json!({})
+        )
+        .await,
         "CONFLICT"
     );
     holder.close().await.expect("close");
@@ -240,7 +275,10 @@ async fn online_maintenance_mutations_clean_logs_and_analyze() {
         .iter()
         .map(|t| t["tableName"].as_str().expect("name"))
         .collect();
-    assert!(analyzed.contains(&"code_documents") && analyzed.contains(&"audit_logs"), "{analyzed:?}");
+    assert!(
+        analyzed.contains(&"code_documents") && analyzed.contains(&"audit_logs"),
+        "{analyzed:?}"
+    );
     // ANALYZE ran: the planner's row count of the documents is now exact.
     assert_eq!(
         scalar_i64(
@@ -290,14 +328,20 @@ async fn search_latency_feeds_the_milvus_triggers() {
     let v = &data["vectorDbMetrics"];
     assert!(v["searchCallsLastHour"].as_i64() >= Some(101), "{v}");
     let p99 = v["searchP99Ms"].as_f64().expect("p99");
-    assert!((750.0..=1000.0).contains(&p99), "p99 {p99} should be in the 750-1000 ms bucket");
+    assert!(
+        (750.0..=1000.0).contains(&p99),
+        "p99 {p99} should be in the 750-1000 ms bucket"
+    );
     let triggers = v["milvusTriggers"].as_array().expect("triggers");
     assert!(
         triggers.iter().any(|t| t.as_str().expect("text").contains("p99")),
         "{triggers:?}"
     );
     assert!(
-        v["recommendation"].as_str().expect("text").starts_with("migrate vectors to Milvus"),
+        v["recommendation"]
+            .as_str()
+            .expect("text")
+            .starts_with("migrate vectors to Milvus"),
         "{v}"
     );
 }
@@ -325,8 +369,11 @@ async fn metrics_endpoint_counts_requests_pool_and_searches() {
         "{body}"
     );
     assert!(
-        has("screenplay_graphql_requests_total{operation_type=\"unknown\",operation=\"(invalid)\",outcome=\"GRAPHQL_VALIDATION_FAILED\"}")
-            || has("screenplay_graphql_requests_total{operation_type=\"query\",operation=\"nope\",outcome=\"GRAPHQL_VALIDATION_FAILED\"}"),
+        has(
+            "screenplay_graphql_requests_total{operation_type=\"unknown\",operation=\"(invalid)\",outcome=\"GRAPHQL_VALIDATION_FAILED\"}"
+        ) || has(
+            "screenplay_graphql_requests_total{operation_type=\"query\",operation=\"nope\",outcome=\"GRAPHQL_VALIDATION_FAILED\"}"
+        ),
         "{body}"
     );
     assert!(has("screenplay_graphql_request_duration_seconds_bucket{"), "{body}");
@@ -334,7 +381,10 @@ async fn metrics_endpoint_counts_requests_pool_and_searches() {
         has("screenplay_http_requests_total{method=\"POST\",route=\"/graphql\",status=\"200\"}"),
         "{body}"
     );
-    assert!(has("screenplay_search_duration_seconds_count{mode=\"keyword\"}"), "{body}");
+    assert!(
+        has("screenplay_search_duration_seconds_count{mode=\"keyword\"}"),
+        "{body}"
+    );
     assert!(has("screenplay_audit_queue_depth 7"), "{body}");
     for gauge in [
         "screenplay_db_pool_connections_in_use ",
@@ -515,7 +565,10 @@ async fn scheduler_runs_each_slot_once_across_instances() {
     );
     // The same slot later (a restarted instance) does not run again.
     let again = a.run_due(sunday_3am).await.expect("again");
-    assert!(matches!(again[..], [(JobKind::Cleanup, RunOutcome::AlreadyRan)]), "{again:?}");
+    assert!(
+        matches!(again[..], [(JobKind::Cleanup, RunOutcome::AlreadyRan)]),
+        "{again:?}"
+    );
 
     // The owner connection runs a job directly, with a report.
     let conn = OwnerConnection::connect(&db.owner_url).await.expect("owner");
@@ -531,7 +584,10 @@ async fn scheduler_runs_each_slot_once_across_instances() {
         )
         .await
         .expect("run");
-    assert!(matches!(report, RunOutcome::Done(JobReport::Partitions(_))), "{report:?}");
+    assert!(
+        matches!(report, RunOutcome::Done(JobReport::Partitions(_))),
+        "{report:?}"
+    );
     conn.close().await;
 }
 

@@ -85,7 +85,11 @@ async fn the_server_works_through_pgbouncer_in_transaction_mode() {
         assert!(body.get("errors").is_none(), "error through PgBouncer: {body}");
     }
     let platform = app
-        .gql(Some(&app.platform_token()), "{ tenants { totalCount } tableSizes { tableName } }", json!({}))
+        .gql(
+            Some(&app.platform_token()),
+            "{ tenants { totalCount } tableSizes { tableName } }",
+            json!({}),
+        )
         .await;
     assert!(platform["tenants"]["totalCount"].as_i64() >= Some(1));
 

@@ -21,7 +21,11 @@ fn psql_c(db: &TestDb, sql: &str) -> Output {
 /// A single value, unaligned (`psql -At`).
 fn psql_at(db: &TestDb, sql: &str) -> String {
     let p = url_parts(&db.owner_url);
-    let out = psql(&db.owner_url, &["-U", &p.user, "-d", &p.database, "-At", "-c", sql], None);
+    let out = psql(
+        &db.owner_url,
+        &["-U", &p.user, "-d", &p.database, "-At", "-c", sql],
+        None,
+    );
     ok(&out, sql).trim().to_owned()
 }
 
@@ -78,7 +82,10 @@ async fn seed_readme_commands_work_through_psql() {
         assert!(out.contains(expected), "`{expected}` missing from:\n{out}");
     }
     assert_eq!(
-        psql_at(&db, "SELECT total_vectors || '/' || dimensions || '/' || tenants FROM screenplay.vector_db_metrics"),
+        psql_at(
+            &db,
+            "SELECT total_vectors || '/' || dimensions || '/' || tenants FROM screenplay.vector_db_metrics"
+        ),
         "60/1536/2"
     );
 
@@ -88,7 +95,9 @@ async fn seed_readme_commands_work_through_psql() {
     let stderr = text(&vacuum.stderr);
     assert!(stdout.contains("ANALYZE done on"), "{stdout}");
     assert!(
-        stderr.contains("NOTICE") && stderr.contains("VACUUM NOT done") && stderr.contains("screenplay maintenance vacuum"),
+        stderr.contains("NOTICE")
+            && stderr.contains("VACUUM NOT done")
+            && stderr.contains("screenplay maintenance vacuum"),
         "the NOTICE must say what was not done and what does it: {stderr}"
     );
 
@@ -122,8 +131,10 @@ async fn seed_readme_commands_work_through_psql() {
 
     // 监控和诊断.
     let create = psql_c(&db, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;");
-    let available =
-        psql_at(&db, "SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_stat_statements'") != "0";
+    let available = psql_at(
+        &db,
+        "SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_stat_statements'",
+    ) != "0";
     if !available {
         // The local PostgreSQL has no contrib: the error says what to run instead.
         assert!(!create.status.success());
@@ -139,12 +150,21 @@ async fn seed_readme_commands_work_through_psql() {
         assert!(slow.contains("(0 rows)"), "{slow}");
     }
     let sizes = ok(&psql_c(&db, "SELECT * FROM screenplay.table_sizes;"), "table_sizes");
-    assert!(sizes.contains("code_documents") && sizes.contains("audit_logs"), "{sizes}");
+    assert!(
+        sizes.contains("code_documents") && sizes.contains("audit_logs"),
+        "{sizes}"
+    );
     let usage = ok(&psql_c(&db, "SELECT * FROM screenplay.index_usage;"), "index_usage");
     assert!(usage.contains("code_documents_embedding_hnsw_idx"), "{usage}");
-    let ratio = ok(&psql_c(&db, "SELECT * FROM screenplay.cache_hit_ratio;"), "cache_hit_ratio");
+    let ratio = ok(
+        &psql_c(&db, "SELECT * FROM screenplay.cache_hit_ratio;"),
+        "cache_hit_ratio",
+    );
     assert!(ratio.contains("database") && ratio.contains("indexes"), "{ratio}");
-    let conns = ok(&psql_c(&db, "SELECT * FROM screenplay.connection_stats;"), "connection_stats");
+    let conns = ok(
+        &psql_c(&db, "SELECT * FROM screenplay.connection_stats;"),
+        "connection_stats",
+    );
     assert!(conns.contains("screenplay_user") && conns.contains("psql"), "{conns}");
 
     // 向量搜索性能测试, with a real workspace instead of the placeholder.

@@ -28,7 +28,10 @@ pub async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Resp
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or_default();
         if !same_token(given, expected.expose()) {
-            let mut resp = (StatusCode::UNAUTHORIZED, "metrics need `Authorization: Bearer <SCREENPLAY_METRICS_TOKEN>`\n")
+            let mut resp = (
+                StatusCode::UNAUTHORIZED,
+                "metrics need `Authorization: Bearer <SCREENPLAY_METRICS_TOKEN>`\n",
+            )
                 .into_response();
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

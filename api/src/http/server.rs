@@ -83,7 +83,13 @@ fn spawn_background(state: &SharedState, shutdown: &ShutdownSignal) -> Vec<tokio
         .ok()
         .filter(|h| !h.is_empty())
         .map(|h| format!("{h}-{}", std::process::id()))
-        .unwrap_or_else(|| format!("pid{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]));
+        .unwrap_or_else(|| {
+            format!(
+                "pid{}-{}",
+                std::process::id(),
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            )
+        });
     let recorder = crate::metrics::SearchLatencyRecorder::register(instance);
     vec![
         tokio::spawn(crate::maintenance::partitions::keep_ahead(

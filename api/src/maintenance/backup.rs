@@ -47,7 +47,9 @@ pub fn tool_major(path: &Path) -> anyhow::Result<u32> {
 }
 
 fn parse_version_major(text: &str) -> Option<u32> {
-    let version = text.split_whitespace().find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
+    let version = text
+        .split_whitespace()
+        .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
     version
         .split(|c: char| !c.is_ascii_digit())
         .next()
@@ -145,7 +147,9 @@ fn percent_decode(s: &str) -> String {
 impl LibpqTarget {
     fn command(&self, tool: &Tool) -> Command {
         let mut cmd = Command::new(&tool.path);
-        cmd.env_remove("PGPASSWORD").env_remove("PGDATABASE").env_remove("PGSERVICE");
+        cmd.env_remove("PGPASSWORD")
+            .env_remove("PGDATABASE")
+            .env_remove("PGSERVICE");
         if let Some(password) = &self.password {
             cmd.env("PGPASSWORD", password);
         }
@@ -229,7 +233,12 @@ pub async fn backup(url: &str, out_dir: &Path, keep_days: u32, tools: &ToolSearc
     std::fs::rename(&partial, &file).with_context(|| format!("moving the dump to {}", file.display()))?;
     let bytes = std::fs::metadata(&file)?.len();
     let removed = if keep_days > 0 {
-        prune(out_dir, &target.database, Duration::from_secs(u64::from(keep_days) * 86_400), &file)?
+        prune(
+            out_dir,
+            &target.database,
+            Duration::from_secs(u64::from(keep_days) * 86_400),
+            &file,
+        )?
     } else {
         Vec::new()
     };

@@ -169,7 +169,10 @@ mod tests {
         let weekly: Schedule = "0 3 * * 0".parse().expect("weekly");
         assert_eq!(weekly.next_after(at(2026, 11, 25, 0, 0)), Some(at(2026, 11, 29, 3, 0)));
         let sunday_as_7: Schedule = "0 3 * * 7".parse().expect("weekly");
-        assert_eq!(sunday_as_7.next_after(at(2026, 11, 25, 0, 0)), Some(at(2026, 11, 29, 3, 0)));
+        assert_eq!(
+            sunday_as_7.next_after(at(2026, 11, 25, 0, 0)),
+            Some(at(2026, 11, 29, 3, 0))
+        );
 
         let monthly: Schedule = "0 4 1 * *".parse().expect("monthly");
         assert_eq!(monthly.next_after(at(2026, 11, 29, 0, 0)), Some(at(2026, 12, 1, 4, 0)));
@@ -194,7 +197,16 @@ mod tests {
 
     #[test]
     fn refuses_malformed_expressions() {
-        for bad in ["", "0 2 * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "*/0 * * * *", "a * * * *", "5-1 * * * *"] {
+        for bad in [
+            "",
+            "0 2 * *",
+            "60 * * * *",
+            "* 24 * * *",
+            "* * 0 * *",
+            "*/0 * * * *",
+            "a * * * *",
+            "5-1 * * * *",
+        ] {
             assert!(bad.parse::<Schedule>().is_err(), "accepted `{bad}`");
         }
     }

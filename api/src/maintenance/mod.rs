@@ -344,7 +344,10 @@ impl OwnerConnection {
             let name: String = row.try_get("", "name")?;
             tracing::warn!(index = %name, "dropping an invalid index left by an interrupted reindex");
             self.conn
-                .execute_unprepared(&format!("DROP INDEX CONCURRENTLY IF EXISTS screenplay.{}", quote_ident(&name)))
+                .execute_unprepared(&format!(
+                    "DROP INDEX CONCURRENTLY IF EXISTS screenplay.{}",
+                    quote_ident(&name)
+                ))
                 .await?;
         }
         Ok(())
@@ -407,7 +410,11 @@ impl OwnerConnection {
             .execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "UPDATE screenplay.maintenance_runs SET status = $2, detail = $3, finished_at = now() WHERE id = $1",
-                [id.into(), status.into(), detail.chars().take(4000).collect::<String>().into()],
+                [
+                    id.into(),
+                    status.into(),
+                    detail.chars().take(4000).collect::<String>().into(),
+                ],
             ))
             .await?;
         Ok(())

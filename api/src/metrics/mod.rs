@@ -145,7 +145,11 @@ impl Metrics {
             pool_in_use.clone(),
         );
         let pool_idle = Gauge::default();
-        registry.register("db_pool_connections_idle", "Idle database pool connections", pool_idle.clone());
+        registry.register(
+            "db_pool_connections_idle",
+            "Idle database pool connections",
+            pool_idle.clone(),
+        );
         let pool_waiting = Gauge::default();
         registry.register(
             "db_pool_waiting",
@@ -153,7 +157,11 @@ impl Metrics {
             pool_waiting.clone(),
         );
         let pool_max = Gauge::default();
-        registry.register("db_pool_connections_max", "Size limit of the database pool", pool_max.clone());
+        registry.register(
+            "db_pool_connections_max",
+            "Size limit of the database pool",
+            pool_max.clone(),
+        );
         let audit_queue_depth = Gauge::default();
         registry.register(
             "audit_queue_depth",

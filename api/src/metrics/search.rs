@@ -50,7 +50,10 @@ impl Window {
     }
 
     fn take(&self) -> HashMap<String, Accumulated> {
-        self.by_mode.lock().map(|mut m| std::mem::take(&mut *m)).unwrap_or_default()
+        self.by_mode
+            .lock()
+            .map(|mut m| std::mem::take(&mut *m))
+            .unwrap_or_default()
     }
 
     /// Puts back what could not be written.

@@ -20,7 +20,11 @@ impl MonitoringQuery {
     #[graphql(guard = "Allow(Action::Operate)")]
     async fn table_sizes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<TableSize>> {
         let tx = ctx.scope().platform().await?;
-        Ok(monitoring::table_sizes(&*tx).await?.into_iter().map(Into::into).collect())
+        Ok(monitoring::table_sizes(&*tx)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     /// The vector store and the Milvus migration triggers: `screenplay.vector_db_metrics`.
@@ -41,20 +45,32 @@ impl MonitoringQuery {
     #[graphql(guard = "Allow(Action::Operate)")]
     async fn index_usage(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<IndexUsage>> {
         let tx = ctx.scope().platform().await?;
-        Ok(monitoring::index_usage(&*tx).await?.into_iter().map(Into::into).collect())
+        Ok(monitoring::index_usage(&*tx)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     /// Buffer cache hit ratio (should stay above 0.99): `screenplay.cache_hit_ratio`.
     #[graphql(guard = "Allow(Action::Operate)")]
     async fn cache_hit_ratio(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CacheHitRatio>> {
         let tx = ctx.scope().platform().await?;
-        Ok(monitoring::cache_hit_ratio(&*tx).await?.into_iter().map(Into::into).collect())
+        Ok(monitoring::cache_hit_ratio(&*tx)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     /// Connections to the database by role, application and state: `screenplay.connection_stats`.
     #[graphql(guard = "Allow(Action::Operate)")]
     async fn connection_stats(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ConnectionStat>> {
         let tx = ctx.scope().platform().await?;
-        Ok(monitoring::connection_stats(&*tx).await?.into_iter().map(Into::into).collect())
+        Ok(monitoring::connection_stats(&*tx)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 }
