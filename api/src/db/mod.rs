@@ -51,6 +51,22 @@ impl DbStats {
     }
 }
 
+/// One transaction waiting for a pool connection, for the metrics.
+struct Waiting<'a>(&'a DbStats);
+
+impl<'a> Waiting<'a> {
+    fn enter(stats: &'a DbStats) -> Self {
+        stats.waiting.fetch_add(1, Ordering::Relaxed);
+        Self(stats)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// How to open the pool.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
@@ -191,10 +207,11 @@ impl Db {
 
     /// Begins a plain transaction (no tenant, no elevation).
     pub(crate) async fn begin_raw(&self) -> AppResult<DatabaseTransaction> {
-        self.stats.waiting.fetch_add(1, Ordering::Relaxed);
-        let tx = self.conn.begin().await;
-        self.stats.waiting.fetch_sub(1, Ordering::Relaxed);
-        let tx = tx?;
+        let tx = {
+            // Counted while waiting, also when the caller gives up (drops the future).
+            let _waiting = Waiting::enter(&self.stats);
+            self.conn.begin().await?
+        };
         let mut prelude = String::new();
         if self.pgbouncer {
             // Another client's statements may still be prepared on this server
