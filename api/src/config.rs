@@ -7,6 +7,8 @@ use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 use anyhow::{Context, bail};
 use ipnet::IpNet;
 
+use crate::maintenance::{cron::Schedule, scheduler::ScheduleConfig};
+
 /// A value that must not be printed (passwords, keys, URLs with passwords).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret<T>(T);
@@ -186,6 +188,30 @@ pub struct ServeArgs {
     /// Seconds to wait for in-flight requests on shutdown.
     #[arg(long, env = "SCREENPLAY_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// Bearer token required on GET /metrics (unset: open).
+    #[arg(long, env = "SCREENPLAY_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret<String>>,
+
+    /// Run the built-in maintenance scheduler (vacuum, log cleanup, reindex).
+    #[arg(long, env = "SCREENPLAY_MAINTENANCE_SCHEDULE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub maintenance_schedule: bool,
+
+    /// When the scheduler runs VACUUM (ANALYZE): cron, UTC.
+    #[arg(long, env = "SCREENPLAY_VACUUM_SCHEDULE", default_value = "0 2 * * *")]
+    pub vacuum_schedule: Schedule,
+
+    /// When the scheduler removes old logs: cron, UTC.
+    #[arg(long, env = "SCREENPLAY_CLEANUP_SCHEDULE", default_value = "0 3 * * 0")]
+    pub cleanup_schedule: Schedule,
+
+    /// When the scheduler rebuilds indexes (REINDEX CONCURRENTLY): cron, UTC.
+    #[arg(long, env = "SCREENPLAY_REINDEX_SCHEDULE", default_value = "0 4 1 * *")]
+    pub reindex_schedule: Schedule,
+
+    /// Days of logs the scheduled cleanup keeps.
+    #[arg(long, env = "SCREENPLAY_LOG_RETENTION_DAYS", default_value_t = 90)]
+    pub log_retention_days: i32,
 }
 
 impl ServeArgs {
@@ -217,6 +243,9 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub http: HttpConfig,
+    pub metrics_token: Option<Secret<String>>,
+    /// The maintenance scheduler's plan, when it is on.
+    pub maintenance_schedule: Option<ScheduleConfig>,
 }
 
 /// Persisted queries.
@@ -307,6 +336,14 @@ impl Config {
         if args.refresh_token_ttl <= args.access_token_ttl {
             bail!("SCREENPLAY_REFRESH_TOKEN_TTL must be longer than SCREENPLAY_ACCESS_TOKEN_TTL");
         }
+        if args.log_retention_days < 1 {
+            bail!("SCREENPLAY_LOG_RETENTION_DAYS must be at least 1");
+        }
+        if let Some(token) = &args.metrics_token
+            && token.expose().len() < 16
+        {
+            bail!("SCREENPLAY_METRICS_TOKEN must be at least 16 characters");
+        }
         for origin in &args.cors_origins {
             if origin != "*" && !origin.is_empty() {
                 url::Url::parse(origin)
@@ -349,6 +386,13 @@ impl Config {
                 trusted_proxies: args.trusted_proxies,
                 shutdown_grace: args.shutdown_grace,
             },
+            metrics_token: args.metrics_token,
+            maintenance_schedule: args.maintenance_schedule.then_some(ScheduleConfig {
+                vacuum: args.vacuum_schedule,
+                cleanup: args.cleanup_schedule,
+                reindex: args.reindex_schedule,
+                retention_days: args.log_retention_days,
+            }),
         })
     }
 }

@@ -5,7 +5,9 @@
 //! `middleware/` (request lifecycle, request ids, client addresses),
 //! `auth/` (tokens, passwords, policy), `service/` (rules and transactions),
 //! `db/` (pool, tenant transactions), `localdb/` (the self-installing
-//! development database), `cli/` (the `screenplay` command).
+//! development database), `maintenance/` (vacuum, cleanup, reindex,
+//! partitions, scheduler, backups), `metrics/` (Prometheus), `cli/` (the
+//! `screenplay` command).
 
 pub mod auth;
 pub mod cli;
@@ -15,6 +17,8 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod localdb;
+pub mod maintenance;
+pub mod metrics;
 pub mod middleware;
 pub mod service;
 pub mod startup;

@@ -47,6 +47,16 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0006_row_level_security_down.sql"),
     ),
     (
+        "m20261129_000030_monitoring",
+        include_str!("sql/0030_monitoring_up.sql"),
+        include_str!("sql/0030_monitoring_down.sql"),
+    ),
+    (
+        "m20261129_000031_maintenance",
+        include_str!("sql/0031_maintenance_up.sql"),
+        include_str!("sql/0031_maintenance_down.sql"),
+    ),
+    (
         "m20261129_000040_request_limits",
         include_str!("sql/0040_request_limits_up.sql"),
         include_str!("sql/0040_request_limits_down.sql"),

@@ -4,7 +4,7 @@ use std::{collections::BTreeSet, time::Duration};
 
 use migration::{Migrator, MigratorTrait};
 use reqwest::StatusCode;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestDb, error_code, process::ServerProcess, proxy::TcpProxy};
@@ -27,7 +27,7 @@ const SEED_TABLES: [&str; 12] = [
 
 const LOG_TABLES: [&str; 4] = ["execution_logs", "llm_call_logs", "audit_logs", "quota_usage"];
 
-async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<Vec<String>> {
+async fn rows(db: &impl ConnectionTrait, sql: &str) -> Vec<Vec<String>> {
     db.query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
@@ -60,18 +60,26 @@ async fn catalog(db: &DatabaseConnection) -> BTreeSet<String> {
         "SELECT 'policy', tablename, policyname, cmd || '/' || roles::text || '/' || coalesce(qual, '') || '/' || \
                 coalesce(with_check, '') FROM pg_policies WHERE schemaname = 'screenplay'",
         "SELECT 'trigger', tgrelid::regclass::text, tgname, pg_get_triggerdef(oid) FROM pg_trigger \
-         WHERE NOT tgisinternal AND tgrelid::regclass::text LIKE 'screenplay.%'",
+         WHERE NOT tgisinternal \
+           AND tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = to_regnamespace('screenplay'))",
         "SELECT 'relation', relname, relkind::text, relrowsecurity::text || '/' || relforcerowsecurity::text \
          FROM pg_class WHERE relnamespace = to_regnamespace('screenplay')",
         "SELECT 'grant', table_name, grantee, privilege_type FROM information_schema.role_table_grants \
          WHERE table_schema = 'screenplay'",
     ];
+    // Names print the same whatever the session's search_path (the owner's
+    // includes screenplay once migrated, and is reset by the down migration).
+    let tx = db.begin().await.expect("begin");
+    tx.execute_unprepared("SET LOCAL search_path = pg_catalog")
+        .await
+        .expect("search_path");
     let mut out = BTreeSet::new();
     for sql in queries {
-        for row in rows(db, sql).await {
+        for row in rows(&tx, sql).await {
             out.insert(row.join(" | "));
         }
     }
+    tx.rollback().await.expect("rollback");
     out
 }
 

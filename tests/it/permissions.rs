@@ -44,6 +44,14 @@ pub const TABLE: &[(&str, &[&str])] = &[
     ("auditLogs", AUDITORS),
     ("quotaUsage", AUDITORS),
     ("usageSummary", AUDITORS),
+    ("tableSizes", PLATFORM),
+    ("vectorDbMetrics", PLATFORM),
+    ("slowQueries", PLATFORM),
+    ("indexUsage", PLATFORM),
+    ("cacheHitRatio", PLATFORM),
+    ("connectionStats", PLATFORM),
+    ("analyzeAllTables", PLATFORM),
+    ("cleanupOldLogs", PLATFORM),
 ];
 
 struct Ctx {
@@ -162,6 +170,17 @@ async fn run(ctx: &Ctx, op: &str, token: &str) -> (Value, String, String) {
             "query($t: UUID) { usageSummary(tenantId: $t) { tenantId } }".into(),
             json!({ "t": ctx.fx.id }),
         ),
+        "tableSizes" => ("{ tableSizes { tableName } }".into(), json!({})),
+        "vectorDbMetrics" => ("{ vectorDbMetrics { totalVectors } }".into(), json!({})),
+        "slowQueries" => ("{ slowQueries { statisticsAvailable } }".into(), json!({})),
+        "indexUsage" => ("{ indexUsage { indexName } }".into(), json!({})),
+        "cacheHitRatio" => ("{ cacheHitRatio { scope } }".into(), json!({})),
+        "connectionStats" => ("{ connectionStats { state } }".into(), json!({})),
+        "analyzeAllTables" => ("mutation { analyzeAllTables { runId } }".into(), json!({})),
+        "cleanupOldLogs" => (
+            "mutation($d: Int!) { cleanupOldLogs(days: $d) { runId } }".into(),
+            json!({ "d": 90 }),
+        ),
         other => panic!("no runner for operation {other}"),
     };
     let owner = app.owner().await;
@@ -172,13 +191,14 @@ async fn run(ctx: &Ctx, op: &str, token: &str) -> (Value, String, String) {
 }
 
 /// A digest of every row of every table the API writes (the audit and quota
-/// tables excepted: the middleware records refused requests there).
+/// tables excepted: the middleware records refused requests there; and
+/// search_latency, which the server's background writer fills).
 pub async fn snapshot(db: &DatabaseConnection) -> String {
     let tables = db
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
             "SELECT relname FROM pg_class WHERE relnamespace = 'screenplay'::regnamespace AND relkind IN ('r', 'p') \
-             AND NOT relispartition AND relname NOT IN ('audit_logs', 'quota_usage') ORDER BY relname",
+             AND NOT relispartition AND relname NOT IN ('audit_logs', 'quota_usage', 'search_latency') ORDER BY relname",
         ))
         .await
         .expect("tables");

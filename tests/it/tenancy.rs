@@ -140,7 +140,9 @@ async fn row_level_security_hides_other_tenants_from_the_app_role() {
         let row = owner
             .query_one_raw(Statement::from_string(
                 DbBackend::Postgres,
-                "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'screenplay.audit_logs'::regclass LIMIT 1",
+                // Qualified whatever the owner's search_path (which includes screenplay).
+                "SELECT format('%I.%I', c.relnamespace::regnamespace, c.relname) FROM pg_inherits i \
+                 JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'screenplay.audit_logs'::regclass LIMIT 1",
             ))
             .await
             .expect("query")

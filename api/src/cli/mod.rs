@@ -1,7 +1,9 @@
 //! The `screenplay` command line.
 
+mod backup;
 mod bench;
 mod db;
+mod maintenance;
 mod migrate;
 mod serve;
 mod tenant;
@@ -79,6 +81,41 @@ enum Command {
         #[command(flatten)]
         db: DatabaseArgs,
     },
+    /// Database maintenance: vacuum, analyze, reindex, log cleanup, partitions.
+    Maintenance {
+        #[command(subcommand)]
+        action: maintenance::MaintenanceAction,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Dump the database (pg_dump, custom format) and delete old dumps.
+    Backup {
+        /// Folder of the dumps.
+        #[arg(long, default_value = "backups")]
+        out: std::path::PathBuf,
+        /// Delete this database's dumps older than this many days (0 keeps all).
+        #[arg(long, default_value_t = 30)]
+        keep_days: u32,
+        #[command(flatten)]
+        pg_bin: backup::PgBinArgs,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Restore a dump made by `screenplay backup` (pg_restore, one transaction).
+    Restore {
+        /// The dump file.
+        file: std::path::PathBuf,
+        /// Restore into this database (the owner's URL; default: the configured database).
+        #[arg(long, hide_env_values = true)]
+        into: Option<crate::config::Secret<String>>,
+        /// Replace what the target database holds (drops the dump's objects first).
+        #[arg(long)]
+        clean: bool,
+        #[command(flatten)]
+        pg_bin: backup::PgBinArgs,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
 }
 
 /// Parses the command line and runs it; the process exit code follows the result.
@@ -92,6 +129,20 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Token { action, db } => token::run(action, db).await,
         Command::Tenant { action, db } => tenant::run(action, db).await,
         Command::Bench { action, db } => bench::run(action, db).await,
+        Command::Maintenance { action, db } => maintenance::run(action, db).await,
+        Command::Backup {
+            out,
+            keep_days,
+            pg_bin,
+            db,
+        } => backup::run_backup(out, keep_days, pg_bin, db).await,
+        Command::Restore {
+            file,
+            into,
+            clean,
+            pg_bin,
+            db,
+        } => backup::run_restore(file, into, clean, pg_bin, db).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())

@@ -3,6 +3,7 @@
 use crate::{
     config::{Config, DatabaseArgs, ServeArgs},
     http::{Server, ShutdownSignal, os_signals},
+    maintenance::scheduler::Scheduler,
     startup,
 };
 
@@ -26,6 +27,11 @@ pub async fn run(args: ServeArgs, db_args: DatabaseArgs, no_migrate: bool) -> an
         os_signals().await;
         let _ = trigger.send(true);
     });
+    if let Some(plan) = state.config.maintenance_schedule.clone() {
+        let instance = format!("{addr}-{}", std::process::id());
+        let scheduler = Scheduler::new(database.migration_url.clone(), plan, instance);
+        tokio::spawn(scheduler.run(signal.clone()));
+    }
     server.run(signal).await?;
     tracing::info!("stopped");
     Ok(())

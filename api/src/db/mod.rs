@@ -29,6 +29,8 @@ pub struct DbStats {
     failed: AtomicU64,
     /// Sum of statement durations in microseconds.
     busy_micros: AtomicU64,
+    /// Transactions waiting for a pool connection (and their BEGIN).
+    waiting: AtomicU64,
 }
 
 impl DbStats {
@@ -42,6 +44,26 @@ impl DbStats {
 
     pub fn busy(&self) -> Duration {
         Duration::from_micros(self.busy_micros.load(Ordering::Relaxed))
+    }
+
+    pub fn waiting(&self) -> u64 {
+        self.waiting.load(Ordering::Relaxed)
+    }
+}
+
+/// One transaction waiting for a pool connection, for the metrics.
+struct Waiting<'a>(&'a DbStats);
+
+impl<'a> Waiting<'a> {
+    fn enter(stats: &'a DbStats) -> Self {
+        stats.waiting.fetch_add(1, Ordering::Relaxed);
+        Self(stats)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -74,6 +96,7 @@ pub struct Db {
     /// The login role bypasses row-level security (superuser, table owner or
     /// BYPASSRLS): every tenant transaction then drops to `screenplay_app`.
     switch_to_app_role: bool,
+    max_connections: u32,
     stats: Arc<DbStats>,
 }
 
@@ -110,6 +133,7 @@ impl Db {
             conn,
             pgbouncer,
             switch_to_app_role: false,
+            max_connections: options.max_connections,
             stats,
         })
     }
@@ -119,8 +143,9 @@ impl Db {
     /// a role that bypasses row-level security is accepted with a warning and
     /// every tenant transaction assumes `screenplay_app`, so tenants stay apart.
     pub async fn check_login_role(&mut self) -> anyhow::Result<LoginRole> {
-        let row = self
-            .conn
+        // In a transaction, like every statement (PgBouncer in transaction mode).
+        let tx = self.begin_raw().await.map_err(crate::maintenance::app_error)?;
+        let row = tx
             .query_one_raw(Statement::from_string(
                 DbBackend::Postgres,
                 "SELECT current_user::text AS name, r.rolsuper AS superuser, r.rolbypassrls AS bypassrls, \
@@ -132,6 +157,7 @@ impl Db {
             .await
             .context("checking the database role")?
             .context("the current role is missing from pg_roles")?;
+        tx.commit().await?;
         let role = LoginRole {
             name: row.try_get("", "name")?,
             superuser: row.try_get("", "superuser")?,
@@ -168,9 +194,24 @@ impl Db {
         (size.saturating_sub(idle), idle)
     }
 
+    /// The pool for the metrics endpoint: in use, idle, waiting, maximum.
+    pub fn pool_metrics(&self) -> crate::metrics::PoolState {
+        let (in_use, idle) = self.pool_state();
+        crate::metrics::PoolState {
+            in_use,
+            idle,
+            waiting: self.stats.waiting(),
+            max: self.max_connections,
+        }
+    }
+
     /// Begins a plain transaction (no tenant, no elevation).
     pub(crate) async fn begin_raw(&self) -> AppResult<DatabaseTransaction> {
-        let tx = self.conn.begin().await?;
+        let tx = {
+            // Counted while waiting, also when the caller gives up (drops the future).
+            let _waiting = Waiting::enter(&self.stats);
+            self.conn.begin().await?
+        };
         let mut prelude = String::new();
         if self.pgbouncer {
             // Another client's statements may still be prepared on this server
@@ -189,13 +230,15 @@ impl Db {
     /// Whether the database answers and no migration is pending.
     pub async fn readiness(&self) -> Result<(), String> {
         let check = async {
-            self.conn
-                .query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT 1"))
+            // In a transaction, like every statement (PgBouncer in transaction mode).
+            let tx = self
+                .begin_raw()
                 .await
-                .map_err(|e| format!("database unreachable: {e}"))?;
-            let pending = pending_migrations(&self.conn)
+                .map_err(|e| format!("database unreachable: {}", crate::maintenance::app_error(e)))?;
+            let pending = pending_migrations(&tx)
                 .await
                 .map_err(|e| format!("cannot read migrations: {e}"))?;
+            let _ = tx.rollback().await;
             if pending > 0 {
                 return Err(format!("{pending} migration(s) pending"));
             }
@@ -231,7 +274,7 @@ impl LoginRole {
 }
 
 /// Number of migrations not yet applied.
-pub async fn pending_migrations(conn: &DatabaseConnection) -> Result<usize, sea_orm::DbErr> {
+pub async fn pending_migrations(conn: &impl ConnectionTrait) -> Result<usize, sea_orm::DbErr> {
     let applied: std::collections::HashSet<String> = conn
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,

@@ -48,6 +48,7 @@ pub fn build_schemas(state: SharedState) -> Schemas {
             // persisted-query step refuses.
             .extension(RequestLifecycle)
             .extension(PersistedQueries(state.persisted.clone()))
+            .extension(crate::metrics::RequestMetrics)
             .finish()
     };
     Schemas {

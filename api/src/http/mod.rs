@@ -2,6 +2,7 @@
 
 mod graphql;
 mod health;
+mod metrics;
 mod server;
 
 pub use server::{Server, ShutdownSignal, os_signals};
@@ -57,6 +58,8 @@ pub fn router(app: SharedState, schemas: Schemas) -> Router {
         .merge(api)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
+        .route_layer(axum::middleware::from_fn(crate::metrics::http_layer))
         .with_state(state)
         .layer(
             ServiceBuilder::new()

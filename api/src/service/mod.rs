@@ -4,6 +4,7 @@
 pub mod audit_log;
 pub mod auth;
 pub mod demo;
+pub mod monitoring;
 pub mod page;
 pub mod tenants;
 pub mod usage;

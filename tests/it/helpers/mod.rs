@@ -5,8 +5,11 @@
 
 pub mod cluster;
 pub mod fixtures;
+pub mod pgbouncer;
 pub mod process;
 pub mod proxy;
+pub mod seed;
+pub mod tools;
 
 use std::net::SocketAddr;
 
@@ -55,6 +58,12 @@ impl TestApp {
 
     /// A server whose pool connects through `app_url` (a proxy, say).
     pub async fn spawn_on_url(db: TestDb, app_url: String, flags: &[&str]) -> Self {
+        Self::spawn_with_pool(db, app_url, flags, false).await
+    }
+
+    /// A server whose pool connects through `app_url`; `pgbouncer` sets
+    /// `SCREENPLAY_DB_PGBOUNCER` (PgBouncer in transaction mode in front).
+    pub async fn spawn_with_pool(db: TestDb, app_url: String, flags: &[&str], pgbouncer: bool) -> Self {
         startup::init_tls();
         let mut args = vec!["--bind", "127.0.0.1:0", "--jwt-secret", JWT_SECRET];
         args.extend_from_slice(flags);
@@ -66,7 +75,7 @@ impl TestApp {
             home: None,
             db_port: 0,
             pool_size: 8,
-            pgbouncer: false,
+            pgbouncer,
         };
         let resolved = ResolvedDatabase {
             app_url: Secret::new(app_url),

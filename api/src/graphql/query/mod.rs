@@ -3,6 +3,7 @@
 mod account;
 mod audit;
 mod health;
+mod monitoring;
 mod tenants;
 mod users;
 mod workspaces;
@@ -19,4 +20,5 @@ pub struct QueryRoot(
     tenants::TenantQuery,
     users::UserQuery,
     workspaces::WorkspaceQuery,
+    monitoring::MonitoringQuery,
 );

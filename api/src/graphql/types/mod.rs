@@ -3,6 +3,7 @@
 mod audit;
 mod auth;
 mod enums;
+pub mod monitoring;
 mod tenant;
 mod user;
 mod workspace;

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Static checks of docker-compose.yml where Docker is not available (this
+project's CI machines): valid YAML, known keys, every referenced service,
+volume, build context, Dockerfile and mounted file present, variable
+references well formed. `docker compose config` does more; run it where
+Docker exists."""
+import os
+import re
+import sys
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+errors = []
+
+
+def check(cond, message):
+    if not cond:
+        errors.append(message)
+
+
+with open(os.path.join(ROOT, "docker-compose.yml"), encoding="utf-8") as f:
+    text = f.read()
+doc = yaml.safe_load(text)
+
+check(set(doc) <= {"name", "services", "volumes", "networks", "configs", "secrets"}, f"top-level keys {set(doc)}")
+services = doc.get("services") or {}
+check({"postgres", "server", "pgbouncer"} <= set(services), f"services {set(services)}")
+check(services.get("postgres", {}).get("image", "").startswith("pgvector/pgvector:pg17"), "postgres image")
+check(services.get("pgbouncer", {}).get("profiles") == ["pgbouncer"], "pgbouncer is in its own profile")
+known = {"image", "build", "environment", "volumes", "ports", "command", "healthcheck", "depends_on",
+         "restart", "profiles", "shm_size"}
+declared_volumes = set((doc.get("volumes") or {}).keys())
+for name, svc in services.items():
+    check(set(svc) <= known, f"{name}: unexpected keys {set(svc) - known}")
+    check("image" in svc or "build" in svc, f"{name}: image or build")
+    build = svc.get("build")
+    if build is not None:
+        context = build if isinstance(build, str) else build.get("context", ".")
+        dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
+        check(os.path.isfile(os.path.join(ROOT, context, dockerfile)), f"{name}: {context}/{dockerfile} missing")
+    for dep in (svc.get("depends_on") or {}):
+        check(dep in services, f"{name}: depends on unknown service {dep}")
+    env = svc.get("environment") or {}
+    check(isinstance(env, dict), f"{name}: environment must be a map")
+    for vol in svc.get("volumes") or []:
+        source = vol.split(":")[0]
+        if source.startswith("./"):
+            if not source.startswith("./backups"):
+                check(os.path.exists(os.path.join(ROOT, source)), f"{name}: {source} missing")
+        else:
+            check(source in declared_volumes, f"{name}: volume {source} not declared")
+    for port in svc.get("ports") or []:
+        check(str(port).startswith("127.0.0.1:"), f"{name}: port {port} should bind 127.0.0.1")
+for ref in re.findall(r"\$\{([^}]*)\}", text):
+    check(re.fullmatch(r"[A-Z_][A-Z0-9_]*((:?[-?])[^}]*)?", ref) is not None, f"bad variable reference ${{{ref}}}")
+server_env = services["server"]["environment"]
+for var in ["DATABASE_URL", "SCREENPLAY_MIGRATION_DATABASE_URL", "SCREENPLAY_JWT_SECRET", "SCREENPLAY_DB_PGBOUNCER"]:
+    check(var in server_env, f"server: {var} missing")
+check("pg_stat_statements" in services["postgres"]["command"], "postgres preloads pg_stat_statements")
+
+if errors:
+    print("docker-compose.yml:", *errors, sep="\n  ")
+    sys.exit(1)
+print(f"docker-compose.yml: {len(services)} services checked")

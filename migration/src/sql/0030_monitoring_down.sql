@@ -1,0 +1,11 @@
+DROP VIEW screenplay.connection_stats;
+DROP FUNCTION screenplay.connection_activity();
+DROP VIEW screenplay.cache_hit_ratio;
+DROP VIEW screenplay.index_usage;
+DROP VIEW screenplay.slow_queries;
+DROP FUNCTION screenplay.slow_query_stats(double precision, integer);
+DROP VIEW screenplay.vector_db_metrics;
+DROP VIEW screenplay.table_sizes;
+DROP FUNCTION screenplay.search_latency_summary(interval, text[], text);
+DROP FUNCTION screenplay.search_latency_bounds();
+DROP TABLE screenplay.search_latency;

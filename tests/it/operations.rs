@@ -1,0 +1,623 @@
+//! Operations: the monitoring API, online maintenance mutations, metrics,
+//! search latency for the Milvus triggers, maintenance jobs and their
+//! scheduler, partitions kept ahead.
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use reqwest::StatusCode;
+use screenplay_api::maintenance::{
+    Job, JobKind, JobReport, OwnerConnection, RunOutcome, StartedBy,
+    scheduler::{ScheduleConfig, Scheduler},
+};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use serde_json::json;
+
+use crate::helpers::{
+    TestApp, TestDb, scalar_i64,
+    seed::{exec, insert_logs, seed},
+    tools::{screenplay, text},
+};
+
+const MONITORING: &str = "{
+    tableSizes { tableName partitioned partitions totalBytes indexBytes }
+    vectorDbMetrics { totalVectors dimensions tenants workspaces maxVectorsPerWorkspace
+                      vectorsPerTenant { tenantId vectors workspaces }
+                      vectorsPerWorkspace { workspaceId vectors }
+                      indexSize totalBytes searchP99Ms searchQpsPeak milvusTriggers recommendation }
+    slowQueries { statisticsAvailable queries { query meanExecMs } }
+    indexUsage { tableName indexName indexType indexScans unused }
+    cacheHitRatio { scope ratio target healthy }
+    connectionStats { username state connections maxConnections }
+}";
+
+#[tokio::test]
+async fn platform_admins_read_the_monitoring_views() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner().await;
+    let seeded = seed(&owner, 2, 2, 5).await;
+    let data = app.gql(Some(&app.platform_token()), MONITORING, json!({})).await;
+
+    let sizes = data["tableSizes"].as_array().expect("sizes");
+    let audit = sizes
+        .iter()
+        .find(|t| t["tableName"] == "audit_logs")
+        .expect("audit_logs row");
+    assert_eq!(audit["partitioned"], true);
+    assert!(audit["partitions"].as_i64().expect("n") >= 4, "{audit}");
+    let docs = sizes
+        .iter()
+        .find(|t| t["tableName"] == "code_documents")
+        .expect("documents row");
+    assert!(docs["totalBytes"].as_i64().expect("bytes") > docs["indexBytes"].as_i64().expect("bytes"));
+    for table in [
+        "tenants",
+        "users",
+        "workspaces",
+        "screenplay_sessions",
+        "search_latency",
+        "maintenance_runs",
+    ] {
+        assert!(sizes.iter().any(|t| t["tableName"] == table), "{table} missing");
+    }
+
+    let v = &data["vectorDbMetrics"];
+    assert_eq!(v["totalVectors"], 20);
+    assert_eq!(v["dimensions"], 1536);
+    assert_eq!(v["tenants"], 2);
+    assert_eq!(v["workspaces"], 4);
+    assert_eq!(v["maxVectorsPerWorkspace"], 5);
+    let per_tenant = v["vectorsPerTenant"].as_array().expect("tenants");
+    assert_eq!(per_tenant.len(), 2);
+    assert!(
+        per_tenant.iter().all(|t| t["vectors"] == 10 && t["workspaces"] == 2),
+        "{per_tenant:?}"
+    );
+    assert!(
+        per_tenant
+            .iter()
+            .any(|t| t["tenantId"] == seeded.tenants[0].to_string())
+    );
+    assert_eq!(v["vectorsPerWorkspace"].as_array().expect("ws").len(), 4);
+    assert_eq!(v["milvusTriggers"], json!([]));
+    assert!(v["searchP99Ms"].is_null(), "no search recorded yet: {v}");
+    assert!(
+        v["recommendation"]
+            .as_str()
+            .expect("text")
+            .starts_with("pgvector is sufficient"),
+        "{v}"
+    );
+
+    assert_eq!(data["slowQueries"]["statisticsAvailable"], false);
+    assert_eq!(data["slowQueries"]["queries"], json!([]));
+    let usage = data["indexUsage"].as_array().expect("usage");
+    let hnsw = usage
+        .iter()
+        .find(|i| i["indexName"] == "code_documents_embedding_hnsw_idx")
+        .expect("hnsw index");
+    assert_eq!(hnsw["indexType"], "hnsw");
+    let scopes: Vec<&str> = data["cacheHitRatio"]
+        .as_array()
+        .expect("ratio")
+        .iter()
+        .map(|r| r["scope"].as_str().expect("scope"))
+        .collect();
+    assert_eq!(scopes, ["database", "tables", "indexes"]);
+    let conns = data["connectionStats"].as_array().expect("conns");
+    assert!(conns.iter().any(|c| c["username"] == "screenplay_app"), "{conns:?}");
+    assert!(conns.iter().all(|c| c["maxConnections"].as_i64() > Some(0)));
+
+    // Tenant callers are refused, and the app role cannot read the views at all.
+    let fx = app.tenant("mon").await;
+    assert_eq!(
+        app.gql_err(Some(&fx.admin_token), "{ vectorDbMetrics { totalVectors } }", json!({}))
+            .await,
+        "FORBIDDEN"
+    );
+    let app_role = app.db.app().await;
+    for view in [
+        "table_sizes",
+        "vector_db_metrics",
+        "slow_queries",
+        "index_usage",
+        "cache_hit_ratio",
+        "connection_stats",
+    ] {
+        let err = app_role
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SELECT * FROM screenplay.{view}"),
+            ))
+            .await
+            .expect_err("the app role must not read monitoring views");
+        assert!(err.to_string().contains("permission denied"), "{view}: {err}");
+    }
+    for function in ["cleanup_old_logs(1)", "analyze_all_tables()", "reindex_all_tables()"] {
+        let err = app_role
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("SELECT * FROM screenplay.{function}"),
+            ))
+            .await
+            .expect_err("the app role must not run maintenance");
+        assert!(err.to_string().contains("permission denied"), "{function}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn online_maintenance_mutations_clean_logs_and_analyze() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner().await;
+    let seeded = seed(&owner, 1, 1, 2).await;
+    let tenant = seeded.tenants[0];
+    insert_logs(&owner, tenant, 150, 4).await; // whole partition older than 100 days
+    insert_logs(&owner, tenant, 40, 2).await; // kept
+    // Rows on both sides of the cut-off inside one partition: the boundary
+    // partition loses only its older rows.
+    exec(
+        &owner,
+        "INSERT INTO screenplay.execution_logs (tenant_id, agent_name, action, status, started_at, created_at) \
+         SELECT $1, 'writer', 'write', 'succeeded', t, t FROM (VALUES \
+             (date_trunc('month', now() - interval '100 days') + interval '1 hour'), \
+             (now() - interval '100 days' + interval '1 hour')) AS v(t) \
+         WHERE date_trunc('month', now() - interval '100 days' + interval '1 hour') \
+               = date_trunc('month', now() - interval '100 days')",
+        vec![tenant.into()],
+    )
+    .await;
+    let boundary_rows = scalar_i64(
+        &owner,
+        "SELECT count(*) FROM screenplay.execution_logs WHERE agent_name = 'writer'",
+    )
+    .await;
+    let partitions_before = scalar_i64(
+        &owner,
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'screenplay.execution_logs'::regclass",
+    )
+    .await;
+
+    let token = app.platform_token();
+    let data = app
+        .gql(
+            Some(&token),
+            "mutation { cleanupOldLogs(days: 100) { runId tables { tableName deletedCount partitionsDropped cutoff } } }",
+            json!({}),
+        )
+        .await;
+    let tables = data["cleanupOldLogs"]["tables"].as_array().expect("tables");
+    let row = |name: &str| tables.iter().find(|t| t["tableName"] == name).expect("row").clone();
+    let exec_row = row("execution_logs");
+    assert_eq!(
+        exec_row["deletedCount"].as_i64(),
+        Some(4 + if boundary_rows == 2 { 1 } else { 0 }),
+        "{exec_row}"
+    );
+    assert!(exec_row["partitionsDropped"].as_i64() >= Some(1), "{exec_row}");
+    assert_eq!(row("audit_logs")["deletedCount"], 4);
+    assert_eq!(row("llm_call_logs")["deletedCount"], 4);
+    assert_eq!(row("quota_usage")["deletedCount"], 4);
+    assert_eq!(
+        scalar_i64(
+            &owner,
+            "SELECT count(*) FROM screenplay.execution_logs WHERE agent_name = 'planner'"
+        )
+        .await,
+        2,
+        "logs newer than the cut-off stay"
+    );
+    if boundary_rows == 2 {
+        assert_eq!(
+            scalar_i64(
+                &owner,
+                "SELECT count(*) FROM screenplay.execution_logs WHERE agent_name = 'writer'"
+            )
+            .await,
+            1,
+            "the boundary partition keeps its newer row"
+        );
+    }
+    let partitions_after = scalar_i64(
+        &owner,
+        "SELECT count(*) FROM pg_inherits WHERE inhparent = 'screenplay.execution_logs'::regclass",
+    )
+    .await;
+    assert!(partitions_after < partitions_before);
+    let run_id = data["cleanupOldLogs"]["runId"].as_str().expect("run id").to_owned();
+    assert_eq!(
+        scalar_i64(
+            &owner,
+            &format!(
+                "SELECT count(*) FROM screenplay.maintenance_runs WHERE id = '{run_id}' AND job = 'cleanup' \
+                 AND started_by = 'api' AND status = 'succeeded'"
+            )
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        app.gql_err(
+            Some(&token),
+            "mutation { cleanupOldLogs(days: 0) { runId } }",
+            json!({})
+        )
+        .await,
+        "BAD_USER_INPUT"
+    );
+
+    // The job's advisory lock held elsewhere: CONFLICT, nothing done.
+    let holder = app.db.owner().await;
+    holder
+        .execute_unprepared(&format!("SELECT pg_advisory_lock({})", JobKind::Cleanup.lock_key()))
+        .await
+        .expect("lock");
+    assert_eq!(
+        app.gql_err(
+            Some(&token),
+            "mutation { cleanupOldLogs(days: 100) { runId } }",
+            json!({})
+        )
+        .await,
+        "CONFLICT"
+    );
+    holder.close().await.expect("close");
+
+    let data = app
+        .gql(
+            Some(&token),
+            "mutation { analyzeAllTables { runId tables { tableName durationMs } } }",
+            json!({}),
+        )
+        .await;
+    let analyzed: Vec<&str> = data["analyzeAllTables"]["tables"]
+        .as_array()
+        .expect("tables")
+        .iter()
+        .map(|t| t["tableName"].as_str().expect("name"))
+        .collect();
+    assert!(
+        analyzed.contains(&"code_documents") && analyzed.contains(&"audit_logs"),
+        "{analyzed:?}"
+    );
+    // ANALYZE ran: the planner's row count of the documents is now exact.
+    assert_eq!(
+        scalar_i64(
+            &owner,
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = 'screenplay.code_documents'::regclass"
+        )
+        .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn search_latency_feeds_the_milvus_triggers() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner().await;
+
+    // The SQL histogram bounds are the server's.
+    let bounds: Vec<f64> = owner
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT screenplay.search_latency_bounds() AS b",
+        ))
+        .await
+        .expect("bounds")
+        .expect("row")
+        .try_get("", "b")
+        .expect("array");
+    assert_eq!(bounds, screenplay_api::metrics::SEARCH_BOUNDS_MS.to_vec());
+
+    // 99 fast searches and 2 slow ones: p99 falls in the slow bucket.
+    let recorder = screenplay_api::metrics::SearchLatencyRecorder::register("test-instance");
+    for _ in 0..99 {
+        screenplay_api::metrics::observe_search("vector", Duration::from_millis(4));
+    }
+    for _ in 0..2 {
+        screenplay_api::metrics::observe_search("hybrid", Duration::from_millis(900));
+    }
+    let written = recorder.flush(&app.state.db).await.expect("flush");
+    assert!(written >= 101, "{written}");
+    let data = app
+        .gql(
+            Some(&app.platform_token()),
+            "{ vectorDbMetrics { searchCallsLastHour searchQpsPeak searchP99Ms milvusTriggers recommendation } }",
+            json!({}),
+        )
+        .await;
+    let v = &data["vectorDbMetrics"];
+    assert!(v["searchCallsLastHour"].as_i64() >= Some(101), "{v}");
+    let p99 = v["searchP99Ms"].as_f64().expect("p99");
+    assert!(
+        (750.0..=1000.0).contains(&p99),
+        "p99 {p99} should be in the 750-1000 ms bucket"
+    );
+    let triggers = v["milvusTriggers"].as_array().expect("triggers");
+    assert!(
+        triggers.iter().any(|t| t.as_str().expect("text").contains("p99")),
+        "{triggers:?}"
+    );
+    assert!(
+        v["recommendation"]
+            .as_str()
+            .expect("text")
+            .starts_with("migrate vectors to Milvus"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn metrics_endpoint_counts_requests_pool_and_searches() {
+    let app = TestApp::spawn().await;
+    app.gql(None, "{ health }", json!({})).await;
+    let _ = app.post(None, "{ nope }", json!({})).await;
+    screenplay_api::metrics::observe_search("keyword", Duration::from_millis(3));
+    screenplay_api::metrics::set_audit_queue_depth(7);
+
+    let resp = app.client.get(app.url("/metrics")).send().await.expect("metrics");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let body = resp.text().await.expect("body");
+    let has = |needle: &str| body.lines().any(|l| l.starts_with(needle));
+    assert!(
+        has("screenplay_graphql_requests_total{operation_type=\"query\",operation=\"health\",outcome=\"ok\"}"),
+        "{body}"
+    );
+    assert!(
+        has(
+            "screenplay_graphql_requests_total{operation_type=\"unknown\",operation=\"(invalid)\",outcome=\"GRAPHQL_VALIDATION_FAILED\"}"
+        ) || has(
+            "screenplay_graphql_requests_total{operation_type=\"query\",operation=\"nope\",outcome=\"GRAPHQL_VALIDATION_FAILED\"}"
+        ),
+        "{body}"
+    );
+    assert!(has("screenplay_graphql_request_duration_seconds_bucket{"), "{body}");
+    assert!(
+        has("screenplay_http_requests_total{method=\"POST\",route=\"/graphql\",status=\"200\"}"),
+        "{body}"
+    );
+    assert!(
+        has("screenplay_search_duration_seconds_count{mode=\"keyword\"}"),
+        "{body}"
+    );
+    assert!(has("screenplay_audit_queue_depth 7"), "{body}");
+    for gauge in [
+        "screenplay_db_pool_connections_in_use ",
+        "screenplay_db_pool_connections_idle ",
+        "screenplay_db_pool_waiting ",
+        "screenplay_db_pool_connections_max 8",
+    ] {
+        assert!(has(gauge), "{gauge} missing: {body}");
+    }
+
+    let open = app
+        .client
+        .get(app.url("/metrics"))
+        .header("accept", "application/openmetrics-text")
+        .send()
+        .await
+        .expect("metrics");
+    assert!(
+        open.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("application/openmetrics-text")
+    );
+
+    // With a token configured, only bearers of it get metrics.
+    let token = "metrics-token-0123456789";
+    let guarded = TestApp::spawn_with(&["--metrics-token", token]).await;
+    let refused = guarded.client.get(guarded.url("/metrics")).send().await.expect("get");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let wrong = guarded
+        .client
+        .get(guarded.url("/metrics"))
+        .bearer_auth("metrics-token-wrong-wrong")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let allowed = guarded
+        .client
+        .get(guarded.url("/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(allowed.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn maintenance_cli_runs_each_job_as_the_owner() {
+    let db = TestDb::create().await;
+    let owner = db.owner().await;
+    let seeded = seed(&owner, 1, 1, 3).await;
+    insert_logs(&owner, seeded.tenants[0], 120, 2).await;
+    // Delete a few documents so VACUUM has dead rows to clear.
+    exec(
+        &owner,
+        "DELETE FROM screenplay.code_documents WHERE ctid IN (SELECT ctid FROM screenplay.code_documents LIMIT 1)",
+        vec![],
+    )
+    .await;
+
+    for args in [
+        &["maintenance", "vacuum"][..],
+        &["maintenance", "analyze"],
+        &["maintenance", "reindex"],
+        &["maintenance", "cleanup", "--days", "90"],
+        &["maintenance", "partitions", "--months-ahead", "5"],
+    ] {
+        let out = screenplay(&db.owner_url, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        let stdout = text(&out.stdout);
+        match args[1] {
+            "vacuum" | "analyze" | "reindex" => assert!(stdout.contains("code_documents"), "{stdout}"),
+            "cleanup" => assert!(
+                stdout
+                    .lines()
+                    .any(|l| l.starts_with("execution_logs") && l.split_whitespace().nth(1) == Some("2")),
+                "{stdout}"
+            ),
+            _ => assert!(stdout.contains("created"), "{stdout}"),
+        }
+    }
+    // VACUUM really ran (outside any transaction), and every run is recorded.
+    assert!(
+        scalar_i64(
+            &owner,
+            "SELECT count(*) FROM pg_stat_all_tables WHERE relname = 'code_documents' AND last_vacuum IS NOT NULL"
+        )
+        .await
+            == 1
+    );
+    assert_eq!(
+        scalar_i64(
+            &owner,
+            "SELECT count(DISTINCT job) FROM screenplay.maintenance_runs WHERE started_by = 'cli' AND status = 'succeeded'"
+        )
+        .await,
+        5
+    );
+    assert_eq!(
+        scalar_i64(
+            &owner,
+            "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             WHERE c.relnamespace = 'screenplay'::regnamespace AND NOT i.indisvalid"
+        )
+        .await,
+        0,
+        "REINDEX CONCURRENTLY left no invalid index"
+    );
+
+    // The app role is refused with a message naming what to set.
+    let out = screenplay(&db.app_url, &["maintenance", "vacuum"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("SCREENPLAY_MIGRATION_DATABASE_URL"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A job whose lock is held elsewhere is refused, not run twice.
+    let holder = db.owner().await;
+    holder
+        .execute_unprepared(&format!("SELECT pg_advisory_lock({})", JobKind::Vacuum.lock_key()))
+        .await
+        .expect("lock");
+    let out = screenplay(&db.owner_url, &["maintenance", "vacuum"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("advisory lock"), "{}", text(&out.stderr));
+}
+
+#[tokio::test]
+async fn scheduler_runs_each_slot_once_across_instances() {
+    let db = TestDb::create().await;
+    let owner = db.owner().await;
+    let seeded = seed(&owner, 1, 1, 1).await;
+    insert_logs(&owner, seeded.tenants[0], 200, 3).await;
+    let plan = ScheduleConfig {
+        vacuum: "0 2 * * *".parse().expect("cron"),
+        cleanup: "0 3 * * 0".parse().expect("cron"),
+        reindex: "0 4 1 * *".parse().expect("cron"),
+        retention_days: 90,
+    };
+    // 2026-11-29 is a Sunday: 03:00 is the weekly cleanup, not the vacuum.
+    let sunday_3am = Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).single().expect("time");
+    assert_eq!(plan.due(sunday_3am), [Job::Cleanup { days: 90 }]);
+    assert!(plan.due(sunday_3am + chrono::Duration::minutes(1)).is_empty());
+
+    let secret = || screenplay_api::config::Secret::new(db.owner_url.clone());
+    let a = Scheduler::new(secret(), plan.clone(), "instance-a");
+    let b = Scheduler::new(secret(), plan.clone(), "instance-b");
+    let (ra, rb) = tokio::join!(a.run_due(sunday_3am), b.run_due(sunday_3am));
+    let outcomes: Vec<RunOutcome> = ra
+        .expect("a")
+        .into_iter()
+        .chain(rb.expect("b"))
+        .map(|(_, o)| o)
+        .collect();
+    let done = outcomes.iter().filter(|o| matches!(o, RunOutcome::Done(_))).count();
+    assert_eq!(done, 1, "exactly one instance runs the slot: {outcomes:?}");
+    assert_eq!(
+        scalar_i64(
+            &owner,
+            "SELECT count(*) FROM screenplay.maintenance_runs WHERE job = 'cleanup' AND started_by = 'schedule' \
+             AND slot = '2026-11-29 03:00:00+00'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        scalar_i64(&owner, "SELECT count(*) FROM screenplay.audit_logs").await,
+        0,
+        "the scheduled cleanup removed the old logs"
+    );
+    // The same slot later (a restarted instance) does not run again.
+    let again = a.run_due(sunday_3am).await.expect("again");
+    assert!(
+        matches!(again[..], [(JobKind::Cleanup, RunOutcome::AlreadyRan)]),
+        "{again:?}"
+    );
+
+    // The owner connection runs a job directly, with a report.
+    let conn = OwnerConnection::connect(&db.owner_url).await.expect("owner");
+    let report = conn
+        .run(
+            Job::Partitions {
+                months_back: 0,
+                months_ahead: 3,
+            },
+            StartedBy::Cli,
+            None,
+            "test",
+        )
+        .await
+        .expect("run");
+    assert!(
+        matches!(report, RunOutcome::Done(JobReport::Partitions(_))),
+        "{report:?}"
+    );
+    conn.close().await;
+}
+
+#[tokio::test]
+async fn servers_create_log_partitions_ahead() {
+    let db = TestDb::create().await;
+    let owner = db.owner().await;
+    let future = "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+                  WHERE i.inhparent = 'screenplay.audit_logs'::regclass \
+                  AND c.relname > 'audit_logs_y' || to_char(now() AT TIME ZONE 'UTC', 'YYYY\"m\"MM')";
+    let ahead = scalar_i64(&owner, future).await;
+    assert_eq!(ahead, 3);
+    // Drop the future partitions: a starting server puts them back.
+    let names = owner
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            future.replace("SELECT count(*)", "SELECT c.relname::text"),
+        ))
+        .await
+        .expect("names");
+    for row in names {
+        let name: String = row.try_get_by_index(0).expect("name");
+        exec(&owner, &format!("DROP TABLE screenplay.{name}"), vec![]).await;
+    }
+    assert_eq!(scalar_i64(&owner, future).await, 0);
+    let _app = TestApp::spawn_on(db.clone(), &[]).await;
+    let mut waited = Duration::ZERO;
+    while scalar_i64(&owner, future).await < 3 {
+        assert!(waited < Duration::from_secs(20), "partitions were not created ahead");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += Duration::from_millis(100);
+    }
+}
