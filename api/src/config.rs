@@ -168,6 +168,12 @@ pub struct ServeArgs {
     /// Seconds to wait for in-flight requests on shutdown.
     #[arg(long, env = "SCREENPLAY_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// Connection for LISTEN (live subscriptions): a direct PostgreSQL
+    /// connection, since PgBouncer in transaction mode cannot LISTEN.
+    /// Defaults to DATABASE_URL.
+    #[arg(long, env = "SCREENPLAY_LISTEN_DATABASE_URL", hide_env_values = true)]
+    pub listen_database_url: Option<Secret<String>>,
 }
 
 /// `humantime` durations: `15m`, `30d`, `250ms`.
@@ -182,6 +188,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub http: HttpConfig,
+    /// LISTEN connection for live subscriptions; `None`: the server's DATABASE_URL.
+    pub listen_database_url: Option<Secret<String>>,
 }
 
 /// How tokens are verified and issued.
@@ -295,6 +303,7 @@ impl Config {
                 trusted_proxies: args.trusted_proxies,
                 shutdown_grace: args.shutdown_grace,
             },
+            listen_database_url: args.listen_database_url,
         })
     }
 }

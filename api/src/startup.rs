@@ -9,6 +9,7 @@ use crate::{
     auth::jwt::{JwtIssuer, JwtVerifier},
     config::{Config, DatabaseArgs, JwtArgs, Secret},
     db::{Db, PoolOptions, migrate_up},
+    events::EventHub,
     localdb::LocalDb,
     state::{AppState, SharedState},
 };
@@ -120,11 +121,18 @@ pub async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase
     }
     let verifier = JwtVerifier::from_config(&config.auth).await?;
     let issuer = JwtIssuer::from_config(&config.auth);
+    let events = EventHub::new(
+        config
+            .listen_database_url
+            .clone()
+            .unwrap_or_else(|| database.app_url.clone()),
+    );
     Ok(Arc::new(AppState {
         config,
         db,
         verifier,
         issuer,
+        events,
     }))
 }
 

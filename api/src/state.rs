@@ -6,6 +6,7 @@ use crate::{
     auth::jwt::{JwtIssuer, JwtVerifier},
     config::Config,
     db::Db,
+    events::EventHub,
 };
 
 /// Shared server state, held in the GraphQL schema data and the router.
@@ -14,6 +15,8 @@ pub struct AppState {
     pub db: Db,
     pub verifier: JwtVerifier,
     pub issuer: JwtIssuer,
+    /// Live session events (LISTEN/NOTIFY) for subscriptions.
+    pub events: EventHub,
 }
 
 /// Cloned into every handler.

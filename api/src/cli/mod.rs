@@ -1,6 +1,7 @@
 //! The `screenplay` command line.
 
 mod db;
+mod export;
 mod migrate;
 mod serve;
 mod tenant;
@@ -64,6 +65,13 @@ enum Command {
         #[command(flatten)]
         db: DatabaseArgs,
     },
+    /// Print a session's screenplay (Fountain, plain text or JSON).
+    Export {
+        #[command(flatten)]
+        args: export::ExportArgs,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
     /// Manage tenants from the shell.
     Tenant {
         #[command(subcommand)]
@@ -83,6 +91,7 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Db { action, db } => db::run(action, db).await,
         Command::Token { action, db } => token::run(action, db).await,
         Command::Tenant { action, db } => tenant::run(action, db).await,
+        Command::Export { args, db } => export::run(args, db).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())

@@ -1,12 +1,12 @@
 //! The one schema builder, used by the server, the SDL export and the tests.
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder, extensions::Tracing};
+use async_graphql::{Schema, SchemaBuilder, extensions::Tracing};
 
-use super::{mutation::MutationRoot, query::QueryRoot};
+use super::{mutation::MutationRoot, query::QueryRoot, subscription::SubscriptionRoot};
 use crate::{config::LimitsConfig, middleware::lifecycle::RequestLifecycle, state::SharedState};
 
 /// The API schema.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Two builds of the same schema: signed-in callers get the configured
 /// limits, anonymous callers stricter ones.
@@ -20,8 +20,12 @@ fn builder(
     depth: usize,
     complexity: usize,
     introspection: bool,
-) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    let builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    let builder = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot::default(),
+    )
         .limit_depth(depth)
         .limit_complexity(complexity)
         .limit_recursive_depth(32)

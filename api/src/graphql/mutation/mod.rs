@@ -3,6 +3,10 @@
 //! payload type.
 
 mod account;
+mod agent_records;
+mod fragments;
+mod outline;
+mod sessions;
 mod tenants;
 mod users;
 mod workspaces;
@@ -17,4 +21,8 @@ pub struct MutationRoot(
     tenants::TenantMutation,
     users::UserMutation,
     workspaces::WorkspaceMutation,
+    sessions::SessionMutation,
+    outline::OutlineMutation,
+    fragments::FragmentMutation,
+    agent_records::AgentRecordMutation,
 );

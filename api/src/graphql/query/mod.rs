@@ -2,6 +2,7 @@
 
 mod account;
 mod health;
+mod sessions;
 mod tenants;
 mod users;
 mod workspaces;
@@ -17,4 +18,5 @@ pub struct QueryRoot(
     tenants::TenantQuery,
     users::UserQuery,
     workspaces::WorkspaceQuery,
+    sessions::SessionQuery,
 );

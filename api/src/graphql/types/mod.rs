@@ -1,13 +1,23 @@
 //! GraphQL output types and the enums mirrored from the entities.
 
+mod agent_records;
 mod auth;
 mod enums;
+mod event;
+mod fragment;
+mod outline;
+mod session;
 mod tenant;
 mod user;
 mod workspace;
 
+pub use agent_records::{ExecutionLog, LlmCall, RetrievedDocument};
 pub use auth::{AuthPayload, Me};
 pub use enums::*;
+pub use event::{SessionEvent, SessionEventType};
+pub use fragment::{Fragment, FragmentVersion};
+pub use outline::OutlineStep;
+pub use session::{Session, SessionUsage};
 pub use tenant::{Tenant, TenantLimits};
 pub use user::User;
 pub use workspace::Workspace;
