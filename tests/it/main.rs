@@ -6,7 +6,14 @@
 mod helpers;
 
 mod admin_api;
+mod agent_records;
 mod auth;
+mod dataloaders;
+mod export;
 mod foundation;
+mod fragments;
+mod outline;
 mod permissions;
+mod sessions;
+mod subscriptions;
 mod tenancy;

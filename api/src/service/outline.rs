@@ -309,19 +309,20 @@ async fn renumber(db: &impl ConnectionTrait, caller: &TenantCaller, rows: &[(Uui
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
     let positions: Vec<i32> = rows.iter().map(|r| r.1).collect();
-    let parents: Vec<Option<Uuid>> = rows.iter().map(|r| r.2).collect();
-    let parents: Vec<sea_orm::Value> = parents.into_iter().map(sea_orm::Value::from).collect();
+    // Text, with '' for none: arrays of nullable uuids do not bind.
+    let parents: Vec<String> = rows.iter().map(|r| r.2.map(|p| p.to_string()).unwrap_or_default()).collect();
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "UPDATE screenplay.outline_steps s SET position = v.position, parent_step_id = v.parent \
-         FROM unnest($2::uuid[], $3::int[], $4::uuid[]) AS v(id, position, parent) \
+         FROM (SELECT u.id, u.position, nullif(u.parent, '')::uuid AS parent \
+               FROM unnest($2::uuid[], $3::int[], $4::text[]) AS u(id, position, parent)) AS v \
          WHERE s.tenant_id = $1 AND s.id = v.id \
            AND (s.position, s.parent_step_id) IS DISTINCT FROM (v.position, v.parent)",
         [
             caller.tenant_id.into(),
             ids.into(),
             positions.into(),
-            sea_orm::Value::Array(sea_orm::sea_query::ArrayType::Uuid, Some(Box::new(parents))),
+            parents.into(),
         ],
     ))
     .await?;

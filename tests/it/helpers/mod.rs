@@ -5,7 +5,11 @@
 
 pub mod cluster;
 pub mod fixtures;
+pub mod fountain;
+pub mod process;
 pub mod proxy;
+pub mod screenplay;
+pub mod ws;
 
 use std::net::SocketAddr;
 

@@ -30,7 +30,7 @@ impl SessionQuery {
         #[graphql(desc = "Created at or after this time.")] created_after: Option<DateTime<Utc>>,
         #[graphql(desc = "Created before this time.")] created_before: Option<DateTime<Utc>>,
         #[graphql(desc = "Case-insensitive text in the title or logline.")] search: Option<String>,
-        #[graphql(default)] order_by: SessionOrderBy,
+        #[graphql(desc = "CREATED_AT_DESC when omitted.")] order_by: Option<SessionOrderBy>,
         first: Option<i32>,
         after: Option<String>,
         last: Option<i32>,
@@ -44,7 +44,7 @@ impl SessionQuery {
             created_before,
             search,
         };
-        let order: SessionOrder = order_by.into();
+        let order: SessionOrder = order_by.unwrap_or_default().into();
         let (tx, caller) = ctx.scope().tenant().await?;
         let rows = sessions::list(&*tx, &caller, &filter, order, &page).await?;
         let total = TotalCount::new(move || {
