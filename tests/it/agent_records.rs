@@ -7,10 +7,11 @@ use uuid::Uuid;
 
 use crate::helpers::{TestApp, scalar_i64};
 
-const RETRIEVE: &str =
-    "mutation($i: RecordRetrievalsInput!) { recordRetrievals(input: $i) { retrievals { id documentId rank method stepId } } }";
-const EXECUTION: &str = "mutation($i: LogExecutionInput!) { logExecution(input: $i) { execution { id durationMs status input } } }";
-const LLM: &str = "mutation($i: LogLlmCallInput!) { logLlmCall(input: $i) { llmCall { id totalTokens costUsd stepId fragmentId
+const RETRIEVE: &str = "mutation($i: RecordRetrievalsInput!) { recordRetrievals(input: $i) { retrievals { id documentId rank method stepId } } }";
+const EXECUTION: &str =
+    "mutation($i: LogExecutionInput!) { logExecution(input: $i) { execution { id durationMs status input } } }";
+const LLM: &str =
+    "mutation($i: LogLlmCallInput!) { logLlmCall(input: $i) { llmCall { id totalTokens costUsd stepId fragmentId
     step { id title } fragment { id content } session { id } retrievals { documentId rank } } } }";
 
 #[tokio::test]
@@ -19,7 +20,9 @@ async fn records_link_up_and_count_usage() {
     let s = app.studio("rec").await;
     let a = s.agent.token.clone();
     let session = app.create_session(&s.member.token, s.workspace, "Records").await;
-    let steps = app.set_outline(&a, session, json!([{ "title": "Scene 1" }, { "title": "Scene 2" }])).await;
+    let steps = app
+        .set_outline(&a, session, json!([{ "title": "Scene 1" }, { "title": "Scene 2" }]))
+        .await;
     let fragment = app.append(&a, session, steps[0], "ACTION", "Rain.").await;
     let docs = [
         app.document(s.fx.id, s.workspace, "Noir 101").await,
@@ -35,7 +38,10 @@ async fn records_link_up_and_count_usage() {
                 { "documentId": docs[1], "method": "VECTOR", "score": 0.80, "rank": 2 } ] } }),
         )
         .await;
-    assert_eq!(data["recordRetrievals"]["retrievals"].as_array().expect("list").len(), 2);
+    assert_eq!(
+        data["recordRetrievals"]["retrievals"].as_array().expect("list").len(),
+        2
+    );
 
     let data = app
         .gql(
@@ -99,7 +105,10 @@ async fn records_link_up_and_count_usage() {
     assert_eq!(session_data["llmCalls"]["edges"][0]["node"]["error"], "rate limited");
     assert_eq!(session_data["executions"]["totalCount"], 1);
     assert_eq!(session_data["retrievedDocuments"]["totalCount"], 2);
-    assert_eq!(session_data["outline"][0]["retrievals"].as_array().expect("list").len(), 2);
+    assert_eq!(
+        session_data["outline"][0]["retrievals"].as_array().expect("list").len(),
+        2
+    );
 
     // Usage counters in quota_usage, in the same transaction.
     let owner = app.owner().await;
@@ -131,14 +140,21 @@ async fn bad_records_and_foreign_documents() {
     let session = app.create_session(&s.member.token, s.workspace, "Records").await;
     let other_session = app.create_session(&s.member.token, s.workspace, "Other").await;
     let steps = app.set_outline(&a, session, json!([{ "title": "Scene" }])).await;
-    let other_steps = app.set_outline(&a, other_session, json!([{ "title": "Elsewhere" }])).await;
-    let other_fragment = app.append(&a, other_session, other_steps[0], "ACTION", "Elsewhere.").await;
+    let other_steps = app
+        .set_outline(&a, other_session, json!([{ "title": "Elsewhere" }]))
+        .await;
+    let other_fragment = app
+        .append(&a, other_session, other_steps[0], "ACTION", "Elsewhere.")
+        .await;
     let mine = app.document(s.fx.id, s.workspace, "Mine").await;
     let other_ws = app.workspace(&s.fx, "Elsewhere").await;
     let wrong_workspace = app.document(s.fx.id, other_ws, "Wrong workspace").await;
-    let foreign = app.document(other_tenant.fx.id, other_tenant.workspace, "Foreign").await;
+    let foreign = app
+        .document(other_tenant.fx.id, other_tenant.workspace, "Foreign")
+        .await;
 
-    let retrieval = |doc: Uuid, rank: i32| json!({ "documentId": doc, "method": "KEYWORD", "score": 1.5, "rank": rank });
+    let retrieval =
+        |doc: Uuid, rank: i32| json!({ "documentId": doc, "method": "KEYWORD", "score": 1.5, "rank": rank });
     for doc in [wrong_workspace, foreign, Uuid::new_v4()] {
         let code = app
             .gql_err(
@@ -151,15 +167,24 @@ async fn bad_records_and_foreign_documents() {
     }
     let cases = [
         (json!({ "i": { "sessionId": session, "retrievals": [] } }), "retrievals"),
-        (json!({ "i": { "sessionId": session, "retrievals": [retrieval(mine, 0)] } }), "retrievals[0].rank"),
-        (json!({ "i": { "sessionId": session, "stepId": other_steps[0], "retrievals": [retrieval(mine, 1)] } }), "stepId"),
+        (
+            json!({ "i": { "sessionId": session, "retrievals": [retrieval(mine, 0)] } }),
+            "retrievals[0].rank",
+        ),
+        (
+            json!({ "i": { "sessionId": session, "stepId": other_steps[0], "retrievals": [retrieval(mine, 1)] } }),
+            "stepId",
+        ),
     ];
     for (vars, field) in cases {
         let (_, body) = app.post(Some(&a), RETRIEVE, vars).await;
         assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
     }
     let owner = app.owner().await;
-    assert_eq!(scalar_i64(&owner, "SELECT count(*) FROM screenplay.retrieved_documents").await, 0);
+    assert_eq!(
+        scalar_i64(&owner, "SELECT count(*) FROM screenplay.retrieved_documents").await,
+        0
+    );
 
     let exec = |patch: serde_json::Value| {
         let mut i = json!({ "sessionId": session, "agentName": "writer", "action": "write", "status": "STARTED" });
@@ -170,7 +195,10 @@ async fn bad_records_and_foreign_documents() {
     };
     for (vars, field) in [
         (exec(json!({ "agentName": " " })), "agentName"),
-        (exec(json!({ "startedAt": "2026-01-01T10:00:00Z", "finishedAt": "2026-01-01T09:00:00Z" })), "finishedAt"),
+        (
+            exec(json!({ "startedAt": "2026-01-01T10:00:00Z", "finishedAt": "2026-01-01T09:00:00Z" })),
+            "finishedAt",
+        ),
         (exec(json!({ "stepId": other_steps[0] })), "stepId"),
     ] {
         let (_, body) = app.post(Some(&a), EXECUTION, vars).await;
@@ -223,15 +251,26 @@ async fn daily_llm_token_limit_refuses_before_writing() {
     assert_eq!(body["errors"][0]["extensions"]["code"], "QUOTA_EXCEEDED", "{body}");
     assert_eq!(body["errors"][0]["extensions"]["metric"], "llm_tokens");
     let owner = app.owner().await;
-    assert_eq!(scalar_i64(&owner, "SELECT count(*) FROM screenplay.llm_call_logs").await, 1);
     assert_eq!(
-        scalar_i64(&owner, "SELECT sum(value)::bigint FROM screenplay.quota_usage WHERE metric = 'llm_tokens'").await,
+        scalar_i64(&owner, "SELECT count(*) FROM screenplay.llm_call_logs").await,
+        1
+    );
+    assert_eq!(
+        scalar_i64(
+            &owner,
+            "SELECT sum(value)::bigint FROM screenplay.quota_usage WHERE metric = 'llm_tokens'"
+        )
+        .await,
         900
     );
     // Exactly up to the limit is fine.
     app.gql(Some(&a), LLM, call(0)).await;
     let data = app
-        .gql(Some(&a), "query($id: UUID!) { session(id: $id) { usage { totalTokens callCount } } }", json!({ "id": session }))
+        .gql(
+            Some(&a),
+            "query($id: UUID!) { session(id: $id) { usage { totalTokens callCount } } }",
+            json!({ "id": session }),
+        )
         .await;
     assert_eq!(data["session"]["usage"]["totalTokens"], 1000);
 }

@@ -85,7 +85,10 @@ async fn nested_session_page_runs_a_constant_number_of_statements() {
     let (every_small, _) = statements_of(&app, &token, EVERYTHING, 2).await;
     let (every_large, data) = statements_of(&app, &token, EVERYTHING, 20).await;
     eprintln!("every nested field: {every_small} statements (2 sessions), {every_large} (20 sessions)");
-    assert!(every_large <= 22 && every_large <= every_small + 3, "{every_small} vs {every_large} statements");
+    assert!(
+        every_large <= 22 && every_large <= every_small + 3,
+        "{every_small} vs {every_large} statements"
+    );
     let node = &data["sessions"]["edges"][5]["node"];
     assert_eq!(node["llmCalls"]["totalCount"], 10);
     assert_eq!(node["fragments"]["totalCount"], 50);

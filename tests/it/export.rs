@@ -111,17 +111,36 @@ async fn fountain_round_trips_every_fragment_kind() {
     };
     assert_eq!(elements, merged, "\n{fountain}");
     // Forced where a reader would misread.
-    for forced in ["!BOOM!", "@McCLANE", "@李雷", ".The street outside", "> FADE OUT.", "!INT. signs flicker."] {
-        assert!(fountain.lines().any(|l| l == forced), "missing `{forced}` in\n{fountain}");
+    for forced in [
+        "!BOOM!",
+        "@McCLANE",
+        "@李雷",
+        ".The street outside",
+        "> FADE OUT.",
+        "!INT. signs flicker.",
+    ] {
+        assert!(
+            fountain.lines().any(|l| l == forced),
+            "missing `{forced}` in\n{fountain}"
+        );
     }
 
     let plain = data["session"]["plain"].as_str().expect("plain");
     assert!(plain.contains("INT. KITCHEN - NIGHT"));
     assert!(plain.contains("You're late. Again."));
-    assert!(!plain.contains("Check the rain sound."), "notes are not part of the plain text");
+    assert!(
+        !plain.contains("Check the rain sound."),
+        "notes are not part of the plain text"
+    );
     let doc: Value = serde_json::from_str(data["session"]["json"].as_str().expect("json")).expect("valid JSON");
     assert_eq!(doc["title"], "Rain Check");
-    assert_eq!(doc["outline"][0]["children"][0]["fragments"].as_array().expect("fragments").len(), 12);
+    assert_eq!(
+        doc["outline"][0]["children"][0]["fragments"]
+            .as_array()
+            .expect("fragments")
+            .len(),
+        12
+    );
     assert_eq!(doc["outline"][0]["children"][0]["fragments"][5]["version"], 2);
 
     // The command line prints the same Fountain text.

@@ -6,14 +6,21 @@ use serde_json::json;
 use crate::helpers::{TestApp, scalar_i64, screenplay::uuid};
 
 const APPEND: &str = "mutation($i: AppendFragmentInput!) { appendFragment(input: $i) { fragment { id position version origin kind character content createdBy } } }";
-const REVISE: &str = "mutation($i: ReviseFragmentInput!) { reviseFragment(input: $i) { fragment { id version origin content } } }";
+const REVISE: &str =
+    "mutation($i: ReviseFragmentInput!) { reviseFragment(input: $i) { fragment { id version origin content } } }";
 
 #[tokio::test]
 async fn append_revise_delete_keep_order_and_lineage() {
     let app = TestApp::spawn().await;
     let s = app.studio("frag").await;
     let session = app.create_session(&s.member.token, s.workspace, "Frag").await;
-    let steps = app.set_outline(&s.agent.token, session, json!([{ "title": "Scene" }, { "title": "Other" }])).await;
+    let steps = app
+        .set_outline(
+            &s.agent.token,
+            session,
+            json!([{ "title": "Scene" }, { "title": "Other" }]),
+        )
+        .await;
     let step = steps[0];
     let data = app
         .gql(
@@ -35,12 +42,20 @@ async fn append_revise_delete_keep_order_and_lineage() {
 
     // Revise twice: versions 1, 2 kept, 3 current; lineage REWRITE (agent) then EDIT (person).
     let data = app
-        .gql(Some(&s.agent.token), REVISE, json!({ "i": { "id": f1, "version": 1, "content": "Where were you, really?" } }))
+        .gql(
+            Some(&s.agent.token),
+            REVISE,
+            json!({ "i": { "id": f1, "version": 1, "content": "Where were you, really?" } }),
+        )
         .await;
     assert_eq!(data["reviseFragment"]["fragment"]["version"], 2);
     assert_eq!(data["reviseFragment"]["fragment"]["origin"], "REWRITE");
     let data = app
-        .gql(Some(&s.member.token), REVISE, json!({ "i": { "id": f1, "version": 2, "content": "Where were you?!" } }))
+        .gql(
+            Some(&s.member.token),
+            REVISE,
+            json!({ "i": { "id": f1, "version": 2, "content": "Where were you?!" } }),
+        )
         .await;
     assert_eq!(data["reviseFragment"]["fragment"]["origin"], "EDIT");
     let data = app
@@ -64,7 +79,11 @@ async fn append_revise_delete_keep_order_and_lineage() {
 
     // A stale version is CONFLICT and changes nothing.
     let code = app
-        .gql_err(Some(&s.agent.token), REVISE, json!({ "i": { "id": f1, "version": 2, "content": "Lost" } }))
+        .gql_err(
+            Some(&s.agent.token),
+            REVISE,
+            json!({ "i": { "id": f1, "version": 2, "content": "Lost" } }),
+        )
         .await;
     assert_eq!(code, "CONFLICT");
 
@@ -77,19 +96,38 @@ async fn append_revise_delete_keep_order_and_lineage() {
     .await;
     let owner = app.owner().await;
     assert_eq!(
-        scalar_i64(&owner, &format!("SELECT position::bigint FROM screenplay.screenplay_fragments WHERE id = '{f3}'")).await,
+        scalar_i64(
+            &owner,
+            &format!("SELECT position::bigint FROM screenplay.screenplay_fragments WHERE id = '{f3}'")
+        )
+        .await,
         1
     );
     let f4 = app.append(&s.agent.token, session, step, "ACTION", "Rain.").await;
     assert_eq!(
-        scalar_i64(&owner, &format!("SELECT position::bigint FROM screenplay.screenplay_fragments WHERE id = '{f4}'")).await,
+        scalar_i64(
+            &owner,
+            &format!("SELECT position::bigint FROM screenplay.screenplay_fragments WHERE id = '{f4}'")
+        )
+        .await,
         2
     );
     assert_eq!(
-        scalar_i64(&owner, &format!("SELECT count(*) FROM screenplay.fragment_versions WHERE fragment_id = '{f1}'")).await,
+        scalar_i64(
+            &owner,
+            &format!("SELECT count(*) FROM screenplay.fragment_versions WHERE fragment_id = '{f1}'")
+        )
+        .await,
         2
     );
-    assert_eq!(scalar_i64(&owner, "SELECT count(*) FROM screenplay.screenplay_fragments WHERE content = 'Lost'").await, 0);
+    assert_eq!(
+        scalar_i64(
+            &owner,
+            "SELECT count(*) FROM screenplay.screenplay_fragments WHERE content = 'Lost'"
+        )
+        .await,
+        0
+    );
 }
 
 impl crate::helpers::screenplay::Studio {
@@ -105,8 +143,12 @@ async fn bad_fragment_input() {
     let s = app.studio("fbad").await;
     let session = app.create_session(&s.member.token, s.workspace, "Bad").await;
     let other = app.create_session(&s.member.token, s.workspace, "Other").await;
-    let steps = app.set_outline(&s.agent.token, session, json!([{ "title": "Scene" }])).await;
-    let other_steps = app.set_outline(&s.agent.token, other, json!([{ "title": "Elsewhere" }])).await;
+    let steps = app
+        .set_outline(&s.agent.token, session, json!([{ "title": "Scene" }]))
+        .await;
+    let other_steps = app
+        .set_outline(&s.agent.token, other, json!([{ "title": "Elsewhere" }]))
+        .await;
     let base = json!({ "sessionId": session, "stepId": steps[0], "kind": "ACTION", "content": "Fine." });
     let with = |patch: serde_json::Value| {
         let mut v = base.clone();
@@ -117,10 +159,26 @@ async fn bad_fragment_input() {
     };
     let cases = [
         (with(json!({ "content": "   " })), "BAD_USER_INPUT", Some("content")),
-        (with(json!({ "content": "x".repeat(10_001) })), "BAD_USER_INPUT", Some("content")),
-        (with(json!({ "kind": "SCENE_HEADING", "content": "INT. A\nEXT. B" })), "BAD_USER_INPUT", Some("content")),
-        (with(json!({ "kind": "ACTION", "character": "ALICE" })), "BAD_USER_INPUT", Some("character")),
-        (with(json!({ "stepId": other_steps[0] })), "BAD_USER_INPUT", Some("stepId")),
+        (
+            with(json!({ "content": "x".repeat(10_001) })),
+            "BAD_USER_INPUT",
+            Some("content"),
+        ),
+        (
+            with(json!({ "kind": "SCENE_HEADING", "content": "INT. A\nEXT. B" })),
+            "BAD_USER_INPUT",
+            Some("content"),
+        ),
+        (
+            with(json!({ "kind": "ACTION", "character": "ALICE" })),
+            "BAD_USER_INPUT",
+            Some("character"),
+        ),
+        (
+            with(json!({ "stepId": other_steps[0] })),
+            "BAD_USER_INPUT",
+            Some("stepId"),
+        ),
         (with(json!({ "stepId": uuid::Uuid::new_v4() })), "NOT_FOUND", None),
         (with(json!({ "sessionId": uuid::Uuid::new_v4() })), "NOT_FOUND", None),
         (with(json!({ "origin": "EDIT" })), "BAD_USER_INPUT", Some("origin")),
@@ -134,24 +192,43 @@ async fn bad_fragment_input() {
         }
     }
     // A kind that does not exist is refused before execution.
-    let (_, body) = app.post(Some(&s.agent.token), APPEND, with(json!({ "kind": "SONG" }))).await;
-    assert!(body["errors"][0]["message"].as_str().expect("message").contains("SONG"), "{body}");
+    let (_, body) = app
+        .post(Some(&s.agent.token), APPEND, with(json!({ "kind": "SONG" })))
+        .await;
+    assert!(
+        body["errors"][0]["message"].as_str().expect("message").contains("SONG"),
+        "{body}"
+    );
     assert!(body["data"].is_null());
     let owner = app.owner().await;
-    assert_eq!(scalar_i64(&owner, "SELECT count(*) FROM screenplay.screenplay_fragments").await, 0);
+    assert_eq!(
+        scalar_i64(&owner, "SELECT count(*) FROM screenplay.screenplay_fragments").await,
+        0
+    );
     // Revise: missing fragment, oversize, empty.
     let f = app.append(&s.agent.token, session, steps[0], "ACTION", "Fine.").await;
     let code = app
-        .gql_err(Some(&s.agent.token), REVISE, json!({ "i": { "id": uuid::Uuid::new_v4(), "version": 1, "content": "x" } }))
+        .gql_err(
+            Some(&s.agent.token),
+            REVISE,
+            json!({ "i": { "id": uuid::Uuid::new_v4(), "version": 1, "content": "x" } }),
+        )
         .await;
     assert_eq!(code, "NOT_FOUND");
     for content in ["", &"y".repeat(10_001)] {
         let (_, body) = app
-            .post(Some(&s.agent.token), REVISE, json!({ "i": { "id": f, "version": 1, "content": content } }))
+            .post(
+                Some(&s.agent.token),
+                REVISE,
+                json!({ "i": { "id": f, "version": 1, "content": content } }),
+            )
             .await;
         assert_eq!(body["errors"][0]["extensions"]["field"], "content", "{body}");
     }
-    assert_eq!(scalar_i64(&owner, "SELECT count(*) FROM screenplay.fragment_versions").await, 0);
+    assert_eq!(
+        scalar_i64(&owner, "SELECT count(*) FROM screenplay.fragment_versions").await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -159,8 +236,12 @@ async fn concurrent_revisions_one_wins_nothing_lost() {
     let app = TestApp::spawn().await;
     let s = app.studio("race").await;
     let session = app.create_session(&s.member.token, s.workspace, "Race").await;
-    let steps = app.set_outline(&s.agent.token, session, json!([{ "title": "Scene" }])).await;
-    let f = app.append(&s.agent.token, session, steps[0], "ACTION", "Original.").await;
+    let steps = app
+        .set_outline(&s.agent.token, session, json!([{ "title": "Scene" }]))
+        .await;
+    let f = app
+        .append(&s.agent.token, session, steps[0], "ACTION", "Original.")
+        .await;
     for round in 1..=5 {
         let version = round;
         let a = app.post(
@@ -184,11 +265,19 @@ async fn concurrent_revisions_one_wins_nothing_lost() {
     // Versions 1..5 kept, 6 current: every winning text is somewhere.
     let owner = app.owner().await;
     assert_eq!(
-        scalar_i64(&owner, &format!("SELECT count(*) FROM screenplay.fragment_versions WHERE fragment_id = '{f}'")).await,
+        scalar_i64(
+            &owner,
+            &format!("SELECT count(*) FROM screenplay.fragment_versions WHERE fragment_id = '{f}'")
+        )
+        .await,
         5
     );
     assert_eq!(
-        scalar_i64(&owner, &format!("SELECT version::bigint FROM screenplay.screenplay_fragments WHERE id = '{f}'")).await,
+        scalar_i64(
+            &owner,
+            &format!("SELECT version::bigint FROM screenplay.screenplay_fragments WHERE id = '{f}'")
+        )
+        .await,
         6
     );
     assert_eq!(

@@ -58,7 +58,10 @@ async fn set_add_and_move_keep_the_tree_dense() {
     assert_eq!(tree["status"], "GENERATING");
     assert_eq!(titles(&tree["outline"]), ["Act I", "Act II"]);
     assert_eq!(titles(&tree["outline"][0]["children"]), ["Seq 1", "Seq 2"]);
-    assert_eq!(titles(&tree["outline"][0]["children"][0]["children"]), ["Scene 1", "Scene 2"]);
+    assert_eq!(
+        titles(&tree["outline"][0]["children"][0]["children"]),
+        ["Scene 1", "Scene 2"]
+    );
     let (act1, seq1, scene1, _scene2, seq2, act2) = (ids[0], ids[1], ids[2], ids[3], ids[4], ids[5]);
 
     // Add at a position: later siblings move down.
@@ -85,11 +88,14 @@ async fn set_add_and_move_keep_the_tree_dense() {
         }
         json!({ "i": input })
     };
-    const MOVE: &str = "mutation($i: MoveOutlineStepInput!) { moveOutlineStep(input: $i) { step { id position parentStepId } } }";
+    const MOVE: &str =
+        "mutation($i: MoveOutlineStepInput!) { moveOutlineStep(input: $i) { step { id position parentStepId } } }";
     app.gql(Some(&s.agent.token), MOVE, mv(seq0, None, Some(2))).await;
     let tree = outline(&app, &s.agent.token, session).await;
     assert_eq!(titles(&tree["outline"][0]["children"]), ["Seq 1", "Seq 2", "Seq 0"]);
-    let data = app.gql(Some(&s.agent.token), MOVE, mv(scene1, Some(Some(act2)), None)).await;
+    let data = app
+        .gql(Some(&s.agent.token), MOVE, mv(scene1, Some(Some(act2)), None))
+        .await;
     assert_eq!(data["moveOutlineStep"]["step"]["parentStepId"], act2.to_string());
     assert_eq!(data["moveOutlineStep"]["step"]["position"], 0);
     app.gql(Some(&s.agent.token), MOVE, mv(seq2, Some(None), Some(0))).await;
@@ -102,7 +108,9 @@ async fn set_add_and_move_keep_the_tree_dense() {
     assert_dense(&owner, session).await;
 
     // Bad moves: under itself or a descendant, position out of range, too deep.
-    let (_, body) = app.post(Some(&s.agent.token), MOVE, mv(act1, Some(Some(seq1)), None)).await;
+    let (_, body) = app
+        .post(Some(&s.agent.token), MOVE, mv(act1, Some(Some(seq1)), None))
+        .await;
     assert_eq!(body["errors"][0]["extensions"]["field"], "parentStepId", "{body}");
     let (_, body) = app.post(Some(&s.agent.token), MOVE, mv(act1, None, Some(7))).await;
     assert_eq!(body["errors"][0]["extensions"]["field"], "position", "{body}");
@@ -121,7 +129,10 @@ async fn set_add_and_move_keep_the_tree_dense() {
             json!({ "i": { "sessionId": session, "parentStepId": deep[3], "title": "5" } }),
         )
         .await;
-    assert_eq!(body["errors"][0]["extensions"]["field"], "parentStepId", "step of another session: {body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["field"], "parentStepId",
+        "step of another session: {body}"
+    );
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
     let (_, body) = app
         .post(
@@ -140,16 +151,30 @@ async fn set_add_and_move_keep_the_tree_dense() {
         .await;
     assert_eq!(body["errors"][0]["extensions"]["field"], "steps[1].title", "{body}");
     // The failed replacements changed nothing.
-    assert_eq!(titles(&outline(&app, &s.agent.token, session).await["outline"]), ["Seq 2", "Act I", "Act II"]);
+    assert_eq!(
+        titles(&outline(&app, &s.agent.token, session).await["outline"]),
+        ["Seq 2", "Act I", "Act II"]
+    );
 
     // setOutline replaces the tree atomically, and is refused once fragments exist.
-    let replaced = app.set_outline(&s.agent.token, session, json!([{ "title": "New I" }, { "title": "New II" }])).await;
+    let replaced = app
+        .set_outline(
+            &s.agent.token,
+            session,
+            json!([{ "title": "New I" }, { "title": "New II" }]),
+        )
+        .await;
     assert_eq!(replaced.len(), 2);
     assert_eq!(
-        scalar_i64(&owner, &format!("SELECT count(*) FROM screenplay.outline_steps WHERE session_id = '{session}'")).await,
+        scalar_i64(
+            &owner,
+            &format!("SELECT count(*) FROM screenplay.outline_steps WHERE session_id = '{session}'")
+        )
+        .await,
         2
     );
-    app.append(&s.agent.token, session, replaced[0], "ACTION", "Rain.").await;
+    app.append(&s.agent.token, session, replaced[0], "ACTION", "Rain.")
+        .await;
     let code = app
         .gql_err(
             Some(&s.agent.token),
@@ -188,18 +213,27 @@ async fn step_status_machine_names_both_states() {
     };
     for from in all {
         for to in all {
-            let step = app.set_outline(&s.agent.token, session, json!([{ "title": "Only" }])).await[0];
+            let step = app
+                .set_outline(&s.agent.token, session, json!([{ "title": "Only" }]))
+                .await[0];
             for status in path(from) {
                 app.step_status(&s.agent.token, step, status).await;
             }
             let (_, body) = app
-                .post(Some(&s.agent.token), STATUS, json!({ "i": { "id": step, "status": to } }))
+                .post(
+                    Some(&s.agent.token),
+                    STATUS,
+                    json!({ "i": { "id": step, "status": to } }),
+                )
                 .await;
             if legal.contains(&(from, to)) {
                 assert!(body.get("errors").is_none(), "{from} → {to}: {body}");
                 assert_eq!(body["data"]["updateOutlineStepStatus"]["step"]["status"], to);
             } else {
-                assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{from} → {to}: {body}");
+                assert_eq!(
+                    body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+                    "{from} → {to}: {body}"
+                );
                 assert_eq!(body["errors"][0]["extensions"]["field"], "status");
                 let message = body["errors"][0]["message"].as_str().expect("message");
                 assert!(message.contains(&format!("from {from} to {to}")), "{message}");
@@ -207,7 +241,11 @@ async fn step_status_machine_names_both_states() {
             // Reset: a fresh outline for the next pair (no fragments were written).
             if from == "RUNNING" || to == "RUNNING" && legal.contains(&(from, to)) {
                 let current = app
-                    .gql(Some(&s.agent.token), "query($id: UUID!) { session(id: $id) { outline { id status } } }", json!({ "id": session }))
+                    .gql(
+                        Some(&s.agent.token),
+                        "query($id: UUID!) { session(id: $id) { outline { id status } } }",
+                        json!({ "id": session }),
+                    )
                     .await;
                 if current["session"]["outline"][0]["status"] == "RUNNING" {
                     app.step_status(&s.agent.token, step, "COMPLETED").await;
@@ -216,20 +254,35 @@ async fn step_status_machine_names_both_states() {
         }
     }
     // `error` only with FAILED, and it is kept on the step and the session.
-    let step = app.set_outline(&s.agent.token, session, json!([{ "title": "Err" }])).await[0];
+    let step = app
+        .set_outline(&s.agent.token, session, json!([{ "title": "Err" }]))
+        .await[0];
     app.step_status(&s.agent.token, step, "RUNNING").await;
     let (_, body) = app
-        .post(Some(&s.agent.token), STATUS, json!({ "i": { "id": step, "status": "COMPLETED", "error": "x" } }))
+        .post(
+            Some(&s.agent.token),
+            STATUS,
+            json!({ "i": { "id": step, "status": "COMPLETED", "error": "x" } }),
+        )
         .await;
     assert_eq!(body["errors"][0]["extensions"]["field"], "error", "{body}");
     let data = app
-        .gql(Some(&s.agent.token), STATUS, json!({ "i": { "id": step, "status": "FAILED", "error": "model timed out" } }))
+        .gql(
+            Some(&s.agent.token),
+            STATUS,
+            json!({ "i": { "id": step, "status": "FAILED", "error": "model timed out" } }),
+        )
         .await;
     let payload = &data["updateOutlineStepStatus"];
     assert_eq!(payload["step"]["error"], "model timed out");
     assert!(payload["step"]["finishedAt"].is_string());
     assert_eq!(payload["session"]["status"], "FAILED");
-    assert!(payload["session"]["error"].as_str().expect("error").contains("model timed out"));
+    assert!(
+        payload["session"]["error"]
+            .as_str()
+            .expect("error")
+            .contains("model timed out")
+    );
 }
 
 #[tokio::test]
@@ -239,7 +292,9 @@ async fn session_status_follows_its_steps() {
     let a = s.agent.token.clone();
     let session = app.create_session(&s.member.token, s.workspace, "Derived").await;
     assert_eq!(app.session_status(&a, session).await, "PLANNING");
-    let steps = app.set_outline(&a, session, json!([{ "title": "One" }, { "title": "Two" }])).await;
+    let steps = app
+        .set_outline(&a, session, json!([{ "title": "One" }, { "title": "Two" }]))
+        .await;
     // An outline exists, nothing runs yet: generating.
     assert_eq!(app.session_status(&a, session).await, "GENERATING");
     let r = app.step_status(&a, steps[0], "RUNNING").await;
@@ -290,19 +345,34 @@ async fn session_status_follows_its_steps() {
     let doc = app.document(s.fx.id, s.workspace, "Ref").await;
     let writes = [
         (STATUS, json!({ "i": { "id": steps[0], "status": "COMPLETED" } })),
-        ("mutation($i: SetOutlineInput!) { setOutline(input: $i) { outline { id } } }",
-         json!({ "i": { "sessionId": other, "steps": [] } })),
-        ("mutation($i: AddOutlineStepInput!) { addOutlineStep(input: $i) { step { id } } }",
-         json!({ "i": { "sessionId": other, "title": "More" } })),
-        ("mutation($i: MoveOutlineStepInput!) { moveOutlineStep(input: $i) { step { id } } }",
-         json!({ "i": { "id": steps[0], "position": 0 } })),
-        ("mutation($i: AppendFragmentInput!) { appendFragment(input: $i) { fragment { id } } }",
-         json!({ "i": { "sessionId": other, "stepId": steps[0], "kind": "ACTION", "content": "More rain." } })),
-        ("mutation($i: ReviseFragmentInput!) { reviseFragment(input: $i) { fragment { id } } }",
-         json!({ "i": { "id": fragment, "version": 1, "content": "Drizzle." } })),
-        ("mutation($id: UUID!) { deleteFragment(id: $id) { deletedFragmentId } }", json!({ "id": fragment })),
-        ("mutation($i: RecordRetrievalsInput!) { recordRetrievals(input: $i) { retrievals { id } } }",
-         json!({ "i": { "sessionId": other, "retrievals": [{ "documentId": doc, "method": "VECTOR", "score": 0.9, "rank": 1 }] } })),
+        (
+            "mutation($i: SetOutlineInput!) { setOutline(input: $i) { outline { id } } }",
+            json!({ "i": { "sessionId": other, "steps": [] } }),
+        ),
+        (
+            "mutation($i: AddOutlineStepInput!) { addOutlineStep(input: $i) { step { id } } }",
+            json!({ "i": { "sessionId": other, "title": "More" } }),
+        ),
+        (
+            "mutation($i: MoveOutlineStepInput!) { moveOutlineStep(input: $i) { step { id } } }",
+            json!({ "i": { "id": steps[0], "position": 0 } }),
+        ),
+        (
+            "mutation($i: AppendFragmentInput!) { appendFragment(input: $i) { fragment { id } } }",
+            json!({ "i": { "sessionId": other, "stepId": steps[0], "kind": "ACTION", "content": "More rain." } }),
+        ),
+        (
+            "mutation($i: ReviseFragmentInput!) { reviseFragment(input: $i) { fragment { id } } }",
+            json!({ "i": { "id": fragment, "version": 1, "content": "Drizzle." } }),
+        ),
+        (
+            "mutation($id: UUID!) { deleteFragment(id: $id) { deletedFragmentId } }",
+            json!({ "id": fragment }),
+        ),
+        (
+            "mutation($i: RecordRetrievalsInput!) { recordRetrievals(input: $i) { retrievals { id } } }",
+            json!({ "i": { "sessionId": other, "retrievals": [{ "documentId": doc, "method": "VECTOR", "score": 0.9, "rank": 1 }] } }),
+        ),
     ];
     for (query, vars) in writes {
         let code = app.gql_err(Some(&a), query, vars).await;

@@ -276,14 +276,19 @@ async fn run_subscription(ctx: &Ctx, token: &str) -> (Value, String, String) {
     let before = snapshot(&owner).await;
     let mut client = WsClient::connect(app.addr, token).await;
     client
-        .subscribe("1", "subscription($id: UUID!) { sessionEvents(sessionId: $id) { type } }", json!({ "id": session }))
+        .subscribe(
+            "1",
+            "subscription($id: UUID!) { sessionEvents(sessionId: $id) { type } }",
+            json!({ "id": session }),
+        )
         .await;
     let first = client.next(Duration::from_millis(700)).await;
     let after = snapshot(&owner).await;
     let body = match first {
         Some(frame) => frame["payload"].clone(),
         None => {
-            app.set_outline(&ctx.fx.admin_token, session, json!([{ "title": "Act" }])).await;
+            app.set_outline(&ctx.fx.admin_token, session, json!([{ "title": "Act" }]))
+                .await;
             client.next_payload().await
         }
     };

@@ -53,7 +53,11 @@ async fn create_update_cancel_delete() {
     assert_eq!(code, "CONFLICT");
     let owner = app.owner().await;
     assert_eq!(
-        scalar_i64(&owner, &format!("SELECT count(*) FROM screenplay.screenplay_sessions WHERE title = 'Lost update'")).await,
+        scalar_i64(
+            &owner,
+            &format!("SELECT count(*) FROM screenplay.screenplay_sessions WHERE title = 'Lost update'")
+        )
+        .await,
         0
     );
 
@@ -68,7 +72,11 @@ async fn create_update_cancel_delete() {
     assert_eq!(data["cancelSession"]["session"]["status"], "CANCELLED");
     assert_eq!(data["cancelSession"]["session"]["version"], 3);
     let code = app
-        .gql_err(Some(&s.member.token), UPDATE, json!({ "i": { "id": id, "version": 3, "title": "x" } }))
+        .gql_err(
+            Some(&s.member.token),
+            UPDATE,
+            json!({ "i": { "id": id, "version": 3, "title": "x" } }),
+        )
         .await;
     assert_eq!(code, "CONFLICT");
     let data = app
@@ -82,7 +90,9 @@ async fn create_update_cancel_delete() {
 
     // Delete: gone, its steps too; logs stay unlinked.
     let other = app.create_session(&s.member.token, s.workspace, "Other").await;
-    let steps = app.set_outline(&s.agent.token, other, json!([{ "title": "Act I" }])).await;
+    let steps = app
+        .set_outline(&s.agent.token, other, json!([{ "title": "Act I" }]))
+        .await;
     app.gql(
         Some(&s.agent.token),
         "mutation($i: LogExecutionInput!) { logExecution(input: $i) { execution { id } } }",
@@ -98,17 +108,28 @@ async fn create_update_cancel_delete() {
         .await;
     assert_eq!(data["deleteSession"]["deletedSessionId"], other.to_string());
     let code = app
-        .gql_err(Some(&s.member.token), "query($id: UUID!) { session(id: $id) { id } }", json!({ "id": other }))
+        .gql_err(
+            Some(&s.member.token),
+            "query($id: UUID!) { session(id: $id) { id } }",
+            json!({ "id": other }),
+        )
         .await;
     assert_eq!(code, "NOT_FOUND");
     assert_eq!(
-        scalar_i64(&owner, &format!("SELECT count(*) FROM screenplay.outline_steps WHERE session_id = '{other}'")).await,
+        scalar_i64(
+            &owner,
+            &format!("SELECT count(*) FROM screenplay.outline_steps WHERE session_id = '{other}'")
+        )
+        .await,
         0
     );
     assert_eq!(
         scalar_i64(
             &owner,
-            &format!("SELECT count(*) FROM screenplay.execution_logs WHERE tenant_id = '{}' AND session_id IS NULL", s.fx.id)
+            &format!(
+                "SELECT count(*) FROM screenplay.execution_logs WHERE tenant_id = '{}' AND session_id IS NULL",
+                s.fx.id
+            )
         )
         .await,
         1
@@ -123,9 +144,18 @@ async fn bad_session_input_is_refused_by_field() {
     let cases = [
         (json!({ "workspaceId": s.workspace, "title": "   " }), "title"),
         (json!({ "workspaceId": s.workspace, "title": "x".repeat(301) }), "title"),
-        (json!({ "workspaceId": s.workspace, "title": "T", "language": "english!" }), "language"),
-        (json!({ "workspaceId": s.workspace, "title": "T", "config": [1, 2] }), "config"),
-        (json!({ "workspaceId": s.workspace, "title": "T", "logline": "x".repeat(2001) }), "logline"),
+        (
+            json!({ "workspaceId": s.workspace, "title": "T", "language": "english!" }),
+            "language",
+        ),
+        (
+            json!({ "workspaceId": s.workspace, "title": "T", "config": [1, 2] }),
+            "config",
+        ),
+        (
+            json!({ "workspaceId": s.workspace, "title": "T", "logline": "x".repeat(2001) }),
+            "logline",
+        ),
     ];
     for (input, field) in cases {
         let (_, body) = app.post(Some(&token), CREATE, json!({ "i": input })).await;
@@ -134,7 +164,11 @@ async fn bad_session_input_is_refused_by_field() {
     }
     // Missing workspace, archived workspace.
     let code = app
-        .gql_err(Some(&token), CREATE, json!({ "i": { "workspaceId": Uuid::new_v4(), "title": "T" } }))
+        .gql_err(
+            Some(&token),
+            CREATE,
+            json!({ "i": { "workspaceId": Uuid::new_v4(), "title": "T" } }),
+        )
         .await;
     assert_eq!(code, "NOT_FOUND");
     app.gql(
@@ -144,11 +178,18 @@ async fn bad_session_input_is_refused_by_field() {
     )
     .await;
     let code = app
-        .gql_err(Some(&token), CREATE, json!({ "i": { "workspaceId": s.workspace, "title": "T" } }))
+        .gql_err(
+            Some(&token),
+            CREATE,
+            json!({ "i": { "workspaceId": s.workspace, "title": "T" } }),
+        )
         .await;
     assert_eq!(code, "CONFLICT");
     let owner = app.owner().await;
-    assert_eq!(scalar_i64(&owner, "SELECT count(*) FROM screenplay.screenplay_sessions").await, 0);
+    assert_eq!(
+        scalar_i64(&owner, "SELECT count(*) FROM screenplay.screenplay_sessions").await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -162,7 +203,8 @@ async fn lists_filter_order_and_page() {
         ids.push(app.create_session(&token, s.workspace, title).await);
     }
     let elsewhere = app.create_session(&token, other_ws, "Epsilon heist").await;
-    app.set_outline(&s.agent.token, ids[1], json!([{ "title": "Act" }])).await;
+    app.set_outline(&s.agent.token, ids[1], json!([{ "title": "Act" }]))
+        .await;
 
     let list = |vars: serde_json::Value| {
         let app = &app;
@@ -201,7 +243,11 @@ async fn lists_filter_order_and_page() {
     assert_eq!(recent["edges"][0]["node"]["id"], ids[1].to_string());
     // Time window: nothing before the first session was created.
     let created: String = app
-        .gql(Some(&token), "query($id: UUID!) { session(id: $id) { createdAt } }", json!({ "id": ids[0] }))
+        .gql(
+            Some(&token),
+            "query($id: UUID!) { session(id: $id) { createdAt } }",
+            json!({ "id": ids[0] }),
+        )
         .await["session"]["createdAt"]
         .as_str()
         .expect("time")
@@ -221,31 +267,64 @@ async fn other_tenants_sessions_are_not_found() {
     let a = app.studio("sa").await;
     let b = app.studio("sb").await;
     let session = app.create_session(&a.member.token, a.workspace, "Secret").await;
-    let steps = app.set_outline(&a.agent.token, session, json!([{ "title": "Act" }])).await;
+    let steps = app
+        .set_outline(&a.agent.token, session, json!([{ "title": "Act" }]))
+        .await;
     let fragment = app.append(&a.agent.token, session, steps[0], "ACTION", "Rain.").await;
     let probes = [
-        ("query($id: UUID!) { session(id: $id) { id title } }", json!({ "id": session })),
-        (UPDATE, json!({ "i": { "id": session, "version": 1, "title": "pwned" } })),
-        ("mutation($id: UUID!) { cancelSession(id: $id) { session { id } } }", json!({ "id": session })),
-        ("mutation($id: UUID!) { deleteSession(id: $id) { deletedSessionId } }", json!({ "id": session })),
-        ("mutation($i: SetOutlineInput!) { setOutline(input: $i) { outline { id } } }",
-         json!({ "i": { "sessionId": session, "steps": [{ "title": "pwned" }] } })),
-        ("mutation($i: AddOutlineStepInput!) { addOutlineStep(input: $i) { step { id } } }",
-         json!({ "i": { "sessionId": session, "title": "pwned" } })),
-        ("mutation($i: MoveOutlineStepInput!) { moveOutlineStep(input: $i) { step { id } } }",
-         json!({ "i": { "id": steps[0], "position": 0 } })),
-        ("mutation($i: UpdateOutlineStepStatusInput!) { updateOutlineStepStatus(input: $i) { step { id } } }",
-         json!({ "i": { "id": steps[0], "status": "RUNNING" } })),
-        ("mutation($i: AppendFragmentInput!) { appendFragment(input: $i) { fragment { id } } }",
-         json!({ "i": { "sessionId": session, "stepId": steps[0], "kind": "ACTION", "content": "pwned" } })),
-        ("mutation($i: ReviseFragmentInput!) { reviseFragment(input: $i) { fragment { id } } }",
-         json!({ "i": { "id": fragment, "version": 1, "content": "pwned" } })),
-        ("mutation($id: UUID!) { deleteFragment(id: $id) { deletedFragmentId } }", json!({ "id": fragment })),
-        ("mutation($i: LogExecutionInput!) { logExecution(input: $i) { execution { id } } }",
-         json!({ "i": { "sessionId": session, "agentName": "pwned", "action": "x", "status": "STARTED" } })),
-        ("mutation($i: LogLlmCallInput!) { logLlmCall(input: $i) { llmCall { id } } }",
-         json!({ "i": { "sessionId": session, "provider": "p", "model": "m", "promptTokens": 1, "completionTokens": 1,
-                        "costUsd": "0.1", "status": "SUCCEEDED" } })),
+        (
+            "query($id: UUID!) { session(id: $id) { id title } }",
+            json!({ "id": session }),
+        ),
+        (
+            UPDATE,
+            json!({ "i": { "id": session, "version": 1, "title": "pwned" } }),
+        ),
+        (
+            "mutation($id: UUID!) { cancelSession(id: $id) { session { id } } }",
+            json!({ "id": session }),
+        ),
+        (
+            "mutation($id: UUID!) { deleteSession(id: $id) { deletedSessionId } }",
+            json!({ "id": session }),
+        ),
+        (
+            "mutation($i: SetOutlineInput!) { setOutline(input: $i) { outline { id } } }",
+            json!({ "i": { "sessionId": session, "steps": [{ "title": "pwned" }] } }),
+        ),
+        (
+            "mutation($i: AddOutlineStepInput!) { addOutlineStep(input: $i) { step { id } } }",
+            json!({ "i": { "sessionId": session, "title": "pwned" } }),
+        ),
+        (
+            "mutation($i: MoveOutlineStepInput!) { moveOutlineStep(input: $i) { step { id } } }",
+            json!({ "i": { "id": steps[0], "position": 0 } }),
+        ),
+        (
+            "mutation($i: UpdateOutlineStepStatusInput!) { updateOutlineStepStatus(input: $i) { step { id } } }",
+            json!({ "i": { "id": steps[0], "status": "RUNNING" } }),
+        ),
+        (
+            "mutation($i: AppendFragmentInput!) { appendFragment(input: $i) { fragment { id } } }",
+            json!({ "i": { "sessionId": session, "stepId": steps[0], "kind": "ACTION", "content": "pwned" } }),
+        ),
+        (
+            "mutation($i: ReviseFragmentInput!) { reviseFragment(input: $i) { fragment { id } } }",
+            json!({ "i": { "id": fragment, "version": 1, "content": "pwned" } }),
+        ),
+        (
+            "mutation($id: UUID!) { deleteFragment(id: $id) { deletedFragmentId } }",
+            json!({ "id": fragment }),
+        ),
+        (
+            "mutation($i: LogExecutionInput!) { logExecution(input: $i) { execution { id } } }",
+            json!({ "i": { "sessionId": session, "agentName": "pwned", "action": "x", "status": "STARTED" } }),
+        ),
+        (
+            "mutation($i: LogLlmCallInput!) { logLlmCall(input: $i) { llmCall { id } } }",
+            json!({ "i": { "sessionId": session, "provider": "p", "model": "m", "promptTokens": 1, "completionTokens": 1,
+                        "costUsd": "0.1", "status": "SUCCEEDED" } }),
+        ),
     ];
     for (query, vars) in probes {
         let (_, body) = app.post(Some(&b.fx.admin_token), query, vars).await;
@@ -254,7 +333,9 @@ async fn other_tenants_sessions_are_not_found() {
     }
     // B's own step with A's session: still NOT_FOUND (the session is invisible).
     let b_session = app.create_session(&b.member.token, b.workspace, "Mine").await;
-    let b_steps = app.set_outline(&b.agent.token, b_session, json!([{ "title": "Act" }])).await;
+    let b_steps = app
+        .set_outline(&b.agent.token, b_session, json!([{ "title": "Act" }]))
+        .await;
     let code = app
         .gql_err(
             Some(&b.agent.token),
@@ -266,13 +347,27 @@ async fn other_tenants_sessions_are_not_found() {
     let _ = b_steps;
     let owner = app.owner().await;
     assert_eq!(
-        scalar_i64(&owner, "SELECT count(*) FROM screenplay.screenplay_fragments WHERE content = 'pwned'").await
-            + scalar_i64(&owner, "SELECT count(*) FROM screenplay.outline_steps WHERE title = 'pwned'").await
-            + scalar_i64(&owner, "SELECT count(*) FROM screenplay.execution_logs WHERE agent_name = 'pwned'").await,
+        scalar_i64(
+            &owner,
+            "SELECT count(*) FROM screenplay.screenplay_fragments WHERE content = 'pwned'"
+        )
+        .await
+            + scalar_i64(
+                &owner,
+                "SELECT count(*) FROM screenplay.outline_steps WHERE title = 'pwned'"
+            )
+            .await
+            + scalar_i64(
+                &owner,
+                "SELECT count(*) FROM screenplay.execution_logs WHERE agent_name = 'pwned'"
+            )
+            .await,
         0
     );
     assert_eq!(app.session_status(&a.member.token, session).await, "GENERATING");
     // B's list shows nothing of A's.
-    let data = app.gql(Some(&b.fx.admin_token), "{ sessions { totalCount } }", json!({})).await;
+    let data = app
+        .gql(Some(&b.fx.admin_token), "{ sessions { totalCount } }", json!({}))
+        .await;
     assert_eq!(data["sessions"]["totalCount"], 1);
 }

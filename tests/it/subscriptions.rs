@@ -65,8 +65,15 @@ async fn two_server_processes_deliver_every_event_in_commit_order() {
     )
     .await;
     let step = uuid(&data["data"]["setOutline"]["outline"][0]["id"]);
-    let status = "mutation($i: UpdateOutlineStepStatusInput!) { updateOutlineStepStatus(input: $i) { step { status } } }";
-    post_to(two.addr, &a, status, json!({ "i": { "id": step, "status": "RUNNING" } })).await;
+    let status =
+        "mutation($i: UpdateOutlineStepStatusInput!) { updateOutlineStepStatus(input: $i) { step { status } } }";
+    post_to(
+        two.addr,
+        &a,
+        status,
+        json!({ "i": { "id": step, "status": "RUNNING" } }),
+    )
+    .await;
     let fragment = app.append(&a, session, step, "ACTION", "Rain.").await;
     post_to(
         one.addr,
@@ -76,7 +83,13 @@ async fn two_server_processes_deliver_every_event_in_commit_order() {
     )
     .await;
     // A failed mutation commits nothing and sends nothing.
-    let failed = post_to(two.addr, &a, status, json!({ "i": { "id": step, "status": "PENDING" } })).await;
+    let failed = post_to(
+        two.addr,
+        &a,
+        status,
+        json!({ "i": { "id": step, "status": "PENDING" } }),
+    )
+    .await;
     assert_eq!(failed["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
     post_to(
         two.addr,
@@ -141,7 +154,11 @@ async fn two_server_processes_deliver_every_event_in_commit_order() {
     assert_eq!(orders[0], orders[1]);
     // Commit order is also position order (appends to one step serialize on it).
     let data = app
-        .gql(Some(&a), "query($id: UUID!) { session(id: $id) { outline { fragments { id } } } }", json!({ "id": session }))
+        .gql(
+            Some(&a),
+            "query($id: UUID!) { session(id: $id) { outline { fragments { id } } } }",
+            json!({ "id": session }),
+        )
         .await;
     let positions: Vec<String> = data["session"]["outline"][0]["fragments"]
         .as_array()
@@ -208,7 +225,8 @@ async fn subscribers_are_authenticated_and_kept_to_their_tenant() {
     let b_session = app.create_session(&b.member.token, b.workspace, "B's").await;
     client.subscribe("3", EVENTS, json!({ "id": b_session })).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    app.set_outline(&a.agent.token, session, json!([{ "title": "A only" }])).await;
+    app.set_outline(&a.agent.token, session, json!([{ "title": "A only" }]))
+        .await;
     client.assert_quiet(Duration::from_millis(800)).await;
 
     // Platform admins have no tenant content.
@@ -228,7 +246,10 @@ async fn subscribers_are_authenticated_and_kept_to_their_tenant() {
     let mut client = WsClient::connect(app.addr, &member.token).await;
     client.subscribe("1", EVENTS, json!({ "id": session })).await;
     let payload = client.next_payload().await;
-    assert_eq!(payload["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{payload}");
+    assert_eq!(
+        payload["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{payload}"
+    );
 }
 
 #[tokio::test]
@@ -239,7 +260,8 @@ async fn shutdown_closes_open_websockets() {
     let mut client = WsClient::connect(app.addr, &s.member.token).await;
     client.subscribe("1", EVENTS, json!({ "id": session })).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    app.set_outline(&s.agent.token, session, json!([{ "title": "One" }])).await;
+    app.set_outline(&s.agent.token, session, json!([{ "title": "One" }]))
+        .await;
     assert_eq!(client.next_event().await["type"], "OUTLINE_CHANGED");
     tokio::time::timeout(Duration::from_secs(10), app.stop())
         .await

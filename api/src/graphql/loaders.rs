@@ -93,7 +93,10 @@ impl Loaders {
     }
 
     /// Loads one value (`None` when the key matched nothing).
-    pub async fn one<K>(&self, key: K) -> Result<Option<<ScopeLoader as async_graphql::dataloader::Loader<K>>::Value>, LoadError>
+    pub async fn one<K>(
+        &self,
+        key: K,
+    ) -> Result<Option<<ScopeLoader as async_graphql::dataloader::Loader<K>>::Value>, LoadError>
     where
         K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
         ScopeLoader: async_graphql::dataloader::Loader<K, Error = LoadError>,
@@ -201,7 +204,8 @@ macro_rules! by_id_loader {
 
 by_id_loader!(SessionById, sessions::get_many, |m: &screenplay_sessions::Model| m.id);
 by_id_loader!(StepById, outline::get_many, |m: &outline_steps::Model| m.id);
-by_id_loader!(FragmentById, fragments::get_many, |m: &screenplay_fragments::Model| m.id);
+by_id_loader!(FragmentById, fragments::get_many, |m: &screenplay_fragments::Model| m
+    .id);
 
 impl async_graphql::dataloader::Loader<WorkspaceById> for ScopeLoader {
     type Value = workspaces::Model;
@@ -237,9 +241,11 @@ macro_rules! grouped_loader {
 grouped_loader!(StepsOfSession, outline::for_sessions, |m: &outline_steps::Model| Some(
     m.session_id
 ));
-grouped_loader!(FragmentsOfStep, fragments::for_steps, |m: &screenplay_fragments::Model| Some(
-    m.step_id
-));
+grouped_loader!(
+    FragmentsOfStep,
+    fragments::for_steps,
+    |m: &screenplay_fragments::Model| Some(m.step_id)
+);
 grouped_loader!(
     FragmentsOfSession,
     fragments::for_sessions,

@@ -26,10 +26,10 @@ fn builder(
         MutationRoot::default(),
         SubscriptionRoot::default(),
     )
-        .limit_depth(depth)
-        .limit_complexity(complexity)
-        .limit_recursive_depth(32)
-        .limit_directives(16);
+    .limit_depth(depth)
+    .limit_complexity(complexity)
+    .limit_recursive_depth(32)
+    .limit_directives(16);
     if introspection {
         builder
     } else {

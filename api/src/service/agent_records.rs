@@ -138,7 +138,10 @@ pub async fn record_retrievals(
             ));
         }
         if r.rank < 1 {
-            return Err(AppError::bad_input(format!("retrievals[{i}].rank"), "`rank` starts at 1"));
+            return Err(AppError::bad_input(
+                format!("retrievals[{i}].rank"),
+                "`rank` starts at 1",
+            ));
         }
         let query_text = validate::optional_text(&format!("retrievals[{i}].queryText"), r.query_text.clone(), 10_000)?;
         rows.push(retrieved_documents::ActiveModel {
@@ -196,7 +199,10 @@ pub async fn log_execution(
     if let Some(finished) = input.finished_at
         && finished < started_at
     {
-        return Err(AppError::bad_input("finishedAt", "`finishedAt` must not be before `startedAt`"));
+        return Err(AppError::bad_input(
+            "finishedAt",
+            "`finishedAt` must not be before `startedAt`",
+        ));
     }
     let tx = db.begin().await?;
     let session = sessions::get(&tx, caller, input.session_id).await?;
@@ -237,17 +243,26 @@ pub async fn log_llm_call(
     let model_name = validate::name("model", &input.model, 200)?;
     let error = validate::optional_text("error", input.error, MAX_ERROR)?;
     if input.prompt_tokens < 0 {
-        return Err(AppError::bad_input("promptTokens", "`promptTokens` must not be negative"));
+        return Err(AppError::bad_input(
+            "promptTokens",
+            "`promptTokens` must not be negative",
+        ));
     }
     if input.completion_tokens < 0 {
-        return Err(AppError::bad_input("completionTokens", "`completionTokens` must not be negative"));
+        return Err(AppError::bad_input(
+            "completionTokens",
+            "`completionTokens` must not be negative",
+        ));
     }
     let total_tokens = i64::from(input.prompt_tokens) + i64::from(input.completion_tokens);
     if total_tokens > i64::from(i32::MAX) {
         return Err(AppError::bad_input("completionTokens", "too many tokens for one call"));
     }
     if input.cost_usd.is_sign_negative() || input.cost_usd > Decimal::from(100_000_000) {
-        return Err(AppError::bad_input("costUsd", "`costUsd` must be between 0 and 100000000"));
+        return Err(AppError::bad_input(
+            "costUsd",
+            "`costUsd` must be between 0 and 100000000",
+        ));
     }
     let cost = input.cost_usd.round_dp(6);
     if input.latency_ms.is_some_and(|l| l < 0) {
@@ -262,11 +277,17 @@ pub async fn log_llm_call(
     if let Some(fragment_id) = input.fragment_id {
         let fragment = fragments::get(&tx, caller, fragment_id).await?;
         if fragment.session_id != session.id {
-            return Err(AppError::bad_input("fragmentId", "`fragmentId` is a fragment of another session"));
+            return Err(AppError::bad_input(
+                "fragmentId",
+                "`fragmentId` is a fragment of another session",
+            ));
         }
         match step_id {
             Some(step) if step != fragment.step_id => {
-                return Err(AppError::bad_input("fragmentId", "`fragmentId` is a fragment of another step"));
+                return Err(AppError::bad_input(
+                    "fragmentId",
+                    "`fragmentId` is a fragment of another step",
+                ));
             }
             Some(_) => {}
             None => step_id = Some(fragment.step_id),
@@ -292,7 +313,13 @@ pub async fn log_llm_call(
     }
     .insert(&tx)
     .await?;
-    usage::add(&tx, caller.tenant_id, QuotaMetric::LlmTokens, Decimal::from(total_tokens)).await?;
+    usage::add(
+        &tx,
+        caller.tenant_id,
+        QuotaMetric::LlmTokens,
+        Decimal::from(total_tokens),
+    )
+    .await?;
     usage::add(&tx, caller.tenant_id, QuotaMetric::LlmCost, cost).await?;
     tx.commit().await?;
     Ok(call)
@@ -320,9 +347,14 @@ pub async fn retrievals_page_per_session(
     session_ids: &[Uuid],
     page: &Page,
 ) -> AppResult<HashMap<Uuid, PageResult<retrieved_documents::Model>>> {
-    page::fetch_per_parent(db, RETRIEVALS_BY_SESSION, caller.tenant_id, session_ids, page, |r: &retrieved_documents::Model| {
-        Some(r.session_id)
-    })
+    page::fetch_per_parent(
+        db,
+        RETRIEVALS_BY_SESSION,
+        caller.tenant_id,
+        session_ids,
+        page,
+        |r: &retrieved_documents::Model| Some(r.session_id),
+    )
     .await
 }
 
@@ -332,9 +364,14 @@ pub async fn executions_page_per_session(
     session_ids: &[Uuid],
     page: &Page,
 ) -> AppResult<HashMap<Uuid, PageResult<execution_logs::Model>>> {
-    page::fetch_per_parent(db, EXECUTIONS_BY_SESSION, caller.tenant_id, session_ids, page, |r: &execution_logs::Model| {
-        r.session_id
-    })
+    page::fetch_per_parent(
+        db,
+        EXECUTIONS_BY_SESSION,
+        caller.tenant_id,
+        session_ids,
+        page,
+        |r: &execution_logs::Model| r.session_id,
+    )
     .await
 }
 
@@ -344,9 +381,14 @@ pub async fn llm_calls_page_per_session(
     session_ids: &[Uuid],
     page: &Page,
 ) -> AppResult<HashMap<Uuid, PageResult<llm_call_logs::Model>>> {
-    page::fetch_per_parent(db, LLM_CALLS_BY_SESSION, caller.tenant_id, session_ids, page, |r: &llm_call_logs::Model| {
-        r.session_id
-    })
+    page::fetch_per_parent(
+        db,
+        LLM_CALLS_BY_SESSION,
+        caller.tenant_id,
+        session_ids,
+        page,
+        |r: &llm_call_logs::Model| r.session_id,
+    )
     .await
 }
 

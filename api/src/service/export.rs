@@ -166,7 +166,9 @@ fn cue_name(name: &str) -> &str {
 fn cue(name: &str) -> String {
     let name = one_line(name);
     let plain = cue_name(&name);
-    if is_upper(plain) && !name.starts_with(['!', '@', '.', '>', '#', '=', '~', '[']) && !looks_like_scene_heading(&name)
+    if is_upper(plain)
+        && !name.starts_with(['!', '@', '.', '>', '#', '=', '~', '['])
+        && !looks_like_scene_heading(&name)
     {
         name
     } else {
@@ -207,7 +209,13 @@ fn action(content: &str) -> String {
 fn dialogue(content: &str) -> String {
     content
         .lines()
-        .map(|l| if l.trim().is_empty() { "  ".to_owned() } else { l.trim_end().to_owned() })
+        .map(|l| {
+            if l.trim().is_empty() {
+                "  ".to_owned()
+            } else {
+                l.trim_end().to_owned()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -216,7 +224,13 @@ fn note(content: &str) -> String {
     let body = content
         .replace("]]", "] ]")
         .lines()
-        .map(|l| if l.trim().is_empty() { "  ".to_owned() } else { l.trim_end().to_owned() })
+        .map(|l| {
+            if l.trim().is_empty() {
+                "  ".to_owned()
+            } else {
+                l.trim_end().to_owned()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n");
     format!("[[{body}]]")

@@ -189,9 +189,14 @@ pub async fn page_per_session(
     session_ids: &[Uuid],
     page: &Page,
 ) -> AppResult<std::collections::HashMap<Uuid, PageResult<fragments::Model>>> {
-    page::fetch_per_parent(db, BY_SESSION, caller.tenant_id, session_ids, page, |f: &fragments::Model| {
-        Some(f.session_id)
-    })
+    page::fetch_per_parent(
+        db,
+        BY_SESSION,
+        caller.tenant_id,
+        session_ids,
+        page,
+        |f: &fragments::Model| Some(f.session_id),
+    )
     .await
 }
 
@@ -221,7 +226,11 @@ async fn lock_step(db: &impl ConnectionTrait, caller: &TenantCaller, id: Uuid) -
 }
 
 /// Appends a fragment at the end of its step.
-pub async fn append(db: &impl TransactionTrait, caller: &TenantCaller, input: NewFragment) -> AppResult<fragments::Model> {
+pub async fn append(
+    db: &impl TransactionTrait,
+    caller: &TenantCaller,
+    input: NewFragment,
+) -> AppResult<fragments::Model> {
     let content = check_content(input.kind, &input.content)?;
     let character = check_character(input.kind, input.character)?;
     let origin = check_origin(caller, input.origin.unwrap_or(FragmentOrigin::New))?;
@@ -341,7 +350,11 @@ pub async fn delete(db: &impl TransactionTrait, caller: &TenantCaller, id: Uuid)
         DbBackend::Postgres,
         "UPDATE screenplay.screenplay_fragments SET position = position - 1 \
          WHERE tenant_id = $1 AND step_id = $2 AND position > $3",
-        [caller.tenant_id.into(), fragment.step_id.into(), fragment.position.into()],
+        [
+            caller.tenant_id.into(),
+            fragment.step_id.into(),
+            fragment.position.into(),
+        ],
     ))
     .await?;
     tx.commit().await?;

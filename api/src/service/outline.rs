@@ -189,7 +189,10 @@ pub async fn set_outline(
             let (title, description, agent_name) =
                 check_step_text(&here, &step.title, step.description, step.agent_name)?;
             if rows.len() >= MAX_STEPS {
-                return Err(AppError::bad_input("steps", format!("an outline has at most {MAX_STEPS} steps")));
+                return Err(AppError::bad_input(
+                    "steps",
+                    format!("an outline has at most {MAX_STEPS} steps"),
+                ));
             }
             let id = Uuid::now_v7();
             let (tenant_id, session_id, now) = *ctx;
@@ -209,17 +212,33 @@ pub async fn set_outline(
                 created_at: Set(now),
                 updated_at: Set(now),
             });
-            flatten(step.children, Some(id), depth + 1, &format!("{here}children"), ctx, rows)?;
+            flatten(
+                step.children,
+                Some(id),
+                depth + 1,
+                &format!("{here}children"),
+                ctx,
+                rows,
+            )?;
         }
         Ok(())
     }
-    flatten(input, None, 1, "steps", &mut (caller.tenant_id, session_id, now), &mut rows)?;
+    flatten(
+        input,
+        None,
+        1,
+        "steps",
+        &mut (caller.tenant_id, session_id, now),
+        &mut rows,
+    )?;
 
     let tx = db.begin().await?;
     let session = sessions::lock_for_write(&tx, caller, session_id, SessionLock::Exclusive).await?;
     let existing = for_sessions(&tx, caller, &[session_id]).await?;
     if sessions::any_running(&existing) {
-        return Err(AppError::conflict("a step of this outline is running; the outline cannot be replaced now"));
+        return Err(AppError::conflict(
+            "a step of this outline is running; the outline cannot be replaced now",
+        ));
     }
     let written = fragments::Entity::find()
         .filter(fragments::Column::TenantId.eq(caller.tenant_id))
@@ -303,14 +322,21 @@ fn check_position(position: Option<i32>, siblings: usize) -> AppResult<usize> {
 }
 
 /// Writes new positions (and parents) for the listed steps in one statement.
-async fn renumber(db: &impl ConnectionTrait, caller: &TenantCaller, rows: &[(Uuid, i32, Option<Uuid>)]) -> AppResult<()> {
+async fn renumber(
+    db: &impl ConnectionTrait,
+    caller: &TenantCaller,
+    rows: &[(Uuid, i32, Option<Uuid>)],
+) -> AppResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
     let positions: Vec<i32> = rows.iter().map(|r| r.1).collect();
     // Text, with '' for none: arrays of nullable uuids do not bind.
-    let parents: Vec<String> = rows.iter().map(|r| r.2.map(|p| p.to_string()).unwrap_or_default()).collect();
+    let parents: Vec<String> = rows
+        .iter()
+        .map(|r| r.2.map(|p| p.to_string()).unwrap_or_default())
+        .collect();
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "UPDATE screenplay.outline_steps s SET position = v.position, parent_step_id = v.parent \
@@ -318,12 +344,7 @@ async fn renumber(db: &impl ConnectionTrait, caller: &TenantCaller, rows: &[(Uui
                FROM unnest($2::uuid[], $3::int[], $4::text[]) AS u(id, position, parent)) AS v \
          WHERE s.tenant_id = $1 AND s.id = v.id \
            AND (s.position, s.parent_step_id) IS DISTINCT FROM (v.position, v.parent)",
-        [
-            caller.tenant_id.into(),
-            ids.into(),
-            positions.into(),
-            parents.into(),
-        ],
+        [caller.tenant_id.into(), ids.into(), positions.into(), parents.into()],
     ))
     .await?;
     Ok(())
@@ -341,7 +362,10 @@ pub async fn add_step(
     let session = sessions::lock_for_write(&tx, caller, input.session_id, SessionLock::Exclusive).await?;
     let all = for_sessions(&tx, caller, &[session.id]).await?;
     if all.len() >= MAX_STEPS {
-        return Err(AppError::bad_input("sessionId", format!("an outline has at most {MAX_STEPS} steps")));
+        return Err(AppError::bad_input(
+            "sessionId",
+            format!("an outline has at most {MAX_STEPS} steps"),
+        ));
     }
     if let Some(parent) = input.parent_step_id {
         get_in_session(&tx, caller, session.id, parent, "parentStepId").await?;
@@ -353,7 +377,10 @@ pub async fn add_step(
             ));
         }
     }
-    let mut siblings: Vec<&steps::Model> = all.iter().filter(|s| s.parent_step_id == input.parent_step_id).collect();
+    let mut siblings: Vec<&steps::Model> = all
+        .iter()
+        .filter(|s| s.parent_step_id == input.parent_step_id)
+        .collect();
     siblings.sort_by_key(|s| s.position);
     let position = check_position(input.position, siblings.len())?;
     let shifted: Vec<(Uuid, i32, Option<Uuid>)> = siblings

@@ -188,10 +188,18 @@ where
     let at = |c: &Cursor| Expr::tuple([Expr::val(c.at), Expr::val(c.id)]);
     let mut select = select;
     if let Some(after) = &page.after {
-        select = select.filter(if ascending { key().gt(at(after)) } else { key().lt(at(after)) });
+        select = select.filter(if ascending {
+            key().gt(at(after))
+        } else {
+            key().lt(at(after))
+        });
     }
     if let Some(before) = &page.before {
-        select = select.filter(if ascending { key().lt(at(before)) } else { key().gt(at(before)) });
+        select = select.filter(if ascending {
+            key().lt(at(before))
+        } else {
+            key().gt(at(before))
+        });
     }
     let order = if page.backward != ascending {
         sea_orm::Order::Asc

@@ -72,7 +72,12 @@ pub fn step_transition_allowed(from: StepStatus, to: StepStatus) -> bool {
     use StepStatus::*;
     matches!(
         (from, to),
-        (Pending, Running) | (Pending, Skipped) | (Running, Completed) | (Running, Failed) | (Running, Skipped) | (Failed, Pending)
+        (Pending, Running)
+            | (Pending, Skipped)
+            | (Running, Completed)
+            | (Running, Failed)
+            | (Running, Skipped)
+            | (Failed, Pending)
     )
 }
 

@@ -134,7 +134,9 @@ pub async fn lock_for_write(
 /// `CONFLICT` for a cancelled session.
 pub fn ensure_not_cancelled(session: &sessions::Model) -> AppResult<()> {
     if session.status == SessionStatus::Cancelled {
-        return Err(AppError::conflict("the session is cancelled and accepts no further writes"));
+        return Err(AppError::conflict(
+            "the session is cancelled and accepts no further writes",
+        ));
     }
     Ok(())
 }
@@ -182,7 +184,10 @@ pub fn check_filter(filter: &SessionFilter) -> AppResult<()> {
     if let (Some(a), Some(b)) = (filter.created_after, filter.created_before)
         && a >= b
     {
-        return Err(AppError::bad_input("createdBefore", "`createdBefore` must be after `createdAfter`"));
+        return Err(AppError::bad_input(
+            "createdBefore",
+            "`createdBefore` must be after `createdAfter`",
+        ));
     }
     if filter.search.as_ref().is_some_and(|s| s.chars().count() > 200) {
         return Err(AppError::bad_input("search", "`search` must be at most 200 characters"));
@@ -205,7 +210,15 @@ pub async fn list(
         SessionOrder::UpdatedDesc => (sessions::Column::UpdatedAt, false),
         SessionOrder::UpdatedAsc => (sessions::Column::UpdatedAt, true),
     };
-    page::fetch_ordered(db, filtered(caller, filter), column, sessions::Column::Id, ascending, page).await
+    page::fetch_ordered(
+        db,
+        filtered(caller, filter),
+        column,
+        sessions::Column::Id,
+        ascending,
+        page,
+    )
+    .await
 }
 
 pub async fn count(db: &impl ConnectionTrait, caller: &TenantCaller, filter: &SessionFilter) -> AppResult<u64> {
@@ -243,7 +256,11 @@ fn config(value: serde_json::Value) -> AppResult<serde_json::Value> {
 }
 
 /// Creates a session (status `planning`, no outline yet).
-pub async fn create(db: &impl TransactionTrait, caller: &TenantCaller, input: NewSession) -> AppResult<sessions::Model> {
+pub async fn create(
+    db: &impl TransactionTrait,
+    caller: &TenantCaller,
+    input: NewSession,
+) -> AppResult<sessions::Model> {
     let title = validate::name("title", &input.title, MAX_TITLE)?;
     let logline = validate::optional_text("logline", input.logline, MAX_LOGLINE)?;
     let genre = validate::optional_text("genre", input.genre, MAX_GENRE)?;

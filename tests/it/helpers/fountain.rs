@@ -34,7 +34,10 @@ pub fn parse(text: &str) -> Vec<Element> {
     let lines: Vec<&str> = text.lines().collect();
     let mut i = 0;
     // Title page: `Key: value` lines up to the first blank line.
-    if lines.first().is_some_and(|l| l.contains(':') && !l.starts_with(['!', '.', '@', '#'])) {
+    if lines
+        .first()
+        .is_some_and(|l| l.contains(':') && !l.starts_with(['!', '.', '@', '#']))
+    {
         while i < lines.len() && !lines[i].trim().is_empty() {
             if let Some((k, v)) = lines[i].split_once(':') {
                 out.push(Element::TitleField(k.trim().to_owned(), v.trim().to_owned()));

@@ -73,8 +73,11 @@ impl TestApp {
 
     /// Appends a fragment; returns its id.
     pub async fn append(&self, token: &str, session: Uuid, step: Uuid, kind: &str, content: &str) -> Uuid {
-        self.append_with(token, json!({ "sessionId": session, "stepId": step, "kind": kind, "content": content }))
-            .await
+        self.append_with(
+            token,
+            json!({ "sessionId": session, "stepId": step, "kind": kind, "content": content }),
+        )
+        .await
     }
 
     pub async fn append_with(&self, token: &str, input: Value) -> Uuid {

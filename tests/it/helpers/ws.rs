@@ -20,13 +20,21 @@ pub type Frame = Value;
 impl WsClient {
     /// Opens `/graphql/ws` (graphql-transport-ws) without the handshake.
     pub async fn open(addr: SocketAddr) -> Self {
-        let mut request = format!("ws://{addr}/graphql/ws").into_client_request().expect("request");
-        request
-            .headers_mut()
-            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("graphql-transport-ws"));
-        let (socket, response) = tokio_tungstenite::connect_async(request).await.expect("websocket connect");
+        let mut request = format!("ws://{addr}/graphql/ws")
+            .into_client_request()
+            .expect("request");
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static("graphql-transport-ws"),
+        );
+        let (socket, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket connect");
         assert_eq!(
-            response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()),
+            response
+                .headers()
+                .get("sec-websocket-protocol")
+                .and_then(|v| v.to_str().ok()),
             Some("graphql-transport-ws")
         );
         Self { socket }
@@ -42,8 +50,11 @@ impl WsClient {
 
     /// Sends `connection_init` with `payload`; returns the server's answer.
     pub async fn init(&mut self, payload: Value) -> Frame {
-        self.send(json!({ "type": "connection_init", "payload": payload })).await;
-        self.next(Duration::from_secs(10)).await.expect("an answer to connection_init")
+        self.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        self.next(Duration::from_secs(10))
+            .await
+            .expect("an answer to connection_init")
     }
 
     pub async fn send(&mut self, message: Value) {

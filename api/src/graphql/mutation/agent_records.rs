@@ -103,8 +103,7 @@ impl AgentRecordMutation {
                 query_text: r.query_text,
             })
             .collect();
-        let inserted =
-            agent_records::record_retrievals(&*tx, &caller, input.session_id, input.step_id, rows).await?;
+        let inserted = agent_records::record_retrievals(&*tx, &caller, input.session_id, input.step_id, rows).await?;
         ctx.scope()
             .note_resources("retrieved_document", inserted.iter().map(|r| r.id));
         Ok(RecordRetrievalsPayload {
@@ -144,7 +143,11 @@ impl AgentRecordMutation {
     /// Logs one LLM call and counts its tokens and cost; `QUOTA_EXCEEDED`
     /// when the tenant's daily LLM token limit would be passed.
     #[graphql(guard = "Allow(Action::WriteAgentRecords)")]
-    async fn log_llm_call(&self, ctx: &Context<'_>, input: LogLlmCallInput) -> async_graphql::Result<LogLlmCallPayload> {
+    async fn log_llm_call(
+        &self,
+        ctx: &Context<'_>,
+        input: LogLlmCallInput,
+    ) -> async_graphql::Result<LogLlmCallPayload> {
         let (tx, caller) = ctx.scope().tenant().await?;
         let call = agent_records::log_llm_call(
             &*tx,

@@ -79,7 +79,9 @@ impl SessionMutation {
         )
         .await?;
         ctx.scope().note_change("session", session.id, None, Some(&session));
-        Ok(SessionPayload { session: session.into() })
+        Ok(SessionPayload {
+            session: session.into(),
+        })
     }
 
     /// Changes a session's title, logline, genre, language or config, if
@@ -107,7 +109,9 @@ impl SessionMutation {
         .await?;
         ctx.scope()
             .note_change("session", session.id, Some(&before), Some(&session));
-        Ok(SessionPayload { session: session.into() })
+        Ok(SessionPayload {
+            session: session.into(),
+        })
     }
 
     /// Cancels a session: agents' further writes get `CONFLICT`.
@@ -117,7 +121,9 @@ impl SessionMutation {
         let (before, session) = sessions::cancel(&*tx, &caller, id).await?;
         ctx.scope()
             .note_change("session", session.id, Some(&before), Some(&session));
-        Ok(SessionPayload { session: session.into() })
+        Ok(SessionPayload {
+            session: session.into(),
+        })
     }
 
     /// Deletes a session with its outline, fragments and retrievals

@@ -181,7 +181,9 @@ impl LlmCall {
 
     /// The retrievals recorded for the call's step (what fed the call).
     async fn retrievals(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RetrievedDocument>> {
-        let Some(id) = self.0.step_id else { return Ok(Vec::new()) };
+        let Some(id) = self.0.step_id else {
+            return Ok(Vec::new());
+        };
         let list = ctx.loaders().one(RetrievalsOfStep(id)).await?.unwrap_or_default();
         Ok(list.iter().cloned().map(RetrievedDocument::from).collect())
     }

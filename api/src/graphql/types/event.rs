@@ -73,7 +73,11 @@ impl SessionEvent {
 
     fn status<T: std::str::FromStr>(&self, previous: bool) -> Option<T> {
         let record = self.record.as_ref()?;
-        let value = if previous { &record.previous_status } else { &record.status };
+        let value = if previous {
+            &record.previous_status
+        } else {
+            &record.status
+        };
         value.as_deref()?.parse().ok()
     }
 

@@ -71,7 +71,11 @@ impl Fragment {
 
     /// The step it belongs to.
     async fn step(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<OutlineStep>> {
-        Ok(ctx.loaders().one(StepById(self.0.step_id)).await?.map(OutlineStep::from))
+        Ok(ctx
+            .loaders()
+            .one(StepById(self.0.step_id))
+            .await?
+            .map(OutlineStep::from))
     }
 
     /// Every version, oldest first; the last one is the current version.

@@ -39,7 +39,10 @@ impl OutlineStep {
         for list in children.values_mut() {
             list.sort_by_key(|s| (s.position, s.id));
         }
-        fn build(parent: Option<Uuid>, children: &HashMap<Option<Uuid>, Vec<&outline_steps::Model>>) -> Vec<OutlineStep> {
+        fn build(
+            parent: Option<Uuid>,
+            children: &HashMap<Option<Uuid>, Vec<&outline_steps::Model>>,
+        ) -> Vec<OutlineStep> {
             children
                 .get(&parent)
                 .into_iter()

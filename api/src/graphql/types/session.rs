@@ -72,7 +72,11 @@ impl Session {
     }
     /// The workspace the session belongs to.
     async fn workspace(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Workspace>> {
-        Ok(ctx.loaders().one(WorkspaceById(self.0.workspace_id)).await?.map(Into::into))
+        Ok(ctx
+            .loaders()
+            .one(WorkspaceById(self.0.workspace_id))
+            .await?
+            .map(Into::into))
     }
     /// The user who created it (null once that user is deleted).
     async fn created_by(&self) -> Option<Uuid> {
@@ -130,7 +134,11 @@ impl Session {
         before: Option<String>,
     ) -> async_graphql::Result<Page<Fragment>> {
         let page = page_args(ctx, first, after, last, before)?;
-        let result = ctx.loaders().one(FragmentPage(self.0.id, page)).await?.unwrap_or_default();
+        let result = ctx
+            .loaders()
+            .one(FragmentPage(self.0.id, page))
+            .await?
+            .unwrap_or_default();
         Ok(connection::page(
             Arc::unwrap_or_clone(result),
             |f| cursor(&f.created_at, f.id),
@@ -149,7 +157,11 @@ impl Session {
         before: Option<String>,
     ) -> async_graphql::Result<Page<RetrievedDocument>> {
         let page = page_args(ctx, first, after, last, before)?;
-        let result = ctx.loaders().one(RetrievalPage(self.0.id, page)).await?.unwrap_or_default();
+        let result = ctx
+            .loaders()
+            .one(RetrievalPage(self.0.id, page))
+            .await?
+            .unwrap_or_default();
         Ok(connection::page(
             Arc::unwrap_or_clone(result),
             |r| cursor(&r.created_at, r.id),
@@ -168,7 +180,11 @@ impl Session {
         before: Option<String>,
     ) -> async_graphql::Result<Page<ExecutionLog>> {
         let page = page_args(ctx, first, after, last, before)?;
-        let result = ctx.loaders().one(ExecutionPage(self.0.id, page)).await?.unwrap_or_default();
+        let result = ctx
+            .loaders()
+            .one(ExecutionPage(self.0.id, page))
+            .await?
+            .unwrap_or_default();
         Ok(connection::page(
             Arc::unwrap_or_clone(result),
             |r| cursor(&r.created_at, r.id),
@@ -187,7 +203,11 @@ impl Session {
         before: Option<String>,
     ) -> async_graphql::Result<Page<LlmCall>> {
         let page = page_args(ctx, first, after, last, before)?;
-        let result = ctx.loaders().one(LlmCallPage(self.0.id, page)).await?.unwrap_or_default();
+        let result = ctx
+            .loaders()
+            .one(LlmCallPage(self.0.id, page))
+            .await?
+            .unwrap_or_default();
         Ok(connection::page(
             Arc::unwrap_or_clone(result),
             |r| cursor(&r.created_at, r.id),
