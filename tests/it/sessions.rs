@@ -55,7 +55,7 @@ async fn create_update_cancel_delete() {
     assert_eq!(
         scalar_i64(
             &owner,
-            &format!("SELECT count(*) FROM screenplay.screenplay_sessions WHERE title = 'Lost update'")
+            "SELECT count(*) FROM screenplay.screenplay_sessions WHERE title = 'Lost update'"
         )
         .await,
         0
