@@ -8,7 +8,12 @@ use screenplay_api::auth::Role;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, process::ServerProcess, screenplay::uuid, ws::WsClient};
+use crate::helpers::{
+    TestApp,
+    process::ServerProcess,
+    screenplay::uuid,
+    ws::{WsClient, until_live},
+};
 
 const EVENTS: &str = "subscription($id: UUID!) { sessionEvents(sessionId: $id) {
     type sessionId stepId fragmentId version stepStatus previousStepStatus sessionStatus previousSessionStatus
@@ -52,10 +57,13 @@ async fn two_server_processes_deliver_every_event_in_commit_order() {
     let mut on_two = WsClient::connect(two.addr, &s.member.token).await;
     on_one.subscribe("1", EVENTS, json!({ "id": session })).await;
     on_two.subscribe("a", EVENTS, json!({ "id": session })).await;
-    // Let both subscriptions reach their LISTEN before writing.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-
     let a = s.agent.token.clone();
+    // Both subscriptions are live (an empty outline only says OUTLINE_CHANGED).
+    let poke = || async {
+        app.set_outline(&a, session, json!([])).await;
+    };
+    until_live(&mut [&mut on_one, &mut on_two], poke).await;
+
     // Writes go through process one, process two and the in-process server.
     let data = post_to(
         one.addr,
@@ -224,7 +232,10 @@ async fn subscribers_are_authenticated_and_kept_to_their_tenant() {
     // B subscribed to its own session hears nothing of A's writes.
     let b_session = app.create_session(&b.member.token, b.workspace, "B's").await;
     client.subscribe("3", EVENTS, json!({ "id": b_session })).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    until_live(&mut [&mut client], || async {
+        app.set_outline(&b.agent.token, b_session, json!([])).await;
+    })
+    .await;
     app.set_outline(&a.agent.token, session, json!([{ "title": "A only" }]))
         .await;
     client.assert_quiet(Duration::from_millis(800)).await;
@@ -259,10 +270,10 @@ async fn shutdown_closes_open_websockets() {
     let session = app.create_session(&s.member.token, s.workspace, "Down").await;
     let mut client = WsClient::connect(app.addr, &s.member.token).await;
     client.subscribe("1", EVENTS, json!({ "id": session })).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    app.set_outline(&s.agent.token, session, json!([{ "title": "One" }]))
-        .await;
-    assert_eq!(client.next_event().await["type"], "OUTLINE_CHANGED");
+    until_live(&mut [&mut client], || async {
+        app.set_outline(&s.agent.token, session, json!([])).await;
+    })
+    .await;
     tokio::time::timeout(Duration::from_secs(10), app.stop())
         .await
         .expect("shutdown does not wait for open websockets");

@@ -27,6 +27,9 @@ use crate::auth::{self, Principal};
 
 /// How long a client has to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// WebSocket ping interval, so that idle subscriptions survive proxies and
+/// load balancers that drop quiet connections.
+const KEEPALIVE: Duration = Duration::from_secs(30);
 
 pub async fn graphql_ws(
     State(state): State<HttpState>,
@@ -106,8 +109,15 @@ async fn serve(
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
     tokio::pin!(init_deadline);
     let mut acknowledged = false;
+    let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
     loop {
         let next = tokio::select! {
+            _ = keepalive.tick() => {
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+                continue;
+            }
             _ = shutdown.clone().wait() => {
                 let _ = sink.send(close(1001, "server shutting down")).await;
                 break;

@@ -120,3 +120,34 @@ impl WsClient {
         }
     }
 }
+
+/// Waits until every client's subscription is live: `poke` commits a change
+/// that emits an event (repeated until each client has seen one), then the
+/// clients are drained until quiet. After this, nothing committed is missed.
+pub async fn until_live<F, Fut>(clients: &mut [&mut WsClient], poke: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut live = vec![false; clients.len()];
+    for _ in 0..60 {
+        if live.iter().all(|l| *l) {
+            break;
+        }
+        poke().await;
+        for (i, client) in clients.iter_mut().enumerate() {
+            if !live[i]
+                && let Some(frame) = client.next(Duration::from_millis(500)).await
+            {
+                assert_eq!(frame["type"], "next", "{frame}");
+                live[i] = true;
+            }
+        }
+    }
+    assert!(live.iter().all(|l| *l), "subscriptions never became live");
+    for client in clients.iter_mut() {
+        while let Some(frame) = client.next(Duration::from_millis(400)).await {
+            assert_eq!(frame["type"], "next", "{frame}");
+        }
+    }
+}
