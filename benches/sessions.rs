@@ -8,7 +8,7 @@
 //! totals, pages cycled with cursors) at 1 and 16 concurrent connections.
 //!
 //! ```sh
-//! cargo bench --bench sessions -- [--sessions 1000] [--steps 10] [--fragments 5] [--seconds 15] [--concurrency 1,16]
+//! cargo bench --bench sessions -- [--sessions 1000] [--steps 10] [--fragments 5] [--seconds 15] [--concurrency 1,16] [--flat]
 //! ```
 //!
 //! Not a test: it asserts nothing but that every answer is complete; the
@@ -30,9 +30,14 @@ use uuid::Uuid;
 
 const SECRET: &str = "bench-secret-bench-secret-bench-secret-0123456789";
 const DATABASE: &str = "screenplay_bench";
-const QUERY: &str = "query($after: String) { sessions(first: 20, after: $after) { pageInfo { endCursor }
+/// The nested page: 20 sessions × 10 steps × 5 fragments, with usage totals.
+const NESTED: &str = "query($after: String) { sessions(first: 20, after: $after) { pageInfo { endCursor }
   edges { node { id title status usage { totalTokens costUsd callCount }
     outline { id title status fragments { id kind character content version } } } } } }";
+/// `--flat`: the same page without nested fields (20 rows), to compare with
+/// a plain list endpoint.
+const FLAT: &str = "query($after: String) { sessions(first: 20, after: $after) { pageInfo { endCursor }
+  edges { node { id title logline status version createdAt updatedAt } } } }";
 
 #[derive(Parser)]
 struct ServeFlags {
@@ -46,6 +51,7 @@ struct Options {
     fragments: u32,
     seconds: u64,
     concurrency: Vec<usize>,
+    query: &'static str,
 }
 
 fn options() -> Options {
@@ -55,6 +61,7 @@ fn options() -> Options {
         fragments: 5,
         seconds: 15,
         concurrency: vec![1, 16],
+        query: NESTED,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -70,6 +77,11 @@ fn options() -> Options {
                     .split(',')
                     .map(|c| c.parse().expect("--concurrency 1,16"))
                     .collect()
+            }
+            "--flat" => {
+                o.query = FLAT;
+                i += 1;
+                continue;
             }
             _ => {
                 // `cargo bench` passes --bench; ignore anything unknown.
@@ -183,13 +195,14 @@ async fn main() -> anyhow::Result<()> {
     let served = tokio::spawn(server.run(signal));
 
     // Every page's cursor, so that requests cycle through the whole list.
+    let query = o.query;
     let client = reqwest::Client::new();
     let mut cursors: Vec<Option<String>> = vec![None];
     loop {
         let body: Value = client
             .post(&url)
             .bearer_auth(&token)
-            .json(&json!({ "query": QUERY, "variables": { "after": cursors.last().cloned().flatten() } }))
+            .json(&json!({ "query": query, "variables": { "after": cursors.last().cloned().flatten() } }))
             .send()
             .await?
             .json()
@@ -206,8 +219,8 @@ async fn main() -> anyhow::Result<()> {
     let pages = cursors.len().max(1);
     eprintln!("{pages} pages of 20 sessions");
 
-    println!("| connections | requests | req/s | p50 | p99 | statements/request |");
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("| connections | requests | req/s | p50 | p99 | statements/request | response size |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
     for &connections in &o.concurrency {
         // Warm up, then measure for a fixed time.
         let run = |duration: Duration| {
@@ -217,6 +230,7 @@ async fn main() -> anyhow::Result<()> {
             async move {
                 let deadline = Instant::now() + duration;
                 let mut tasks = Vec::new();
+                let query = query;
                 for worker in 0..connections {
                     let (cursors, url, token) = (cursors.clone(), url.clone(), token.clone());
                     tasks.push(tokio::spawn(async move {
@@ -225,50 +239,57 @@ async fn main() -> anyhow::Result<()> {
                             .build()
                             .expect("client");
                         let mut latencies = Vec::new();
+                        let mut bytes = 0usize;
                         let mut i = worker;
                         while Instant::now() < deadline {
                             let after = cursors[i % cursors.len()].clone();
                             let start = Instant::now();
-                            let body: Value = client
+                            let raw = client
                                 .post(&url)
                                 .bearer_auth(&token)
-                                .json(&json!({ "query": QUERY, "variables": { "after": after } }))
+                                .json(&json!({ "query": query, "variables": { "after": after } }))
                                 .send()
                                 .await
                                 .expect("request")
-                                .json()
+                                .bytes()
                                 .await
-                                .expect("json");
+                                .expect("body");
                             latencies.push(start.elapsed());
+                            bytes += raw.len();
+                            let body: Value = serde_json::from_slice(&raw).expect("json");
                             let edges = body["data"]["sessions"]["edges"].as_array().map_or(0, Vec::len);
                             assert!(body.get("errors").is_none() && edges == 20, "bad answer: {body}");
                             i += connections;
                         }
-                        latencies
+                        (latencies, bytes)
                     }));
                 }
                 let mut all = Vec::new();
+                let mut bytes = 0;
                 for t in tasks {
-                    all.extend(t.await.expect("worker"));
+                    let (latencies, b) = t.await.expect("worker");
+                    all.extend(latencies);
+                    bytes += b;
                 }
-                all
+                (all, bytes)
             }
         };
         run(Duration::from_secs(2)).await;
         let statements_before = state.db.stats().statements();
         let started = Instant::now();
-        let mut latencies = run(Duration::from_secs(o.seconds)).await;
+        let (mut latencies, bytes) = run(Duration::from_secs(o.seconds)).await;
         let elapsed = started.elapsed();
         let statements = state.db.stats().statements() - statements_before;
         latencies.sort();
         let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
         println!(
-            "| {connections} | {} | {:.0} | {} | {} | {:.1} |",
+            "| {connections} | {} | {:.0} | {} | {} | {:.1} | {:.0} KB |",
             latencies.len(),
             latencies.len() as f64 / elapsed.as_secs_f64(),
             ms(percentile(&latencies, 50.0)),
             ms(percentile(&latencies, 99.0)),
             statements as f64 / latencies.len().max(1) as f64,
+            bytes as f64 / latencies.len().max(1) as f64 / 1024.0,
         );
     }
     let _ = trigger.send(true);
