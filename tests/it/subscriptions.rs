@@ -285,3 +285,29 @@ async fn shutdown_closes_open_websockets() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_disabled_callers_subscription_ends() {
+    let app = TestApp::spawn_with(&["--subscription-recheck", "1s"]).await;
+    let s = app.studio("wsrecheck").await;
+    let session = app.create_session(&s.member.token, s.workspace, "Recheck").await;
+    let mut client = WsClient::connect(app.addr, &s.member.token).await;
+    client.subscribe("1", EVENTS, json!({ "id": session })).await;
+    until_live(&mut [&mut client], || async {
+        app.set_outline(&s.agent.token, session, json!([])).await;
+    })
+    .await;
+    app.gql(
+        Some(&s.fx.admin_token),
+        "mutation($id: UUID!) { disableUser(id: $id) { user { id } } }",
+        json!({ "id": s.member.id }),
+    )
+    .await;
+    let payload = client.next_payload().await;
+    assert_eq!(
+        payload["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{payload}"
+    );
+    let frame = client.next(Duration::from_secs(5)).await.expect("complete");
+    assert_eq!(frame["type"], "complete", "{frame}");
+}
