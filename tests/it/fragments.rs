@@ -200,7 +200,10 @@ async fn bad_fragment_input() {
         "{body}"
     );
     assert!(body["data"].is_null());
-    assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{body}"
+    );
     let owner = app.owner().await;
     assert_eq!(
         scalar_i64(&owner, "SELECT count(*) FROM screenplay.screenplay_fragments").await,
