@@ -417,11 +417,6 @@ pub async fn refresh_status(db: &impl ConnectionTrait, session: &sessions::Model
     Ok(model.update(db).await?)
 }
 
-/// Statuses of a session's steps, for tests and diagnostics.
-pub fn counts_of(steps: &[entity::outline_steps::Model]) -> StepCounts {
-    StepCounts::of(steps.iter().map(|s| s.status))
-}
-
 /// Whether any step of the list is running.
 pub fn any_running(steps: &[entity::outline_steps::Model]) -> bool {
     steps.iter().any(|s| s.status == StepStatus::Running)
