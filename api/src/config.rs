@@ -189,6 +189,17 @@ pub struct ServeArgs {
     #[arg(long, env = "SCREENPLAY_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
 
+    /// How often a live subscription re-checks its caller in the database
+    /// (tenant active, user enabled, role unchanged); a refused caller's
+    /// subscription ends with the error.
+    #[arg(long, env = "SCREENPLAY_SUBSCRIPTION_RECHECK", default_value = "60s", value_parser = parse_duration)]
+    pub subscription_recheck: Duration,
+
+    /// Connection for LISTEN (live subscriptions): a direct PostgreSQL
+    /// connection, since PgBouncer in transaction mode cannot LISTEN.
+    /// Defaults to DATABASE_URL.
+    #[arg(long, env = "SCREENPLAY_LISTEN_DATABASE_URL", hide_env_values = true)]
+    pub listen_database_url: Option<Secret<String>>,
     /// Bearer token required on GET /metrics (unset: open).
     #[arg(long, env = "SCREENPLAY_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<Secret<String>>,
@@ -243,6 +254,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub http: HttpConfig,
+    /// LISTEN connection for live subscriptions; `None`: the server's DATABASE_URL.
+    pub listen_database_url: Option<Secret<String>>,
     pub metrics_token: Option<Secret<String>>,
     /// The maintenance scheduler's plan, when it is on.
     pub maintenance_schedule: Option<ScheduleConfig>,
@@ -290,6 +303,8 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     pub trusted_proxies: Vec<IpNet>,
     pub shutdown_grace: Duration,
+    /// How often a subscription re-checks its caller.
+    pub subscription_recheck: Duration,
 }
 
 impl Default for LimitsConfig {
@@ -332,6 +347,9 @@ impl Config {
         }
         if args.access_token_ttl < Duration::from_secs(30) {
             bail!("SCREENPLAY_ACCESS_TOKEN_TTL must be at least 30s");
+        }
+        if args.subscription_recheck < Duration::from_secs(1) {
+            bail!("SCREENPLAY_SUBSCRIPTION_RECHECK must be at least 1s");
         }
         if args.refresh_token_ttl <= args.access_token_ttl {
             bail!("SCREENPLAY_REFRESH_TOKEN_TTL must be longer than SCREENPLAY_ACCESS_TOKEN_TTL");
@@ -385,7 +403,9 @@ impl Config {
                 cors_origins: args.cors_origins.into_iter().filter(|o| !o.is_empty()).collect(),
                 trusted_proxies: args.trusted_proxies,
                 shutdown_grace: args.shutdown_grace,
+                subscription_recheck: args.subscription_recheck,
             },
+            listen_database_url: args.listen_database_url,
             metrics_token: args.metrics_token,
             maintenance_schedule: args.maintenance_schedule.then_some(ScheduleConfig {
                 vacuum: args.vacuum_schedule,

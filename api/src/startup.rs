@@ -9,6 +9,7 @@ use crate::{
     auth::jwt::{JwtIssuer, JwtVerifier},
     config::{Config, DatabaseArgs, JwtArgs, Secret},
     db::{Db, PoolOptions, migrate_up},
+    events::EventHub,
     localdb::LocalDb,
     middleware::{audit::AuditSink, persisted::PersistedQueryStore, rate_limit::RateLimiter},
     state::{AppState, SharedState},
@@ -123,6 +124,12 @@ pub async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase
     let issuer = JwtIssuer::from_config(&config.auth);
     let persisted = Arc::new(PersistedQueryStore::load(&config.persisted)?);
     let audit = AuditSink::start(db.clone(), config.audit_enabled);
+    let events = EventHub::new(
+        config
+            .listen_database_url
+            .clone()
+            .unwrap_or_else(|| database.app_url.clone()),
+    );
     Ok(Arc::new(AppState {
         config,
         db,
@@ -131,6 +138,7 @@ pub async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase
         audit,
         rate_limiter: RateLimiter::default(),
         persisted,
+        events,
     }))
 }
 

@@ -6,6 +6,7 @@ use crate::{
     auth::jwt::{JwtIssuer, JwtVerifier},
     config::Config,
     db::Db,
+    events::EventHub,
     middleware::{audit::AuditSink, persisted::PersistedQueryStore, rate_limit::RateLimiter},
 };
 
@@ -19,6 +20,8 @@ pub struct AppState {
     pub audit: AuditSink,
     pub rate_limiter: RateLimiter,
     pub persisted: Arc<PersistedQueryStore>,
+    /// Live session events (LISTEN/NOTIFY) for subscriptions.
+    pub events: EventHub,
 }
 
 /// Cloned into every handler.

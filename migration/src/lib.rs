@@ -47,6 +47,16 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0006_row_level_security_down.sql"),
     ),
     (
+        "m20261129_000010_session_events",
+        include_str!("sql/0010_session_events_up.sql"),
+        include_str!("sql/0010_session_events_down.sql"),
+    ),
+    (
+        "m20261129_000011_session_list_indexes",
+        include_str!("sql/0011_session_list_indexes_up.sql"),
+        include_str!("sql/0011_session_list_indexes_down.sql"),
+    ),
+    (
         "m20261129_000030_monitoring",
         include_str!("sql/0030_monitoring_up.sql"),
         include_str!("sql/0030_monitoring_down.sql"),

@@ -6,12 +6,19 @@
 mod helpers;
 
 mod admin_api;
+mod agent_records;
 mod audit;
 mod auth;
 mod backup;
+mod dataloaders;
+mod export;
 mod foundation;
+mod fragments;
 mod operations;
+mod outline;
 mod permissions;
 mod pgbouncer;
 mod seed_commands;
+mod sessions;
+mod subscriptions;
 mod tenancy;

@@ -9,9 +9,12 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use std::time::Duration;
+
 use crate::helpers::{
     TestApp,
     fixtures::{PASSWORD, TenantFixture},
+    ws::WsClient,
 };
 
 const ALL: &[&str] = &["platform_admin", "tenant_admin", "member", "viewer", "agent"];
@@ -19,6 +22,9 @@ const TENANT_ROLES: &[&str] = &["tenant_admin", "member", "viewer", "agent"];
 const PLATFORM: &[&str] = &["platform_admin"];
 const ADMIN: &[&str] = &["tenant_admin"];
 const AUDITORS: &[&str] = &["platform_admin", "tenant_admin"];
+const ADMIN_MEMBER: &[&str] = &["tenant_admin", "member"];
+const WRITERS: &[&str] = &["tenant_admin", "member", "agent"];
+const ADMIN_AGENT: &[&str] = &["tenant_admin", "agent"];
 
 /// (operation, roles allowed), as in the README.
 pub const TABLE: &[(&str, &[&str])] = &[
@@ -52,11 +58,29 @@ pub const TABLE: &[(&str, &[&str])] = &[
     ("connectionStats", PLATFORM),
     ("analyzeAllTables", PLATFORM),
     ("cleanupOldLogs", PLATFORM),
+    ("sessions", TENANT_ROLES),
+    ("session", TENANT_ROLES),
+    ("sessionEvents", TENANT_ROLES),
+    ("createSession", ADMIN_MEMBER),
+    ("updateSession", ADMIN_MEMBER),
+    ("cancelSession", ADMIN_MEMBER),
+    ("deleteSession", ADMIN_MEMBER),
+    ("setOutline", WRITERS),
+    ("addOutlineStep", WRITERS),
+    ("moveOutlineStep", WRITERS),
+    ("updateOutlineStepStatus", WRITERS),
+    ("appendFragment", WRITERS),
+    ("reviseFragment", WRITERS),
+    ("deleteFragment", WRITERS),
+    ("recordRetrievals", ADMIN_AGENT),
+    ("logExecution", ADMIN_AGENT),
+    ("logLlmCall", ADMIN_AGENT),
 ];
 
 struct Ctx {
     app: TestApp,
     fx: TenantFixture,
+    workspace: Uuid,
 }
 
 impl Ctx {
@@ -70,6 +94,18 @@ impl Ctx {
 
     async fn victim_workspace(&self) -> Uuid {
         self.app.workspace(&self.fx, "victim").await
+    }
+
+    /// A fresh session of the tenant, with a two-step outline and a fragment.
+    async fn victim_session(&self) -> (Uuid, Vec<Uuid>, Uuid) {
+        let token = &self.fx.admin_token;
+        let session = self.app.create_session(token, self.workspace, "Victim").await;
+        let steps = self
+            .app
+            .set_outline(token, session, json!([{ "title": "One" }, { "title": "Two" }]))
+            .await;
+        let fragment = self.app.append(token, session, steps[0], "ACTION", "Rain.").await;
+        (session, steps, fragment)
     }
 }
 
@@ -181,12 +217,113 @@ async fn run(ctx: &Ctx, op: &str, token: &str) -> (Value, String, String) {
             "mutation($d: Int!) { cleanupOldLogs(days: $d) { runId } }".into(),
             json!({ "d": 90 }),
         ),
+        "sessions" => ("{ sessions { totalCount } }".into(), json!({})),
+        "session" => (
+            "query($id: UUID!) { session(id: $id) { id outline { id } } }".into(),
+            json!({ "id": ctx.victim_session().await.0 }),
+        ),
+        "sessionEvents" => return run_subscription(ctx, token).await,
+        "createSession" => (
+            "mutation($i: CreateSessionInput!) { createSession(input: $i) { session { id } } }".into(),
+            json!({ "i": { "workspaceId": ctx.workspace, "title": "New" } }),
+        ),
+        "updateSession" => (
+            "mutation($i: UpdateSessionInput!) { updateSession(input: $i) { session { id } } }".into(),
+            json!({ "i": { "id": ctx.victim_session().await.0, "version": 1, "title": "Renamed" } }),
+        ),
+        "cancelSession" => (
+            "mutation($id: UUID!) { cancelSession(id: $id) { session { id } } }".into(),
+            json!({ "id": ctx.victim_session().await.0 }),
+        ),
+        "deleteSession" => (
+            "mutation($id: UUID!) { deleteSession(id: $id) { deletedSessionId } }".into(),
+            json!({ "id": ctx.victim_session().await.0 }),
+        ),
+        "setOutline" => (
+            "mutation($i: SetOutlineInput!) { setOutline(input: $i) { outline { id } } }".into(),
+            json!({ "i": { "sessionId": app.create_session(&ctx.fx.admin_token, ctx.workspace, "Empty").await,
+                           "steps": [{ "title": "Act" }] } }),
+        ),
+        "addOutlineStep" => (
+            "mutation($i: AddOutlineStepInput!) { addOutlineStep(input: $i) { step { id } } }".into(),
+            json!({ "i": { "sessionId": ctx.victim_session().await.0, "title": "More" } }),
+        ),
+        "moveOutlineStep" => (
+            "mutation($i: MoveOutlineStepInput!) { moveOutlineStep(input: $i) { step { id } } }".into(),
+            json!({ "i": { "id": ctx.victim_session().await.1[1], "position": 0 } }),
+        ),
+        "updateOutlineStepStatus" => (
+            "mutation($i: UpdateOutlineStepStatusInput!) { updateOutlineStepStatus(input: $i) { step { id } } }".into(),
+            json!({ "i": { "id": ctx.victim_session().await.1[0], "status": "RUNNING" } }),
+        ),
+        "appendFragment" => {
+            let (session, steps, _) = ctx.victim_session().await;
+            (
+                "mutation($i: AppendFragmentInput!) { appendFragment(input: $i) { fragment { id } } }".into(),
+                json!({ "i": { "sessionId": session, "stepId": steps[0], "kind": "ACTION", "content": "More rain." } }),
+            )
+        }
+        "reviseFragment" => (
+            "mutation($i: ReviseFragmentInput!) { reviseFragment(input: $i) { fragment { id } } }".into(),
+            json!({ "i": { "id": ctx.victim_session().await.2, "version": 1, "content": "Drizzle." } }),
+        ),
+        "deleteFragment" => (
+            "mutation($id: UUID!) { deleteFragment(id: $id) { deletedFragmentId } }".into(),
+            json!({ "id": ctx.victim_session().await.2 }),
+        ),
+        "recordRetrievals" => {
+            let (session, steps, _) = ctx.victim_session().await;
+            let doc = app.document(ctx.fx.id, ctx.workspace, "Ref").await;
+            (
+                "mutation($i: RecordRetrievalsInput!) { recordRetrievals(input: $i) { retrievals { id } } }".into(),
+                json!({ "i": { "sessionId": session, "stepId": steps[0],
+                               "retrievals": [{ "documentId": doc, "method": "VECTOR", "score": 0.5, "rank": 1 }] } }),
+            )
+        }
+        "logExecution" => (
+            "mutation($i: LogExecutionInput!) { logExecution(input: $i) { execution { id } } }".into(),
+            json!({ "i": { "sessionId": ctx.victim_session().await.0, "agentName": "writer", "action": "write",
+                           "status": "STARTED" } }),
+        ),
+        "logLlmCall" => (
+            "mutation($i: LogLlmCallInput!) { logLlmCall(input: $i) { llmCall { id } } }".into(),
+            json!({ "i": { "sessionId": ctx.victim_session().await.0, "provider": "openai", "model": "gpt",
+                           "promptTokens": 10, "completionTokens": 2, "costUsd": "0.001", "status": "SUCCEEDED" } }),
+        ),
         other => panic!("no runner for operation {other}"),
     };
     let owner = app.owner().await;
     let before = snapshot(&owner).await;
     let (_, body) = app.post(Some(token), &query, vars).await;
     let after = snapshot(&owner).await;
+    (body, before, after)
+}
+
+/// `sessionEvents` over a real websocket: refused callers get the error as
+/// the first message; allowed ones get the next event.
+async fn run_subscription(ctx: &Ctx, token: &str) -> (Value, String, String) {
+    let app = &ctx.app;
+    let session = app.create_session(&ctx.fx.admin_token, ctx.workspace, "Live").await;
+    let owner = app.owner().await;
+    let before = snapshot(&owner).await;
+    let mut client = WsClient::connect(app.addr, token).await;
+    client
+        .subscribe(
+            "1",
+            "subscription($id: UUID!) { sessionEvents(sessionId: $id) { type } }",
+            json!({ "id": session }),
+        )
+        .await;
+    let first = client.next(Duration::from_millis(700)).await;
+    let after = snapshot(&owner).await;
+    let body = match first {
+        Some(frame) => frame["payload"].clone(),
+        None => {
+            app.set_outline(&ctx.fx.admin_token, session, json!([{ "title": "Act" }]))
+                .await;
+            client.next_payload().await
+        }
+    };
     (body, before, after)
 }
 
@@ -234,7 +371,8 @@ async fn every_role_against_every_operation() {
     for role in [Role::Member, Role::Viewer, Role::Agent] {
         tokens.push((role.as_str(), app.user(&fx, role).await.token));
     }
-    let ctx = Ctx { app, fx };
+    let workspace = app.workspace(&fx, "Scripts").await;
+    let ctx = Ctx { app, fx, workspace };
 
     let mut failures = Vec::new();
     for (op, allowed) in TABLE {

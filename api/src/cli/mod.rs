@@ -3,6 +3,7 @@
 mod backup;
 mod bench;
 mod db;
+mod export;
 mod maintenance;
 mod migrate;
 mod serve;
@@ -71,6 +72,13 @@ enum Command {
     Bench {
         #[command(subcommand)]
         action: bench::BenchAction,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Print a session's screenplay (Fountain, plain text or JSON).
+    Export {
+        #[command(flatten)]
+        args: export::ExportArgs,
         #[command(flatten)]
         db: DatabaseArgs,
     },
@@ -143,6 +151,7 @@ pub async fn run() -> anyhow::Result<()> {
             pg_bin,
             db,
         } => backup::run_restore(file, into, clean, pg_bin, db).await,
+        Command::Export { args, db } => export::run(args, db).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())

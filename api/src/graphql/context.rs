@@ -62,6 +62,8 @@ pub struct RequestScope {
     pub meta: RequestMeta,
     state: Mutex<ScopeState>,
     notes: std::sync::Mutex<AuditNotes>,
+    /// The operation's DataLoaders, made on first use (see `graphql::loaders`).
+    pub(crate) loaders: std::sync::OnceLock<Arc<super::loaders::Loaders>>,
 }
 
 #[derive(Default)]
@@ -81,6 +83,7 @@ impl RequestScope {
             meta,
             state: Mutex::new(ScopeState::default()),
             notes: std::sync::Mutex::new(AuditNotes::default()),
+            loaders: std::sync::OnceLock::new(),
         }
     }
 
@@ -239,6 +242,8 @@ pub trait ContextExt {
     fn shared_app(&self) -> SharedState;
     fn scope(&self) -> &RequestScope;
     fn principal(&self) -> &Principal;
+    /// The operation's DataLoaders (created on first use, per operation).
+    fn loaders(&self) -> Arc<super::loaders::Loaders>;
 }
 
 impl ContextExt for Context<'_> {
@@ -256,5 +261,9 @@ impl ContextExt for Context<'_> {
 
     fn principal(&self) -> &Principal {
         self.scope().principal()
+    }
+
+    fn loaders(&self) -> Arc<super::loaders::Loaders> {
+        super::loaders::Loaders::of(self.data_unchecked::<Arc<RequestScope>>())
     }
 }

@@ -6,9 +6,11 @@
 
 pub mod connection;
 pub mod context;
+pub mod loaders;
 pub mod mutation;
 pub mod query;
 pub mod schema;
+pub mod subscription;
 pub mod types;
 
 pub use schema::{AppSchema, Schemas, build_schemas, sdl};

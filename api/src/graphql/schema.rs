@@ -1,8 +1,8 @@
 //! The one schema builder, used by the server, the SDL export and the tests.
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder, extensions::Tracing};
+use async_graphql::{Schema, SchemaBuilder, extensions::Tracing};
 
-use super::{mutation::MutationRoot, query::QueryRoot};
+use super::{mutation::MutationRoot, query::QueryRoot, subscription::SubscriptionRoot};
 use crate::{
     config::LimitsConfig,
     middleware::{lifecycle::RequestLifecycle, persisted::PersistedQueries},
@@ -10,7 +10,7 @@ use crate::{
 };
 
 /// The API schema.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Two builds of the same schema: signed-in callers get the configured
 /// limits, anonymous callers stricter ones.
@@ -24,12 +24,16 @@ fn builder(
     depth: usize,
     complexity: usize,
     introspection: bool,
-) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    let builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
-        .limit_depth(depth)
-        .limit_complexity(complexity)
-        .limit_recursive_depth(32)
-        .limit_directives(16);
+) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    let builder = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot::default(),
+    )
+    .limit_depth(depth)
+    .limit_complexity(complexity)
+    .limit_recursive_depth(32)
+    .limit_directives(16);
     if introspection {
         builder
     } else {

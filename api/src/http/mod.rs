@@ -4,6 +4,7 @@ mod graphql;
 mod health;
 mod metrics;
 mod server;
+mod ws;
 
 pub use server::{Server, ShutdownSignal, os_signals};
 
@@ -36,10 +37,12 @@ use crate::{
 pub struct HttpState {
     pub app: SharedState,
     pub schemas: Schemas,
+    /// Fires when the server stops (open websockets close on it).
+    pub shutdown: ShutdownSignal,
 }
 
 /// The router with every route and layer.
-pub fn router(app: SharedState, schemas: Schemas) -> Router {
+pub fn router(app: SharedState, schemas: Schemas, shutdown: ShutdownSignal) -> Router {
     let http = &app.config.http;
     let timeout = http.request_timeout;
     let body_limit = http.body_limit;
@@ -47,6 +50,7 @@ pub fn router(app: SharedState, schemas: Schemas) -> Router {
     let state = HttpState {
         app: app.clone(),
         schemas,
+        shutdown,
     };
     let api = Router::new()
         .route("/graphql", get(graphql::get_graphql).post(graphql::post_graphql))
@@ -56,6 +60,8 @@ pub fn router(app: SharedState, schemas: Schemas) -> Router {
         ));
     Router::new()
         .merge(api)
+        // No timeout: a subscription lives as long as its socket.
+        .route("/graphql/ws", get(ws::graphql_ws))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))

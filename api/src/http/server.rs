@@ -1,6 +1,7 @@
 //! Binding, serving, and graceful shutdown: on SIGTERM or SIGINT the
-//! listener closes, in-flight requests finish (up to the grace period),
-//! background writers flush, and the process exits 0.
+//! listener closes, open websockets are closed (1001), in-flight requests
+//! finish (up to the grace period), background writers flush, and the
+//! process exits 0.
 
 use std::net::SocketAddr;
 
@@ -55,13 +56,15 @@ impl Server {
     /// Serves until `shutdown` fires, then drains.
     pub async fn run(self, shutdown: ShutdownSignal) -> anyhow::Result<()> {
         let schemas = build_schemas(self.state.clone());
-        let app = router(self.state.clone(), schemas);
+        let app = router(self.state.clone(), schemas, shutdown.clone());
         let grace = self.state.config.http.shutdown_grace;
         let serve = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown.clone().wait());
         let background = spawn_background(&self.state, &shutdown);
         let served = tokio::spawn(async move { serve.await });
         shutdown.wait().await;
+        // Subscriptions end: their sockets close on the signal, the listener stops.
+        self.state.events.stop();
         tracing::info!(grace = ?grace, "shutting down: finishing in-flight requests");
         match tokio::time::timeout(grace, served).await {
             Ok(result) => result.context("server task")?.context("serving")?,

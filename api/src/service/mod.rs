@@ -1,11 +1,17 @@
 //! Services: the rules of each domain and the transactions they run in.
 //! They know nothing of GraphQL; resolvers parse input and call them.
 
+pub mod agent_records;
 pub mod audit_log;
 pub mod auth;
 pub mod demo;
+pub mod export;
+pub mod fragments;
 pub mod monitoring;
+pub mod outline;
 pub mod page;
+pub mod session_status;
+pub mod sessions;
 pub mod tenants;
 pub mod usage;
 pub mod users;

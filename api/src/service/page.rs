@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::error::{AppError, AppResult};
 
 /// A keyset position: `(created_at, id)` of the last row seen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Cursor {
     pub at: DateTime<Utc>,
     pub id: Uuid,
@@ -34,7 +34,7 @@ impl Cursor {
 }
 
 /// A validated page request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Page {
     /// Rows wanted (the query fetches one more to know if there is a next page).
     pub limit: u64,
@@ -89,11 +89,21 @@ impl Page {
 }
 
 /// Rows of one page and whether more exist beyond it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PageResult<T> {
     pub rows: Vec<T>,
     pub has_previous: bool,
     pub has_next: bool,
+}
+
+impl<T> Default for PageResult<T> {
+    fn default() -> Self {
+        Self {
+            rows: Vec::new(),
+            has_previous: false,
+            has_next: false,
+        }
+    }
 }
 
 impl<T> PageResult<T> {
@@ -153,6 +163,23 @@ where
     E: sea_orm::EntityTrait,
     C: sea_orm::ConnectionTrait,
 {
+    fetch_ordered(db, select, created, id, false, page).await
+}
+
+/// Fetches one page of `select` ordered by `(time, id)`, oldest first when
+/// `ascending`, newest first otherwise. Cursors hold `(time, id)`.
+pub async fn fetch_ordered<E, C>(
+    db: &C,
+    select: sea_orm::Select<E>,
+    created: E::Column,
+    id: E::Column,
+    ascending: bool,
+    page: &Page,
+) -> AppResult<PageResult<E::Model>>
+where
+    E: sea_orm::EntityTrait,
+    C: sea_orm::ConnectionTrait,
+{
     use sea_orm::{
         QueryFilter, QueryOrder, QuerySelect,
         sea_query::{Expr, ExprTrait},
@@ -161,12 +188,20 @@ where
     let at = |c: &Cursor| Expr::tuple([Expr::val(c.at), Expr::val(c.id)]);
     let mut select = select;
     if let Some(after) = &page.after {
-        select = select.filter(key().lt(at(after)));
+        select = select.filter(if ascending {
+            key().gt(at(after))
+        } else {
+            key().lt(at(after))
+        });
     }
     if let Some(before) = &page.before {
-        select = select.filter(key().gt(at(before)));
+        select = select.filter(if ascending {
+            key().lt(at(before))
+        } else {
+            key().gt(at(before))
+        });
     }
-    let order = if page.backward {
+    let order = if page.backward != ascending {
         sea_orm::Order::Asc
     } else {
         sea_orm::Order::Desc
@@ -178,4 +213,103 @@ where
         .all(db)
         .await?;
     Ok(PageResult::from_fetched(rows, page))
+}
+
+/// A child table read page by page per parent (nested connections loaded
+/// for many parents in one statement).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChildTable {
+    /// Table in schema `screenplay`; has `tenant_id`, `created_at` and `id`.
+    pub table: &'static str,
+    /// The parent's column.
+    pub parent: &'static str,
+}
+
+/// One page of children for each of `parents`, newest first by
+/// `(created_at, id)`, in one statement (`row_number()` per parent).
+pub async fn fetch_per_parent<M, C>(
+    db: &C,
+    child: ChildTable,
+    tenant_id: Uuid,
+    parents: &[Uuid],
+    page: &Page,
+    parent_of: impl Fn(&M) -> Option<Uuid>,
+) -> AppResult<std::collections::HashMap<Uuid, PageResult<M>>>
+where
+    M: sea_orm::FromQueryResult,
+    C: sea_orm::ConnectionTrait,
+{
+    use sea_orm::{DbBackend, Statement, Value};
+    let mut values: Vec<Value> = vec![tenant_id.into(), parents.to_vec().into()];
+    let mut filters = String::new();
+    let mut cursor = |c: &Cursor, op: &str, values: &mut Vec<Value>| {
+        values.push(c.at.into());
+        values.push(c.id.into());
+        filters.push_str(&format!(
+            " AND (t.created_at, t.id) {op} (${}, ${})",
+            values.len() - 1,
+            values.len()
+        ));
+    };
+    if let Some(after) = &page.after {
+        cursor(after, "<", &mut values);
+    }
+    if let Some(before) = &page.before {
+        cursor(before, ">", &mut values);
+    }
+    let order = if page.backward { "ASC" } else { "DESC" };
+    values.push(((page.limit + 1) as i64).into());
+    let sql = format!(
+        "SELECT * FROM (SELECT t.*, row_number() OVER (PARTITION BY t.{parent} ORDER BY t.created_at {order}, t.id {order}) \
+         AS page_rank FROM screenplay.{table} t WHERE t.tenant_id = $1 AND t.{parent} = ANY($2){filters}) ranked \
+         WHERE page_rank <= ${n} ORDER BY {parent}, page_rank",
+        parent = child.parent,
+        table = child.table,
+        n = values.len(),
+    );
+    let rows = M::find_by_statement(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+        .all(db)
+        .await?;
+    let mut grouped: std::collections::HashMap<Uuid, Vec<M>> = parents.iter().map(|p| (*p, Vec::new())).collect();
+    for row in rows {
+        if let Some(parent) = parent_of(&row)
+            && let Some(list) = grouped.get_mut(&parent)
+        {
+            list.push(row);
+        }
+    }
+    Ok(grouped
+        .into_iter()
+        .map(|(parent, rows)| (parent, PageResult::from_fetched(rows, page)))
+        .collect())
+}
+
+/// Row counts of a child table per parent, in one statement.
+pub async fn count_per_parent<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    child: ChildTable,
+    tenant_id: Uuid,
+    parents: &[Uuid],
+) -> AppResult<std::collections::HashMap<Uuid, u64>> {
+    use sea_orm::{DbBackend, Statement};
+    let sql = format!(
+        "SELECT {parent} AS parent, count(*) AS n FROM screenplay.{table} \
+         WHERE tenant_id = $1 AND {parent} = ANY($2) GROUP BY {parent}",
+        parent = child.parent,
+        table = child.table,
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            [tenant_id.into(), parents.to_vec().into()],
+        ))
+        .await?;
+    let mut counts: std::collections::HashMap<Uuid, u64> = parents.iter().map(|p| (*p, 0)).collect();
+    for row in rows {
+        let parent: Uuid = row.try_get("", "parent")?;
+        let n: i64 = row.try_get("", "n")?;
+        counts.insert(parent, n.max(0) as u64);
+    }
+    Ok(counts)
 }

@@ -5,11 +5,14 @@
 
 pub mod cluster;
 pub mod fixtures;
+pub mod fountain;
 pub mod pgbouncer;
 pub mod process;
 pub mod proxy;
+pub mod screenplay;
 pub mod seed;
 pub mod tools;
+pub mod ws;
 
 use std::net::SocketAddr;
 

@@ -13,15 +13,22 @@ use super::{JWT_SECRET, TestDb};
 /// A running `screenplay serve` on a test database.
 pub struct ServerProcess {
     pub child: Child,
-    /// `host:port` it listens on.
-    pub addr: String,
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
 }
 
 impl ServerProcess {
     /// Starts the binary on `db` and waits until it listens.
     pub async fn spawn(db: &TestDb, env: &[(&str, &str)]) -> Self {
+        Self::spawn_with_args(db, &[], env).await
+    }
+
+    /// Starts the binary with extra `serve` flags and environment.
+    pub async fn spawn_with_args(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_screenplay"));
         cmd.args(["serve", "--bind", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("SCREENPLAY_LISTEN_DATABASE_URL")
             .env("DATABASE_URL", &db.app_url)
             .env("SCREENPLAY_MIGRATION_DATABASE_URL", &db.owner_url)
             .env("SCREENPLAY_JWT_SECRET", JWT_SECRET)
@@ -36,7 +43,7 @@ impl ServerProcess {
         let addr = tokio::time::timeout(Duration::from_secs(60), async {
             while let Some(line) = lines.next_line().await.expect("line") {
                 if let Some(rest) = line.strip_prefix("GraphiQL: http://") {
-                    return rest.trim_end_matches("/graphql").to_owned();
+                    return rest.trim_end_matches("/graphql").parse().expect("address");
                 }
             }
             panic!("server exited before listening");
@@ -64,5 +71,23 @@ impl ServerProcess {
             .await
             .expect("exit within 30 s")
             .expect("wait")
+    }
+}
+
+impl ServerProcess {
+    /// A quiet server with a small pool (several run at once), not migrating.
+    pub async fn start(db: &TestDb) -> Self {
+        Self::spawn_with_args(
+            db,
+            &["--no-migrate"],
+            &[("SCREENPLAY_DB_POOL_SIZE", "4"), ("RUST_LOG", "warn")],
+        )
+        .await
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub async fn stop(mut self) -> std::process::ExitStatus {
+        self.terminate();
+        self.wait().await
     }
 }

@@ -3,7 +3,11 @@
 //! payload type.
 
 mod account;
+mod agent_records;
+mod fragments;
 mod maintenance;
+mod outline;
+mod sessions;
 mod tenants;
 mod users;
 mod workspaces;
@@ -19,4 +23,8 @@ pub struct MutationRoot(
     users::UserMutation,
     workspaces::WorkspaceMutation,
     maintenance::MaintenanceMutation,
+    sessions::SessionMutation,
+    outline::OutlineMutation,
+    fragments::FragmentMutation,
+    agent_records::AgentRecordMutation,
 );

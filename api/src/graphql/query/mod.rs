@@ -4,6 +4,7 @@ mod account;
 mod audit;
 mod health;
 mod monitoring;
+mod sessions;
 mod tenants;
 mod users;
 mod workspaces;
@@ -21,4 +22,5 @@ pub struct QueryRoot(
     users::UserQuery,
     workspaces::WorkspaceQuery,
     monitoring::MonitoringQuery,
+    sessions::SessionQuery,
 );

@@ -1,0 +1,164 @@
+//! `/graphql/ws`: GraphQL subscriptions over `graphql-transport-ws` (and the
+//! older `graphql-ws`), authenticated in `connection_init` with the same
+//! token rules as HTTP. The token goes in the init payload as
+//! `{"Authorization": "Bearer <token>"}` (also accepted: `authorization`,
+//! `token`, `accessToken`, or `headers.Authorization`). A missing or refused
+//! token closes the socket with 4403. When the server shuts down, every open
+//! socket is closed with 1001 (going away) so that shutdown never waits for them.
+
+use std::{net::SocketAddr, time::Duration};
+
+use async_graphql::{
+    Data,
+    http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols, WsMessage},
+};
+use axum::{
+    extract::{
+        ConnectInfo, State, WebSocketUpgrade,
+        ws::{CloseFrame, Message, WebSocket},
+    },
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use futures::{SinkExt, StreamExt};
+
+use super::{HttpState, graphql::request_context};
+use crate::auth::{self, Principal};
+
+/// How long a client has to send `connection_init`.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// WebSocket ping interval, so that idle subscriptions survive proxies and
+/// load balancers that drop quiet connections.
+const KEEPALIVE: Duration = Duration::from_secs(30);
+
+pub async fn graphql_ws(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let protocol = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|list| {
+            list.split(',')
+                .find_map(|p| p.trim().parse::<WebSocketProtocols>().ok())
+        });
+    let Some(protocol) = protocol else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "Sec-WebSocket-Protocol must be graphql-transport-ws (or graphql-ws)",
+        )
+            .into_response();
+    };
+    let (_, meta) = request_context(&state, peer, &headers).await;
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve(socket, state, protocol, meta))
+}
+
+/// The token of a `connection_init` payload.
+fn init_token(payload: &serde_json::Value) -> Option<String> {
+    let field = |v: &serde_json::Value| -> Option<String> {
+        ["Authorization", "authorization", "token", "accessToken"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(|t| t.as_str()))
+            .map(|t| auth::bearer_token(t).unwrap_or(t).trim().to_owned())
+    };
+    field(payload).or_else(|| payload.get("headers").and_then(field))
+}
+
+async fn serve(
+    socket: WebSocket,
+    state: HttpState,
+    protocol: WebSocketProtocols,
+    meta: crate::graphql::context::RequestMeta,
+) {
+    let (mut sink, stream) = socket.split();
+    let input = stream
+        .take_while(|res| futures::future::ready(res.is_ok()))
+        .filter_map(|msg| {
+            futures::future::ready(match msg {
+                Ok(Message::Text(text)) => Some(text.as_str().as_bytes().to_vec()),
+                Ok(Message::Binary(bytes)) => Some(bytes.to_vec()),
+                _ => None,
+            })
+        });
+    let verifier_state = state.app.clone();
+    let init_meta = meta.clone();
+    let mut messages = async_graphql::http::WebSocket::new(state.schemas.authenticated.clone(), input, protocol)
+        .on_connection_init(move |payload| async move {
+            let Some(token) = init_token(&payload) else {
+                return Err(async_graphql::Error::new(
+                    "UNAUTHENTICATED: send the access token in connection_init, e.g. {\"Authorization\": \"Bearer …\"}",
+                ));
+            };
+            let principal = auth::principal_from_token(&verifier_state.verifier, &token).await;
+            if let Principal::Anonymous { token_error } = &principal {
+                return Err(async_graphql::Error::new(format!(
+                    "UNAUTHENTICATED: {}",
+                    token_error.as_deref().unwrap_or("invalid token")
+                )));
+            }
+            let mut data = Data::default();
+            data.insert(principal);
+            data.insert(init_meta);
+            Ok(data)
+        });
+    let shutdown = state.shutdown.clone();
+    let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
+    tokio::pin!(init_deadline);
+    let mut acknowledged = false;
+    let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
+    loop {
+        let next = tokio::select! {
+            _ = keepalive.tick() => {
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+            _ = shutdown.clone().wait() => {
+                let _ = sink.send(close(1001, "server shutting down")).await;
+                break;
+            }
+            _ = &mut init_deadline, if !acknowledged => {
+                let _ = sink.send(close(4408, "connection initialisation timeout")).await;
+                break;
+            }
+            next = messages.next() => next,
+        };
+        let Some(message) = next else { break };
+        let out = match message {
+            WsMessage::Text(text) => {
+                if !acknowledged && text.contains("\"connection_ack\"") {
+                    acknowledged = true;
+                }
+                Message::Text(text.into())
+            }
+            // graphql-transport-ws: a refused connection_init is 4403 Forbidden,
+            // a subscribe before the handshake 4401 Unauthorized.
+            WsMessage::Close(1002, reason) if !acknowledged && reason.starts_with("UNAUTHENTICATED") => {
+                close(4403, &reason)
+            }
+            WsMessage::Close(1011, reason) if !acknowledged => close(4401, &reason),
+            WsMessage::Close(code, reason) => close(code, &reason),
+        };
+        let closing = matches!(out, Message::Close(_));
+        if sink.send(out).await.is_err() || closing {
+            break;
+        }
+    }
+}
+
+fn close(code: u16, reason: &str) -> Message {
+    // A close reason is at most 123 bytes.
+    let mut reason = reason.to_owned();
+    while reason.len() > 123 {
+        reason.pop();
+    }
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}

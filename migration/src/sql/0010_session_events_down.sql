@@ -1,0 +1,10 @@
+DROP TRIGGER screenplay_sessions_notify_delete ON screenplay.screenplay_sessions;
+DROP TRIGGER screenplay_sessions_notify_status ON screenplay.screenplay_sessions;
+DROP FUNCTION screenplay.screenplay_sessions_notify();
+DROP TRIGGER screenplay_fragments_notify_delete ON screenplay.screenplay_fragments;
+DROP TRIGGER screenplay_fragments_notify_revise ON screenplay.screenplay_fragments;
+DROP TRIGGER screenplay_fragments_notify_insert ON screenplay.screenplay_fragments;
+DROP FUNCTION screenplay.screenplay_fragments_notify();
+DROP TRIGGER outline_steps_notify_status ON screenplay.outline_steps;
+DROP FUNCTION screenplay.outline_steps_notify();
+DROP FUNCTION screenplay.notify_session_event(uuid, uuid, text, jsonb);

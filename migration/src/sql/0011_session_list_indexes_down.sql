@@ -1,0 +1,1 @@
+DROP INDEX screenplay.screenplay_sessions_tenant_updated_idx;

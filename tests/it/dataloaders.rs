@@ -1,0 +1,97 @@
+//! Nested reads cost a constant number of SQL statements (DataLoaders), not
+//! one per parent.
+
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::TestApp;
+
+/// Seeds `sessions` sessions × `steps` steps × `fragments` fragments (and
+/// one LLM call per step) directly as the owner.
+pub async fn seed(app: &TestApp, tenant: Uuid, workspace: Uuid, sessions: i32, steps: i32, fragments: i32) {
+    let sql = format!(
+        "INSERT INTO screenplay.screenplay_sessions (id, tenant_id, workspace_id, title, status, created_at)
+           SELECT ('00000000-0000-7000-8000-' || lpad(to_hex(s), 12, '0'))::uuid, '{tenant}', '{workspace}',
+                  'Session ' || s, 'generating', now() - s * interval '1 second'
+           FROM generate_series(1, {sessions}) s;
+         INSERT INTO screenplay.outline_steps (id, tenant_id, session_id, position, title)
+           SELECT gen_random_uuid(), '{tenant}', ss.id, p, 'Step ' || p
+           FROM screenplay.screenplay_sessions ss, generate_series(0, {steps} - 1) p WHERE ss.tenant_id = '{tenant}';
+         INSERT INTO screenplay.screenplay_fragments (tenant_id, session_id, step_id, position, kind, content)
+           SELECT '{tenant}', st.session_id, st.id, p, 'action', 'Line ' || p || ' of ' || st.title
+           FROM screenplay.outline_steps st, generate_series(0, {fragments} - 1) p WHERE st.tenant_id = '{tenant}';
+         INSERT INTO screenplay.llm_call_logs (tenant_id, session_id, step_id, provider, model, prompt_tokens,
+                                               completion_tokens, cost_usd, latency_ms, status)
+           SELECT '{tenant}', st.session_id, st.id, 'openai', 'gpt', 100, 20, 0.001, 50, 'succeeded'
+           FROM screenplay.outline_steps st WHERE st.tenant_id = '{tenant}';"
+    );
+    app.owner().await.execute_unprepared(&sql).await.expect("seed");
+}
+
+/// The nested session page: sessions, their outline with fragments, usage totals.
+pub const NESTED: &str = "query($first: Int) { sessions(first: $first) { totalCount edges { node {
+    id title status usage { totalTokens costUsd callCount }
+    outline { id title status children { id } fragments { id kind content version } } } } } }";
+
+/// The same with every other nested field.
+const EVERYTHING: &str = "query($first: Int) { sessions(first: $first) { edges { node {
+    id workspace { id name } usage { totalTokens averageLatencyMs }
+    outline { id fragments { id versions { version } step { id } } retrievals { id } }
+    fragments(first: 3) { totalCount edges { node { id } } }
+    llmCalls(first: 2) { totalCount edges { node { id step { id title } fragment { id } retrievals { id } } } }
+    executions(first: 2) { totalCount edges { node { id } } }
+    retrievedDocuments(first: 2) { totalCount edges { node { id } } }
+    screenplay(format: FOUNTAIN) } } } }";
+
+async fn statements_of(app: &TestApp, token: &str, query: &str, first: i32) -> (u64, Value) {
+    let before = app.state.db.stats().statements();
+    let data = app.gql(Some(token), query, json!({ "first": first })).await;
+    let after = app.state.db.stats().statements();
+    (after - before, data)
+}
+
+#[tokio::test]
+async fn nested_session_page_runs_a_constant_number_of_statements() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("loaders").await;
+    seed(&app, s.fx.id, s.workspace, 25, 10, 5).await;
+    let token = s.member.token.clone();
+
+    let (count, data) = statements_of(&app, &token, NESTED, 20).await;
+    let edges = data["sessions"]["edges"].as_array().expect("edges");
+    assert_eq!(edges.len(), 20);
+    assert_eq!(data["sessions"]["totalCount"], 25);
+    for edge in edges {
+        let node = &edge["node"];
+        let outline = node["outline"].as_array().expect("outline");
+        assert_eq!(outline.len(), 10);
+        for step in outline {
+            assert_eq!(step["fragments"].as_array().expect("fragments").len(), 5);
+        }
+        assert_eq!(node["usage"]["callCount"], 10);
+        assert_eq!(node["usage"]["totalTokens"], 1200);
+    }
+    // 20 sessions × 10 steps × 5 fragments: caller check, page, total, steps,
+    // fragments, usage — not 1 + 20 + 200 + ….
+    eprintln!("nested page of 20 sessions × 10 steps × 5 fragments: {count} statements");
+    assert!(count <= 10, "{count} statements for the nested page");
+
+    // About the same for 2 sessions as for 20, even with every nested field
+    // (the query's shape sets the count; a batch that timing splits in two
+    // adds one statement, never one per parent).
+    let (small, _) = statements_of(&app, &token, NESTED, 2).await;
+    assert!(small <= 10 && count <= small + 2, "{small} vs {count} statements");
+    let (every_small, _) = statements_of(&app, &token, EVERYTHING, 2).await;
+    let (every_large, data) = statements_of(&app, &token, EVERYTHING, 20).await;
+    eprintln!("every nested field: {every_small} statements (2 sessions), {every_large} (20 sessions)");
+    assert!(
+        every_large <= 22 && every_large <= every_small + 3,
+        "{every_small} vs {every_large} statements"
+    );
+    let node = &data["sessions"]["edges"][5]["node"];
+    assert_eq!(node["llmCalls"]["totalCount"], 10);
+    assert_eq!(node["fragments"]["totalCount"], 50);
+    assert_eq!(node["fragments"]["edges"].as_array().expect("edges").len(), 3);
+    assert!(node["screenplay"].as_str().expect("fountain").contains("# Step 0"));
+}

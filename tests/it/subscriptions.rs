@@ -1,0 +1,313 @@
+//! Live session events over graphql-transport-ws: a real websocket client,
+//! two `screenplay serve` processes on one database, commit order, auth in
+//! connection_init, other tenants, shutdown.
+
+use std::{net::SocketAddr, time::Duration};
+
+use screenplay_api::auth::Role;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{
+    TestApp,
+    process::ServerProcess,
+    screenplay::uuid,
+    ws::{WsClient, until_live},
+};
+
+const EVENTS: &str = "subscription($id: UUID!) { sessionEvents(sessionId: $id) {
+    type sessionId stepId fragmentId version stepStatus previousStepStatus sessionStatus previousSessionStatus
+    occurredAt fragment { content } } }";
+
+async fn post_to(addr: SocketAddr, token: &str, query: &str, variables: Value) -> Value {
+    let body: Value = reqwest::Client::new()
+        .post(format!("http://{addr}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    body
+}
+
+/// A short form of an event for comparisons.
+fn brief(event: &Value) -> String {
+    let t = event["type"].as_str().unwrap_or("?");
+    match t {
+        "STEP_STATUS_CHANGED" => format!("{t} {}→{}", event["previousStepStatus"], event["stepStatus"]),
+        "SESSION_STATUS_CHANGED" => format!("{t} {}→{}", event["previousSessionStatus"], event["sessionStatus"]),
+        "FRAGMENT_APPENDED" | "FRAGMENT_REVISED" | "FRAGMENT_DELETED" => format!("{t} v{}", event["version"]),
+        _ => t.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn two_server_processes_deliver_every_event_in_commit_order() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("live").await;
+    let session = app.create_session(&s.member.token, s.workspace, "Live").await;
+    let one = ServerProcess::start(&app.db).await;
+    let two = ServerProcess::start(&app.db).await;
+
+    let viewer = app.user(&s.fx, Role::Viewer).await;
+    let mut on_one = WsClient::connect(one.addr, &viewer.token).await;
+    let mut on_two = WsClient::connect(two.addr, &s.member.token).await;
+    on_one.subscribe("1", EVENTS, json!({ "id": session })).await;
+    on_two.subscribe("a", EVENTS, json!({ "id": session })).await;
+    let a = s.agent.token.clone();
+    // Both subscriptions are live (an empty outline only says OUTLINE_CHANGED).
+    let poke = || async {
+        app.set_outline(&a, session, json!([])).await;
+    };
+    until_live(&mut [&mut on_one, &mut on_two], poke).await;
+
+    // Writes go through process one, process two and the in-process server.
+    let data = post_to(
+        one.addr,
+        &a,
+        "mutation($i: SetOutlineInput!) { setOutline(input: $i) { outline { id } } }",
+        json!({ "i": { "sessionId": session, "steps": [{ "title": "Scene 1" }, { "title": "Scene 2" }] } }),
+    )
+    .await;
+    let step = uuid(&data["data"]["setOutline"]["outline"][0]["id"]);
+    let status =
+        "mutation($i: UpdateOutlineStepStatusInput!) { updateOutlineStepStatus(input: $i) { step { status } } }";
+    post_to(
+        two.addr,
+        &a,
+        status,
+        json!({ "i": { "id": step, "status": "RUNNING" } }),
+    )
+    .await;
+    let fragment = app.append(&a, session, step, "ACTION", "Rain.").await;
+    post_to(
+        one.addr,
+        &s.member.token,
+        "mutation($i: ReviseFragmentInput!) { reviseFragment(input: $i) { fragment { version } } }",
+        json!({ "i": { "id": fragment, "version": 1, "content": "Heavy rain." } }),
+    )
+    .await;
+    // A failed mutation commits nothing and sends nothing.
+    let failed = post_to(
+        two.addr,
+        &a,
+        status,
+        json!({ "i": { "id": step, "status": "PENDING" } }),
+    )
+    .await;
+    assert_eq!(failed["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    post_to(
+        two.addr,
+        &a,
+        status,
+        json!({ "i": { "id": step, "status": "FAILED", "error": "timeout" } }),
+    )
+    .await;
+
+    let expected = [
+        "OUTLINE_CHANGED",
+        "SESSION_STATUS_CHANGED \"PLANNING\"→\"GENERATING\"",
+        "STEP_STATUS_CHANGED \"PENDING\"→\"RUNNING\"",
+        "FRAGMENT_APPENDED v1",
+        "FRAGMENT_REVISED v2",
+        "STEP_STATUS_CHANGED \"RUNNING\"→\"FAILED\"",
+        "SESSION_STATUS_CHANGED \"GENERATING\"→\"FAILED\"",
+    ];
+    for client in [&mut on_one, &mut on_two] {
+        let mut got = Vec::new();
+        for _ in 0..expected.len() {
+            let event = client.next_event().await;
+            assert_eq!(event["sessionId"], session.to_string());
+            if event["type"] == "FRAGMENT_REVISED" {
+                assert_eq!(event["fragmentId"], fragment.to_string());
+                assert_eq!(event["fragment"]["content"], "Heavy rain.");
+            }
+            got.push(brief(&event));
+        }
+        assert_eq!(got, expected);
+    }
+
+    // Concurrent writers on both processes: both subscribers see one and the same (commit) order.
+    let mut writes = Vec::new();
+    for i in 0..12 {
+        let addr = if i % 2 == 0 { one.addr } else { two.addr };
+        let token = a.clone();
+        writes.push(tokio::spawn(async move {
+            post_to(
+                addr,
+                &token,
+                "mutation($i: AppendFragmentInput!) { appendFragment(input: $i) { fragment { id } } }",
+                json!({ "i": { "sessionId": session, "stepId": step, "kind": "ACTION", "content": format!("Line {i}.") } }),
+            )
+            .await
+        }));
+    }
+    for w in writes {
+        let body = w.await.expect("write task");
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    let mut orders = Vec::new();
+    for client in [&mut on_one, &mut on_two] {
+        let mut ids = Vec::new();
+        for _ in 0..12 {
+            let event = client.next_event().await;
+            assert_eq!(event["type"], "FRAGMENT_APPENDED");
+            ids.push(event["fragmentId"].as_str().expect("id").to_owned());
+        }
+        orders.push(ids);
+    }
+    assert_eq!(orders[0], orders[1]);
+    // Commit order is also position order (appends to one step serialize on it).
+    let data = app
+        .gql(
+            Some(&a),
+            "query($id: UUID!) { session(id: $id) { outline { fragments { id } } } }",
+            json!({ "id": session }),
+        )
+        .await;
+    let positions: Vec<String> = data["session"]["outline"][0]["fragments"]
+        .as_array()
+        .expect("fragments")
+        .iter()
+        .skip(1)
+        .map(|f| f["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(orders[0], positions);
+
+    // Deleting the session ends the subscription.
+    post_to(
+        one.addr,
+        &s.member.token,
+        "mutation($id: UUID!) { deleteSession(id: $id) { deletedSessionId } }",
+        json!({ "id": session }),
+    )
+    .await;
+    loop {
+        let event = on_two.next_event().await;
+        if event["type"] == "SESSION_DELETED" {
+            break;
+        }
+        assert_eq!(event["type"], "FRAGMENT_DELETED");
+    }
+    let frame = on_two.next(Duration::from_secs(5)).await.expect("complete");
+    assert_eq!(frame["type"], "complete", "{frame}");
+
+    assert!(one.stop().await.success());
+    assert!(two.stop().await.success());
+}
+
+#[tokio::test]
+async fn subscribers_are_authenticated_and_kept_to_their_tenant() {
+    let app = TestApp::spawn().await;
+    let a = app.studio("wsa").await;
+    let b = app.studio("wsb").await;
+    let session = app.create_session(&a.member.token, a.workspace, "A's").await;
+
+    // No token, a bad token: the connection is refused (4403).
+    let mut client = WsClient::open(app.addr).await;
+    let frame = client.init(json!({})).await;
+    assert_eq!(frame["type"], "close");
+    assert_eq!(frame["code"], 4403, "{frame}");
+    let mut client = WsClient::open(app.addr).await;
+    let frame = client.init(json!({ "Authorization": "Bearer not-a-token" })).await;
+    assert_eq!(frame["code"], 4403, "{frame}");
+    // Subscribing before the handshake: 4401.
+    let mut client = WsClient::open(app.addr).await;
+    client.subscribe("1", EVENTS, json!({ "id": session })).await;
+    let frame = client.next(Duration::from_secs(5)).await.expect("close");
+    assert_eq!(frame["code"], 4401, "{frame}");
+
+    // Another tenant's session is NOT_FOUND, like a missing one.
+    let mut client = WsClient::connect(app.addr, &b.fx.admin_token).await;
+    for (id, target) in [("1", session), ("2", Uuid::new_v4())] {
+        client.subscribe(id, EVENTS, json!({ "id": target })).await;
+        let payload = client.next_payload().await;
+        assert_eq!(payload["errors"][0]["extensions"]["code"], "NOT_FOUND", "{payload}");
+        let frame = client.next(Duration::from_secs(5)).await.expect("complete");
+        assert_eq!(frame["type"], "complete");
+    }
+    // B subscribed to its own session hears nothing of A's writes.
+    let b_session = app.create_session(&b.member.token, b.workspace, "B's").await;
+    client.subscribe("3", EVENTS, json!({ "id": b_session })).await;
+    until_live(&mut [&mut client], || async {
+        app.set_outline(&b.agent.token, b_session, json!([])).await;
+    })
+    .await;
+    app.set_outline(&a.agent.token, session, json!([{ "title": "A only" }]))
+        .await;
+    client.assert_quiet(Duration::from_millis(800)).await;
+
+    // Platform admins have no tenant content.
+    let mut admin = WsClient::connect(app.addr, &app.platform_token()).await;
+    admin.subscribe("1", EVENTS, json!({ "id": session })).await;
+    let payload = admin.next_payload().await;
+    assert_eq!(payload["errors"][0]["extensions"]["code"], "FORBIDDEN", "{payload}");
+
+    // A disabled user's token is refused at subscribe time (the database is asked).
+    let member = app.user(&a.fx, Role::Member).await;
+    app.gql(
+        Some(&a.fx.admin_token),
+        "mutation($id: UUID!) { disableUser(id: $id) { user { id } } }",
+        json!({ "id": member.id }),
+    )
+    .await;
+    let mut client = WsClient::connect(app.addr, &member.token).await;
+    client.subscribe("1", EVENTS, json!({ "id": session })).await;
+    let payload = client.next_payload().await;
+    assert_eq!(
+        payload["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{payload}"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_closes_open_websockets() {
+    let mut app = TestApp::spawn().await;
+    let s = app.studio("wsdown").await;
+    let session = app.create_session(&s.member.token, s.workspace, "Down").await;
+    let mut client = WsClient::connect(app.addr, &s.member.token).await;
+    client.subscribe("1", EVENTS, json!({ "id": session })).await;
+    until_live(&mut [&mut client], || async {
+        app.set_outline(&s.agent.token, session, json!([])).await;
+    })
+    .await;
+    tokio::time::timeout(Duration::from_secs(10), app.stop())
+        .await
+        .expect("shutdown does not wait for open websockets");
+    loop {
+        let frame = client.next(Duration::from_secs(5)).await.expect("a close frame");
+        if frame["type"] == "close" {
+            assert_eq!(frame["code"], 1001, "{frame}");
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_callers_subscription_ends() {
+    let app = TestApp::spawn_with(&["--subscription-recheck", "1s"]).await;
+    let s = app.studio("wsrecheck").await;
+    let session = app.create_session(&s.member.token, s.workspace, "Recheck").await;
+    let mut client = WsClient::connect(app.addr, &s.member.token).await;
+    client.subscribe("1", EVENTS, json!({ "id": session })).await;
+    until_live(&mut [&mut client], || async {
+        app.set_outline(&s.agent.token, session, json!([])).await;
+    })
+    .await;
+    app.gql(
+        Some(&s.fx.admin_token),
+        "mutation($id: UUID!) { disableUser(id: $id) { user { id } } }",
+        json!({ "id": s.member.id }),
+    )
+    .await;
+    let payload = client.next_payload().await;
+    assert_eq!(
+        payload["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{payload}"
+    );
+    let frame = client.next(Duration::from_secs(5)).await.expect("complete");
+    assert_eq!(frame["type"], "complete", "{frame}");
+}
