@@ -676,3 +676,108 @@ async fn depth_complexity_body_and_introspection_limits() {
         .await;
     assert!(body["data"]["__type"].is_null(), "{body}");
 }
+
+#[tokio::test]
+async fn each_websocket_operation_is_audited() {
+    use crate::helpers::ws::WsClient;
+
+    let mut app = TestApp::spawn().await;
+    let s = app.studio("wsaudit").await;
+    let session = app.create_session(&s.fx.admin_token, s.workspace, "Watched").await;
+    let mut ws = WsClient::connect(app.addr, &s.fx.admin_token).await;
+    // A query and a mutation over the socket, then a subscription.
+    async fn answer_of(ws: &mut WsClient, id: &str) -> Value {
+        loop {
+            let frame = ws.next(Duration::from_secs(10)).await.expect("an answer");
+            if frame["type"] == "next" && frame["id"] == id {
+                return frame["payload"].clone();
+            }
+        }
+    }
+    ws.subscribe("q1", "query OverSocket { me { role } }", json!({})).await;
+    let answer = answer_of(&mut ws, "q1").await;
+    assert_eq!(answer["data"]["me"]["role"], "TENANT_ADMIN");
+    ws.subscribe(
+        "m1",
+        "mutation RenameOverSocket($i: UpdateSessionInput!) { updateSession(input: $i) { session { title } } }",
+        json!({ "i": { "id": session, "version": 1, "title": "Renamed over the socket" } }),
+    )
+    .await;
+    let answer = answer_of(&mut ws, "m1").await;
+    assert_eq!(
+        answer["data"]["updateSession"]["session"]["title"],
+        "Renamed over the socket"
+    );
+    async fn frame_of(ws: &mut WsClient, id: &str) -> Value {
+        loop {
+            let frame = ws.next(Duration::from_secs(10)).await.expect("a frame");
+            if frame["id"] == id {
+                return frame;
+            }
+        }
+    }
+    // A broken document on the socket is audited too.
+    ws.subscribe("bad", "subscription { nope }", json!({})).await;
+    let refused = frame_of(&mut ws, "bad").await;
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{refused}"
+    );
+    assert_eq!(frame_of(&mut ws, "bad").await["type"], "complete");
+    // A subscription: audited when it starts delivering.
+    let steps = app
+        .set_outline(&s.fx.admin_token, session, json!([{ "title": "Act" }]))
+        .await;
+    ws.subscribe(
+        "s1",
+        "subscription Watch($id: UUID!) { sessionEvents(sessionId: $id) { __typename } }",
+        json!({ "id": session }),
+    )
+    .await;
+    let token = s.fx.admin_token.clone();
+    crate::helpers::ws::until_live(&mut [&mut ws], || async {
+        app.append(&token, session, steps[0], "ACTION", "Wind.").await;
+    })
+    .await;
+    drop(ws);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.stop().await;
+
+    let owner = app.owner().await;
+    for (name, kind) in [
+        ("OverSocket", "query"),
+        ("RenameOverSocket", "mutation"),
+        ("Watch", "subscription"),
+    ] {
+        let rows = scalar_i64(
+            &owner,
+            &format!(
+                "SELECT count(*) FROM screenplay.audit_logs WHERE operation_name = '{name}' AND operation_type = '{kind}' \
+                 AND tenant_id = '{}' AND outcome = 'ok'",
+                s.fx.id
+            ),
+        )
+        .await;
+        assert_eq!(rows, 1, "{name}");
+    }
+    let failed = scalar_i64(
+        &owner,
+        &format!(
+            "SELECT count(*) FROM screenplay.audit_logs WHERE tenant_id = '{}' AND error_codes = '{{GRAPHQL_VALIDATION_FAILED}}'",
+            s.fx.id
+        ),
+    )
+    .await;
+    assert_eq!(failed, 1);
+    // Each operation on the connection has its own request id.
+    let ids = scalar_i64(
+        &owner,
+        &format!(
+            "SELECT count(DISTINCT request_id) FROM screenplay.audit_logs WHERE tenant_id = '{}' \
+             AND operation_name IN ('OverSocket', 'RenameOverSocket', 'Watch')",
+            s.fx.id
+        ),
+    )
+    .await;
+    assert_eq!(ids, 3);
+}

@@ -33,7 +33,27 @@ async fn core_flows(app: &TestApp, fx: &TenantFixture) -> Value {
             json!({ "i": { "name": "Bounced", "slug": format!("b-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]) } }),
         )
         .await;
-    assert!(workspace["createWorkspace"]["workspace"]["id"].is_string());
+    let workspace_id: uuid::Uuid = workspace["createWorkspace"]["workspace"]["id"]
+        .as_str()
+        .expect("workspace")
+        .parse()
+        .expect("uuid");
+    // A session with an outline and a fragment.
+    let session = app.create_session(&token, workspace_id, "Through the bouncer").await;
+    let steps = app.set_outline(&token, session, json!([{ "title": "Act One" }])).await;
+    app.append(&token, session, steps[0], "ACTION", "Rain hammers the pier.")
+        .await;
+    let read = app
+        .gql(
+            Some(&token),
+            "query($id: UUID!) { session(id: $id) { status outline { title fragments { content } } } }",
+            json!({ "id": session }),
+        )
+        .await;
+    assert_eq!(
+        read["session"]["outline"][0]["fragments"][0]["content"],
+        "Rain hammers the pier."
+    );
     let member = app.user(fx, Role::Member).await;
     app.gql(
         Some(&member.token),

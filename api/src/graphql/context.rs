@@ -199,6 +199,11 @@ impl RequestScope {
         self.state.lock().await.caller.clone()
     }
 
+    /// The same without waiting (`None` also while another task holds the state).
+    pub fn caller_if_open_now(&self) -> Option<Caller> {
+        self.state.try_lock().ok().and_then(|s| s.caller.clone())
+    }
+
     /// The tenant's request rate limit, known once the transaction is open.
     pub async fn requests_per_minute(&self) -> Option<i32> {
         self.state.lock().await.requests_per_minute

@@ -172,6 +172,16 @@ impl AuditSink {
         }
     }
 
+    /// Adds to a usage counter without waiting (for places that cannot await).
+    pub fn count_now(&self, tenant: Uuid, metric: QuotaMetric, amount: i64) {
+        if !self.enabled || amount == 0 {
+            return;
+        }
+        if self.sender.try_send(Event::Count { tenant, metric, amount }).is_err() {
+            tracing::error!(%tenant, metric = metric.as_str(), "audit queue full or closed; a count was lost");
+        }
+    }
+
     /// Writes everything queued so far and stops the writer. Called once the
     /// last request has been answered.
     pub async fn shutdown(&self) {

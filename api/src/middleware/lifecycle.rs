@@ -104,11 +104,11 @@ impl Inner {
     }
 
     /// The audit row of this operation, given its outcome.
-    async fn record(&self, errors: &[ServerError]) -> Option<AuditRecord> {
+    fn record(&self, errors: &[ServerError]) -> Option<AuditRecord> {
         let (scope, operation, variables) = self.with(|s| (s.scope.clone(), s.operation.clone(), s.variables.clone()));
         let scope = scope?;
         let principal = scope.principal();
-        let caller = scope.caller_if_open().await;
+        let caller = scope.caller_if_open_now();
         let (tenant_id, user_id) = match (&caller, principal) {
             (Some(Caller::Tenant(c)), _) => (Some(c.tenant_id), Some(c.user_id)),
             (_, Principal::Tenant { tenant_id, subject, .. }) => (Some(*tenant_id), subject.parse().ok()),
@@ -171,7 +171,7 @@ impl Inner {
             return;
         }
         let app = self.with(|s| s.app.clone());
-        if let (Some(app), Some(record)) = (app, self.record(errors).await) {
+        if let (Some(app), Some(record)) = (app, self.record(errors)) {
             app.audit.record(record).await;
         }
     }
@@ -195,8 +195,11 @@ impl Extension for Lifecycle {
     ) -> BoxStream<'s, Response> {
         let inner = self.inner.clone();
         let mut first = true;
+        // A subscription that ends before its first event is audited then.
+        let on_drop = AuditOnDrop(inner.clone());
         next.run(ctx, stream)
             .then(move |response| {
+                let _ = &on_drop;
                 let inner = inner.clone();
                 let audit = std::mem::replace(&mut first, false);
                 async move {
@@ -312,7 +315,7 @@ impl Extension for Lifecycle {
 
         if mutation && ok && app.audit.enabled() && scope.is_open().await && inner.claim_audit() {
             // The audit row commits with the change, or neither does.
-            let record = inner.record(&response.errors).await;
+            let record = inner.record(&response.errors);
             match scope.finish(true, record).await {
                 Ok(_) => {}
                 Err(err) => {
@@ -334,6 +337,34 @@ impl Extension for Lifecycle {
         }
         count_request(inner, mutation).await;
         response
+    }
+}
+
+/// Queues the operation's audit row when dropped, unless it was written.
+struct AuditOnDrop(Arc<Inner>);
+
+impl Drop for AuditOnDrop {
+    fn drop(&mut self) {
+        // Synchronously: a connection dropped at shutdown must still get its
+        // row into the queue before the queue is drained.
+        let inner = &self.0;
+        if !inner.claim_audit() {
+            return;
+        }
+        let (app, scope, subscription) = inner.with(|s| {
+            (
+                s.app.clone(),
+                s.scope.clone(),
+                s.operation.operation_type == Some(OperationType::Subscription),
+            )
+        });
+        let (Some(app), Some(record)) = (app, inner.record(&[])) else {
+            return;
+        };
+        app.audit.record_now(record);
+        if let (true, Some(tenant)) = (subscription, scope.and_then(|s| s.principal().tenant_id())) {
+            app.audit.count_now(tenant, QuotaMetric::Requests, 1);
+        }
     }
 }
 
