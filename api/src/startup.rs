@@ -120,11 +120,15 @@ pub async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase
     }
     let verifier = JwtVerifier::from_config(&config.auth).await?;
     let issuer = JwtIssuer::from_config(&config.auth);
+    let embedder = crate::embedding::from_config(&config.embedding)?;
+    tracing::info!(model = embedder.model(), "embedding provider");
     Ok(Arc::new(AppState {
         config,
         db,
         verifier,
         issuer,
+        embedder,
+        vectors: Arc::new(crate::search::PgVectorStore),
     }))
 }
 

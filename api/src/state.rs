@@ -6,6 +6,9 @@ use crate::{
     auth::jwt::{JwtIssuer, JwtVerifier},
     config::Config,
     db::Db,
+    embedding::SharedEmbedder,
+    search::SharedVectorStore,
+    service::documents::Deps,
 };
 
 /// Shared server state, held in the GraphQL schema data and the router.
@@ -14,6 +17,21 @@ pub struct AppState {
     pub db: Db,
     pub verifier: JwtVerifier,
     pub issuer: JwtIssuer,
+    /// Embeds documents and search queries.
+    pub embedder: SharedEmbedder,
+    /// Where document vectors are stored and searched.
+    pub vectors: SharedVectorStore,
+}
+
+impl AppState {
+    /// What the document and search services need.
+    pub fn document_deps(&self) -> Deps<'_> {
+        Deps {
+            embedder: self.embedder.as_ref(),
+            vectors: self.vectors.as_ref(),
+            ingest: self.config.ingest,
+        }
+    }
 }
 
 /// Cloned into every handler.

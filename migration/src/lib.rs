@@ -46,6 +46,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0006_row_level_security_up.sql"),
         include_str!("sql/0006_row_level_security_down.sql"),
     ),
+    (
+        "m20261129_000020_document_search",
+        include_str!("sql/0020_document_search_up.sql"),
+        include_str!("sql/0020_document_search_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

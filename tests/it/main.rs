@@ -7,6 +7,9 @@ mod helpers;
 
 mod admin_api;
 mod auth;
+mod documents;
+mod embedding;
 mod foundation;
 mod permissions;
+mod search;
 mod tenancy;

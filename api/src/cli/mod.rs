@@ -1,6 +1,7 @@
 //! The `screenplay` command line.
 
 mod db;
+mod ingest;
 mod migrate;
 mod serve;
 mod tenant;
@@ -57,6 +58,20 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Benchmark search and ingest on a synthetic dataset (see BENCHMARKS.md).
+    Bench {
+        #[command(flatten)]
+        bench: crate::bench::run::BenchArgs,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Ingest files and folders into a workspace's reference documents.
+    Ingest {
+        #[command(flatten)]
+        ingest: Box<ingest::IngestCommand>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
     /// Issue access tokens (platform admins, agent workers).
     Token {
         #[command(subcommand)]
@@ -83,6 +98,8 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Db { action, db } => db::run(action, db).await,
         Command::Token { action, db } => token::run(action, db).await,
         Command::Tenant { action, db } => tenant::run(action, db).await,
+        Command::Ingest { ingest, db } => ingest::run(*ingest, db).await,
+        Command::Bench { bench, db } => crate::bench::run::run(bench, db).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())

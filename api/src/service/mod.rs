@@ -3,7 +3,9 @@
 
 pub mod auth;
 pub mod demo;
+pub mod documents;
 pub mod page;
+pub mod search;
 pub mod tenants;
 pub mod usage;
 pub mod users;

@@ -3,6 +3,7 @@
 //! payload type.
 
 mod account;
+mod documents;
 mod tenants;
 mod users;
 mod workspaces;
@@ -17,4 +18,5 @@ pub struct MutationRoot(
     tenants::TenantMutation,
     users::UserMutation,
     workspaces::WorkspaceMutation,
+    documents::DocumentMutation,
 );

@@ -1,6 +1,7 @@
 //! Query roots, one per domain, merged.
 
 mod account;
+mod documents;
 mod health;
 mod tenants;
 mod users;
@@ -17,4 +18,5 @@ pub struct QueryRoot(
     tenants::TenantQuery,
     users::UserQuery,
     workspaces::WorkspaceQuery,
+    documents::DocumentQuery,
 );

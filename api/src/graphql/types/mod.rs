@@ -1,12 +1,16 @@
 //! GraphQL output types and the enums mirrored from the entities.
 
 mod auth;
+mod document;
 mod enums;
 mod tenant;
 mod user;
 mod workspace;
 
 pub use auth::{AuthPayload, Me};
+pub use document::{
+    CountBy, Document, DocumentChunk, DocumentStatistics, IngestResult, SearchHit, SearchMode,
+};
 pub use enums::*;
 pub use tenant::{Tenant, TenantLimits};
 pub use user::User;
