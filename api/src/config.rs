@@ -289,8 +289,8 @@ impl EmbeddingArgs {
             }
             return Ok(EmbeddingConfig::Lexical);
         };
-        let mut endpoint = url::Url::parse(url.trim())
-            .with_context(|| format!("SCREENPLAY_EMBEDDING_URL: `{url}` is not a URL"))?;
+        let mut endpoint =
+            url::Url::parse(url.trim()).with_context(|| format!("SCREENPLAY_EMBEDDING_URL: `{url}` is not a URL"))?;
         if !matches!(endpoint.scheme(), "http" | "https") {
             bail!("SCREENPLAY_EMBEDDING_URL must be an http or https URL");
         }

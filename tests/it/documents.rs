@@ -30,7 +30,8 @@ async fn ingest_splits_hashes_embeds_and_skips_repeats() {
         { "sourcePath": "notes/noir.md", "content": "The detective walks through the rain.", "metadata": { "act": 1 } },
         { "sourcePath": "notes/城市.txt", "content": chinese_story() },
     ]);
-    let vars = json!({ "input": { "workspaceId": ws, "documents": docs, "chunking": { "maxChars": 100, "overlap": 0 } } });
+    let vars =
+        json!({ "input": { "workspaceId": ws, "documents": docs, "chunking": { "maxChars": 100, "overlap": 0 } } });
     let first = app.gql(Some(&member.token), INGEST, vars.clone()).await["ingestDocuments"].clone();
     let chunks = first["results"][1]["chunkCount"].as_i64().expect("chunks");
     assert!(chunks >= 3, "{first:#}");
@@ -118,16 +119,36 @@ async fn bad_inputs_get_bad_user_input_and_write_nothing() {
             json!({ "documents": [doc(json!({})), doc(json!({})), doc(json!({})), doc(json!({}))] }),
             "documents",
         ),
-        ("empty content", json!({ "documents": [doc(json!({ "content": "  \n " }))] }), "documents[0].content"),
+        (
+            "empty content",
+            json!({ "documents": [doc(json!({ "content": "  \n " }))] }),
+            "documents[0].content",
+        ),
         (
             "neither content nor file",
             json!({ "documents": [{ "sourcePath": "x" }] }),
             "documents[0].content",
         ),
-        ("empty path", json!({ "documents": [doc(json!({ "sourcePath": " " }))] }), "documents[0].sourcePath"),
-        ("bad language", json!({ "documents": [doc(json!({ "language": "english" }))] }), "documents[0].language"),
-        ("metadata not an object", json!({ "documents": [doc(json!({ "metadata": [1] }))] }), "documents[0].metadata"),
-        ("title too long", json!({ "documents": [doc(json!({ "title": "t".repeat(501) }))] }), "documents[0].title"),
+        (
+            "empty path",
+            json!({ "documents": [doc(json!({ "sourcePath": " " }))] }),
+            "documents[0].sourcePath",
+        ),
+        (
+            "bad language",
+            json!({ "documents": [doc(json!({ "language": "english" }))] }),
+            "documents[0].language",
+        ),
+        (
+            "metadata not an object",
+            json!({ "documents": [doc(json!({ "metadata": [1] }))] }),
+            "documents[0].metadata",
+        ),
+        (
+            "title too long",
+            json!({ "documents": [doc(json!({ "title": "t".repeat(501) }))] }),
+            "documents[0].title",
+        ),
         (
             "embedding of the wrong size",
             json!({ "documents": [doc(json!({ "embedding": vec![0.1; 10] }))] }),
@@ -168,7 +189,10 @@ async fn bad_inputs_get_bad_user_input_and_write_nothing() {
     for (what, mut input, field) in cases {
         input["workspaceId"] = json!(ws);
         let (_, body) = app.post(Some(&fx.admin_token), INGEST, json!({ "input": input })).await;
-        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{what}: {body:#}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{what}: {body:#}"
+        );
         assert_eq!(body["errors"][0]["extensions"]["field"], field, "{what}: {body:#}");
         assert!(body["data"].is_null(), "{what}");
     }
@@ -299,7 +323,9 @@ async fn multipart(app: &TestApp, token: &str, operations: Value, files: &[(&str
                 )
                 .as_bytes(),
             ),
-            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
+            None => {
+                body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes())
+            }
         }
         body.extend_from_slice(content);
         body.extend_from_slice(b"\r\n");
@@ -440,7 +466,10 @@ async fn update_and_delete_documents() {
     );
     // Keyword search sees the new text (the generated tsvector follows).
     let hits = app
-        .search(&fx.admin_token, json!({ "workspaceId": ws, "query": "storm", "mode": "KEYWORD" }))
+        .search(
+            &fx.admin_token,
+            json!({ "workspaceId": ws, "query": "storm", "mode": "KEYWORD" }),
+        )
         .await;
     assert_eq!(hits.len(), 1);
 
@@ -459,12 +488,18 @@ async fn update_and_delete_documents() {
         json!({ "id": a, "embedding": [1.0, 2.0] }),
         json!({ "id": a, "content": "x".repeat(20_001) }),
     ] {
-        let code = app.gql_err(Some(&fx.admin_token), UPDATE, json!({ "input": input })).await;
+        let code = app
+            .gql_err(Some(&fx.admin_token), UPDATE, json!({ "input": input }))
+            .await;
         assert_eq!(code, "BAD_USER_INPUT");
     }
     let other = app.tenant("other").await;
     let code = app
-        .gql_err(Some(&other.admin_token), UPDATE, json!({ "input": { "id": a, "title": "x" } }))
+        .gql_err(
+            Some(&other.admin_token),
+            UPDATE,
+            json!({ "input": { "id": a, "title": "x" } }),
+        )
         .await;
     assert_eq!(code, "NOT_FOUND");
 
@@ -474,7 +509,9 @@ async fn update_and_delete_documents() {
         .gql_err(Some(&fx.admin_token), DELETE, json!({ "ids": [a, Uuid::new_v4()] }))
         .await;
     assert_eq!(code, "NOT_FOUND");
-    let code = app.gql_err(Some(&other.admin_token), DELETE, json!({ "ids": [a] })).await;
+    let code = app
+        .gql_err(Some(&other.admin_token), DELETE, json!({ "ids": [a] }))
+        .await;
     assert_eq!(code, "NOT_FOUND");
     let count = |ws: Uuid| {
         let owner = owner.clone();
@@ -544,7 +581,11 @@ async fn lists_filters_pages_and_statistics() {
         );
     }
     let code = app
-        .gql_err(Some(&viewer.token), LIST, json!({ "ws": ws, "filter": { "metadata": 3 } }))
+        .gql_err(
+            Some(&viewer.token),
+            LIST,
+            json!({ "ws": ws, "filter": { "metadata": 3 } }),
+        )
         .await;
     assert_eq!(code, "BAD_USER_INPUT");
 
@@ -568,7 +609,10 @@ async fn lists_filters_pages_and_statistics() {
     assert_eq!(stats["documentCount"], 3);
     assert_eq!(stats["chunkCount"], 3);
     assert_eq!(stats["embeddedChunkCount"], 3);
-    assert_eq!(stats["languages"], json!([{ "key": "en", "chunks": 2 }, { "key": "zh", "chunks": 1 }]));
+    assert_eq!(
+        stats["languages"],
+        json!([{ "key": "en", "chunks": 2 }, { "key": "zh", "chunks": 1 }])
+    );
     assert_eq!(stats["embeddingModels"], json!([{ "key": LEXICAL, "chunks": 3 }]));
     assert_eq!(
         stats["totalChars"],
@@ -648,7 +692,11 @@ async fn the_ingest_command_reads_folders_with_progress_and_a_summary() {
     std::fs::create_dir_all(dir.join("scenes")).expect("mkdir");
     std::fs::create_dir_all(dir.join(".git")).expect("mkdir");
     std::fs::write(dir.join("notes.md"), "# Notes\n\nThe detective waits in the rain.").expect("write");
-    std::fs::write(dir.join("scenes/opening.fountain"), "INT. 仓库 - 夜\n\n雨水敲打着屋顶。").expect("write");
+    std::fs::write(
+        dir.join("scenes/opening.fountain"),
+        "INT. 仓库 - 夜\n\n雨水敲打着屋顶。",
+    )
+    .expect("write");
     std::fs::write(dir.join("scenes/tool.rs"), "fn main() { println!(\"hi\"); }").expect("write");
     std::fs::write(dir.join(".git/config"), "[core]").expect("write");
     std::fs::write(dir.join("image.png"), b"\x89PNG\0\0").expect("write");
@@ -695,7 +743,11 @@ async fn the_ingest_command_reads_folders_with_progress_and_a_summary() {
     // Again: everything is already there.
     let out = run(vec![dir.clone()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("0 chunk(s) added, 3 skipped"), "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -59,7 +59,11 @@ async fn embeddings(State(p): State<Provider>, headers: HeaderMap, Json(body): J
     }
     let answer = {
         let mut script = p.script.lock().expect("lock");
-        if script.is_empty() { Answer::Ok } else { script.remove(0) }
+        if script.is_empty() {
+            Answer::Ok
+        } else {
+            script.remove(0)
+        }
     };
     match answer {
         Answer::TooMany => (
@@ -147,7 +151,14 @@ async fn batches_retries_and_reports_usage() {
     assert_eq!(seen[0]["dimensions"], 8);
     assert_eq!(seen[0]["encoding_format"], "float");
     assert!(seen.iter().all(|b| b["input"].as_array().is_some_and(|a| a.len() <= 2)));
-    assert!(provider.auth.lock().expect("lock").iter().all(|a| a == "Bearer sk-test"));
+    assert!(
+        provider
+            .auth
+            .lock()
+            .expect("lock")
+            .iter()
+            .all(|a| a == "Bearer sk-test")
+    );
 }
 
 #[tokio::test]
@@ -157,7 +168,10 @@ async fn gives_up_after_its_retries_and_does_not_retry_refusals() {
     let base = start(provider.clone()).await;
     let embedder = HttpEmbedder::new(config(&base, 8, Duration::from_secs(5), 2)).expect("embedder");
     let err = embedder.embed(&["x".to_owned()]).await.expect_err("fails");
-    assert!(matches!(err, EmbeddingError::Unavailable { attempts: 3, .. }), "{err:?}");
+    assert!(
+        matches!(err, EmbeddingError::Unavailable { attempts: 3, .. }),
+        "{err:?}"
+    );
     assert_eq!(provider.requests.load(Ordering::SeqCst), 3);
 
     let provider = Provider::default();
@@ -175,7 +189,10 @@ async fn gives_up_after_its_retries_and_does_not_retry_refusals() {
     let embedder = HttpEmbedder::new(config(&base, 8, Duration::from_millis(300), 1)).expect("embedder");
     let started = std::time::Instant::now();
     let err = embedder.embed(&["x".to_owned()]).await.expect_err("fails");
-    assert!(matches!(err, EmbeddingError::Unavailable { attempts: 2, .. }), "{err:?}");
+    assert!(
+        matches!(err, EmbeddingError::Unavailable { attempts: 2, .. }),
+        "{err:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
@@ -225,7 +242,10 @@ async fn the_server_embeds_documents_and_queries_with_the_configured_provider() 
     // The query text is embedded by the provider.
     let before = provider.requests.load(Ordering::SeqCst);
     let hits = app
-        .search(&fx.admin_token, json!({ "workspaceId": ws, "query": "aaaa", "mode": "VECTOR", "limit": 1 }))
+        .search(
+            &fx.admin_token,
+            json!({ "workspaceId": ws, "query": "aaaa", "mode": "VECTOR", "limit": 1 }),
+        )
         .await;
     assert_eq!(hits[0]["document"]["sourcePath"], "a");
     assert_eq!(provider.requests.load(Ordering::SeqCst), before + 1);
@@ -272,7 +292,13 @@ fn provider_settings_are_validated() {
         Flags::try_parse_from(all).expect("flags").e.config()
     };
     assert_eq!(parse(&[]).expect("lexical"), EmbeddingConfig::Lexical);
-    let http = parse(&["--embedding-url", "http://127.0.0.1:11434/v1/", "--embedding-model", "m"]).expect("http");
+    let http = parse(&[
+        "--embedding-url",
+        "http://127.0.0.1:11434/v1/",
+        "--embedding-model",
+        "m",
+    ])
+    .expect("http");
     match http {
         EmbeddingConfig::Http(h) => assert_eq!(h.endpoint.as_str(), "http://127.0.0.1:11434/v1/embeddings"),
         other => panic!("{other:?}"),
@@ -281,9 +307,25 @@ fn provider_settings_are_validated() {
     assert!(parse(&["--embedding-model", "m"]).is_err(), "needs a URL");
     assert!(parse(&["--embedding-url", "ftp://x", "--embedding-model", "m"]).is_err());
     assert!(
-        parse(&["--embedding-url", "http://x/v1", "--embedding-model", "m", "--embedding-dimensions", "3072"]).is_err()
+        parse(&[
+            "--embedding-url",
+            "http://x/v1",
+            "--embedding-model",
+            "m",
+            "--embedding-dimensions",
+            "3072"
+        ])
+        .is_err()
     );
     assert!(
-        parse(&["--embedding-url", "http://x/v1", "--embedding-model", "m", "--embedding-batch-size", "0"]).is_err()
+        parse(&[
+            "--embedding-url",
+            "http://x/v1",
+            "--embedding-model",
+            "m",
+            "--embedding-batch-size",
+            "0"
+        ])
+        .is_err()
     );
 }

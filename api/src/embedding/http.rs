@@ -52,6 +52,7 @@ struct Usage {
 
 impl HttpEmbedder {
     pub fn new(config: HttpEmbeddingConfig) -> anyhow::Result<Self> {
+        crate::startup::init_tls();
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))

@@ -16,10 +16,12 @@ use crate::config::EMBEDDING_DIMENSIONS;
 pub const LEXICAL_MODEL: &str = "screenplay-lexical-v1";
 
 const STOP_WORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "is", "it", "its", "of", "on", "or",
-    "that", "the", "this", "to", "was", "were", "with",
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "is", "it", "its", "of", "on", "or", "that",
+    "the", "this", "to", "was", "were", "with",
 ];
-const CJK_STOP_CHARS: &[char] = &['的', '了', '是', '在', '和', '也', '就', '都', '而', '及', '与', '着', '之'];
+const CJK_STOP_CHARS: &[char] = &[
+    '的', '了', '是', '在', '和', '也', '就', '都', '而', '及', '与', '着', '之',
+];
 
 /// Hashed character n-grams, CJK-aware.
 #[derive(Debug, Clone, Default)]

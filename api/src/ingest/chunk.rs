@@ -218,8 +218,8 @@ fn tail(text: &str, n: usize) -> &str {
     let start = text.char_indices().nth(total - n).map_or(0, |(i, _)| i);
     let window = &text[start..];
     let before = text[..start].trim_end();
-    let at_sentence_start = before.ends_with(['.', '!', '?', ';', '。', '！', '？', '；', '…', '\n'])
-        || text[..start].ends_with('\n');
+    let at_sentence_start =
+        before.ends_with(['.', '!', '?', ';', '。', '！', '？', '；', '…', '\n']) || text[..start].ends_with('\n');
     if at_sentence_start {
         return window.trim_start();
     }

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 /// line are always tried).
 pub const TEXT_EXTENSIONS: &[&str] = &[
     "txt", "text", "md", "markdown", "mdx", "rst", "adoc", "org", "fountain", "spmd", "fdx", "tex", "csv", "tsv",
-    "json", "yaml", "yml", "toml", "xml", "html", "htm", "rs", "py", "js", "mjs", "ts", "tsx", "jsx", "go",
-    "java", "kt", "scala", "c", "h", "cc", "cpp", "hpp", "cs", "rb", "php", "swift", "m", "sh", "bash", "sql",
-    "lua", "r", "jl", "hs", "ml", "ex", "exs", "erl", "clj", "dart", "vue", "svelte", "css", "scss",
+    "json", "yaml", "yml", "toml", "xml", "html", "htm", "rs", "py", "js", "mjs", "ts", "tsx", "jsx", "go", "java",
+    "kt", "scala", "c", "h", "cc", "cpp", "hpp", "cs", "rb", "php", "swift", "m", "sh", "bash", "sql", "lua", "r",
+    "jl", "hs", "ml", "ex", "exs", "erl", "clj", "dart", "vue", "svelte", "css", "scss",
 ];
 
 /// Folders never walked into.
@@ -75,10 +75,7 @@ fn has_text_extension(path: &Path) -> bool {
 pub fn read_text(path: &Path) -> Result<String, String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(format!(
-            "larger than {} MiB",
-            MAX_FILE_BYTES / (1024 * 1024)
-        ));
+        return Err(format!("larger than {} MiB", MAX_FILE_BYTES / (1024 * 1024)));
     }
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     text_of(&bytes)

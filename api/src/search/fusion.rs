@@ -55,7 +55,10 @@ pub fn fuse(vector: &[Scored], keyword: &[Scored], fusion: Fusion) -> Vec<Fused>
                     let part = |hit: Option<Scored>| hit.map_or(0.0, |h| 1.0 / (f64::from(rrf_k) + f64::from(h.rank)));
                     part(v) + part(k)
                 }
-                Fusion::Weighted { vector: wv, keyword: wk } => {
+                Fusion::Weighted {
+                    vector: wv,
+                    keyword: wk,
+                } => {
                     let vs = v.map_or(0.0, |h| h.score);
                     let ks = match k {
                         Some(h) if best_keyword > 0.0 => h.score / best_keyword,
@@ -108,6 +111,12 @@ mod tests {
         // id 2: 0.2 * 0.1 + 0.8 * 1.0 = 0.82; id 1: 0.2 * 0.9 + 0.8 * 0.5 = 0.58
         assert_eq!(fused[0].id, Uuid::from_u128(2));
         assert!((fused[0].score - 0.82).abs() < 1e-9);
-        assert_eq!(Fusion::weighted(None, Some(0.3)), Fusion::Weighted { vector: 0.7, keyword: 0.3 });
+        assert_eq!(
+            Fusion::weighted(None, Some(0.3)),
+            Fusion::Weighted {
+                vector: 0.7,
+                keyword: 0.3
+            }
+        );
     }
 }

@@ -8,8 +8,8 @@ use crate::embedding::is_cjk;
 pub const WINDOW: usize = 200;
 
 const STOP_WORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "is", "it", "of", "on", "or", "the",
-    "to", "was", "with",
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "is", "it", "of", "on", "or", "the", "to",
+    "was", "with",
 ];
 
 /// What to look for: lowercase word stems (matched at word starts) and CJK
@@ -22,7 +22,12 @@ fn terms(query: &str) -> Vec<Vec<char>> {
     let flush = |word: &mut String, run: &mut Vec<char>, out: &mut Vec<Vec<char>>| {
         if word.chars().count() >= 2 && !STOP_WORDS.contains(&word.as_str()) {
             // A crude stem: enough for "running" to mark "runs" and "run".
-            let keep = if word.is_ascii() && word.len() > 4 { word.len() - 2 } else { word.len() }.max(3);
+            let keep = if word.is_ascii() && word.len() > 4 {
+                word.len() - 2
+            } else {
+                word.len()
+            }
+            .max(3);
             out.push(word.chars().take(keep).collect());
         }
         word.clear();
@@ -60,10 +65,7 @@ fn terms(query: &str) -> Vec<Vec<char>> {
 /// nothing matches).
 pub fn highlight(content: &str, query: &str) -> String {
     let chars: Vec<char> = content.chars().collect();
-    let lower: Vec<char> = content
-        .chars()
-        .map(|c| c.to_lowercase().next().unwrap_or(c))
-        .collect();
+    let lower: Vec<char> = content.chars().map(|c| c.to_lowercase().next().unwrap_or(c)).collect();
     let terms = terms(query);
     // Matches as (start, end) char ranges, non-overlapping, in order.
     let mut matches: Vec<(usize, usize)> = Vec::new();
@@ -153,7 +155,10 @@ mod tests {
 
     #[test]
     fn marks_english_stems_and_escapes() {
-        let h = highlight("The <b>detective</b> runs; running is what he does.", "detectives running");
+        let h = highlight(
+            "The <b>detective</b> runs; running is what he does.",
+            "detectives running",
+        );
         assert_eq!(
             h,
             "The &lt;b&gt;<mark>detective</mark>&lt;/b&gt; runs; <mark>running</mark> is what he does."
@@ -162,7 +167,11 @@ mod tests {
 
     #[test]
     fn marks_chinese_grams_and_windows_long_text() {
-        let text = format!("{}侦探在雨夜追踪嫌疑人。{}", "无关内容。".repeat(60), "其他。".repeat(60));
+        let text = format!(
+            "{}侦探在雨夜追踪嫌疑人。{}",
+            "无关内容。".repeat(60),
+            "其他。".repeat(60)
+        );
         let h = highlight(&text, "雨夜追踪");
         assert!(h.contains("<mark>雨夜追踪</mark>"), "{h}");
         assert!(h.starts_with('…') && h.ends_with('…'));

@@ -39,9 +39,14 @@ pub struct Scored {
 pub(crate) fn db_error(err: &sea_orm::DbErr) -> Option<(String, String)> {
     use sea_orm::{DbErr, RuntimeErr};
     match err {
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e
-            .as_database_error()
-            .map(|d| (d.code().map(|c| c.into_owned()).unwrap_or_default(), d.message().to_owned())),
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            e.as_database_error().map(|d| {
+                (
+                    d.code().map(|c| c.into_owned()).unwrap_or_default(),
+                    d.message().to_owned(),
+                )
+            })
+        }
         _ => None,
     }
 }

@@ -226,7 +226,12 @@ pub async fn ingest(
         Chunking::new(request.max_chars, request.overlap).map_err(|(field, msg)| AppError::bad_input(field, msg))?;
     let server_model = deps.embedder.model().to_owned();
     let client_model = match request.embedding_model.as_deref().map(str::trim) {
-        Some("") => return Err(AppError::bad_input("embeddingModel", "`embeddingModel` must not be empty")),
+        Some("") => {
+            return Err(AppError::bad_input(
+                "embeddingModel",
+                "`embeddingModel` must not be empty",
+            ));
+        }
         Some(m) if m.chars().count() > 200 => {
             return Err(AppError::bad_input(
                 "embeddingModel",
@@ -314,7 +319,11 @@ pub async fn ingest(
             ),
         ));
     }
-    let model = if any_client_embedded { client_model } else { server_model };
+    let model = if any_client_embedded {
+        client_model
+    } else {
+        server_model
+    };
 
     let tx = db.begin().await?;
     let workspace = writable_workspace(&tx, author, request.workspace_id).await?;
@@ -380,12 +389,7 @@ pub async fn ingest(
             }
             let b = n * 15;
             sql.push('(');
-            sql.push_str(
-                &(1..=15)
-                    .map(|k| format!("${}", b + k))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            );
+            sql.push_str(&(1..=15).map(|k| format!("${}", b + k)).collect::<Vec<_>>().join(","));
             sql.push(')');
             values.extend([
                 id.into(),
@@ -471,7 +475,13 @@ pub async fn ingest(
         Decimal::from(added.len() as u64),
     )
     .await?;
-    usage::add(&tx, author.tenant_id, QuotaMetric::EmbeddingTokens, Decimal::from(tokens)).await?;
+    usage::add(
+        &tx,
+        author.tenant_id,
+        QuotaMetric::EmbeddingTokens,
+        Decimal::from(tokens),
+    )
+    .await?;
     tx.commit().await?;
     Ok(IngestOutcome {
         added,
@@ -536,10 +546,7 @@ pub async fn get_many(db: &impl ConnectionTrait, tenant_id: Uuid, ids: &[Uuid]) 
 /// A checked filter (language code, metadata object).
 pub fn check_filter(filter: SearchFilter) -> AppResult<SearchFilter> {
     Ok(SearchFilter {
-        language: filter
-            .language
-            .map(|l| language("filter.language", &l))
-            .transpose()?,
+        language: filter.language.map(|l| language("filter.language", &l)).transpose()?,
         source_path_prefix: filter.source_path_prefix.filter(|p| !p.is_empty()),
         metadata: filter
             .metadata
@@ -612,7 +619,12 @@ pub async fn list(
 }
 
 /// Chunks matching the filter.
-pub async fn count(db: &impl ConnectionTrait, tenant_id: Uuid, workspace_id: Uuid, filter: &SearchFilter) -> AppResult<u64> {
+pub async fn count(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    workspace_id: Uuid,
+    filter: &SearchFilter,
+) -> AppResult<u64> {
     let mut values: Vec<Value> = vec![tenant_id.into(), workspace_id.into()];
     let sql = format!(
         "SELECT count(*) AS n FROM screenplay.code_documents WHERE tenant_id = $1 AND workspace_id = $2{}",
@@ -779,7 +791,13 @@ pub async fn update(
             .await?;
     }
     if let Some((_, _, tokens)) = &new_vector {
-        usage::add(&tx, author.tenant_id, QuotaMetric::EmbeddingTokens, Decimal::from(*tokens)).await?;
+        usage::add(
+            &tx,
+            author.tenant_id,
+            QuotaMetric::EmbeddingTokens,
+            Decimal::from(*tokens),
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok((before, after))

@@ -104,7 +104,10 @@ fn check(request: &SearchRequest) -> AppResult<Plan> {
             return Err(AppError::bad_input("query", "a HYBRID search needs `query`"));
         }
         Mode::Vector if query.is_none() && request.embedding.is_none() => {
-            return Err(AppError::bad_input("query", "a VECTOR search needs `query` or `embedding`"));
+            return Err(AppError::bad_input(
+                "query",
+                "a VECTOR search needs `query` or `embedding`",
+            ));
         }
         Mode::Keyword if request.embedding.is_some() => {
             return Err(AppError::bad_input("embedding", "a KEYWORD search uses no `embedding`"));
@@ -141,9 +144,12 @@ fn check(request: &SearchRequest) -> AppResult<Plan> {
             "give `rrfK` (reciprocal rank fusion) or weights, not both",
         ));
     }
-    if weighted && request.mode != Mode::Hybrid || request.rrf_k.is_some() && request.mode != Mode::Hybrid {
+    if (weighted || request.rrf_k.is_some()) && request.mode != Mode::Hybrid {
         let field = if weighted { "vectorWeight" } else { "rrfK" };
-        return Err(AppError::bad_input(field, format!("`{field}` applies to HYBRID searches")));
+        return Err(AppError::bad_input(
+            field,
+            format!("`{field}` applies to HYBRID searches"),
+        ));
     }
     for (field, w) in [
         ("vectorWeight", request.vector_weight),
@@ -205,7 +211,12 @@ pub async fn search(
         None
     } else if let Some(values) = &request.embedding {
         let model = match request.embedding_model.as_deref().map(str::trim) {
-            Some("") => return Err(AppError::bad_input("embeddingModel", "`embeddingModel` must not be empty")),
+            Some("") => {
+                return Err(AppError::bad_input(
+                    "embeddingModel",
+                    "`embeddingModel` must not be empty",
+                ));
+            }
             Some(m) => m.to_owned(),
             None => deps.embedder.model().to_owned(),
         };
@@ -218,9 +229,11 @@ pub async fn search(
             ));
         }
         let text = plan.query.clone().unwrap_or_default();
-        let embedded = deps.embedder.embed(std::slice::from_ref(&text)).await.map_err(|e| {
-            AppError::internal(anyhow::Error::new(e).context("embedding a search query"))
-        })?;
+        let embedded = deps
+            .embedder
+            .embed(std::slice::from_ref(&text))
+            .await
+            .map_err(|e| AppError::internal(anyhow::Error::new(e).context("embedding a search query")))?;
         tokens = embedded.tokens;
         let vector = embedded
             .vectors
@@ -295,7 +308,16 @@ pub async fn search(
         .collect();
 
     if let Some((session_id, step_id)) = retrieval_session {
-        record(tx, tenant_id, session_id, step_id, plan.query.as_deref(), request.mode, &hits).await?;
+        record(
+            tx,
+            tenant_id,
+            session_id,
+            step_id,
+            plan.query.as_deref(),
+            request.mode,
+            &hits,
+        )
+        .await?;
     }
     // Counters may be lost in a crash; a search need not wait for the WAL.
     tx.execute_unprepared("SET LOCAL synchronous_commit = off").await?;

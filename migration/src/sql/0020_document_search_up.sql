@@ -86,10 +86,13 @@ $$;
 
 -- Vector search: the p_limit nearest chunks of a workspace by cosine
 -- similarity (1 - cosine distance). With a filter the HNSW index is scanned
--- iteratively (pgvector 0.8, relaxed order, re-sorted here) until enough rows
--- pass it, so a workspace holding a small share of all vectors keeps its
--- recall. p_ef_search widens the search for this call only; p_exact scans
--- every row (the ground truth for recall measurements).
+-- iteratively (pgvector 0.8, relaxed order) until ef_search candidates (at
+-- least p_limit) pass it, and the nearest p_limit of those by exact distance
+-- are returned, so a workspace holding a small share of all vectors keeps its
+-- recall. p_ef_search (default 100: pgvector's 40 is tuned for unfiltered
+-- searches without re-ranking) sets hnsw.ef_search for this call only;
+-- p_exact compares with every row of the workspace (the ground truth for
+-- recall measurements).
 CREATE FUNCTION screenplay.search_similar_documents(
     p_workspace_id       uuid,
     p_query_embedding    vector(1536),
@@ -111,6 +114,7 @@ CREATE FUNCTION screenplay.search_similar_documents(
 AS $$
 DECLARE
     saved_ef text;
+    candidates integer;
 BEGIN
     IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000 THEN
         RAISE EXCEPTION 'p_limit must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
@@ -119,13 +123,12 @@ BEGIN
         RETURN;
     END IF;
     PERFORM screenplay.check_embedding_model(p_workspace_id, p_embedding_model);
-    IF p_ef_search IS NOT NULL THEN
-        IF p_ef_search < 1 OR p_ef_search > 1000 THEN
-            RAISE EXCEPTION 'p_ef_search must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        saved_ef := current_setting('hnsw.ef_search');
-        PERFORM set_config('hnsw.ef_search', p_ef_search::text, true);
+    IF p_ef_search IS NOT NULL AND (p_ef_search < 1 OR p_ef_search > 1000) THEN
+        RAISE EXCEPTION 'p_ef_search must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    candidates := greatest(p_limit, coalesce(p_ef_search, 100));
+    saved_ef := current_setting('hnsw.ef_search', true);
+    PERFORM set_config('hnsw.ef_search', candidates::text, true);
     IF p_exact THEN
         RETURN QUERY
         WITH hits AS MATERIALIZED (
@@ -144,6 +147,9 @@ BEGIN
         WHERE p_min_similarity IS NULL OR 1 - h.distance >= p_min_similarity
         ORDER BY h.distance, h.id;
     ELSE
+        -- The index yields candidates in approximately increasing distance
+        -- (relaxed order): take ef_search of them (at least p_limit) and keep
+        -- the p_limit nearest by exact distance.
         RETURN QUERY
         WITH hits AS MATERIALIZED (
             SELECT d.id, d.embedding <=> p_query_embedding AS distance
@@ -153,13 +159,19 @@ BEGIN
               AND (p_source_path_prefix IS NULL OR starts_with(d.source_path, p_source_path_prefix))
               AND (p_metadata IS NULL OR d.metadata @> p_metadata)
             ORDER BY d.embedding <=> p_query_embedding
+            LIMIT candidates
+        ),
+        top AS (
+            SELECT h.id, h.distance, row_number() OVER (ORDER BY h.distance, h.id) AS r
+            FROM hits AS h
+            ORDER BY h.distance, h.id
             LIMIT p_limit
         )
         SELECT d.id, d.source_path, d.title, d.content, d.chunk_index, d.chunk_count, d.language, d.metadata,
-               d.embedding_model, 1 - h.distance, (row_number() OVER (ORDER BY h.distance, h.id))::integer
-        FROM hits AS h JOIN screenplay.code_documents AS d ON d.id = h.id
-        WHERE p_min_similarity IS NULL OR 1 - h.distance >= p_min_similarity
-        ORDER BY h.distance, h.id;
+               d.embedding_model, 1 - t.distance, t.r::integer
+        FROM top AS t JOIN screenplay.code_documents AS d ON d.id = t.id
+        WHERE p_min_similarity IS NULL OR 1 - t.distance >= p_min_similarity
+        ORDER BY t.r;
     END IF;
     IF saved_ef IS NOT NULL THEN
         PERFORM set_config('hnsw.ef_search', saved_ef, true);

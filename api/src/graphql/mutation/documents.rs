@@ -199,14 +199,16 @@ impl DocumentMutation {
         .await?;
         ctx.scope()
             .note_change("document", after.id, Some(&before), Some(&after));
-        Ok(DocumentPayload {
-            document: after.into(),
-        })
+        Ok(DocumentPayload { document: after.into() })
     }
 
     /// Deletes document chunks: all of them, or none when one is not found.
     #[graphql(guard = "Allow(Action::WriteDocuments)")]
-    async fn delete_documents(&self, ctx: &Context<'_>, ids: Vec<Uuid>) -> async_graphql::Result<DeleteDocumentsPayload> {
+    async fn delete_documents(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<Uuid>,
+    ) -> async_graphql::Result<DeleteDocumentsPayload> {
         let (tx, caller) = ctx.scope().tenant().await?;
         let deleted = documents::delete(&*tx, &Author::from(&caller), ctx.app().vectors.as_ref(), &ids).await?;
         let ids: Vec<Uuid> = deleted.iter().map(|d| d.id).collect();

@@ -8,9 +8,7 @@ mod user;
 mod workspace;
 
 pub use auth::{AuthPayload, Me};
-pub use document::{
-    CountBy, Document, DocumentChunk, DocumentStatistics, IngestResult, SearchHit, SearchMode,
-};
+pub use document::{CountBy, Document, DocumentChunk, DocumentStatistics, IngestResult, SearchHit, SearchMode};
 pub use enums::*;
 pub use tenant::{Tenant, TenantLimits};
 pub use user::User;
