@@ -307,20 +307,17 @@ pub async fn search(
         })
         .collect();
 
-    if let Some((session_id, step_id)) = retrieval_session {
-        record(
-            tx,
-            tenant_id,
-            session_id,
-            step_id,
-            plan.query.as_deref(),
-            request.mode,
-            &hits,
-        )
-        .await?;
+    match retrieval_session {
+        Some((session_id, step_id)) => {
+            let query = plan.query.as_deref();
+            record(tx, tenant_id, session_id, step_id, query, request.mode, &hits).await?;
+        }
+        // Only counters are written: they may be lost in a crash, and a
+        // search need not wait for the WAL flush.
+        None => {
+            tx.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
+        }
     }
-    // Counters may be lost in a crash; a search need not wait for the WAL.
-    tx.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
     usage::add(tx, tenant_id, QuotaMetric::SearchQueries, Decimal::ONE).await?;
     usage::add(tx, tenant_id, QuotaMetric::EmbeddingTokens, Decimal::from(tokens)).await?;
     Ok(hits)
