@@ -396,9 +396,11 @@ async fn dataset(
         .execute_unprepared(
             "SET maintenance_work_mem = '1GB'; SET max_parallel_maintenance_workers = 2; \
              CREATE INDEX code_documents_embedding_hnsw_idx ON screenplay.code_documents \
-             USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64); \
-             VACUUM ANALYZE screenplay.code_documents",
+             USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)",
         )
+        .await?;
+    owner
+        .execute_unprepared("VACUUM ANALYZE screenplay.code_documents")
         .await?;
     eprintln!("built the HNSW index in {:.1?}", started.elapsed());
     Ok((tenant.id, admin.id, workspaces))

@@ -199,7 +199,6 @@ pub async fn search(
 ) -> AppResult<Vec<Hit>> {
     let plan = check(&request)?;
     let filter = documents::check_filter(request.filter.clone())?;
-    documents::ensure_workspace(tx, tenant_id, request.workspace_id).await?;
     let retrieval_session = match (request.session_id, request.step_id) {
         (None, None) => None,
         (session, step) => Some(retrieval_target(tx, tenant_id, request.workspace_id, session, step).await?),
@@ -282,6 +281,11 @@ pub async fn search(
             .map(|f| (f.id, f.score, f.vector, f.keyword))
             .collect(),
     };
+    if fused.is_empty() {
+        // Rows found prove the workspace is the tenant's (row-level
+        // security); without any, tell a missing workspace from an empty one.
+        documents::ensure_workspace(tx, tenant_id, request.workspace_id).await?;
+    }
     if let Some(min) = request.min_score {
         fused.retain(|f| f.1 >= min);
     }

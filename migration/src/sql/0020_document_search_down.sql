@@ -1,3 +1,9 @@
+ALTER POLICY tenant_isolation ON screenplay.code_documents
+    USING (tenant_id = screenplay.current_tenant_id())
+    WITH CHECK (tenant_id = screenplay.current_tenant_id());
+ALTER POLICY tenant_isolation ON screenplay.retrieved_documents
+    USING (tenant_id = screenplay.current_tenant_id())
+    WITH CHECK (tenant_id = screenplay.current_tenant_id());
 DROP FUNCTION screenplay.get_document_statistics(uuid);
 DROP FUNCTION screenplay.hybrid_search_documents(uuid, text, vector, integer, integer, double precision,
     double precision, integer, double precision, text, text, text, jsonb, integer);

@@ -332,3 +332,13 @@ AS $$
            (SELECT min(created_at) FROM d),
            (SELECT max(created_at) FROM d)
 $$;
+
+-- Row-level security of the document tables with the tenant read once per
+-- statement (an InitPlan) instead of a function call per row: a vector
+-- search re-ranking 500 rows spent 6 ms in current_tenant_id() calls.
+ALTER POLICY tenant_isolation ON screenplay.code_documents
+    USING (tenant_id = (SELECT screenplay.current_tenant_id()))
+    WITH CHECK (tenant_id = (SELECT screenplay.current_tenant_id()));
+ALTER POLICY tenant_isolation ON screenplay.retrieved_documents
+    USING (tenant_id = (SELECT screenplay.current_tenant_id()))
+    WITH CHECK (tenant_id = (SELECT screenplay.current_tenant_id()));
