@@ -213,6 +213,34 @@ async fn check_keyword_search(app: &TestApp) {
     // Nothing to match: no hits, no error.
     assert!(search("the of and").await.is_empty());
     assert!(search("宇宙").await.is_empty());
+    // Another tenant finds nothing of it (the keyword index is read by a
+    // SECURITY DEFINER function that filters by the caller's tenant itself).
+    let other = app.tenant("kw-other").await;
+    let code = app
+        .gql_err(
+            Some(&other.admin_token),
+            SEARCH,
+            json!({ "input": { "workspaceId": ws, "query": "追踪嫌疑人 detective", "mode": "KEYWORD" } }),
+        )
+        .await;
+    assert_eq!(code, "NOT_FOUND");
+    let app_role = app.db.app().await;
+    let tx = app_role.begin().await.expect("begin");
+    tx.execute_unprepared(&format!("SELECT set_config('app.tenant_id', '{}', true)", other.id))
+        .await
+        .expect("tenant");
+    let leaked = tx
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT count(*) FROM screenplay.keyword_hits('{ws}', screenplay.keyword_tsquery('侦探 detective'), 10, NULL, NULL, NULL)"),
+        ))
+        .await
+        .expect("keyword_hits")
+        .expect("row")
+        .try_get_by_index::<i64>(0)
+        .expect("count");
+    assert_eq!(leaked, 0);
+    tx.rollback().await.expect("rollback");
     // The SQL function, as a DBA would call it.
     let owner = app.owner().await;
     let n = scalar_i64(

@@ -8,6 +8,7 @@ DROP FUNCTION screenplay.get_document_statistics(uuid);
 DROP FUNCTION screenplay.hybrid_search_documents(uuid, text, vector, integer, integer, double precision,
     double precision, integer, double precision, text, text, text, jsonb, integer);
 DROP FUNCTION screenplay.search_by_keywords(uuid, text, integer, double precision, text, text, jsonb);
+DROP FUNCTION screenplay.keyword_hits(uuid, tsquery, integer, text, text, jsonb);
 DROP FUNCTION screenplay.search_similar_documents(uuid, vector, integer, double precision, text, text, text,
     jsonb, integer, boolean);
 DROP FUNCTION screenplay.check_embedding_model(uuid, text);

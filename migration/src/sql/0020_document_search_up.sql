@@ -179,9 +179,40 @@ BEGIN
 END
 $$;
 
+-- Keyword matches inside the transaction's tenant (app.tenant_id), best
+-- first. PostgreSQL cannot use the GIN index for `@@` under row-level
+-- security (the operator is not leakproof), so a search by the server's role
+-- would read every row of the workspace; this function runs as the owner,
+-- uses the index, and filters by the tenant itself: without a tenant it
+-- finds nothing. Only search_by_keywords calls it.
+CREATE FUNCTION screenplay.keyword_hits(
+    p_workspace_id uuid, p_tsq tsquery, p_limit integer,
+    p_language text, p_source_path_prefix text, p_metadata jsonb
+)
+    RETURNS TABLE (id uuid, score double precision)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT d.id, ts_rank(d.search_vector, p_tsq, 1)::double precision
+    FROM screenplay.code_documents AS d
+    WHERE d.tenant_id = (SELECT screenplay.current_tenant_id())
+      AND d.workspace_id = p_workspace_id
+      AND d.search_vector @@ p_tsq
+      AND (p_language IS NULL OR d.language = p_language)
+      AND (p_source_path_prefix IS NULL OR starts_with(d.source_path, p_source_path_prefix))
+      AND (p_metadata IS NULL OR d.metadata @> p_metadata)
+    ORDER BY 2 DESC, 1
+    LIMIT p_limit
+$$;
+REVOKE ALL ON FUNCTION screenplay.keyword_hits(uuid, tsquery, integer, text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION screenplay.keyword_hits(uuid, tsquery, integer, text, text, jsonb)
+    TO screenplay_app, screenplay_platform;
+
 -- Keyword search: chunks of a workspace matching any word (stemmed under the
 -- language's configuration; English when p_language is NULL) or CJK bigram of
--- the query, ranked by ts_rank (titles weigh more than content).
+-- the query, ranked by ts_rank (titles weigh more than content). In a tenant
+-- transaction the matches come from keyword_hits; without one (the DBA in
+-- psql, platform work) straight from the table, row-level security applying.
 CREATE FUNCTION screenplay.search_by_keywords(
     p_workspace_id       uuid,
     p_query              text,
@@ -195,28 +226,49 @@ CREATE FUNCTION screenplay.search_by_keywords(
         id uuid, source_path text, title text, content text, chunk_index integer, chunk_count integer,
         language text, metadata jsonb, score double precision, rank integer
     )
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
 AS $$
-    WITH q AS (
-        SELECT screenplay.keyword_tsquery(p_query, coalesce(p_language, 'en')) AS tsq
-    ),
-    hits AS MATERIALIZED (
-        SELECT d.id, ts_rank(d.search_vector, q.tsq, 1)::double precision AS score
-        FROM q, screenplay.code_documents AS d
-        WHERE q.tsq IS NOT NULL
-          AND d.workspace_id = p_workspace_id
-          AND d.search_vector @@ q.tsq
-          AND (p_language IS NULL OR d.language = p_language)
-          AND (p_source_path_prefix IS NULL OR starts_with(d.source_path, p_source_path_prefix))
-          AND (p_metadata IS NULL OR d.metadata @> p_metadata)
-        ORDER BY 2 DESC, 1
-        LIMIT p_limit
-    )
-    SELECT d.id, d.source_path, d.title, d.content, d.chunk_index, d.chunk_count, d.language, d.metadata,
-           h.score, (row_number() OVER (ORDER BY h.score DESC, h.id))::integer
-    FROM hits AS h JOIN screenplay.code_documents AS d ON d.id = h.id
-    WHERE p_min_score IS NULL OR h.score >= p_min_score
-    ORDER BY h.score DESC, h.id
+DECLARE
+    tsq tsquery := screenplay.keyword_tsquery(p_query, coalesce(p_language, 'en'));
+BEGIN
+    IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000 THEN
+        RAISE EXCEPTION 'p_limit must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF tsq IS NULL THEN
+        RETURN;
+    END IF;
+    IF screenplay.current_tenant_id() IS NOT NULL THEN
+        RETURN QUERY
+        WITH hits AS MATERIALIZED (
+            SELECT k.id, k.score
+            FROM screenplay.keyword_hits(p_workspace_id, tsq, p_limit, p_language, p_source_path_prefix,
+                                         p_metadata) AS k
+        )
+        SELECT d.id, d.source_path, d.title, d.content, d.chunk_index, d.chunk_count, d.language, d.metadata,
+               h.score, (row_number() OVER (ORDER BY h.score DESC, h.id))::integer
+        FROM hits AS h JOIN screenplay.code_documents AS d ON d.id = h.id
+        WHERE p_min_score IS NULL OR h.score >= p_min_score
+        ORDER BY h.score DESC, h.id;
+    ELSE
+        RETURN QUERY
+        WITH hits AS MATERIALIZED (
+            SELECT d.id, ts_rank(d.search_vector, tsq, 1)::double precision AS score
+            FROM screenplay.code_documents AS d
+            WHERE d.workspace_id = p_workspace_id
+              AND d.search_vector @@ tsq
+              AND (p_language IS NULL OR d.language = p_language)
+              AND (p_source_path_prefix IS NULL OR starts_with(d.source_path, p_source_path_prefix))
+              AND (p_metadata IS NULL OR d.metadata @> p_metadata)
+            ORDER BY 2 DESC, 1
+            LIMIT p_limit
+        )
+        SELECT d.id, d.source_path, d.title, d.content, d.chunk_index, d.chunk_count, d.language, d.metadata,
+               h.score, (row_number() OVER (ORDER BY h.score DESC, h.id))::integer
+        FROM hits AS h JOIN screenplay.code_documents AS d ON d.id = h.id
+        WHERE p_min_score IS NULL OR h.score >= p_min_score
+        ORDER BY h.score DESC, h.id;
+    END IF;
+END
 $$;
 
 -- Hybrid search: each channel fetches its own candidates (default
