@@ -223,6 +223,12 @@ pub struct ServeArgs {
     /// Days of logs the scheduled cleanup keeps.
     #[arg(long, env = "SCREENPLAY_LOG_RETENTION_DAYS", default_value_t = 90)]
     pub log_retention_days: i32,
+
+    #[command(flatten)]
+    pub embedding: EmbeddingArgs,
+
+    #[command(flatten)]
+    pub ingest: IngestArgs,
 }
 
 impl ServeArgs {
@@ -237,6 +243,54 @@ impl ServeArgs {
         let args = std::iter::once("serve").chain(flags.iter().copied());
         Ok(<Flags as clap::Parser>::try_parse_from(args)?.serve)
     }
+}
+
+/// The embedding provider: an OpenAI-compatible `/v1/embeddings` endpoint,
+/// or, when no URL is set, the built-in offline lexical embedder.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EmbeddingArgs {
+    /// Base URL of an OpenAI-compatible API (e.g. https://api.openai.com/v1,
+    /// http://127.0.0.1:11434/v1); requests go to `<url>/embeddings`.
+    /// Unset: the built-in lexical embedder.
+    #[arg(long, env = "SCREENPLAY_EMBEDDING_URL")]
+    pub embedding_url: Option<String>,
+
+    /// Model name sent to the provider and recorded on every embedded row.
+    #[arg(long, env = "SCREENPLAY_EMBEDDING_MODEL")]
+    pub embedding_model: Option<String>,
+
+    /// Bearer key for the provider.
+    #[arg(long, env = "SCREENPLAY_EMBEDDING_API_KEY", hide_env_values = true)]
+    pub embedding_api_key: Option<Secret<String>>,
+
+    /// Output dimensions to request (`dimensions`); at most 1536, shorter
+    /// vectors are zero-padded (cosine similarity is unchanged).
+    #[arg(long, env = "SCREENPLAY_EMBEDDING_DIMENSIONS")]
+    pub embedding_dimensions: Option<usize>,
+
+    /// Texts per provider request.
+    #[arg(long, env = "SCREENPLAY_EMBEDDING_BATCH_SIZE", default_value_t = 64)]
+    pub embedding_batch_size: usize,
+
+    /// Timeout of one provider request.
+    #[arg(long, env = "SCREENPLAY_EMBEDDING_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub embedding_timeout: Duration,
+
+    /// Retries of a request answered 429 or 5xx, or that timed out.
+    #[arg(long, env = "SCREENPLAY_EMBEDDING_MAX_RETRIES", default_value_t = 4)]
+    pub embedding_max_retries: u32,
+}
+
+/// Limits of one `ingestDocuments` call.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IngestArgs {
+    /// Documents accepted by one `ingestDocuments` call.
+    #[arg(long, env = "SCREENPLAY_INGEST_BATCH_SIZE", default_value_t = 100)]
+    pub ingest_batch_size: usize,
+
+    /// Chunks one `ingestDocuments` call may write (after splitting).
+    #[arg(long, env = "SCREENPLAY_INGEST_MAX_CHUNKS", default_value_t = 2000)]
+    pub ingest_max_chunks: usize,
 }
 
 /// `humantime` durations: `15m`, `30d`, `250ms`.
@@ -259,6 +313,8 @@ pub struct Config {
     pub metrics_token: Option<Secret<String>>,
     /// The maintenance scheduler's plan, when it is on.
     pub maintenance_schedule: Option<ScheduleConfig>,
+    pub embedding: EmbeddingConfig,
+    pub ingest: IngestConfig,
 }
 
 /// Persisted queries.
@@ -269,6 +325,110 @@ pub struct PersistedConfig {
     pub manifest: Option<PathBuf>,
     /// Only manifest operations are accepted.
     pub only: bool,
+}
+
+/// The embedding provider, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EmbeddingConfig {
+    /// The built-in, offline, lexical embedder (hashed character n-grams).
+    Lexical,
+    /// An OpenAI-compatible `/v1/embeddings` endpoint.
+    Http(HttpEmbeddingConfig),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpEmbeddingConfig {
+    /// The full endpoint, `<base>/embeddings`.
+    pub endpoint: url::Url,
+    pub model: String,
+    pub api_key: Option<Secret<String>>,
+    pub dimensions: Option<usize>,
+    pub batch_size: usize,
+    pub timeout: Duration,
+    pub max_retries: u32,
+}
+
+/// Limits of one ingest call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestConfig {
+    pub max_documents: usize,
+    pub max_chunks: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_documents: 100,
+            max_chunks: 2000,
+        }
+    }
+}
+
+/// The dimension of `code_documents.embedding`.
+pub const EMBEDDING_DIMENSIONS: usize = 1536;
+
+impl EmbeddingArgs {
+    /// Checks the provider settings; errors name the variable.
+    pub fn config(&self) -> anyhow::Result<EmbeddingConfig> {
+        let Some(url) = self.embedding_url.as_deref().filter(|u| !u.trim().is_empty()) else {
+            if self.embedding_model.is_some() || self.embedding_api_key.is_some() {
+                bail!("SCREENPLAY_EMBEDDING_MODEL and SCREENPLAY_EMBEDDING_API_KEY need SCREENPLAY_EMBEDDING_URL");
+            }
+            return Ok(EmbeddingConfig::Lexical);
+        };
+        let mut endpoint =
+            url::Url::parse(url.trim()).with_context(|| format!("SCREENPLAY_EMBEDDING_URL: `{url}` is not a URL"))?;
+        if !matches!(endpoint.scheme(), "http" | "https") {
+            bail!("SCREENPLAY_EMBEDDING_URL must be an http or https URL");
+        }
+        if !endpoint.path().trim_end_matches('/').ends_with("/embeddings") {
+            let path = format!("{}/embeddings", endpoint.path().trim_end_matches('/'));
+            endpoint.set_path(&path);
+        }
+        let model = self
+            .embedding_model
+            .clone()
+            .filter(|m| !m.trim().is_empty())
+            .context("SCREENPLAY_EMBEDDING_MODEL is required with SCREENPLAY_EMBEDDING_URL")?;
+        if let Some(d) = self.embedding_dimensions
+            && (d == 0 || d > EMBEDDING_DIMENSIONS)
+        {
+            bail!("SCREENPLAY_EMBEDDING_DIMENSIONS must be between 1 and {EMBEDDING_DIMENSIONS}");
+        }
+        if self.embedding_batch_size == 0 || self.embedding_batch_size > 2048 {
+            bail!("SCREENPLAY_EMBEDDING_BATCH_SIZE must be between 1 and 2048");
+        }
+        if self.embedding_timeout < Duration::from_millis(100) {
+            bail!("SCREENPLAY_EMBEDDING_TIMEOUT must be at least 100ms");
+        }
+        if self.embedding_max_retries > 20 {
+            bail!("SCREENPLAY_EMBEDDING_MAX_RETRIES must be at most 20");
+        }
+        Ok(EmbeddingConfig::Http(HttpEmbeddingConfig {
+            endpoint,
+            model: model.trim().to_owned(),
+            api_key: self.embedding_api_key.clone().filter(|k| !k.expose().is_empty()),
+            dimensions: self.embedding_dimensions,
+            batch_size: self.embedding_batch_size,
+            timeout: self.embedding_timeout,
+            max_retries: self.embedding_max_retries,
+        }))
+    }
+}
+
+impl IngestArgs {
+    pub fn config(&self) -> anyhow::Result<IngestConfig> {
+        if self.ingest_batch_size == 0 || self.ingest_batch_size > 10_000 {
+            bail!("SCREENPLAY_INGEST_BATCH_SIZE must be between 1 and 10000");
+        }
+        if self.ingest_max_chunks == 0 || self.ingest_max_chunks > 100_000 {
+            bail!("SCREENPLAY_INGEST_MAX_CHUNKS must be between 1 and 100000");
+        }
+        Ok(IngestConfig {
+            max_documents: self.ingest_batch_size,
+            max_chunks: self.ingest_max_chunks,
+        })
+    }
 }
 
 /// How tokens are verified and issued.
@@ -371,8 +531,12 @@ impl Config {
         if args.persisted_only && args.persisted_queries.is_none() {
             bail!("SCREENPLAY_PERSISTED_ONLY needs SCREENPLAY_PERSISTED_QUERIES (the manifest of allowed operations)");
         }
+        let embedding = args.embedding.config()?;
+        let ingest = args.ingest.config()?;
         Ok(Self {
             bind: args.bind,
+            embedding,
+            ingest,
             audit_enabled: args.audit,
             persisted: PersistedConfig {
                 apq: args.apq,

@@ -130,6 +130,8 @@ pub async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase
             .clone()
             .unwrap_or_else(|| database.app_url.clone()),
     );
+    let embedder = crate::embedding::from_config(&config.embedding)?;
+    tracing::info!(model = embedder.model(), "embedding provider");
     Ok(Arc::new(AppState {
         config,
         db,
@@ -139,6 +141,8 @@ pub async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase
         rate_limiter: RateLimiter::default(),
         persisted,
         events,
+        embedder,
+        vectors: Arc::new(crate::search::PgVectorStore),
     }))
 }
 

@@ -6,8 +6,11 @@ use crate::{
     auth::jwt::{JwtIssuer, JwtVerifier},
     config::Config,
     db::Db,
+    embedding::SharedEmbedder,
     events::EventHub,
     middleware::{audit::AuditSink, persisted::PersistedQueryStore, rate_limit::RateLimiter},
+    search::SharedVectorStore,
+    service::documents::Deps,
 };
 
 /// Shared server state, held in the GraphQL schema data and the router.
@@ -22,6 +25,21 @@ pub struct AppState {
     pub persisted: Arc<PersistedQueryStore>,
     /// Live session events (LISTEN/NOTIFY) for subscriptions.
     pub events: EventHub,
+    /// Embeds documents and search queries.
+    pub embedder: SharedEmbedder,
+    /// Where document vectors are stored and searched.
+    pub vectors: SharedVectorStore,
+}
+
+impl AppState {
+    /// What the document and search services need.
+    pub fn document_deps(&self) -> Deps<'_> {
+        Deps {
+            embedder: self.embedder.as_ref(),
+            vectors: self.vectors.as_ref(),
+            ingest: self.config.ingest,
+        }
+    }
 }
 
 /// Cloned into every handler.

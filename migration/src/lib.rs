@@ -57,6 +57,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0011_session_list_indexes_down.sql"),
     ),
     (
+        "m20261129_000020_document_search",
+        include_str!("sql/0020_document_search_up.sql"),
+        include_str!("sql/0020_document_search_down.sql"),
+    ),
+    (
         "m20261129_000030_monitoring",
         include_str!("sql/0030_monitoring_up.sql"),
         include_str!("sql/0030_monitoring_down.sql"),

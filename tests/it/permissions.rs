@@ -75,6 +75,14 @@ pub const TABLE: &[(&str, &[&str])] = &[
     ("recordRetrievals", ADMIN_AGENT),
     ("logExecution", ADMIN_AGENT),
     ("logLlmCall", ADMIN_AGENT),
+    ("ingestDocuments", ADMIN_MEMBER),
+    ("updateDocument", ADMIN_MEMBER),
+    ("deleteDocuments", ADMIN_MEMBER),
+    ("documents", TENANT_ROLES),
+    ("document", TENANT_ROLES),
+    ("searchDocuments", TENANT_ROLES),
+    ("searchDocuments with sessionId", ADMIN_AGENT),
+    ("documentStatistics", TENANT_ROLES),
 ];
 
 struct Ctx {
@@ -106,6 +114,40 @@ impl Ctx {
             .await;
         let fragment = self.app.append(token, session, steps[0], "ACTION", "Rain.").await;
         (session, steps, fragment)
+    }
+
+    /// A workspace holding one document; returns both ids.
+    async fn victim_document(&self) -> (Uuid, Uuid) {
+        let ws = self.victim_workspace().await;
+        let out = self
+            .app
+            .ingest(
+                &self.fx.admin_token,
+                ws,
+                json!([{ "sourcePath": "victim.md", "content": format!("Victim text {}", Uuid::new_v4()) }]),
+            )
+            .await;
+        let id = out["documents"][0]["id"].as_str().expect("id").parse().expect("uuid");
+        (ws, id)
+    }
+
+    /// A session (with a step) in a workspace holding one document.
+    async fn victim_document_session(&self) -> (Uuid, Uuid) {
+        let (ws, _) = self.victim_document().await;
+        let owner = self.app.owner().await;
+        let row = owner
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!(
+                    "INSERT INTO screenplay.screenplay_sessions (tenant_id, workspace_id, title) \
+                     VALUES ('{}', '{ws}', 'Victim') RETURNING id",
+                    self.fx.id
+                ),
+            ))
+            .await
+            .expect("session")
+            .expect("row");
+        (ws, row.try_get_by_index(0).expect("id"))
     }
 }
 
@@ -289,6 +331,42 @@ async fn run(ctx: &Ctx, op: &str, token: &str) -> (Value, String, String) {
             "mutation($i: LogLlmCallInput!) { logLlmCall(input: $i) { llmCall { id } } }".into(),
             json!({ "i": { "sessionId": ctx.victim_session().await.0, "provider": "openai", "model": "gpt",
                            "promptTokens": 10, "completionTokens": 2, "costUsd": "0.001", "status": "SUCCEEDED" } }),
+        ),
+        "ingestDocuments" => (
+            "mutation($i: IngestDocumentsInput!) { ingestDocuments(input: $i) { added } }".into(),
+            json!({ "i": { "workspaceId": ctx.victim_workspace().await,
+                           "documents": [{ "sourcePath": "n.md", "content": "New text." }] } }),
+        ),
+        "updateDocument" => (
+            "mutation($i: UpdateDocumentInput!) { updateDocument(input: $i) { document { id } } }".into(),
+            json!({ "i": { "id": ctx.victim_document().await.1, "title": "Renamed" } }),
+        ),
+        "deleteDocuments" => (
+            "mutation($ids: [UUID!]!) { deleteDocuments(ids: $ids) { deletedCount } }".into(),
+            json!({ "ids": [ctx.victim_document().await.1] }),
+        ),
+        "documents" => (
+            "query($ws: UUID!) { documents(workspaceId: $ws) { totalCount } }".into(),
+            json!({ "ws": ctx.victim_document().await.0 }),
+        ),
+        "document" => (
+            "query($id: UUID!) { document(id: $id) { id } }".into(),
+            json!({ "id": ctx.victim_document().await.1 }),
+        ),
+        "searchDocuments" => (
+            "query($i: SearchDocumentsInput!) { searchDocuments(input: $i) { score } }".into(),
+            json!({ "i": { "workspaceId": ctx.victim_document().await.0, "query": "victim" } }),
+        ),
+        "searchDocuments with sessionId" => {
+            let (ws, session) = ctx.victim_document_session().await;
+            (
+                "query($i: SearchDocumentsInput!) { searchDocuments(input: $i) { score } }".into(),
+                json!({ "i": { "workspaceId": ws, "query": "victim", "sessionId": session } }),
+            )
+        }
+        "documentStatistics" => (
+            "query($ws: UUID!) { documentStatistics(workspaceId: $ws) { chunkCount } }".into(),
+            json!({ "ws": ctx.victim_document().await.0 }),
         ),
         other => panic!("no runner for operation {other}"),
     };

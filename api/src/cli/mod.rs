@@ -1,9 +1,9 @@
 //! The `screenplay` command line.
 
 mod backup;
-mod bench;
 mod db;
 mod export;
+mod ingest;
 mod maintenance;
 mod migrate;
 mod serve;
@@ -61,6 +61,13 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Ingest files and folders into a workspace's reference documents.
+    Ingest {
+        #[command(flatten)]
+        ingest: Box<ingest::IngestCommand>,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
     /// Issue access tokens (platform admins, agent workers).
     Token {
         #[command(subcommand)]
@@ -71,7 +78,7 @@ enum Command {
     /// Measure through the real HTTP server (numbers for BENCHMARKS.md).
     Bench {
         #[command(subcommand)]
-        action: bench::BenchAction,
+        action: crate::bench::BenchAction,
         #[command(flatten)]
         db: DatabaseArgs,
     },
@@ -136,7 +143,7 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Db { action, db } => db::run(action, db).await,
         Command::Token { action, db } => token::run(action, db).await,
         Command::Tenant { action, db } => tenant::run(action, db).await,
-        Command::Bench { action, db } => bench::run(action, db).await,
+        Command::Bench { action, db } => crate::bench::run(action, db).await,
         Command::Maintenance { action, db } => maintenance::run(action, db).await,
         Command::Backup {
             out,
@@ -152,6 +159,7 @@ pub async fn run() -> anyhow::Result<()> {
             db,
         } => backup::run_restore(file, into, clean, pg_bin, db).await,
         Command::Export { args, db } => export::run(args, db).await,
+        Command::Ingest { ingest, db } => ingest::run(*ingest, db).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())

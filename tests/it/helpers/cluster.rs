@@ -149,6 +149,36 @@ impl TestDb {
         Self::create_from(&cluster, None).await
     }
 
+    /// A migrated database whose LC_COLLATE and LC_CTYPE are `C` (the
+    /// cluster's are C.UTF-8): where pg_trgm sees no Chinese characters.
+    pub async fn create_with_c_ctype() -> Self {
+        let cluster = cluster().await;
+        let name = format!("t_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let admin = connect(&cluster.urls.superuser).await;
+        admin
+            .execute_unprepared(&format!(
+                "CREATE DATABASE \"{name}\" OWNER screenplay_user TEMPLATE template0 ENCODING 'UTF8' \
+                 LOCALE_PROVIDER libc LC_COLLATE 'C' LC_CTYPE 'C'"
+            ))
+            .await
+            .expect("create C database");
+        admin.close().await.expect("close");
+        // Adds the extensions (the database exists already).
+        create_database(&cluster.urls.superuser, &name, None)
+            .await
+            .expect("extensions");
+        let db = Self {
+            app_url: LocalUrls::with_database(&cluster.urls.app, &name),
+            owner_url: LocalUrls::with_database(&cluster.urls.owner, &name),
+            superuser_url: cluster.urls.superuser.clone(),
+            name,
+        };
+        screenplay_api::db::migrate_up(&db.owner_url)
+            .await
+            .expect("migrate C database");
+        db
+    }
+
     async fn create_from(cluster: &Cluster, template: Option<&str>) -> Self {
         let name = format!("t_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
         create_database(&cluster.urls.superuser, &name, template)

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod docs;
 pub mod fixtures;
 pub mod fountain;
 pub mod pgbouncer;

@@ -4,6 +4,7 @@
 
 mod account;
 mod agent_records;
+mod documents;
 mod fragments;
 mod maintenance;
 mod outline;
@@ -27,4 +28,5 @@ pub struct MutationRoot(
     outline::OutlineMutation,
     fragments::FragmentMutation,
     agent_records::AgentRecordMutation,
+    documents::DocumentMutation,
 );

@@ -2,6 +2,7 @@
 
 mod account;
 mod audit;
+mod documents;
 mod health;
 mod monitoring;
 mod sessions;
@@ -23,4 +24,5 @@ pub struct QueryRoot(
     workspaces::WorkspaceQuery,
     monitoring::MonitoringQuery,
     sessions::SessionQuery,
+    documents::DocumentQuery,
 );

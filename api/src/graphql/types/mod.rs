@@ -3,6 +3,7 @@
 mod agent_records;
 mod audit;
 mod auth;
+mod document;
 mod enums;
 mod event;
 mod fragment;
@@ -16,6 +17,7 @@ mod workspace;
 pub use agent_records::{ExecutionLog, LlmCall, RetrievedDocument};
 pub use audit::{AuditLog, AuditOutcome, Granularity, QuotaMetric, UsageMeter, UsagePoint, UsageSummary, UsageWindow};
 pub use auth::{AuthPayload, Me};
+pub use document::{CountBy, Document, DocumentChunk, DocumentStatistics, IngestResult, SearchHit, SearchMode};
 pub use enums::*;
 pub use event::{SessionEvent, SessionEventType};
 pub use fragment::{Fragment, FragmentVersion};

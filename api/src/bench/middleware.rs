@@ -1,9 +1,8 @@
-//! `screenplay bench …`: measurements through the real HTTP server, for
-//! BENCHMARKS.md. Not tests: they report numbers, they assert nothing.
+//! `screenplay bench middleware`: what the audit and quota middleware costs,
+//! measured through the real HTTP server in one run. A tool, not a test.
 
 use std::time::{Duration, Instant};
 
-use clap::Subcommand;
 use serde_json::json;
 
 use crate::{
@@ -17,31 +16,30 @@ use crate::{
     startup,
 };
 
-#[derive(Debug, Subcommand)]
-pub enum BenchAction {
-    /// Throughput and latency of a small read and a small mutation with the
-    /// audit/quota middleware on and off, measured in one run.
-    Middleware {
-        /// Seconds per measurement.
-        #[arg(long, default_value_t = 5)]
-        seconds: u64,
-        /// Concurrent connections.
-        #[arg(long, default_value_t = 8)]
-        concurrency: usize,
-        /// Rounds; each round measures every configuration once, interleaved.
-        #[arg(long, default_value_t = 3)]
-        rounds: usize,
-    },
+/// How long and how hard to measure.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MiddlewareArgs {
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 5)]
+    pub seconds: u64,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Rounds; each round measures every configuration once, interleaved.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
 }
 
-pub async fn run(action: BenchAction, db_args: DatabaseArgs) -> anyhow::Result<()> {
-    match action {
-        BenchAction::Middleware {
-            seconds,
-            concurrency,
-            rounds,
-        } => middleware(db_args, Duration::from_secs(seconds), concurrency, rounds).await,
-    }
+/// Throughput and latency of a small read and a small mutation with the
+/// audit/quota middleware on and off.
+pub async fn run(args: MiddlewareArgs, db_args: DatabaseArgs) -> anyhow::Result<()> {
+    middleware(
+        db_args,
+        Duration::from_secs(args.seconds),
+        args.concurrency,
+        args.rounds,
+    )
+    .await
 }
 
 /// One load run's numbers.

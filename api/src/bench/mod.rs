@@ -1,0 +1,27 @@
+//! `screenplay bench search`: search latency, throughput and recall on a clustered
+//! synthetic dataset, through the SQL functions and through the GraphQL API
+//! of a real server; and ingest throughput against a plain COPY. A tool, not
+//! a test: its results are committed in BENCHMARKS.md.
+
+pub mod copy;
+pub mod data;
+pub mod middleware;
+pub mod run;
+
+/// `screenplay bench …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchAction {
+    /// Search latency, throughput and recall, and ingest against COPY, on a
+    /// synthetic dataset.
+    Search(Box<run::BenchArgs>),
+    /// What the audit and quota middleware costs (on against off, one run).
+    Middleware(middleware::MiddlewareArgs),
+}
+
+/// Runs a benchmark.
+pub async fn run(action: BenchAction, db: crate::config::DatabaseArgs) -> anyhow::Result<()> {
+    match action {
+        BenchAction::Search(args) => run::run(*args, db).await,
+        BenchAction::Middleware(args) => middleware::run(args, db).await,
+    }
+}

@@ -1,0 +1,221 @@
+use std::io::Read;
+
+use async_graphql::{Context, InputObject, Json, Object, SimpleObject, Upload};
+use uuid::Uuid;
+
+use crate::{
+    auth::{Action, Allow},
+    error::AppError,
+    graphql::{
+        context::ContextExt,
+        types::{Document, IngestResult},
+    },
+    ingest::files,
+    service::documents::{self, Author, DocumentChange, IngestRequest, NewDocument},
+};
+
+/// One document to ingest: `content`, or an uploaded `file` (GraphQL
+/// multipart request), UTF-8 text either way.
+#[derive(InputObject)]
+pub struct DocumentInput {
+    pub source_path: String,
+    /// Defaults to the file name of `sourcePath`.
+    pub title: Option<String>,
+    pub content: Option<String>,
+    pub file: Option<Upload>,
+    /// ISO 639-1 code (`en`, `zh`, …); guessed from the text when omitted.
+    pub language: Option<String>,
+    pub metadata: Option<Json<serde_json::Value>>,
+    /// A precomputed embedding (1536 floats) of content that is one chunk.
+    pub embedding: Option<Vec<f64>>,
+}
+
+/// How long content is split.
+#[derive(InputObject)]
+pub struct ChunkingInput {
+    /// Largest chunk in characters (100 to 20000, default 2000).
+    pub max_chars: Option<i32>,
+    /// Characters repeated from the end of the previous chunk (default 200).
+    pub overlap: Option<i32>,
+}
+
+#[derive(InputObject)]
+pub struct IngestDocumentsInput {
+    pub workspace_id: Uuid,
+    pub documents: Vec<DocumentInput>,
+    pub chunking: Option<ChunkingInput>,
+    /// The model of the given embeddings; defaults to the server's.
+    pub embedding_model: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct IngestDocumentsPayload {
+    /// The chunks written by this call.
+    pub documents: Vec<Document>,
+    /// Chunks written.
+    pub added: i32,
+    /// Chunks already in the workspace (same content), not written again.
+    pub skipped: i32,
+    /// Tokens the embedding provider counted for this call.
+    pub embedding_tokens: i64,
+    /// The model of the stored embeddings.
+    pub embedding_model: String,
+    /// One entry per input document, in input order.
+    pub results: Vec<IngestResult>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateDocumentInput {
+    pub id: Uuid,
+    pub source_path: Option<String>,
+    pub title: Option<String>,
+    pub language: Option<String>,
+    pub metadata: Option<Json<serde_json::Value>>,
+    /// New text for this chunk; re-hashed and re-embedded.
+    pub content: Option<String>,
+    /// A precomputed embedding of the (new) content.
+    pub embedding: Option<Vec<f64>>,
+    pub embedding_model: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct DocumentPayload {
+    pub document: Document,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteDocumentsPayload {
+    pub deleted_ids: Vec<Uuid>,
+    pub deleted_count: i32,
+}
+
+fn size(field: &str, value: Option<i32>) -> Result<Option<usize>, AppError> {
+    match value {
+        Some(v) if v < 0 => Err(AppError::bad_input(field, format!("`{field}` must not be negative"))),
+        other => Ok(other.map(|v| v as usize)),
+    }
+}
+
+#[derive(Default)]
+pub struct DocumentMutation;
+
+#[Object]
+impl DocumentMutation {
+    /// Splits, embeds and stores documents in one transaction; chunks whose
+    /// text the workspace already holds are skipped.
+    #[graphql(guard = "Allow(Action::WriteDocuments)")]
+    async fn ingest_documents(
+        &self,
+        ctx: &Context<'_>,
+        input: IngestDocumentsInput,
+    ) -> async_graphql::Result<IngestDocumentsPayload> {
+        let mut docs = Vec::with_capacity(input.documents.len());
+        for (i, doc) in input.documents.into_iter().enumerate() {
+            let content = match (doc.content, doc.file) {
+                (Some(content), None) => content,
+                (None, Some(file)) => {
+                    let field = format!("documents[{i}].file");
+                    let mut value = file
+                        .value(ctx)
+                        .map_err(|e| AppError::bad_input(field.clone(), format!("cannot read the upload: {e}")))?;
+                    let mut bytes = Vec::new();
+                    value
+                        .content
+                        .read_to_end(&mut bytes)
+                        .map_err(|e| AppError::bad_input(field.clone(), format!("cannot read the upload: {e}")))?;
+                    files::text_of(&bytes)
+                        .map_err(|reason| AppError::bad_input(field, format!("`{}`: {reason}", value.filename)))?
+                }
+                _ => {
+                    return Err(AppError::bad_input(
+                        format!("documents[{i}].content"),
+                        "give `content` or `file`, exactly one",
+                    )
+                    .into());
+                }
+            };
+            docs.push(NewDocument {
+                source_path: doc.source_path,
+                title: doc.title,
+                content,
+                language: doc.language,
+                metadata: doc.metadata.map(|m| m.0),
+                embedding: doc.embedding,
+            });
+        }
+        let (max_chars, overlap) = match input.chunking {
+            Some(c) => (size("maxChars", c.max_chars)?, size("overlap", c.overlap)?),
+            None => (None, None),
+        };
+        let (tx, caller) = ctx.scope().tenant().await?;
+        let outcome = documents::ingest(
+            &*tx,
+            &Author::from(&caller),
+            ctx.app().document_deps(),
+            IngestRequest {
+                workspace_id: input.workspace_id,
+                documents: docs,
+                max_chars,
+                overlap,
+                embedding_model: input.embedding_model,
+            },
+        )
+        .await?;
+        ctx.scope()
+            .note_resources("document", outcome.added.iter().map(|d| d.id));
+        Ok(IngestDocumentsPayload {
+            added: outcome.added.len() as i32,
+            skipped: outcome.skipped as i32,
+            embedding_tokens: outcome.embedding_tokens.min(i64::MAX as u64) as i64,
+            embedding_model: outcome.embedding_model,
+            results: outcome.results.into_iter().map(Into::into).collect(),
+            documents: outcome.added.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    /// Changes one document chunk; new content is re-embedded.
+    #[graphql(guard = "Allow(Action::WriteDocuments)")]
+    async fn update_document(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateDocumentInput,
+    ) -> async_graphql::Result<DocumentPayload> {
+        let (tx, caller) = ctx.scope().tenant().await?;
+        let (before, after) = documents::update(
+            &*tx,
+            &Author::from(&caller),
+            ctx.app().document_deps(),
+            input.id,
+            DocumentChange {
+                source_path: input.source_path,
+                title: input.title,
+                language: input.language,
+                metadata: input.metadata.map(|m| m.0),
+                content: input.content,
+                embedding: input.embedding,
+                embedding_model: input.embedding_model,
+            },
+        )
+        .await?;
+        ctx.scope()
+            .note_change("document", after.id, Some(&before), Some(&after));
+        Ok(DocumentPayload { document: after.into() })
+    }
+
+    /// Deletes document chunks: all of them, or none when one is not found.
+    #[graphql(guard = "Allow(Action::WriteDocuments)")]
+    async fn delete_documents(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<Uuid>,
+    ) -> async_graphql::Result<DeleteDocumentsPayload> {
+        let (tx, caller) = ctx.scope().tenant().await?;
+        let deleted = documents::delete(&*tx, &Author::from(&caller), ctx.app().vectors.as_ref(), &ids).await?;
+        let ids: Vec<Uuid> = deleted.iter().map(|d| d.id).collect();
+        ctx.scope().note_resources("document", ids.iter().copied());
+        Ok(DeleteDocumentsPayload {
+            deleted_count: ids.len() as i32,
+            deleted_ids: ids,
+        })
+    }
+}

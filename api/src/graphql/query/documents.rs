@@ -1,0 +1,159 @@
+use async_graphql::{Context, InputObject, Json, Object};
+use uuid::Uuid;
+
+use crate::{
+    auth::{Action, Allow, policy},
+    graphql::{
+        connection::{self, Page, TotalCount},
+        context::ContextExt,
+        types::{Document, DocumentStatistics, SearchHit, SearchMode, cursor},
+    },
+    search::SearchFilter,
+    service::{documents, page, search},
+};
+
+/// Narrows documents and searches.
+#[derive(InputObject, Default)]
+pub struct DocumentFilter {
+    /// Documents of this language only (e.g. `en`, `zh`).
+    pub language: Option<String>,
+    /// Documents whose source path starts with this.
+    pub source_path_prefix: Option<String>,
+    /// Documents whose metadata contains this JSON object.
+    pub metadata: Option<Json<serde_json::Value>>,
+}
+
+impl From<DocumentFilter> for SearchFilter {
+    fn from(f: DocumentFilter) -> Self {
+        Self {
+            language: f.language,
+            source_path_prefix: f.source_path_prefix,
+            metadata: f.metadata.map(|m| m.0),
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct SearchDocumentsInput {
+    pub workspace_id: Uuid,
+    /// The search text; embedded on the server unless `embedding` is given.
+    pub query: Option<String>,
+    /// A query embedding of the workspace's model (1536 dimensions).
+    pub embedding: Option<Vec<f64>>,
+    /// The model of `embedding`; defaults to the server's.
+    pub embedding_model: Option<String>,
+    #[graphql(default_with = "SearchMode::Hybrid")]
+    pub mode: SearchMode,
+    /// Hits to return, 1 to 100 (default 10).
+    pub limit: Option<i32>,
+    /// Hits scoring below this are dropped (the fused score for HYBRID).
+    pub min_score: Option<f64>,
+    /// HYBRID: reciprocal rank fusion constant (default 60).
+    pub rrf_k: Option<i32>,
+    /// HYBRID: fuse by weights instead of ranks (a missing weight is 1 minus the other).
+    pub vector_weight: Option<f64>,
+    pub keyword_weight: Option<f64>,
+    /// HYBRID: candidates each channel fetches (default max(50, limit)).
+    pub candidates: Option<i32>,
+    /// HNSW candidates for this search (default 100, at least `limit`; larger is slower and finds more).
+    pub ef_search: Option<i32>,
+    pub filter: Option<DocumentFilter>,
+    /// Record the hits as documents retrieved for this session (needs the
+    /// agent-records permission).
+    pub session_id: Option<Uuid>,
+    /// …and for this outline step.
+    pub step_id: Option<Uuid>,
+}
+
+#[derive(Default)]
+pub struct DocumentQuery;
+
+#[Object]
+impl DocumentQuery {
+    /// A workspace's document chunks, newest first.
+    #[graphql(guard = "Allow(Action::ReadContent)")]
+    async fn documents(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Uuid,
+        filter: Option<DocumentFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Page<Document>> {
+        let page = page::Page::new(first, after, last, before, ctx.app().config.limits.max_page_size)?;
+        let filter = documents::check_filter(filter.unwrap_or_default().into())?;
+        let (tx, caller) = ctx.scope().tenant().await?;
+        let rows = documents::list(&*tx, caller.tenant_id, workspace_id, &filter, &page).await?;
+        let total = TotalCount::new(move || {
+            let tx = tx.clone();
+            let filter = filter.clone();
+            Box::pin(async move { documents::count(&*tx, caller.tenant_id, workspace_id, &filter).await })
+        });
+        Ok(connection::page(
+            rows,
+            |d| cursor(&d.created_at, d.id),
+            Document::from,
+            total,
+        ))
+    }
+
+    /// One document chunk.
+    #[graphql(guard = "Allow(Action::ReadContent)")]
+    async fn document(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Document> {
+        let (tx, caller) = ctx.scope().tenant().await?;
+        Ok(documents::get(&*tx, caller.tenant_id, id).await?.into())
+    }
+
+    /// Searches a workspace's documents by vector, keyword or both.
+    #[graphql(guard = "Allow(Action::ReadContent)")]
+    async fn search_documents(
+        &self,
+        ctx: &Context<'_>,
+        input: SearchDocumentsInput,
+    ) -> async_graphql::Result<Vec<SearchHit>> {
+        if input.session_id.is_some() || input.step_id.is_some() {
+            policy::check(ctx.principal(), Action::WriteAgentRecords)?;
+        }
+        let (tx, caller) = ctx.scope().tenant().await?;
+        let app = ctx.app();
+        let hits = search::search(
+            &tx,
+            caller.tenant_id,
+            app.document_deps(),
+            search::SearchRequest {
+                workspace_id: input.workspace_id,
+                query: input.query,
+                embedding: input.embedding,
+                embedding_model: input.embedding_model,
+                mode: input.mode.into(),
+                limit: input.limit,
+                min_score: input.min_score,
+                rrf_k: input.rrf_k,
+                vector_weight: input.vector_weight,
+                keyword_weight: input.keyword_weight,
+                candidates: input.candidates,
+                ef_search: input.ef_search,
+                filter: input.filter.unwrap_or_default().into(),
+                session_id: input.session_id,
+                step_id: input.step_id,
+            },
+        )
+        .await?;
+        Ok(hits.into_iter().map(SearchHit::from).collect())
+    }
+
+    /// What a workspace holds: documents, chunks, languages, models.
+    #[graphql(guard = "Allow(Action::ReadContent)")]
+    async fn document_statistics(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Uuid,
+    ) -> async_graphql::Result<DocumentStatistics> {
+        let (tx, caller) = ctx.scope().tenant().await?;
+        Ok(documents::statistics(&*tx, caller.tenant_id, workspace_id)
+            .await?
+            .into())
+    }
+}

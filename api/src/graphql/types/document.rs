@@ -1,0 +1,209 @@
+use async_graphql::{Enum, Json, SimpleObject};
+use chrono::{DateTime, FixedOffset};
+use uuid::Uuid;
+
+use crate::service::{documents, search};
+
+/// One stored chunk of a reference document (long documents are split on
+/// paragraph and sentence boundaries; each chunk is searched on its own).
+#[derive(SimpleObject, Clone)]
+pub struct Document {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    /// Where the text came from (a file path, a URL, any label).
+    pub source_path: String,
+    pub title: String,
+    /// This chunk's text.
+    pub content: String,
+    /// SHA-256 (hex) of `content`: unique within the workspace.
+    pub content_hash: String,
+    /// ISO 639-1 code; selects the text search configuration.
+    pub language: String,
+    /// 0-based position of this chunk in its source document.
+    pub chunk_index: i32,
+    /// Chunks the source document was split into.
+    pub chunk_count: i32,
+    pub metadata: Json<serde_json::Value>,
+    /// The model the embedding came from (null: not embedded).
+    pub embedding_model: Option<String>,
+    /// Estimated tokens of `content`.
+    pub token_count: i32,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<FixedOffset>,
+    pub updated_at: DateTime<FixedOffset>,
+}
+
+impl From<documents::DocumentRow> for Document {
+    fn from(r: documents::DocumentRow) -> Self {
+        Self {
+            id: r.id,
+            workspace_id: r.workspace_id,
+            source_path: r.source_path,
+            title: r.title,
+            content: r.content,
+            content_hash: r.content_hash,
+            language: r.language,
+            chunk_index: r.chunk_index,
+            chunk_count: r.chunk_count,
+            metadata: Json(r.metadata),
+            embedding_model: r.embedding_model,
+            token_count: r.token_count,
+            created_by: r.created_by,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// The matched chunk of a search hit.
+#[derive(SimpleObject, Clone)]
+pub struct DocumentChunk {
+    /// 0-based position in the source document.
+    pub index: i32,
+    /// Chunks of the source document.
+    pub count: i32,
+    pub content: String,
+}
+
+/// Which channels a search uses.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum SearchMode {
+    /// Cosine similarity of embeddings.
+    Vector,
+    /// Full-text search: words (stemmed for English) and CJK character bigrams.
+    Keyword,
+    /// Both, fused by reciprocal rank fusion or by weights.
+    Hybrid,
+}
+
+impl From<SearchMode> for search::Mode {
+    fn from(m: SearchMode) -> Self {
+        match m {
+            SearchMode::Vector => Self::Vector,
+            SearchMode::Keyword => Self::Keyword,
+            SearchMode::Hybrid => Self::Hybrid,
+        }
+    }
+}
+
+/// One search result.
+#[derive(SimpleObject, Clone)]
+pub struct SearchHit {
+    pub document: Document,
+    pub chunk: DocumentChunk,
+    /// The fused score (HYBRID), cosine similarity (VECTOR) or keyword score (KEYWORD).
+    pub score: f64,
+    /// Cosine similarity, when the vector channel found this chunk.
+    pub vector_score: Option<f64>,
+    /// 1-based rank in the vector channel.
+    pub vector_rank: Option<i32>,
+    /// ts_rank score, when the keyword channel found this chunk.
+    pub keyword_score: Option<f64>,
+    /// 1-based rank in the keyword channel.
+    pub keyword_rank: Option<i32>,
+    /// About 200 characters of the chunk around the query's terms, HTML
+    /// escaped, matches in `<mark>`…`</mark>`.
+    pub highlight: String,
+}
+
+impl From<search::Hit> for SearchHit {
+    fn from(h: search::Hit) -> Self {
+        Self {
+            chunk: DocumentChunk {
+                index: h.document.chunk_index,
+                count: h.document.chunk_count,
+                content: h.document.content.clone(),
+            },
+            document: h.document.into(),
+            score: h.score,
+            vector_score: h.vector.map(|v| v.score),
+            vector_rank: h.vector.map(|v| v.rank as i32),
+            keyword_score: h.keyword.map(|k| k.score),
+            keyword_rank: h.keyword.map(|k| k.rank as i32),
+            highlight: h.highlight,
+        }
+    }
+}
+
+/// Chunks per language or per embedding model.
+#[derive(SimpleObject, Clone)]
+pub struct CountBy {
+    pub key: String,
+    pub chunks: i64,
+}
+
+/// What a workspace holds (`screenplay.get_document_statistics`).
+#[derive(SimpleObject, Clone)]
+pub struct DocumentStatistics {
+    pub workspace_id: Uuid,
+    /// Distinct source paths.
+    pub document_count: i64,
+    pub chunk_count: i64,
+    pub embedded_chunk_count: i64,
+    pub token_count: i64,
+    pub total_chars: i64,
+    pub average_chunk_chars: f64,
+    pub languages: Vec<CountBy>,
+    pub embedding_models: Vec<CountBy>,
+    pub first_ingested_at: Option<DateTime<FixedOffset>>,
+    pub last_ingested_at: Option<DateTime<FixedOffset>>,
+}
+
+fn counts(value: &serde_json::Value) -> Vec<CountBy> {
+    let mut out: Vec<CountBy> = value
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| CountBy {
+                    key: k.clone(),
+                    chunks: v.as_i64().unwrap_or(0),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by(|a, b| b.chunks.cmp(&a.chunks).then(a.key.cmp(&b.key)));
+    out
+}
+
+impl From<documents::Statistics> for DocumentStatistics {
+    fn from(s: documents::Statistics) -> Self {
+        Self {
+            workspace_id: s.workspace_id,
+            document_count: s.document_count,
+            chunk_count: s.chunk_count,
+            embedded_chunk_count: s.embedded_chunk_count,
+            token_count: s.token_count,
+            total_chars: s.total_chars,
+            average_chunk_chars: s.average_chunk_chars,
+            languages: counts(&s.languages),
+            embedding_models: counts(&s.embedding_models),
+            first_ingested_at: s.first_ingested_at,
+            last_ingested_at: s.last_ingested_at,
+        }
+    }
+}
+
+/// What happened to one input document of `ingestDocuments`.
+#[derive(SimpleObject, Clone)]
+pub struct IngestResult {
+    pub source_path: String,
+    pub chunk_count: i32,
+    /// Chunks written by this call.
+    pub added: i32,
+    /// Chunks already in the workspace (same content hash), not written again.
+    pub skipped: i32,
+    /// Every chunk's document id, new or existing, in chunk order.
+    pub document_ids: Vec<Uuid>,
+}
+
+impl From<documents::IngestResult> for IngestResult {
+    fn from(r: documents::IngestResult) -> Self {
+        Self {
+            source_path: r.source_path,
+            chunk_count: r.chunk_count as i32,
+            added: r.added as i32,
+            skipped: r.skipped as i32,
+            document_ids: r.document_ids,
+        }
+    }
+}

@@ -1,0 +1,508 @@
+//! Searching a workspace's documents by vector, keyword or both, and
+//! recording what an agent retrieved for a session step.
+
+use std::collections::HashMap;
+
+use entity::enums::{QuotaMetric, RetrievalMethod};
+use rust_decimal::Decimal;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
+use uuid::Uuid;
+
+use super::{
+    documents::{self, Deps, DocumentRow},
+    usage,
+};
+use crate::{
+    error::{AppError, AppResult},
+    search::{
+        Scored, SearchFilter, VectorQuery,
+        fusion::{self, Fusion},
+        highlight, keyword,
+    },
+};
+
+/// Which channels a search uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Vector,
+    Keyword,
+    Hybrid,
+}
+
+impl Mode {
+    fn method(self) -> RetrievalMethod {
+        match self {
+            Self::Vector => RetrievalMethod::Vector,
+            Self::Keyword => RetrievalMethod::Keyword,
+            Self::Hybrid => RetrievalMethod::Hybrid,
+        }
+    }
+}
+
+/// Largest `limit`.
+pub const MAX_LIMIT: u32 = 100;
+/// Largest per-channel candidate count.
+pub const MAX_CANDIDATES: u32 = 1000;
+
+/// A search request, as the API receives it.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub workspace_id: Uuid,
+    pub query: Option<String>,
+    pub embedding: Option<Vec<f64>>,
+    /// The model of `embedding`; defaults to the server's.
+    pub embedding_model: Option<String>,
+    pub mode: Mode,
+    pub limit: Option<i32>,
+    pub min_score: Option<f64>,
+    pub rrf_k: Option<i32>,
+    pub vector_weight: Option<f64>,
+    pub keyword_weight: Option<f64>,
+    /// Per-channel candidates of a hybrid search (default max(50, limit)).
+    pub candidates: Option<i32>,
+    pub ef_search: Option<i32>,
+    pub filter: SearchFilter,
+    pub session_id: Option<Uuid>,
+    pub step_id: Option<Uuid>,
+}
+
+/// One result.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub document: DocumentRow,
+    /// The fused score (hybrid), the similarity (vector) or the keyword score.
+    pub score: f64,
+    pub vector: Option<Scored>,
+    pub keyword: Option<Scored>,
+    pub highlight: String,
+}
+
+/// A checked request.
+struct Plan {
+    query: Option<String>,
+    limit: u32,
+    candidates: u32,
+    fusion: Fusion,
+    ef_search: Option<u32>,
+}
+
+fn check(request: &SearchRequest) -> AppResult<Plan> {
+    let query = request
+        .query
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(str::to_owned);
+    if query.as_ref().is_some_and(|q| q.chars().count() > 10_000) {
+        return Err(AppError::bad_input("query", "`query` must be at most 10000 characters"));
+    }
+    match request.mode {
+        Mode::Keyword if query.is_none() => {
+            return Err(AppError::bad_input("query", "a KEYWORD search needs `query`"));
+        }
+        Mode::Hybrid if query.is_none() => {
+            return Err(AppError::bad_input("query", "a HYBRID search needs `query`"));
+        }
+        Mode::Vector if query.is_none() && request.embedding.is_none() => {
+            return Err(AppError::bad_input(
+                "query",
+                "a VECTOR search needs `query` or `embedding`",
+            ));
+        }
+        Mode::Keyword if request.embedding.is_some() => {
+            return Err(AppError::bad_input("embedding", "a KEYWORD search uses no `embedding`"));
+        }
+        _ => {}
+    }
+    let limit = match request.limit {
+        None => 10,
+        Some(l) if (1..=MAX_LIMIT as i32).contains(&l) => l as u32,
+        Some(_) => {
+            return Err(AppError::bad_input(
+                "limit",
+                format!("`limit` must be between 1 and {MAX_LIMIT}"),
+            ));
+        }
+    };
+    let candidates = match request.candidates {
+        None => limit.max(50),
+        Some(c) if c >= limit as i32 && c <= MAX_CANDIDATES as i32 => c as u32,
+        Some(_) => {
+            return Err(AppError::bad_input(
+                "candidates",
+                format!("`candidates` must be between `limit` and {MAX_CANDIDATES}"),
+            ));
+        }
+    };
+    if request.min_score.is_some_and(|s| !s.is_finite()) {
+        return Err(AppError::bad_input("minScore", "`minScore` must be a finite number"));
+    }
+    let weighted = request.vector_weight.is_some() || request.keyword_weight.is_some();
+    if weighted && request.rrf_k.is_some() {
+        return Err(AppError::bad_input(
+            "rrfK",
+            "give `rrfK` (reciprocal rank fusion) or weights, not both",
+        ));
+    }
+    if (weighted || request.rrf_k.is_some()) && request.mode != Mode::Hybrid {
+        let field = if weighted { "vectorWeight" } else { "rrfK" };
+        return Err(AppError::bad_input(
+            field,
+            format!("`{field}` applies to HYBRID searches"),
+        ));
+    }
+    for (field, w) in [
+        ("vectorWeight", request.vector_weight),
+        ("keywordWeight", request.keyword_weight),
+    ] {
+        if w.is_some_and(|w| !w.is_finite() || w < 0.0) {
+            return Err(AppError::bad_input(field, format!("`{field}` must be a number ≥ 0")));
+        }
+    }
+    let fusion = if weighted {
+        let fusion = Fusion::weighted(request.vector_weight, request.keyword_weight);
+        if let Fusion::Weighted { vector, keyword } = fusion
+            && vector + keyword <= 0.0
+        {
+            return Err(AppError::bad_input("vectorWeight", "the weights must not both be 0"));
+        }
+        fusion
+    } else {
+        match request.rrf_k {
+            None => Fusion::Rrf {
+                k: Fusion::DEFAULT_RRF_K,
+            },
+            Some(k) if (0..=10_000).contains(&k) => Fusion::Rrf { k: k as u32 },
+            Some(_) => return Err(AppError::bad_input("rrfK", "`rrfK` must be between 0 and 10000")),
+        }
+    };
+    let ef_search = match request.ef_search {
+        None => None,
+        Some(e) if (1..=1000).contains(&e) => Some(e as u32),
+        Some(_) => return Err(AppError::bad_input("efSearch", "`efSearch` must be between 1 and 1000")),
+    };
+    Ok(Plan {
+        query,
+        limit,
+        candidates,
+        fusion,
+        ef_search,
+    })
+}
+
+/// Runs a search in the caller's tenant transaction, and records its
+/// latency by mode (Prometheus and `vector_db_metrics`).
+pub async fn search(
+    tx: &DatabaseTransaction,
+    tenant_id: Uuid,
+    deps: Deps<'_>,
+    request: SearchRequest,
+) -> AppResult<Vec<Hit>> {
+    let started = std::time::Instant::now();
+    let mode = match request.mode {
+        Mode::Vector => "vector",
+        Mode::Keyword => "keyword",
+        Mode::Hybrid => "hybrid",
+    };
+    let hits = search_inner(tx, tenant_id, deps, request).await;
+    if hits.is_ok() {
+        crate::metrics::observe_search(mode, started.elapsed());
+    }
+    hits
+}
+
+async fn search_inner(
+    tx: &DatabaseTransaction,
+    tenant_id: Uuid,
+    deps: Deps<'_>,
+    request: SearchRequest,
+) -> AppResult<Vec<Hit>> {
+    let plan = check(&request)?;
+    let filter = documents::check_filter(request.filter.clone())?;
+    let retrieval_session = match (request.session_id, request.step_id) {
+        (None, None) => None,
+        (session, step) => Some(retrieval_target(tx, tenant_id, request.workspace_id, session, step).await?),
+    };
+
+    // The query vector: the client's, or the query text embedded here.
+    let mut tokens = 0u64;
+    let query_vector = if request.mode == Mode::Keyword {
+        None
+    } else if let Some(values) = &request.embedding {
+        let model = match request.embedding_model.as_deref().map(str::trim) {
+            Some("") => {
+                return Err(AppError::bad_input(
+                    "embeddingModel",
+                    "`embeddingModel` must not be empty",
+                ));
+            }
+            Some(m) => m.to_owned(),
+            None => deps.embedder.model().to_owned(),
+        };
+        Some((documents::client_vector("embedding", values, deps.embedder)?, model))
+    } else {
+        if request.embedding_model.is_some() {
+            return Err(AppError::bad_input(
+                "embeddingModel",
+                "`embeddingModel` names the model of `embedding`; the query text is embedded with the server's model",
+            ));
+        }
+        let text = plan.query.clone().unwrap_or_default();
+        let embedded = deps
+            .embedder
+            .embed(std::slice::from_ref(&text))
+            .await
+            .map_err(|e| AppError::internal(anyhow::Error::new(e).context("embedding a search query")))?;
+        tokens = embedded.tokens;
+        let vector = embedded
+            .vectors
+            .into_iter()
+            .next()
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("the embedder returned no vector")))?;
+        Some((vector, deps.embedder.model().to_owned()))
+    };
+
+    let channel_limit = if request.mode == Mode::Hybrid {
+        plan.candidates
+    } else {
+        plan.limit
+    };
+    let vector_hits = match &query_vector {
+        Some((vector, model)) => {
+            deps.vectors
+                .search(
+                    tx,
+                    &VectorQuery {
+                        workspace_id: request.workspace_id,
+                        embedding: vector,
+                        model,
+                        limit: channel_limit,
+                        filter: &filter,
+                        ef_search: plan.ef_search,
+                        exact: false,
+                    },
+                )
+                .await?
+        }
+        None => Vec::new(),
+    };
+    let keyword_hits = match (&plan.query, request.mode) {
+        (Some(q), Mode::Keyword | Mode::Hybrid) => {
+            keyword::search(tx, request.workspace_id, q, channel_limit, &filter).await?
+        }
+        _ => Vec::new(),
+    };
+
+    let mut fused: Vec<(Uuid, f64, Option<Scored>, Option<Scored>)> = match request.mode {
+        Mode::Vector => vector_hits.iter().map(|h| (h.id, h.score, Some(*h), None)).collect(),
+        Mode::Keyword => keyword_hits.iter().map(|h| (h.id, h.score, None, Some(*h))).collect(),
+        Mode::Hybrid => fusion::fuse(&vector_hits, &keyword_hits, plan.fusion)
+            .into_iter()
+            .map(|f| (f.id, f.score, f.vector, f.keyword))
+            .collect(),
+    };
+    if fused.is_empty() {
+        // Rows found prove the workspace is the tenant's (row-level
+        // security); without any, tell a missing workspace from an empty one.
+        documents::ensure_workspace(tx, tenant_id, request.workspace_id).await?;
+    }
+    if let Some(min) = request.min_score {
+        fused.retain(|f| f.1 >= min);
+    }
+    fused.truncate(plan.limit as usize);
+
+    let ids: Vec<Uuid> = fused.iter().map(|f| f.0).collect();
+    let mut rows: HashMap<Uuid, DocumentRow> = documents::get_many(tx, tenant_id, &ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    let query_text = plan.query.clone().unwrap_or_default();
+    let hits: Vec<Hit> = fused
+        .into_iter()
+        .filter_map(|(id, score, vector, keyword)| {
+            rows.remove(&id).map(|document| Hit {
+                highlight: highlight::highlight(&document.content, &query_text),
+                document,
+                score,
+                vector,
+                keyword,
+            })
+        })
+        .collect();
+
+    match retrieval_session {
+        Some((session_id, step_id)) => {
+            let query = plan.query.as_deref();
+            record(tx, tenant_id, session_id, step_id, query, request.mode, &hits).await?;
+        }
+        // Only counters are written: they may be lost in a crash, and a
+        // search need not wait for the WAL flush.
+        None => {
+            tx.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
+        }
+    }
+    usage::add(tx, tenant_id, QuotaMetric::SearchQueries, Decimal::ONE).await?;
+    usage::add(tx, tenant_id, QuotaMetric::EmbeddingTokens, Decimal::from(tokens)).await?;
+    Ok(hits)
+}
+
+/// The session (and step) retrievals are recorded for: both of the tenant,
+/// the step in the session, the session in the searched workspace.
+async fn retrieval_target(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    workspace_id: Uuid,
+    session_id: Option<Uuid>,
+    step_id: Option<Uuid>,
+) -> AppResult<(Uuid, Option<Uuid>)> {
+    let session_id = match (session_id, step_id) {
+        (Some(s), _) => s,
+        (None, Some(step)) => {
+            let row = db
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT session_id FROM screenplay.outline_steps WHERE tenant_id = $1 AND id = $2",
+                    [tenant_id.into(), step.into()],
+                ))
+                .await?
+                .ok_or(AppError::not_found("step"))?;
+            row.try_get("", "session_id")?
+        }
+        (None, None) => return Err(AppError::internal(anyhow::anyhow!("no retrieval target"))),
+    };
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT workspace_id FROM screenplay.screenplay_sessions WHERE tenant_id = $1 AND id = $2",
+            [tenant_id.into(), session_id.into()],
+        ))
+        .await?
+        .ok_or(AppError::not_found("session"))?;
+    let session_workspace: Uuid = row.try_get("", "workspace_id")?;
+    if session_workspace != workspace_id {
+        return Err(AppError::bad_input(
+            "sessionId",
+            "the session belongs to another workspace than the one searched",
+        ));
+    }
+    if let Some(step) = step_id {
+        let found = db
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT 1 AS one FROM screenplay.outline_steps WHERE tenant_id = $1 AND id = $2 AND session_id = $3",
+                [tenant_id.into(), step.into(), session_id.into()],
+            ))
+            .await?;
+        if found.is_none() {
+            return Err(AppError::not_found("step"));
+        }
+    }
+    Ok((session_id, step_id))
+}
+
+/// Records the hits as retrieved documents of the session (and step).
+async fn record(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    session_id: Uuid,
+    step_id: Option<Uuid>,
+    query: Option<&str>,
+    mode: Mode,
+    hits: &[Hit],
+) -> AppResult<()> {
+    if hits.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::new();
+    let mut scores = Vec::new();
+    let mut ranks = Vec::new();
+    for (i, hit) in hits.iter().enumerate() {
+        ids.push(hit.document.id);
+        scores.push(hit.score);
+        ranks.push(i as i32 + 1);
+    }
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO screenplay.retrieved_documents \
+         (tenant_id, session_id, step_id, document_id, query_text, method, score, rank) \
+         SELECT $1, $2, $3, d, $4, $5, s, r FROM unnest($6::uuid[], $7::float8[], $8::int[]) AS u(d, s, r)",
+        [
+            tenant_id.into(),
+            session_id.into(),
+            step_id.into(),
+            query.map(str::to_owned).into(),
+            mode.method().as_str().into(),
+            ids.into(),
+            scores.into(),
+            ranks.into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(mode: Mode) -> SearchRequest {
+        SearchRequest {
+            workspace_id: Uuid::nil(),
+            query: Some("rain".into()),
+            embedding: None,
+            embedding_model: None,
+            mode,
+            limit: None,
+            min_score: None,
+            rrf_k: None,
+            vector_weight: None,
+            keyword_weight: None,
+            candidates: None,
+            ef_search: None,
+            filter: SearchFilter::default(),
+            session_id: None,
+            step_id: None,
+        }
+    }
+
+    fn field(result: AppResult<Plan>) -> String {
+        match result {
+            Err(AppError::BadInput { field, .. }) => field,
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[test]
+    fn bad_requests_name_their_field() {
+        let mut r = request(Mode::Hybrid);
+        r.limit = Some(0);
+        assert_eq!(field(check(&r)), "limit");
+        let mut r = request(Mode::Hybrid);
+        r.rrf_k = Some(10);
+        r.vector_weight = Some(0.5);
+        assert_eq!(field(check(&r)), "rrfK");
+        let mut r = request(Mode::Hybrid);
+        r.vector_weight = Some(-1.0);
+        assert_eq!(field(check(&r)), "vectorWeight");
+        let mut r = request(Mode::Keyword);
+        r.query = None;
+        assert_eq!(field(check(&r)), "query");
+        let mut r = request(Mode::Hybrid);
+        r.limit = Some(20);
+        r.candidates = Some(10);
+        assert_eq!(field(check(&r)), "candidates");
+        let mut r = request(Mode::Vector);
+        r.min_score = Some(f64::NAN);
+        assert_eq!(field(check(&r)), "minScore");
+    }
+
+    #[test]
+    fn candidates_default_to_fifty_or_the_limit() {
+        let mut r = request(Mode::Hybrid);
+        assert_eq!(check(&r).map(|p| p.candidates).ok(), Some(50));
+        r.limit = Some(80);
+        assert_eq!(check(&r).map(|p| p.candidates).ok(), Some(80));
+    }
+}
