@@ -9,41 +9,41 @@ use std::{
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
-/// `SCREENPLAY_HOME`, else `./.screenplay` in the current folder.
-///
-/// When running as root the unprivileged PostgreSQL user must be able to
-/// traverse every folder above the data directory. A home below a folder it
-/// cannot enter (for example a clone inside `/root`, which is mode 700) is
-/// replaced by `/var/lib/screenplay/<folder name>-<hash>`, and a notice says so.
+/// `SCREENPLAY_HOME` (or `--home`), else `./.screenplay` in the current
+/// folder; see [`reachable`] for what happens when running as root.
 pub fn resolve_home(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     let cwd = std::env::current_dir().context("reading the current folder")?;
-    if let Some(home) = explicit {
-        let home = if home.is_absolute() { home } else { cwd.join(home) };
-        if nix::unistd::geteuid().is_root() && !ancestors_traversable(&home) {
-            anyhow::bail!(
-                "SCREENPLAY_HOME={} is below a folder the PostgreSQL user cannot enter; \
-                 choose a folder such as /var/lib/screenplay",
-                home.display()
-            );
-        }
-        return Ok(home);
+    let preferred = match explicit {
+        Some(home) if home.is_absolute() => home,
+        Some(home) => cwd.join(home),
+        None => cwd.join(".screenplay"),
+    };
+    Ok(reachable(preferred))
+}
+
+/// `preferred`, unless we run as root and the unprivileged PostgreSQL user
+/// cannot traverse every folder above it (for example a clone inside
+/// `/root`, which is mode 700): then `/var/lib/screenplay/<name>-<hash>`,
+/// the same for the same `preferred` path every time, and a notice says so.
+pub fn reachable(preferred: PathBuf) -> PathBuf {
+    if !nix::unistd::geteuid().is_root() || ancestors_traversable(&preferred) {
+        return preferred;
     }
-    let default = cwd.join(".screenplay");
-    if !nix::unistd::geteuid().is_root() || ancestors_traversable(&default) {
-        return Ok(default);
-    }
-    let digest = Sha256::digest(cwd.to_string_lossy().as_bytes());
-    let name = cwd
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "root".into());
+    let digest = Sha256::digest(preferred.to_string_lossy().as_bytes());
+    let name: Vec<String> = preferred
+        .components()
+        .rev()
+        .take(2)
+        .map(|c| c.as_os_str().to_string_lossy().trim_start_matches('.').to_owned())
+        .collect();
+    let name = name.into_iter().rev().collect::<Vec<_>>().join("-");
     let fallback = PathBuf::from("/var/lib/screenplay").join(format!("{name}-{}", &hex::encode(digest)[..8]));
     eprintln!(
         "note: {} is not reachable by the PostgreSQL user; the local database lives in {}",
-        default.display(),
+        preferred.display(),
         fallback.display()
     );
-    Ok(fallback)
+    fallback
 }
 
 /// Every existing ancestor is executable by others.
