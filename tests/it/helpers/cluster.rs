@@ -24,11 +24,18 @@ struct Cluster {
 static CLUSTER: OnceCell<Cluster> = OnceCell::const_new();
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// Where the test cluster lives: `$SCREENPLAY_TEST_HOME` or `.screenplay/test`.
+/// Where the test cluster (and the files of test PgBouncers) live:
+/// `$SCREENPLAY_TEST_HOME` or `.screenplay/test`, moved where the PostgreSQL
+/// user can reach it when running as root (see `localdb::reachable`).
 pub fn test_home() -> PathBuf {
-    std::env::var_os("SCREENPLAY_TEST_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".screenplay/test"))
+    static HOME: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| {
+        let preferred = std::env::var_os("SCREENPLAY_TEST_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".screenplay/test"));
+        screenplay_api::localdb::reachable(preferred)
+    })
+    .clone()
 }
 
 async fn cluster() -> Cluster {
