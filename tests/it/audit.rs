@@ -781,3 +781,42 @@ async fn each_websocket_operation_is_audited() {
     .await;
     assert_eq!(ids, 3);
 }
+
+#[tokio::test]
+async fn searches_that_embed_their_query_respect_the_embedding_token_limit() {
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("embq").await;
+    let workspace = app.workspace(&fx, "Refs").await;
+    app.ingest(
+        &fx.admin_token,
+        workspace,
+        json!([{ "sourcePath": "a.md", "content": "A lighthouse keeper watches the storm." }]),
+    )
+    .await;
+    // The month's embedding tokens are spent: a limit of 1 is already passed.
+    app.gql(
+        Some(&app.platform_token()),
+        "mutation($i: UpdateTenantInput!) { updateTenant(input: $i) { tenant { id } } }",
+        json!({ "i": { "id": fx.id, "limits": { "embeddingTokensPerMonth": 1 } } }),
+    )
+    .await;
+    let search = "query($i: SearchDocumentsInput!) { searchDocuments(input: $i) { score } }";
+    let (_, body) = app
+        .post(
+            Some(&fx.admin_token),
+            search,
+            json!({ "i": { "workspaceId": workspace, "query": "storm", "mode": "HYBRID" } }),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "QUOTA_EXCEEDED", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["metric"], "embedding_tokens");
+    // Keyword search embeds nothing and still works.
+    let data = app
+        .gql(
+            Some(&fx.admin_token),
+            search,
+            json!({ "i": { "workspaceId": workspace, "query": "storm", "mode": "KEYWORD" } }),
+        )
+        .await;
+    assert_eq!(data["searchDocuments"].as_array().expect("hits").len(), 1);
+}

@@ -248,6 +248,10 @@ async fn search_inner(
             ));
         }
         let text = plan.query.clone().unwrap_or_default();
+        // Embedding the query spends embedding tokens: refused, like an
+        // ingest, when the tenant's monthly limit would be passed.
+        let estimate = crate::embedding::estimate_tokens(&text);
+        usage::ensure_within_unlocked(tx, tenant_id, QuotaMetric::EmbeddingTokens, estimate as i64).await?;
         let embedded = deps
             .embedder
             .embed(std::slice::from_ref(&text))

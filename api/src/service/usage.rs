@@ -61,6 +61,28 @@ pub async fn ensure_within(
     metric: QuotaMetric,
     amount: i64,
 ) -> AppResult<()> {
+    check(db, tenant_id, metric, amount, true).await
+}
+
+/// The same check without the lock, for reads (a search embedding its query):
+/// concurrent searches do not wait for each other, and a burst of them can pass
+/// the limit by at most their own tokens.
+pub async fn ensure_within_unlocked(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    metric: QuotaMetric,
+    amount: i64,
+) -> AppResult<()> {
+    check(db, tenant_id, metric, amount, false).await
+}
+
+async fn check(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    metric: QuotaMetric,
+    amount: i64,
+    lock: bool,
+) -> AppResult<()> {
     let tenant = tenants::Entity::find_by_id(tenant_id)
         .one(db)
         .await?
@@ -72,12 +94,14 @@ pub async fn ensure_within(
         _ => None,
     };
     let Some(limit) = limit else { return Ok(()) };
-    db.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-        [format!("quota:{tenant_id}:{}", metric.as_str()).into()],
-    ))
-    .await?;
+    if lock {
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [format!("quota:{tenant_id}:{}", metric.as_str()).into()],
+        ))
+        .await?;
+    }
     let now = Utc::now();
     let (usage, resets_at) = if metric == QuotaMetric::DocumentsIngested {
         let held = code_documents::Entity::find()

@@ -62,6 +62,24 @@ fn child_total(ctx: &Context<'_>, parent: Uuid, table: page::ChildTable) -> Tota
     })
 }
 
+/// A child list of the session as a connection, from the page its loader
+/// fetched (with every other session's, in one statement).
+fn child_page<M: Clone, T: async_graphql::OutputType>(
+    ctx: &Context<'_>,
+    session: Uuid,
+    table: page::ChildTable,
+    result: Option<Arc<page::PageResult<M>>>,
+    cursor_of: impl Fn(&M) -> page::Cursor,
+    node: impl Fn(M) -> T,
+) -> Page<T> {
+    connection::page(
+        Arc::unwrap_or_clone(result.unwrap_or_default()),
+        cursor_of,
+        node,
+        child_total(ctx, session, table),
+    )
+}
+
 #[Object]
 impl Session {
     async fn id(&self) -> Uuid {
@@ -134,16 +152,14 @@ impl Session {
         before: Option<String>,
     ) -> async_graphql::Result<Page<Fragment>> {
         let page = page_args(ctx, first, after, last, before)?;
-        let result = ctx
-            .loaders()
-            .one(FragmentPage(self.0.id, page))
-            .await?
-            .unwrap_or_default();
-        Ok(connection::page(
-            Arc::unwrap_or_clone(result),
+        let result = ctx.loaders().one(FragmentPage(self.0.id, page)).await?;
+        Ok(child_page(
+            ctx,
+            self.0.id,
+            fragments::BY_SESSION,
+            result,
             |f| cursor(&f.created_at, f.id),
             Fragment::from,
-            child_total(ctx, self.0.id, fragments::BY_SESSION),
         ))
     }
 
@@ -157,16 +173,14 @@ impl Session {
         before: Option<String>,
     ) -> async_graphql::Result<Page<RetrievedDocument>> {
         let page = page_args(ctx, first, after, last, before)?;
-        let result = ctx
-            .loaders()
-            .one(RetrievalPage(self.0.id, page))
-            .await?
-            .unwrap_or_default();
-        Ok(connection::page(
-            Arc::unwrap_or_clone(result),
+        let result = ctx.loaders().one(RetrievalPage(self.0.id, page)).await?;
+        Ok(child_page(
+            ctx,
+            self.0.id,
+            agent_records::RETRIEVALS_BY_SESSION,
+            result,
             |r| cursor(&r.created_at, r.id),
             RetrievedDocument::from,
-            child_total(ctx, self.0.id, agent_records::RETRIEVALS_BY_SESSION),
         ))
     }
 
@@ -180,16 +194,14 @@ impl Session {
         before: Option<String>,
     ) -> async_graphql::Result<Page<ExecutionLog>> {
         let page = page_args(ctx, first, after, last, before)?;
-        let result = ctx
-            .loaders()
-            .one(ExecutionPage(self.0.id, page))
-            .await?
-            .unwrap_or_default();
-        Ok(connection::page(
-            Arc::unwrap_or_clone(result),
+        let result = ctx.loaders().one(ExecutionPage(self.0.id, page)).await?;
+        Ok(child_page(
+            ctx,
+            self.0.id,
+            agent_records::EXECUTIONS_BY_SESSION,
+            result,
             |r| cursor(&r.created_at, r.id),
             ExecutionLog::from,
-            child_total(ctx, self.0.id, agent_records::EXECUTIONS_BY_SESSION),
         ))
     }
 
@@ -203,16 +215,14 @@ impl Session {
         before: Option<String>,
     ) -> async_graphql::Result<Page<LlmCall>> {
         let page = page_args(ctx, first, after, last, before)?;
-        let result = ctx
-            .loaders()
-            .one(LlmCallPage(self.0.id, page))
-            .await?
-            .unwrap_or_default();
-        Ok(connection::page(
-            Arc::unwrap_or_clone(result),
+        let result = ctx.loaders().one(LlmCallPage(self.0.id, page)).await?;
+        Ok(child_page(
+            ctx,
+            self.0.id,
+            agent_records::LLM_CALLS_BY_SESSION,
+            result,
             |r| cursor(&r.created_at, r.id),
             LlmCall::from,
-            child_total(ctx, self.0.id, agent_records::LLM_CALLS_BY_SESSION),
         ))
     }
 
