@@ -20,11 +20,8 @@ use std::{
 };
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use entity::{
-    audit_logs,
-    enums::{AuditOutcome, QuotaMetric},
-};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set};
+use entity::{audit_logs, enums::QuotaMetric};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
 use tokio::{
     sync::{Mutex, mpsc, oneshot},
     task::JoinHandle,
@@ -40,57 +37,12 @@ const FLUSH_EVERY: Duration = Duration::from_millis(250);
 /// Queue capacity; senders wait when it is full rather than drop rows.
 const CAPACITY: usize = 20_000;
 
-/// One audit row.
-#[derive(Debug, Clone)]
-pub struct AuditRecord {
-    pub created_at: DateTime<Utc>,
-    pub tenant_id: Option<Uuid>,
-    pub user_id: Option<Uuid>,
-    pub subject: Option<String>,
-    pub role: Option<String>,
-    pub request_id: String,
-    pub operation_type: Option<String>,
-    pub operation_name: Option<String>,
-    pub fields: Vec<String>,
-    pub resource_type: Option<String>,
-    pub resource_ids: Vec<String>,
-    pub outcome: AuditOutcome,
-    pub error_codes: Vec<String>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    /// Redacted variables and, for mutations, the changes.
-    pub details: serde_json::Value,
-    pub duration_ms: i32,
-}
-
-impl AuditRecord {
-    fn into_active_model(self) -> audit_logs::ActiveModel {
-        audit_logs::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            created_at: Set(self.created_at.fixed_offset()),
-            tenant_id: Set(self.tenant_id),
-            user_id: Set(self.user_id),
-            subject: Set(self.subject),
-            role: Set(self.role),
-            request_id: Set(self.request_id),
-            operation_type: Set(self.operation_type),
-            operation_name: Set(self.operation_name),
-            fields: Set(self.fields),
-            resource_type: Set(self.resource_type),
-            resource_ids: Set(self.resource_ids),
-            outcome: Set(self.outcome),
-            error_codes: Set(self.error_codes),
-            ip: Set(self.ip),
-            user_agent: Set(self.user_agent),
-            details: Set(self.details),
-            duration_ms: Set(self.duration_ms),
-        }
-    }
-}
+/// One audit row: the entity's model, built by the request lifecycle.
+pub type AuditRecord = audit_logs::Model;
 
 /// Inserts one row in an open transaction (a mutation's own).
 pub async fn insert_in(tx: &DatabaseTransaction, record: AuditRecord) -> AppResult<()> {
-    audit_logs::Entity::insert(record.into_active_model())
+    audit_logs::Entity::insert(audit_logs::ActiveModel::from(record))
         .exec_without_returning(tx)
         .await?;
     Ok(())
@@ -326,7 +278,7 @@ async fn write(db: &Db, rows: &[AuditRecord], counters: &Counters) -> AppResult<
                 details.insert("deletedTenantId".into(), serde_json::Value::String(t.to_string()));
             }
         }
-        r.into_active_model()
+        audit_logs::ActiveModel::from(r)
     });
     let rows: Vec<_> = rows.collect();
     for chunk in rows.chunks(BATCH) {

@@ -141,7 +141,8 @@ impl Inner {
             details["tokenError"] = serde_json::Value::String(reason.clone());
         }
         Some(AuditRecord {
-            created_at: Utc::now(),
+            id: uuid::Uuid::now_v7(),
+            created_at: Utc::now().fixed_offset(),
             tenant_id,
             user_id,
             subject: principal.subject().map(str::to_owned),
