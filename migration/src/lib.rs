@@ -76,6 +76,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0040_request_limits_up.sql"),
         include_str!("sql/0040_request_limits_down.sql"),
     ),
+    (
+        "m20261129_000041_tenant_policy_once",
+        include_str!("sql/0041_tenant_policy_once_up.sql"),
+        include_str!("sql/0041_tenant_policy_once_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

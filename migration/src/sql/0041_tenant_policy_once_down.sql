@@ -1,0 +1,17 @@
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY[
+        'users', 'refresh_tokens', 'workspaces', 'screenplay_sessions', 'outline_steps',
+        'screenplay_fragments', 'fragment_versions', 'execution_logs', 'llm_call_logs',
+        'audit_logs', 'quota_usage'
+    ] LOOP
+        EXECUTE format(
+            'ALTER POLICY tenant_isolation ON screenplay.%I '
+            'USING (tenant_id = screenplay.current_tenant_id()) '
+            'WITH CHECK (tenant_id = screenplay.current_tenant_id())', t);
+    END LOOP;
+END
+$$;
+ALTER POLICY tenant_isolation ON screenplay.tenants USING (id = screenplay.current_tenant_id());
