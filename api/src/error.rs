@@ -155,6 +155,10 @@ mod sqlstate {
     pub const DEADLOCK_DETECTED: &str = "40P01";
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
     pub const STRING_TOO_LONG: &str = "22001";
+    /// A NUL byte in text (PostgreSQL text cannot hold one).
+    pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
+    /// `\u0000` in jsonb.
+    pub const UNTRANSLATABLE_CHARACTER: &str = "22P05";
     pub const RLS_VIOLATION: &str = "42501";
 }
 
@@ -184,6 +188,9 @@ fn classify_db_error(err: DbErr) -> AppError {
             }
             sqlstate::INVALID_TEXT_REPRESENTATION | sqlstate::STRING_TOO_LONG => {
                 return AppError::bad_input("input", db.message().to_owned());
+            }
+            sqlstate::CHARACTER_NOT_IN_REPERTOIRE | sqlstate::UNTRANSLATABLE_CHARACTER => {
+                return AppError::bad_input("input", "text may not contain NUL characters");
             }
             sqlstate::RLS_VIOLATION => {
                 // Writing a row of another tenant: only a bug can get here.

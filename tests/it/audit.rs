@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use screenplay_api::auth::Role;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestDb, fixtures::PASSWORD, process::ServerProcess, scalar_i64};
@@ -198,6 +199,167 @@ async fn a_mutation_that_fails_half_way_keeps_nothing_and_gets_one_failure_row()
     )
     .await;
     assert_eq!(fields, 1);
+}
+
+/// One text column of the audit row of `request_id`, as the owner sees it.
+async fn audit_text(app: &TestApp, request_id: &str, expr: &str) -> Option<String> {
+    let row = app
+        .owner()
+        .await
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            format!("SELECT ({expr})::text FROM screenplay.audit_logs WHERE request_id = $1"),
+            [request_id.into()],
+        ))
+        .await
+        .expect("query")?;
+    row.try_get_by_index::<Option<String>>(0).expect("text")
+}
+
+#[tokio::test]
+async fn a_mutations_audit_row_keeps_hostile_text_exactly() {
+    // The mutation's row travels with its COMMIT as escaped SQL literals;
+    // quotes, backslashes and SQL in the input must arrive unchanged.
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("hostile").await;
+    let data = app
+        .gql(
+            Some(&fx.admin_token),
+            "mutation($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { workspace { id } } }",
+            json!({ "i": { "name": "Target" } }),
+        )
+        .await;
+    let id = data["createWorkspace"]["workspace"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let hostile = "it's \\ a 'quoted' \"string\"\n\t'); DROP TABLE screenplay.tenants; -- \
+                   $$ $q$ E'\\x41' \\' \\\\ 中文剧本 🎬 \u{7f}\u{1}";
+    let agent = r"agent 'x' \ E'\n' ); --";
+    let (status, _, body) = app
+        .post_with(
+            Some(&fx.admin_token),
+            json!({
+                "query": "mutation Hostile($i: UpdateWorkspaceInput!) { updateWorkspace(input: $i) { workspace { description } } }",
+                "variables": { "i": { "id": id, "description": hostile } }
+            }),
+            &[("x-request-id", "hostile-text"), ("user-agent", agent)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["data"]["updateWorkspace"]["workspace"]["description"], hostile,
+        "{body}"
+    );
+    // Committed with the change: there without waiting for any queue.
+    assert_eq!(
+        audit_text(&app, "hostile-text", "details->'variables'->'i'->>'description'")
+            .await
+            .as_deref(),
+        Some(hostile)
+    );
+    assert_eq!(
+        audit_text(&app, "hostile-text", "details->'changes'->0->'after'->>'description'")
+            .await
+            .as_deref(),
+        Some(hostile)
+    );
+    assert_eq!(
+        audit_text(&app, "hostile-text", "user_agent").await.as_deref(),
+        Some(agent)
+    );
+    assert_eq!(
+        audit_text(
+            &app,
+            "hostile-text",
+            "outcome || ' ' || operation_name || ' ' || resource_ids[1]"
+        )
+        .await,
+        Some(format!("ok Hostile {id}"))
+    );
+    let tenants = count(&app, "SELECT count(*) FROM screenplay.tenants").await;
+    assert!(tenants >= 1);
+    // The pooled connection that carried the COMMIT serves the next requests
+    // normally (its transaction state was left consistent).
+    for n in 0..20 {
+        let data = app
+            .gql(
+                Some(&fx.admin_token),
+                "mutation($i: UpdateWorkspaceInput!) { updateWorkspace(input: $i) { workspace { name } } }",
+                json!({ "i": { "id": id, "name": format!("Name {n}") } }),
+            )
+            .await;
+        assert_eq!(data["updateWorkspace"]["workspace"]["name"], format!("Name {n}"));
+    }
+    let rows = count(
+        &app,
+        &format!("SELECT count(*) FROM screenplay.audit_logs WHERE tenant_id = '{}' AND fields = '{{updateWorkspace}}' AND outcome = 'ok'", fx.id),
+    )
+    .await;
+    assert_eq!(rows, 21);
+}
+
+#[tokio::test]
+async fn nul_characters_are_refused_and_do_not_block_the_audit_writer() {
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("nul").await;
+    let data = app
+        .gql(
+            Some(&fx.admin_token),
+            "mutation($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { workspace { id } } }",
+            json!({ "i": { "name": "Before" } }),
+        )
+        .await;
+    let id = data["createWorkspace"]["workspace"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (_, _, body) = app
+        .post_with(
+            Some(&fx.admin_token),
+            json!({
+                "query": "mutation($i: UpdateWorkspaceInput!) { updateWorkspace(input: $i) { workspace { id } } }",
+                "variables": { "i": { "id": id, "name": "a\u{0}b" } }
+            }),
+            &[("x-request-id", "nul-byte")],
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+    // A later request's row is written too: the failure row did not stall
+    // the writer (jsonb cannot hold \u0000).
+    app.post_with(
+        Some(&fx.admin_token),
+        json!({ "query": "{ me { role } }" }),
+        &[("x-request-id", "after-nul")],
+    )
+    .await;
+    let mut written = None;
+    for _ in 0..50 {
+        written = audit_text(&app, "after-nul", "outcome").await;
+        if written.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(written.as_deref(), Some("ok"));
+    assert_eq!(
+        audit_text(&app, "nul-byte", "details->'variables'->'i'->>'name'")
+            .await
+            .as_deref(),
+        Some("a\u{FFFD}b")
+    );
+    assert_eq!(
+        audit_text(&app, "nul-byte", "outcome || ' ' || error_codes[1]")
+            .await
+            .as_deref(),
+        Some("error BAD_USER_INPUT")
+    );
+    let name = count(
+        &app,
+        &format!("SELECT count(*) FROM screenplay.workspaces WHERE id = '{id}' AND name = 'Before'"),
+    )
+    .await;
+    assert_eq!(name, 1, "the refused change was not written");
 }
 
 #[tokio::test]

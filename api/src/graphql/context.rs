@@ -229,15 +229,16 @@ impl RequestScope {
             tx.rollback().await?;
             return Ok(false);
         }
-        let wrote = match audit {
+        match audit {
             Some(record) => {
-                crate::middleware::audit::insert_in(&tx, record).await?;
-                true
+                crate::middleware::audit::insert_and_commit(tx, record).await?;
+                Ok(true)
             }
-            None => false,
-        };
-        tx.commit().await?;
-        Ok(wrote)
+            None => {
+                tx.commit().await?;
+                Ok(false)
+            }
+        }
     }
 }
 

@@ -21,7 +21,10 @@ use std::{
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use entity::{audit_logs, enums::QuotaMetric};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+    sea_query::PostgresQueryBuilder,
+};
 use tokio::{
     sync::{Mutex, mpsc, oneshot},
     task::JoinHandle,
@@ -40,11 +43,26 @@ const CAPACITY: usize = 20_000;
 /// One audit row: the entity's model, built by the request lifecycle.
 pub type AuditRecord = audit_logs::Model;
 
-/// Inserts one row in an open transaction (a mutation's own).
-pub async fn insert_in(tx: &DatabaseTransaction, record: AuditRecord) -> AppResult<()> {
-    audit_logs::Entity::insert(audit_logs::ActiveModel::from(record))
-        .exec_without_returning(tx)
-        .await?;
+/// Inserts a mutation's row into its transaction and commits both, in one
+/// round trip.
+///
+/// sqlx cannot pipeline, so the INSERT (values inlined as escaped literals
+/// by sea-query's PostgreSQL builder) and the COMMIT go as one simple-query
+/// message; a separate INSERT before the COMMIT cost this request a whole
+/// extra round trip (see BENCHMARKS.md). The trailing `BEGIN` leaves the
+/// connection inside a transaction, as sqlx and sea-orm still believe it is,
+/// and dropping `tx` queues the matching ROLLBACK of that empty transaction,
+/// which sqlx sends with the ping it makes anyway when the connection goes
+/// back to the pool. If the INSERT fails, PostgreSQL skips the rest of the
+/// message and the ROLLBACK discards the change; if the COMMIT fails (a
+/// deferred constraint), the change is gone too. Either way the error is
+/// returned and nothing of the mutation is kept.
+pub async fn insert_and_commit(tx: DatabaseTransaction, record: AuditRecord) -> AppResult<()> {
+    let insert = audit_logs::Entity::insert(audit_logs::ActiveModel::from(record));
+    let sql = insert.as_query().to_string(PostgresQueryBuilder);
+    let result = tx.execute_unprepared(&format!("{sql}; COMMIT; BEGIN")).await;
+    drop(tx);
+    result?;
     Ok(())
 }
 

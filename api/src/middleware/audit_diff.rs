@@ -27,22 +27,34 @@ pub fn is_secret_key(key: &str) -> bool {
     SECRET_KEYS.contains(&k.as_str()) || k.ends_with("password") || k.ends_with("token") || k.ends_with("apikey")
 }
 
-/// `value` with every secret replaced by `"[REDACTED]"`, recursively.
+/// `value` with every secret replaced by `"[REDACTED]"`, recursively, and
+/// every NUL character by U+FFFD: `jsonb` refuses `\u0000`, and one such
+/// variable must not keep its audit row (or a whole batch) out of the table.
 pub fn redact(value: &Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| {
                     if is_secret_key(k) {
-                        (k.clone(), Value::String("[REDACTED]".into()))
+                        (storable(k), Value::String("[REDACTED]".into()))
                     } else {
-                        (k.clone(), redact(v))
+                        (storable(k), redact(v))
                     }
                 })
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(redact).collect()),
+        Value::String(s) => Value::String(storable(s)),
         other => other.clone(),
+    }
+}
+
+/// `s` without NUL characters, which PostgreSQL text and jsonb cannot hold.
+pub fn storable(s: &str) -> String {
+    if s.contains('\0') {
+        s.replace('\0', "\u{FFFD}")
+    } else {
+        s.to_owned()
     }
 }
 
@@ -88,6 +100,12 @@ mod tests {
         let text = r.to_string();
         assert!(!text.contains("hunter2") && !text.contains("rt1") && !text.contains("1.0") && !text.contains("\"k\""));
         assert_eq!(r["input"]["email"], "a@b.c");
+    }
+
+    #[test]
+    fn nul_characters_become_replacement_characters() {
+        let r = redact(&json!({ "a\u{0}b": ["x\u{0}", { "k": "\u{0}" }], "n": 1 }));
+        assert_eq!(r, json!({ "a\u{FFFD}b": ["x\u{FFFD}", { "k": "\u{FFFD}" }], "n": 1 }));
     }
 
     #[test]

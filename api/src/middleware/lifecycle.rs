@@ -145,7 +145,7 @@ impl Inner {
             created_at: Utc::now().fixed_offset(),
             tenant_id,
             user_id,
-            subject: principal.subject().map(str::to_owned),
+            subject: principal.subject().map(audit_diff::storable),
             role: principal.role().map(|r| r.as_str().to_owned()),
             request_id: scope.meta.request_id.clone(),
             operation_type: operation.operation_type.map(|t| t.to_string()),
@@ -160,7 +160,7 @@ impl Inner {
             },
             error_codes: codes,
             ip: scope.meta.client_ip.map(|ip| ip.to_string()),
-            user_agent: scope.meta.user_agent.clone(),
+            user_agent: scope.meta.user_agent.as_deref().map(audit_diff::storable),
             details,
             duration_ms: i32::try_from(self.started.elapsed().as_millis()).unwrap_or(i32::MAX),
         })
