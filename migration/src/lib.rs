@@ -81,6 +81,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0041_tenant_policy_once_up.sql"),
         include_str!("sql/0041_tenant_policy_once_down.sql"),
     ),
+    (
+        "m20261129_000050_audit_logs_no_tenant_lock",
+        include_str!("sql/0050_audit_logs_no_tenant_lock_up.sql"),
+        include_str!("sql/0050_audit_logs_no_tenant_lock_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

@@ -130,6 +130,15 @@ async fn tenants_are_created_changed_listed_and_deleted() {
     let fx = app.tenant("doomed").await;
     app.user(&fx, Role::Member).await;
     app.workspace(&fx, "doomed ws").await;
+    let audited = scalar_i64(
+        &owner,
+        &format!(
+            "SELECT count(*) FROM screenplay.audit_logs WHERE tenant_id = '{}'",
+            fx.id
+        ),
+    )
+    .await;
+    assert!(audited > 0, "the tenant's mutations were audited");
     let data = app
         .gql(
             Some(&platform),
@@ -138,7 +147,7 @@ async fn tenants_are_created_changed_listed_and_deleted() {
         )
         .await;
     assert_eq!(data["deleteTenant"]["deletedTenantId"], fx.id.to_string());
-    for table in ["users", "workspaces", "refresh_tokens"] {
+    for table in ["users", "workspaces", "refresh_tokens", "audit_logs"] {
         let left = scalar_i64(
             &owner,
             &format!("SELECT count(*) FROM screenplay.{table} WHERE tenant_id = '{}'", fx.id),

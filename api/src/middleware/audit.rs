@@ -267,6 +267,8 @@ async fn flush(
 async fn write(db: &Db, rows: &[AuditRecord], counters: &Counters) -> AppResult<()> {
     let tx = db.begin_platform().await?;
     // A tenant deleted since its request was answered: keep the row, unlinked.
+    // KEY SHARE makes a concurrent deletion wait for this batch (whose rows
+    // its trigger then deletes) rather than leave rows of a tenant gone.
     let mentioned: Vec<Uuid> = rows
         .iter()
         .filter_map(|r| r.tenant_id)
@@ -281,6 +283,7 @@ async fn write(db: &Db, rows: &[AuditRecord], counters: &Counters) -> AppResult<
             .select_only()
             .column(entity::tenants::Column::Id)
             .filter(sea_orm::ColumnTrait::is_in(&entity::tenants::Column::Id, mentioned))
+            .lock(sea_orm::sea_query::LockType::KeyShare)
             .into_tuple::<Uuid>()
             .all(&tx)
             .await?
