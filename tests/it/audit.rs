@@ -363,6 +363,66 @@ async fn nul_characters_are_refused_and_do_not_block_the_audit_writer() {
 }
 
 #[tokio::test]
+async fn a_row_the_database_refuses_does_not_hold_back_the_others() {
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("poison").await;
+    // A constraint this one row breaks stands in for any row the database
+    // will never take.
+    app.owner()
+        .await
+        .execute_unprepared(
+            "ALTER TABLE screenplay.audit_logs ADD CONSTRAINT test_poison CHECK (request_id <> 'poison')",
+        )
+        .await
+        .expect("constraint");
+    let send = |id: &'static str| {
+        let app = &app;
+        let token = fx.admin_token.clone();
+        async move {
+            app.post_with(
+                Some(&token),
+                json!({ "query": "{ me { role } }" }),
+                &[("x-request-id", id)],
+            )
+            .await
+        }
+    };
+    // Queued together, so they share a batch.
+    tokio::join!(send("good-1"), send("poison"), send("good-2"));
+    send("good-3").await;
+    let mut good = 0;
+    for _ in 0..50 {
+        good = count(
+            &app,
+            "SELECT count(*) FROM screenplay.audit_logs WHERE request_id IN ('good-1', 'good-2', 'good-3')",
+        )
+        .await;
+        if good == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(good, 3, "rows queued with the refused one are written");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM screenplay.audit_logs WHERE request_id = 'poison'"
+        )
+        .await,
+        0
+    );
+    let mut requests = 0;
+    for _ in 0..50 {
+        requests = counter(&app, fx.id, "requests").await;
+        if requests >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(requests >= 4, "the counters of the refused batch are kept: {requests}");
+}
+
+#[tokio::test]
 async fn no_secret_value_reaches_the_audit_log() {
     let mut app = TestApp::spawn().await;
     let fx = app.tenant("secret").await;

@@ -31,7 +31,10 @@ use tokio::{
 };
 use uuid::Uuid;
 
-use crate::{db::Db, error::AppResult};
+use crate::{
+    db::Db,
+    error::{AppError, AppResult},
+};
 
 /// Rows per INSERT.
 const BATCH: usize = 500;
@@ -231,8 +234,10 @@ fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t)
 }
 
-/// Writes the buffered rows and counters in one transaction; on failure
-/// keeps them for the next attempt.
+/// Writes the buffered rows and counters in one transaction. When the
+/// database cannot be reached, keeps them for the next attempt; when it
+/// refuses the batch for what is in it, writes the rows one at a time so one
+/// bad row (a bug) does not hold back every row queued behind it.
 async fn flush(
     db: &Db,
     rows: &mut Vec<AuditRecord>,
@@ -245,15 +250,33 @@ async fn flush(
     }
     match write(db, rows, counters).await {
         Ok(()) => {
-            let left = queued
-                .fetch_sub(rows.len(), Ordering::Relaxed)
-                .saturating_sub(rows.len());
-            crate::metrics::set_audit_queue_depth(left);
+            written(queued, rows.len());
             rows.clear();
             counters.clear();
             *failures = 0;
         }
-        Err(e) => {
+        Err(WriteError::Refused(reason)) if rows.is_empty() => {
+            // Counters are built here, from known tenants and metrics.
+            tracing::error!(%reason, "usage counters refused by the database; dropped");
+            counters.clear();
+        }
+        Err(WriteError::Refused(_)) => {
+            let mut kept = Vec::new();
+            let total = rows.len();
+            for row in std::mem::take(rows) {
+                match write(db, std::slice::from_ref(&row), &Counters::new()).await {
+                    Ok(()) => {}
+                    Err(WriteError::Refused(reason)) => {
+                        tracing::error!(%reason, request_id = %row.request_id, "audit row refused by the database; dropped");
+                    }
+                    Err(WriteError::Unavailable(_)) => kept.push(row),
+                }
+            }
+            // The counters go with the next batch.
+            written(queued, total - kept.len());
+            *rows = kept;
+        }
+        Err(WriteError::Unavailable(e)) => {
             *failures += 1;
             if *failures == 1 || (*failures).is_multiple_of(20) {
                 tracing::error!(error = ?e, rows = rows.len(), "writing audit rows failed; will retry");
@@ -264,7 +287,49 @@ async fn flush(
     }
 }
 
-async fn write(db: &Db, rows: &[AuditRecord], counters: &Counters) -> AppResult<()> {
+/// `n` queued rows are done with (written or dropped).
+fn written(queued: &AtomicUsize, n: usize) {
+    let left = queued.fetch_sub(n, Ordering::Relaxed).saturating_sub(n);
+    crate::metrics::set_audit_queue_depth(left);
+}
+
+/// Why a batch was not written.
+#[derive(Debug)]
+enum WriteError {
+    /// The database refused the data (a data exception, or a named
+    /// constraint): sending it again cannot help.
+    Refused(String),
+    /// Anything else: the database is down, busy or restarting.
+    Unavailable(AppError),
+}
+
+impl From<AppError> for WriteError {
+    fn from(e: AppError) -> Self {
+        Self::Unavailable(e)
+    }
+}
+
+impl From<sea_orm::DbErr> for WriteError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        let refused = match &e {
+            sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(x))
+            | sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(x)) => x.as_database_error().is_some_and(|d| {
+                let code = d.code().unwrap_or_default();
+                // A missing partition is 23514 without a constraint name:
+                // retried until maintenance creates it.
+                code.starts_with("22") || (code.starts_with("23") && d.constraint().is_some())
+            }),
+            _ => false,
+        };
+        if refused {
+            Self::Refused(e.to_string())
+        } else {
+            Self::Unavailable(AppError::from(e))
+        }
+    }
+}
+
+async fn write(db: &Db, rows: &[AuditRecord], counters: &Counters) -> Result<(), WriteError> {
     let tx = db.begin_platform().await?;
     // A tenant deleted since its request was answered: keep the row, unlinked.
     // KEY SHARE makes a concurrent deletion wait for this batch (whose rows
