@@ -14,12 +14,29 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
     scalar_i64(&app.owner().await, sql).await
 }
 
-async fn counter(app: &TestApp, tenant: uuid::Uuid, metric: &str) -> i64 {
-    count(
-        app,
-        &format!("SELECT coalesce(sum(value), 0)::bigint FROM screenplay.quota_usage WHERE tenant_id = '{tenant}' AND metric = '{metric}'"),
+/// The SQL summing a tenant's usage counter over all hours.
+fn counter_sql(tenant: uuid::Uuid, metric: &str) -> String {
+    format!(
+        "SELECT coalesce(sum(value), 0)::bigint FROM screenplay.quota_usage WHERE tenant_id = '{tenant}' AND metric = '{metric}'"
     )
-    .await
+}
+
+async fn counter(app: &TestApp, tenant: uuid::Uuid, metric: &str) -> i64 {
+    count(app, &counter_sql(tenant, metric)).await
+}
+
+/// Polls the count `sql` until `done` holds or 5 s have passed (rows and
+/// counters from the queue land within a flush); returns the last value.
+async fn count_when(app: &TestApp, sql: &str, done: impl Fn(i64) -> bool) -> i64 {
+    let mut value = count(app, sql).await;
+    for _ in 0..50 {
+        if done(value) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        value = count(app, sql).await;
+    }
+    value
 }
 
 #[tokio::test]
@@ -173,18 +190,12 @@ async fn a_mutation_that_fails_half_way_keeps_nothing_and_gets_one_failure_row()
     );
 
     // The failure row is queued; poll until the writer has it.
-    let mut rows = 0;
-    for _ in 0..50 {
-        rows = count(
-            &app,
-            "SELECT count(*) FROM screenplay.audit_logs WHERE request_id = 'half-way'",
-        )
-        .await;
-        if rows > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let rows = count_when(
+        &app,
+        "SELECT count(*) FROM screenplay.audit_logs WHERE request_id = 'half-way'",
+        |n| n > 0,
+    )
+    .await;
     assert_eq!(rows, 1);
     let ok = count(
         &app,
@@ -333,15 +344,13 @@ async fn nul_characters_are_refused_and_do_not_block_the_audit_writer() {
         &[("x-request-id", "after-nul")],
     )
     .await;
-    let mut written = None;
-    for _ in 0..50 {
-        written = audit_text(&app, "after-nul", "outcome").await;
-        if written.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(written.as_deref(), Some("ok"));
+    let written = count_when(
+        &app,
+        "SELECT count(*) FROM screenplay.audit_logs WHERE request_id = 'after-nul' AND outcome = 'ok'",
+        |n| n == 1,
+    )
+    .await;
+    assert_eq!(written, 1);
     assert_eq!(
         audit_text(&app, "nul-byte", "details->'variables'->'i'->>'name'")
             .await
@@ -390,18 +399,12 @@ async fn a_row_the_database_refuses_does_not_hold_back_the_others() {
     // Queued together, so they share a batch.
     tokio::join!(send("good-1"), send("poison"), send("good-2"));
     send("good-3").await;
-    let mut good = 0;
-    for _ in 0..50 {
-        good = count(
-            &app,
-            "SELECT count(*) FROM screenplay.audit_logs WHERE request_id IN ('good-1', 'good-2', 'good-3')",
-        )
-        .await;
-        if good == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let good = count_when(
+        &app,
+        "SELECT count(*) FROM screenplay.audit_logs WHERE request_id IN ('good-1', 'good-2', 'good-3')",
+        |n| n == 3,
+    )
+    .await;
     assert_eq!(good, 3, "rows queued with the refused one are written");
     assert_eq!(
         count(
@@ -411,14 +414,7 @@ async fn a_row_the_database_refuses_does_not_hold_back_the_others() {
         .await,
         0
     );
-    let mut requests = 0;
-    for _ in 0..50 {
-        requests = counter(&app, fx.id, "requests").await;
-        if requests >= 4 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let requests = count_when(&app, &counter_sql(fx.id, "requests"), |n| n >= 4).await;
     assert!(requests >= 4, "the counters of the refused batch are kept: {requests}");
 }
 
