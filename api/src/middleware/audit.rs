@@ -255,25 +255,27 @@ async fn flush(
             counters.clear();
             *failures = 0;
         }
-        Err(WriteError::Refused(reason)) if rows.is_empty() => {
-            // Counters are built here, from known tenants and metrics.
-            tracing::error!(%reason, "usage counters refused by the database; dropped");
-            counters.clear();
-        }
-        Err(WriteError::Refused(_)) => {
-            let mut kept = Vec::new();
+        Err(WriteError::Refused(reason)) => {
             let total = rows.len();
+            let mut kept = Vec::new();
+            let mut refused = 0;
             for row in std::mem::take(rows) {
                 match write(db, std::slice::from_ref(&row), &Counters::new()).await {
                     Ok(()) => {}
                     Err(WriteError::Refused(reason)) => {
+                        refused += 1;
                         tracing::error!(%reason, request_id = %row.request_id, "audit row refused by the database; dropped");
                     }
                     Err(WriteError::Unavailable(_)) => kept.push(row),
                 }
             }
-            // The counters go with the next batch.
             written(queued, total - kept.len());
+            if refused == 0 && kept.is_empty() {
+                // Every row went in on its own: the counters were refused.
+                tracing::error!(%reason, "usage counters refused by the database; dropped");
+                counters.clear();
+            }
+            // Otherwise the counters go with the next batch.
             *rows = kept;
         }
         Err(WriteError::Unavailable(e)) => {
