@@ -51,11 +51,7 @@ pub fn redact(value: &Value) -> Value {
 
 /// `s` without NUL characters, which PostgreSQL text and jsonb cannot hold.
 pub fn storable(s: &str) -> String {
-    if s.contains('\0') {
-        s.replace('\0', "\u{FFFD}")
-    } else {
-        s.to_owned()
-    }
+    s.replace('\0', "\u{FFFD}")
 }
 
 /// One change record. For an update, only fields whose value differs.
