@@ -419,6 +419,54 @@ async fn a_row_the_database_refuses_does_not_hold_back_the_others() {
 }
 
 #[tokio::test]
+async fn queued_rows_are_written_within_a_flush_period_under_steady_traffic() {
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("steady").await;
+    let read = json!({ "query": "{ me { role } }" });
+    app.post_with(Some(&fx.admin_token), read.clone(), &[("x-request-id", "steady-first")])
+        .await;
+    // Requests keep coming for 4 s, several per flush period of 250 ms.
+    let stream_ends = std::time::Instant::now() + Duration::from_secs(4);
+    let stream = async {
+        let mut sent = 0;
+        while std::time::Instant::now() < stream_ends {
+            app.post_with(
+                Some(&fx.admin_token),
+                read.clone(),
+                &[("x-request-id", "steady-stream")],
+            )
+            .await;
+            sent += 1;
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+        sent
+    };
+    let watch = async {
+        let started = std::time::Instant::now();
+        let rows = count_when(
+            &app,
+            "SELECT count(*) FROM screenplay.audit_logs WHERE request_id = 'steady-first'",
+            |n| n == 1 || started.elapsed() > Duration::from_secs(2),
+        )
+        .await;
+        (rows, started.elapsed())
+    };
+    let (sent, (rows, waited)) = tokio::join!(stream, watch);
+    assert_eq!(
+        rows, 1,
+        "the first row was still queued after {waited:?} of steady traffic"
+    );
+    assert!(waited < Duration::from_secs(2));
+    let streamed = count_when(
+        &app,
+        "SELECT count(*) FROM screenplay.audit_logs WHERE request_id = 'steady-stream'",
+        |n| n == sent,
+    )
+    .await;
+    assert_eq!(streamed, sent);
+}
+
+#[tokio::test]
 async fn no_secret_value_reaches_the_audit_log() {
     let mut app = TestApp::spawn().await;
     let fx = app.tenant("secret").await;
