@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{
-    TestApp,
+    JWT_SECRET, TestApp,
     process::ServerProcess,
     screenplay::uuid,
     ws::{WsClient, until_live},
@@ -310,4 +310,52 @@ async fn a_disabled_callers_subscription_ends() {
     );
     let frame = client.next(Duration::from_secs(5)).await.expect("complete");
     assert_eq!(frame["type"], "complete", "{frame}");
+}
+
+#[tokio::test]
+async fn a_websocket_closes_when_its_token_expires() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("expiring").await;
+    let now = chrono::Utc::now().timestamp();
+    // Expired 28 s ago: still accepted for 1–2 s (whole seconds), inside the
+    // 30 s clock-skew leeway.
+    let claims = json!({
+        "sub": fx.admin_id.to_string(), "tid": fx.id.to_string(), "role": "tenant_admin",
+        "exp": now - 28, "iat": now - 600,
+    });
+    let token = encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .expect("sign");
+    let opened = std::time::Instant::now();
+    let mut expiring = WsClient::connect(app.addr, &token).await;
+    let mut lasting = WsClient::connect(app.addr, &fx.admin_token).await;
+    expiring.subscribe("1", EVENTS, json!({ "id": Uuid::new_v4() })).await;
+    let payload = expiring.next_payload().await;
+    assert_eq!(
+        payload["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "served until it expires: {payload}"
+    );
+    let mut frame = expiring.next(Duration::from_secs(10)).await.expect("a close frame");
+    if frame["type"] == "complete" {
+        frame = expiring.next(Duration::from_secs(10)).await.expect("a close frame");
+    }
+    assert_eq!(frame["type"], "close", "{frame}");
+    assert_eq!(frame["code"], 4403, "{frame}");
+    assert!(
+        frame["reason"].as_str().unwrap_or_default().contains("expired"),
+        "{frame}"
+    );
+    let lasted = opened.elapsed();
+    assert!(
+        lasted >= Duration::from_millis(900) && lasted < Duration::from_secs(8),
+        "{lasted:?}"
+    );
+    // A connection whose token is still valid is served on.
+    lasting.subscribe("1", EVENTS, json!({ "id": Uuid::new_v4() })).await;
+    let payload = lasting.next_payload().await;
+    assert_eq!(payload["errors"][0]["extensions"]["code"], "NOT_FOUND", "{payload}");
 }

@@ -135,8 +135,17 @@ impl JwtVerifier {
 
     /// Verifies `token` and turns its claims into a principal.
     pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        self.verify_until(token).await.map(|(principal, _)| principal)
+    }
+
+    /// Verifies `token`; returns the caller and until when the token is
+    /// accepted (its expiry plus the clock-skew leeway), so that a websocket
+    /// connection lasts no longer than its token.
+    pub async fn verify_until(&self, token: &str) -> Result<(Principal, std::time::SystemTime), TokenError> {
         let claims = self.verify_claims(token).await?;
-        Principal::from_claims(&claims).map_err(TokenError)
+        let principal = Principal::from_claims(&claims).map_err(TokenError)?;
+        let until = std::time::UNIX_EPOCH + Duration::from_secs(claims.exp.saturating_add(LEEWAY_SECONDS));
+        Ok((principal, until))
     }
 
     async fn verify_claims(&self, token: &str) -> Result<Claims, TokenError> {

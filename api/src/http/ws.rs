@@ -3,10 +3,16 @@
 //! token rules as HTTP. The token goes in the init payload as
 //! `{"Authorization": "Bearer <token>"}` (also accepted: `authorization`,
 //! `token`, `accessToken`, or `headers.Authorization`). A missing or refused
-//! token closes the socket with 4403. When the server shuts down, every open
-//! socket is closed with 1001 (going away) so that shutdown never waits for them.
+//! token closes the socket with 4403, and so does the token's expiry later
+//! (clients reconnect with a fresh token; graphql-ws retries on 4403). When
+//! the server shuts down, every open socket is closed with 1001 (going away)
+//! so that shutdown never waits for them.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+    time::{Duration, SystemTime},
+};
 
 use async_graphql::{
     Data,
@@ -23,7 +29,7 @@ use axum::{
 use futures::{SinkExt, StreamExt};
 
 use super::{HttpState, graphql::request_context};
-use crate::auth::{self, Principal};
+use crate::auth;
 
 /// How long a client has to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -86,6 +92,9 @@ async fn serve(
         });
     let verifier_state = state.app.clone();
     let init_meta = meta.clone();
+    // When the token of the accepted connection_init expires.
+    let expires: Arc<OnceLock<SystemTime>> = Arc::default();
+    let init_expires = expires.clone();
     let mut messages = async_graphql::http::WebSocket::new(state.schemas.authenticated.clone(), input, protocol)
         .on_connection_init(move |payload| async move {
             let Some(token) = init_token(&payload) else {
@@ -93,13 +102,12 @@ async fn serve(
                     "UNAUTHENTICATED: send the access token in connection_init, e.g. {\"Authorization\": \"Bearer …\"}",
                 ));
             };
-            let principal = auth::principal_from_token(&verifier_state.verifier, &token).await;
-            if let Principal::Anonymous { token_error } = &principal {
-                return Err(async_graphql::Error::new(format!(
-                    "UNAUTHENTICATED: {}",
-                    token_error.as_deref().unwrap_or("invalid token")
-                )));
-            }
+            let (principal, until) = verifier_state
+                .verifier
+                .verify_until(&token)
+                .await
+                .map_err(|e| async_graphql::Error::new(format!("UNAUTHENTICATED: {}", e.0)))?;
+            let _ = init_expires.set(until);
             let mut data = Data::default();
             data.insert(principal);
             data.insert(init_meta);
@@ -109,6 +117,8 @@ async fn serve(
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
     tokio::pin!(init_deadline);
     let mut acknowledged = false;
+    let token_expiry = tokio::time::sleep(INIT_TIMEOUT);
+    tokio::pin!(token_expiry);
     let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
     loop {
         let next = tokio::select! {
@@ -122,6 +132,10 @@ async fn serve(
                 let _ = sink.send(close(1001, "server shutting down")).await;
                 break;
             }
+            _ = &mut token_expiry, if acknowledged => {
+                let _ = sink.send(close(4403, "UNAUTHENTICATED: token expired")).await;
+                break;
+            }
             _ = &mut init_deadline, if !acknowledged => {
                 let _ = sink.send(close(4408, "connection initialisation timeout")).await;
                 break;
@@ -133,6 +147,11 @@ async fn serve(
             WsMessage::Text(text) => {
                 if !acknowledged && text.contains("\"connection_ack\"") {
                     acknowledged = true;
+                    let left = expires
+                        .get()
+                        .and_then(|until| until.duration_since(SystemTime::now()).ok())
+                        .unwrap_or_default();
+                    token_expiry.as_mut().reset(tokio::time::Instant::now() + left);
                 }
                 Message::Text(text.into())
             }
