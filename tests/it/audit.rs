@@ -312,6 +312,169 @@ async fn a_mutations_audit_row_keeps_hostile_text_exactly() {
     assert_eq!(rows, 21);
 }
 
+/// An audit row with every column set, its text to values that need
+/// escaping as SQL literals, array literals and JSON.
+fn every_column_record(tenant: uuid::Uuid, user: uuid::Uuid, request_id: &str) -> entity::audit_logs::Model {
+    use chrono::{DurationRound, TimeDelta, Utc};
+    let text = "it's \\ 'q' \"d\" {a,b} NULL $1 $$ E'\\x41' 中文剧本 🎬 \u{7f}";
+    entity::audit_logs::Model {
+        id: uuid::Uuid::now_v7(),
+        // PostgreSQL keeps microseconds.
+        created_at: Utc::now()
+            .duration_trunc(TimeDelta::microseconds(1))
+            .expect("truncate")
+            .fixed_offset(),
+        tenant_id: Some(tenant),
+        user_id: Some(user),
+        subject: Some(text.into()),
+        role: Some("tenant_admin".into()),
+        request_id: request_id.into(),
+        operation_type: Some("mutation".into()),
+        operation_name: Some(text.into()),
+        fields: vec!["updateWorkspace".into(), text.into(), String::new(), "NULL".into()],
+        resource_type: None,
+        resource_ids: vec![],
+        outcome: entity::enums::AuditOutcome::Ok,
+        error_codes: vec!["A,B".into(), "{x}".into()],
+        ip: Some("2001:db8::1".into()),
+        user_agent: None,
+        details: json!({ "variables": { "i": text, "n": [1, null, 2.5, { "k": text }] }, "changes": [] }),
+        duration_ms: i32::MAX,
+    }
+}
+
+async fn read_audit_row(app: &TestApp, record: &entity::audit_logs::Model) -> Option<entity::audit_logs::Model> {
+    use sea_orm::EntityTrait;
+    let mut row = entity::audit_logs::Entity::find_by_id((record.id, record.created_at))
+        .one(&app.owner().await)
+        .await
+        .expect("read audit row")?;
+    // inet reads back with its prefix length.
+    assert_eq!(row.ip.as_deref(), Some("2001:db8::1/128"));
+    row.ip.clone_from(&record.ip);
+    Some(row)
+}
+
+#[tokio::test]
+async fn every_column_survives_the_prepared_and_the_plain_audit_insert() {
+    use screenplay_api::{db::TxScope, middleware::audit::insert_and_commit};
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("forms").await;
+    let scope = TxScope::Tenant {
+        tenant_id: fx.id,
+        subject: fx.admin_id.to_string(),
+    };
+    for prepared in [true, false] {
+        let (tx, status) = app.state.db.begin(&scope).await.expect("begin");
+        // The server's pool prepared the INSERT on its connection.
+        assert!(status.expect("caller status").audit_insert_prepared);
+        let record = every_column_record(fx.id, fx.admin_id, &format!("forms-{prepared}"));
+        insert_and_commit(tx, record.clone(), prepared)
+            .await
+            .expect("insert and commit");
+        assert_eq!(
+            read_audit_row(&app, &record).await,
+            Some(record),
+            "prepared: {prepared}"
+        );
+    }
+
+    // Row-level security holds for the prepared statement as well: a row
+    // for another tenant is refused, and the change of its transaction with it.
+    let workspace = app.workspace(&fx, "Forms").await;
+    let other = app.tenant("forms-other").await;
+    let (tx, _) = app.state.db.begin(&scope).await.expect("begin");
+    tx.execute_unprepared(&format!(
+        "UPDATE screenplay.workspaces SET description = 'changed' WHERE id = '{workspace}'"
+    ))
+    .await
+    .expect("update");
+    let record = every_column_record(other.id, fx.admin_id, "forms-other-tenant");
+    assert!(insert_and_commit(tx, record.clone(), true).await.is_err());
+    assert_eq!(read_audit_row(&app, &record).await, None);
+    assert_eq!(
+        count(
+            &app,
+            &format!("SELECT count(*) FROM screenplay.workspaces WHERE id = '{workspace}' AND description = 'changed'")
+        )
+        .await,
+        0
+    );
+    // The pool's connections serve the next mutations normally.
+    let data = app
+        .gql(
+            Some(&fx.admin_token),
+            "mutation($i: UpdateWorkspaceInput!) { updateWorkspace(input: $i) { workspace { description } } }",
+            json!({ "i": { "id": workspace, "description": "after" } }),
+        )
+        .await;
+    assert_eq!(data["updateWorkspace"]["workspace"]["description"], "after");
+}
+
+#[tokio::test]
+async fn a_connection_opened_before_the_migrations_audits_with_the_plain_insert() {
+    use screenplay_api::{
+        db::{Db, PoolOptions, TxScope},
+        middleware::audit::insert_and_commit,
+    };
+    let db = TestDb::create_empty().await;
+    // One connection, opened while there is no audit_logs to prepare for:
+    // the PREPARE fails and the connection works without it.
+    let pool = Db::connect(
+        &db.app_url,
+        &PoolOptions {
+            max_connections: 1,
+            pgbouncer: false,
+            application_name: "before-migrations".into(),
+        },
+    )
+    .await
+    .expect("pool");
+    pool.conn()
+        .execute_unprepared("SELECT 1")
+        .await
+        .expect("connection works");
+    screenplay_api::db::migrate_up(&db.owner_url).await.expect("migrate");
+
+    let tenant = uuid::Uuid::now_v7();
+    let (tx, status) = pool
+        .begin(&TxScope::Tenant {
+            tenant_id: tenant,
+            subject: "nobody".into(),
+        })
+        .await
+        .expect("begin on the same connection");
+    assert!(!status.expect("caller status").audit_insert_prepared);
+    let record = every_column_record(tenant, uuid::Uuid::now_v7(), "before-migrations");
+    insert_and_commit(tx, record.clone(), false)
+        .await
+        .expect("plain insert");
+    let owner = db.owner().await;
+    assert_eq!(
+        scalar_i64(
+            &owner,
+            &format!("SELECT count(*) FROM screenplay.audit_logs WHERE id = '{}'", record.id)
+        )
+        .await,
+        1
+    );
+    // A new connection prepares it.
+    pool.conn()
+        .execute_unprepared("SELECT pg_terminate_backend(pg_backend_pid())")
+        .await
+        .ok();
+    let (tx, status) = pool
+        .begin(&TxScope::Tenant {
+            tenant_id: tenant,
+            subject: "nobody".into(),
+        })
+        .await
+        .expect("begin on a new connection");
+    assert!(status.expect("caller status").audit_insert_prepared);
+    drop(tx);
+    pool.close().await;
+}
+
 #[tokio::test]
 async fn nul_characters_are_refused_and_do_not_block_the_audit_writer() {
     let app = TestApp::spawn().await;

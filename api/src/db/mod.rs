@@ -1,6 +1,7 @@
 //! The database handle: pool, migrations, readiness, and the transactions
 //! every service runs in (see [`scope`]).
 
+pub mod audit_statement;
 pub mod scope;
 
 use std::{
@@ -117,6 +118,11 @@ impl Db {
                 let o = o.application_name(&app_name);
                 if pgbouncer { o.statement_cache_capacity(0) } else { o }
             });
+        if !pgbouncer {
+            // Behind PgBouncer in transaction mode a session's prepared
+            // statements are not ours to keep; there the plain INSERT is used.
+            opts.map_sqlx_postgres_pool_opts(|pool| pool.after_connect(|conn, _| Box::pin(prepare_audit_insert(conn))));
+        }
         let mut conn = Database::connect(opts).await.context("opening the database pool")?;
         let stats = Arc::new(DbStats::default());
         let counter = stats.clone();
@@ -335,4 +341,19 @@ impl From<sea_orm::TransactionError<AppError>> for AppError {
             sea_orm::TransactionError::Transaction(e) => e,
         }
     }
+}
+
+/// Prepares a mutation's audit INSERT on a new pooled connection (see
+/// [`audit_statement`]). A failure is not the connection's: before the
+/// migrations have created `audit_logs`, say, the connection works without
+/// the statement and its marker, and mutations use the plain INSERT.
+async fn prepare_audit_insert(conn: &mut sea_orm::sqlx::PgConnection) -> Result<(), sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::{AssertSqlSafe, Executor};
+    if let Err(err) = conn
+        .execute(sea_orm::sqlx::raw_sql(AssertSqlSafe(audit_statement::prepare_sql())))
+        .await
+    {
+        tracing::warn!(error = %err, "audit INSERT not prepared on a new connection; the plain INSERT will be used");
+    }
+    Ok(())
 }

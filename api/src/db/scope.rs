@@ -35,6 +35,8 @@ pub struct CallerStatus {
     pub user_status: Option<String>,
     /// The tenant's request rate limit (requests per minute), if any.
     pub requests_per_minute: Option<i32>,
+    /// The connection has the prepared audit INSERT (see [`super::audit_statement`]).
+    pub audit_insert_prepared: bool,
 }
 
 impl Db {
@@ -48,9 +50,14 @@ impl Db {
                 let row = tx
                     .query_one_raw(Statement::from_sql_and_values(
                         DbBackend::Postgres,
-                        "SELECT tenant_status, user_id, user_role, user_status, requests_per_minute \
+                        "SELECT tenant_status, user_id, user_role, user_status, requests_per_minute, \
+                         current_setting($3, true) IS NOT DISTINCT FROM 'on' AS audit_insert_prepared \
                          FROM screenplay.begin_tenant_request($1, $2)",
-                        [(*tenant_id).into(), subject.clone().into()],
+                        [
+                            (*tenant_id).into(),
+                            subject.clone().into(),
+                            super::audit_statement::PREPARED_MARKER.into(),
+                        ],
                     ))
                     .await?
                     .ok_or_else(|| AppError::internal(anyhow::anyhow!("begin_tenant_request returned no row")))?;
@@ -60,6 +67,8 @@ impl Db {
                     user_role: row.try_get("", "user_role")?,
                     user_status: row.try_get("", "user_status")?,
                     requests_per_minute: row.try_get("", "requests_per_minute")?,
+                    // Behind PgBouncer the marker may belong to another client's session.
+                    audit_insert_prepared: !self.pgbouncer && row.try_get("", "audit_insert_prepared")?,
                 };
                 Ok((tx, Some(status)))
             }

@@ -72,6 +72,8 @@ struct ScopeState {
     caller: Option<Caller>,
     /// The tenant's request rate limit, as the database reported it.
     requests_per_minute: Option<i32>,
+    /// The transaction's connection has the prepared audit INSERT.
+    audit_insert_prepared: bool,
     finished: bool,
 }
 
@@ -161,6 +163,7 @@ impl RequestScope {
                 let status = status.ok_or_else(|| AppError::internal(anyhow::anyhow!("no caller status")))?;
                 let caller = confirm_tenant_caller(*tenant_id, *role, &status)?;
                 state.requests_per_minute = status.requests_per_minute;
+                state.audit_insert_prepared = status.audit_insert_prepared;
                 (tx, Caller::Tenant(caller))
             }
         };
@@ -214,10 +217,10 @@ impl RequestScope {
     /// A transaction still shared (a resolver that outlived the operation)
     /// is rolled back. Returns whether `audit` was written.
     pub async fn finish(&self, commit: bool, audit: Option<crate::middleware::audit::AuditRecord>) -> AppResult<bool> {
-        let tx = {
+        let (tx, prepared) = {
             let mut state = self.state.lock().await;
             state.finished = true;
-            state.tx.take()
+            (state.tx.take(), state.audit_insert_prepared)
         };
         let Some(tx) = tx else { return Ok(false) };
         let tx = Arc::try_unwrap(tx).map_err(|_| {
@@ -231,7 +234,7 @@ impl RequestScope {
         }
         match audit {
             Some(record) => {
-                crate::middleware::audit::insert_and_commit(tx, record).await?;
+                crate::middleware::audit::insert_and_commit(tx, record, prepared).await?;
                 Ok(true)
             }
             None => {

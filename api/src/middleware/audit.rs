@@ -21,10 +21,7 @@ use std::{
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use entity::{audit_logs, enums::QuotaMetric};
-use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
-    sea_query::PostgresQueryBuilder,
-};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
 use tokio::{
     sync::{Mutex, mpsc, oneshot},
     task::JoinHandle,
@@ -32,7 +29,7 @@ use tokio::{
 use uuid::Uuid;
 
 use crate::{
-    db::Db,
+    db::{Db, audit_statement},
     error::{AppError, AppResult},
 };
 
@@ -49,20 +46,25 @@ pub type AuditRecord = audit_logs::Model;
 /// Inserts a mutation's row into its transaction and commits both, in one
 /// round trip.
 ///
-/// sqlx cannot pipeline, so the INSERT (values inlined as escaped literals
-/// by sea-query's PostgreSQL builder) and the COMMIT go as one simple-query
-/// message; a separate INSERT before the COMMIT cost this request a whole
-/// extra round trip (see BENCHMARKS.md). The trailing `BEGIN` leaves the
-/// connection inside a transaction, as sqlx and sea-orm still believe it is,
-/// and dropping `tx` queues the matching ROLLBACK of that empty transaction,
-/// which sqlx sends with the ping it makes anyway when the connection goes
-/// back to the pool. If the INSERT fails, PostgreSQL skips the rest of the
-/// message and the ROLLBACK discards the change; if the COMMIT fails (a
-/// deferred constraint), the change is gone too. Either way the error is
-/// returned and nothing of the mutation is kept.
-pub async fn insert_and_commit(tx: DatabaseTransaction, record: AuditRecord) -> AppResult<()> {
-    let insert = audit_logs::Entity::insert(audit_logs::ActiveModel::from(record));
-    let sql = insert.as_query().to_string(PostgresQueryBuilder);
+/// sqlx cannot pipeline, so the row (as `EXECUTE` of the INSERT prepared on
+/// the connection when `prepared`, else as a plain INSERT; both with the
+/// values inlined as escaped literals, see `db::audit_statement`) and the
+/// COMMIT go as one simple-query message; a separate INSERT before the
+/// COMMIT cost this request a whole extra round trip (see BENCHMARKS.md).
+/// The trailing `BEGIN` leaves the connection inside a transaction, as sqlx
+/// and sea-orm still believe it is, and dropping `tx` queues the matching
+/// ROLLBACK of that empty transaction, which sqlx sends with the ping it
+/// makes anyway when the connection goes back to the pool. If the INSERT
+/// fails, PostgreSQL skips the rest of the message and the ROLLBACK discards
+/// the change; if the COMMIT fails (a deferred constraint), the change is
+/// gone too. Either way the error is returned and nothing of the mutation is
+/// kept.
+pub async fn insert_and_commit(tx: DatabaseTransaction, record: AuditRecord, prepared: bool) -> AppResult<()> {
+    let sql = if prepared {
+        audit_statement::execute_sql(record)
+    } else {
+        audit_statement::insert_sql(record)
+    };
     let result = tx.execute_unprepared(&format!("{sql}; COMMIT; BEGIN")).await;
     drop(tx);
     result?;
