@@ -344,16 +344,21 @@ impl From<sea_orm::TransactionError<AppError>> for AppError {
 }
 
 /// Prepares a mutation's audit INSERT on a new pooled connection (see
-/// [`audit_statement`]). A failure is not the connection's: before the
-/// migrations have created `audit_logs`, say, the connection works without
-/// the statement and its marker, and mutations use the plain INSERT.
+/// [`audit_statement`]). The database refusing it does not make the
+/// connection unusable: before the migrations have created `audit_logs`,
+/// say, the connection works without the statement and its marker, and
+/// mutations use the plain INSERT. A broken connection is still an error.
 async fn prepare_audit_insert(conn: &mut sea_orm::sqlx::PgConnection) -> Result<(), sea_orm::sqlx::Error> {
-    use sea_orm::sqlx::{AssertSqlSafe, Executor};
-    if let Err(err) = conn
+    use sea_orm::sqlx::{AssertSqlSafe, Error, Executor};
+    match conn
         .execute(sea_orm::sqlx::raw_sql(AssertSqlSafe(audit_statement::prepare_sql())))
         .await
     {
-        tracing::warn!(error = %err, "audit INSERT not prepared on a new connection; the plain INSERT will be used");
+        Ok(_) => Ok(()),
+        Err(Error::Database(err)) => {
+            tracing::warn!(error = %err, "audit INSERT not prepared on a new connection; the plain INSERT will be used");
+            Ok(())
+        }
+        Err(err) => Err(err),
     }
-    Ok(())
 }
