@@ -233,17 +233,7 @@ async fn a_mutations_audit_row_keeps_hostile_text_exactly() {
     // quotes, backslashes and SQL in the input must arrive unchanged.
     let app = TestApp::spawn().await;
     let fx = app.tenant("hostile").await;
-    let data = app
-        .gql(
-            Some(&fx.admin_token),
-            "mutation($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { workspace { id } } }",
-            json!({ "i": { "name": "Target" } }),
-        )
-        .await;
-    let id = data["createWorkspace"]["workspace"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = app.workspace(&fx, "Target").await.to_string();
     const TENANTS: &str = "SELECT count(*) FROM screenplay.tenants";
     let tenants_before = count(&app, TENANTS).await;
     let hostile = "it's \\ a 'quoted' \"string\"\n\t'); DROP TABLE screenplay.tenants; -- \
@@ -479,17 +469,7 @@ async fn a_connection_opened_before_the_migrations_audits_with_the_plain_insert(
 async fn nul_characters_are_refused_and_do_not_block_the_audit_writer() {
     let app = TestApp::spawn().await;
     let fx = app.tenant("nul").await;
-    let data = app
-        .gql(
-            Some(&fx.admin_token),
-            "mutation($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { workspace { id } } }",
-            json!({ "i": { "name": "Before" } }),
-        )
-        .await;
-    let id = data["createWorkspace"]["workspace"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = app.workspace(&fx, "Before").await.to_string();
     let (_, _, body) = app
         .post_with(
             Some(&fx.admin_token),
