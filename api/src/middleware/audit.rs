@@ -176,25 +176,23 @@ async fn run_writer(db: Db, mut receiver: mpsc::Receiver<Event>, queued: Arc<Ato
     let mut rows: Vec<AuditRecord> = Vec::new();
     let mut counters: Counters = HashMap::new();
     let mut failures = 0u32;
-    // Armed when the first row or count lands in an empty buffer: nothing
-    // waits longer than FLUSH_EVERY, however steadily events keep coming.
+    // Set when a row or count lands in an empty buffer and polled only while
+    // the buffer holds something: nothing waits longer than FLUSH_EVERY,
+    // however steadily events keep coming.
     let flush_timer = tokio::time::sleep(FLUSH_EVERY);
     tokio::pin!(flush_timer);
-    let mut armed = false;
     loop {
+        let pending = !(rows.is_empty() && counters.is_empty());
         let event = tokio::select! {
             event = receiver.recv() => event,
-            () = &mut flush_timer, if armed => {
+            () = &mut flush_timer, if pending => {
                 flush(&db, &mut rows, &mut counters, &queued, &mut failures).await;
-                armed = !(rows.is_empty() && counters.is_empty());
-                if armed {
-                    flush_timer.as_mut().reset(tokio::time::Instant::now() + FLUSH_EVERY);
-                }
+                // Left over (the database is unavailable): retried a period later.
+                flush_timer.as_mut().reset(tokio::time::Instant::now() + FLUSH_EVERY);
                 continue;
             }
         };
-        if !armed && matches!(event, Some(Event::Record(_) | Event::Count { .. })) {
-            armed = true;
+        if !pending {
             flush_timer.as_mut().reset(tokio::time::Instant::now() + FLUSH_EVERY);
         }
         match event {
@@ -202,9 +200,6 @@ async fn run_writer(db: Db, mut receiver: mpsc::Receiver<Event>, queued: Arc<Ato
                 rows.push(*record);
                 if rows.len() >= BATCH {
                     flush(&db, &mut rows, &mut counters, &queued, &mut failures).await;
-                    if rows.is_empty() && counters.is_empty() {
-                        armed = false;
-                    }
                 }
             }
             Some(Event::Count { tenant, metric, amount }) => {
