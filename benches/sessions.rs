@@ -16,13 +16,11 @@
 
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use screenplay_api::{
+    app::Application,
     auth::Role,
-    config::{Config, DatabaseArgs, Secret, ServeArgs},
-    http::{Server, ShutdownSignal},
-    localdb::{LocalDb, LocalUrls, create_database},
-    startup::{self, ResolvedDatabase},
+    config::{Config, DatabaseArgs, ServeArgs},
+    db::local::{LocalDb, LocalUrls, create_database},
 };
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
@@ -38,12 +36,6 @@ const NESTED: &str = "query($after: String) { sessions(first: 20, after: $after)
 /// a plain list endpoint.
 const FLAT: &str = "query($after: String) { sessions(first: 20, after: $after) { pageInfo { endCursor }
   edges { node { id title logline status version createdAt updatedAt } } } }";
-
-#[derive(Parser)]
-struct ServeFlags {
-    #[command(flatten)]
-    serve: ServeArgs,
-}
 
 struct Options {
     sessions: u32,
@@ -140,7 +132,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    startup::init_tls();
+    screenplay_api::runtime::init_tls();
     let o = options();
     let home = std::env::var_os("SCREENPLAY_HOME").map(std::path::PathBuf::from);
     let port = std::env::var("SCREENPLAY_DB_PORT")
@@ -168,31 +160,16 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let serve = ServeFlags::try_parse_from(["serve", "--bind", "127.0.0.1:0", "--jwt-secret", SECRET])?.serve;
-    let config = Config::from_args(serve)?;
-    let db_args = DatabaseArgs {
-        database_url: Some(Secret::new(app_url.clone())),
-        migration_database_url: Some(Secret::new(owner_url.clone())),
-        home: None,
-        db_port: 0,
-        pool_size: 32,
-        pgbouncer: false,
-    };
-    let resolved = ResolvedDatabase {
-        app_url: Secret::new(app_url),
-        migration_url: Secret::new(owner_url),
-        local_home: None,
-    };
-    let pool = startup::connect(&resolved, &db_args).await?;
-    let state = startup::build_state(config, pool, &resolved).await?;
-    let token = state
+    let serve = ServeArgs::parse_flags(&["--bind", "127.0.0.1:0", "--jwt-secret", SECRET, "--no-migrate"])?;
+    let mut db_args = DatabaseArgs::at(&app_url, Some(&owner_url));
+    db_args.pool_size = 32;
+    let server = Application::build(Config::from_args(serve, db_args)?).await?.spawn();
+    let token = server
+        .state
         .issuer
         .issue(&user.to_string(), Some(tenant), Role::Member, Duration::from_secs(3600))?
         .0;
-    let server = Server::bind(state.config.bind, state.clone()).await?;
-    let url = format!("http://{}/graphql", server.local_addr());
-    let (trigger, signal) = ShutdownSignal::new();
-    let served = tokio::spawn(server.run(signal));
+    let url = format!("http://{}/graphql", server.addr);
 
     // Every page's cursor, so that requests cycle through the whole list.
     let query = o.query;
@@ -275,11 +252,11 @@ async fn main() -> anyhow::Result<()> {
             }
         };
         run(Duration::from_secs(2)).await;
-        let statements_before = state.db.stats().statements();
+        let statements_before = server.state.db.stats().statements();
         let started = Instant::now();
         let (mut latencies, bytes) = run(Duration::from_secs(o.seconds)).await;
         let elapsed = started.elapsed();
-        let statements = state.db.stats().statements() - statements_before;
+        let statements = server.state.db.stats().statements() - statements_before;
         latencies.sort();
         let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
         println!(
@@ -292,7 +269,6 @@ async fn main() -> anyhow::Result<()> {
             bytes as f64 / latencies.len().max(1) as f64 / 1024.0,
         );
     }
-    let _ = trigger.send(true);
-    served.await??;
+    server.stop().await?;
     Ok(())
 }

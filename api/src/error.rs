@@ -1,12 +1,16 @@
-//! The one error type of the API and its mapping to GraphQL `extensions.code`.
+//! The one error type of the API, every code clients see in
+//! `extensions.code`, and the one classifier of database errors.
 //!
 //! Services return [`AppError`]; resolvers turn it into a GraphQL error with
-//! [`async_graphql::ErrorExtensions`]. Database errors are classified once,
-//! here: unique violations become `CONFLICT`, check and foreign-key violations
+//! [`async_graphql::ErrorExtensions`]. Requests that never execute (syntax,
+//! validation, bodies that are not GraphQL, persisted queries) get their code
+//! from [`ErrorCode`] too, and [`code_of`] reads any error's code back.
+//! Database errors are classified once, here ([`DbFailure`]): unique
+//! violations become `CONFLICT`, check and foreign-key violations
 //! `BAD_USER_INPUT`, serialization failures `CONFLICT`; anything unexpected is
 //! logged with its detail and shown to the client as an opaque `INTERNAL`.
 
-use async_graphql::ErrorExtensions;
+use async_graphql::{ErrorExtensions, ServerError, Value};
 use chrono::{DateTime, Utc};
 use sea_orm::{DbErr, RuntimeErr};
 
@@ -24,9 +28,45 @@ pub enum ErrorCode {
     QuotaExceeded,
     RateLimited,
     Internal,
+    /// The document is not GraphQL.
+    GraphqlParseFailed,
+    /// The document does not fit the schema or the limits.
+    GraphqlValidationFailed,
+    /// The HTTP request is not a GraphQL request.
+    BadRequest,
+    /// An Automatic Persisted Query hash the server does not know (yet).
+    PersistedQueryNotFound,
+    /// Not an operation of the persisted-query manifest.
+    PersistedQueryNotAllowed,
 }
 
 impl ErrorCode {
+    pub const ALL: [ErrorCode; 13] = [
+        Self::Unauthenticated,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::BadUserInput,
+        Self::Conflict,
+        Self::QuotaExceeded,
+        Self::RateLimited,
+        Self::Internal,
+        Self::GraphqlParseFailed,
+        Self::GraphqlValidationFailed,
+        Self::BadRequest,
+        Self::PersistedQueryNotFound,
+        Self::PersistedQueryNotAllowed,
+    ];
+
+    /// The code of a wire form.
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+
+    /// A request-level error (no path) with this code.
+    pub fn error(self, message: &str) -> ServerError {
+        with_code(ServerError::new(message, None), self)
+    }
+
     /// The wire form, e.g. `NOT_FOUND`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -38,8 +78,31 @@ impl ErrorCode {
             Self::QuotaExceeded => "QUOTA_EXCEEDED",
             Self::RateLimited => "RATE_LIMITED",
             Self::Internal => "INTERNAL",
+            Self::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
+            Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
+            Self::BadRequest => "BAD_REQUEST",
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::PersistedQueryNotAllowed => "PERSISTED_QUERY_NOT_ALLOWED",
         }
     }
+}
+
+/// The code of an error as the client sees it; an error without one (which
+/// should not happen) counts as `INTERNAL`.
+pub fn code_of(err: &ServerError) -> ErrorCode {
+    match err.extensions.as_ref().and_then(|x| x.get("code")) {
+        Some(Value::String(code)) => ErrorCode::parse(code).unwrap_or(ErrorCode::Internal),
+        _ => ErrorCode::Internal,
+    }
+}
+
+/// `err` with `code`, unless it already has one.
+pub fn with_code(mut err: ServerError, code: ErrorCode) -> ServerError {
+    let extensions = err.extensions.get_or_insert_with(Default::default);
+    if extensions.get("code").is_none() {
+        extensions.set("code", code.as_str());
+    }
+    err
 }
 
 /// Details of a refused quota, sent to the client in `extensions`.
@@ -125,6 +188,11 @@ impl AppError {
         }
     }
 
+    /// This error as a request-level GraphQL error (no path).
+    pub fn to_server_error(&self) -> ServerError {
+        self.extend().into_server_error(async_graphql::Pos::default())
+    }
+
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
@@ -153,6 +221,7 @@ mod sqlstate {
     pub const NOT_NULL_VIOLATION: &str = "23502";
     pub const SERIALIZATION_FAILURE: &str = "40001";
     pub const DEADLOCK_DETECTED: &str = "40P01";
+    pub const DATA_EXCEPTION: &str = "22000";
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
     pub const STRING_TOO_LONG: &str = "22001";
     /// A NUL byte in text (PostgreSQL text cannot hold one).
@@ -162,42 +231,79 @@ mod sqlstate {
     pub const RLS_VIOLATION: &str = "42501";
 }
 
-fn classify_db_error(err: DbErr) -> AppError {
-    let db_error = match &err {
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e.as_database_error(),
-        _ => None,
-    };
-    if let Some(db) = db_error {
-        let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-        let constraint = db.constraint().unwrap_or("").to_owned();
-        match code.as_str() {
-            sqlstate::UNIQUE_VIOLATION => return AppError::Conflict(unique_message(&constraint)),
+/// What the database said when it refused a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbFailure {
+    pub sqlstate: String,
+    pub constraint: Option<String>,
+    pub message: String,
+}
+
+impl DbFailure {
+    /// The database's own error behind `err`; `None` when the statement never
+    /// got an answer (connection lost, pool timeout, decoding).
+    pub fn of(err: &DbErr) -> Option<Self> {
+        let db = match err {
+            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e.as_database_error()?,
+            _ => return None,
+        };
+        Some(Self {
+            sqlstate: db.code().map(|c| c.into_owned()).unwrap_or_default(),
+            constraint: db.constraint().map(str::to_owned),
+            message: db.message().to_owned(),
+        })
+    }
+
+    /// The data itself was refused (a data exception, or a named
+    /// constraint): sending it again cannot help. A missing partition is
+    /// 23514 without a constraint name, which maintenance will fix.
+    pub fn refuses_the_data(&self) -> bool {
+        self.sqlstate.starts_with("22") || (self.sqlstate.starts_with("23") && self.constraint.is_some())
+    }
+
+    /// The client error this failure means, if it means one.
+    fn client_error(&self) -> Option<AppError> {
+        let constraint = self.constraint.as_deref().unwrap_or("");
+        Some(match self.sqlstate.as_str() {
+            sqlstate::UNIQUE_VIOLATION => AppError::Conflict(unique_message(constraint)),
             sqlstate::SERIALIZATION_FAILURE | sqlstate::DEADLOCK_DETECTED => {
-                return AppError::Conflict("a concurrent change got there first; retry".into());
+                AppError::Conflict("a concurrent change got there first; retry".into())
             }
-            sqlstate::CHECK_VIOLATION | sqlstate::NOT_NULL_VIOLATION => {
-                let (field, message) = constraint_field(&constraint);
-                return AppError::bad_input(field, message);
+            sqlstate::CHECK_VIOLATION | sqlstate::NOT_NULL_VIOLATION if !constraint.is_empty() => {
+                let (field, message) = constraint_field(constraint);
+                AppError::bad_input(field, message)
             }
             sqlstate::FOREIGN_KEY_VIOLATION => {
-                let (field, _) = constraint_field(&constraint);
-                return AppError::bad_input(
+                let (field, _) = constraint_field(constraint);
+                AppError::bad_input(
                     field.clone(),
                     format!("`{field}` refers to something that does not exist"),
-                );
+                )
             }
+            sqlstate::DATA_EXCEPTION if self.message.contains("embedded with model") => AppError::bad_input(
+                "embeddingModel",
+                format!("{}; a workspace holds vectors of one model", self.message),
+            ),
             sqlstate::INVALID_TEXT_REPRESENTATION | sqlstate::STRING_TOO_LONG => {
-                return AppError::bad_input("input", db.message().to_owned());
+                AppError::bad_input("input", self.message.clone())
             }
             sqlstate::CHARACTER_NOT_IN_REPERTOIRE | sqlstate::UNTRANSLATABLE_CHARACTER => {
-                return AppError::bad_input("input", "text may not contain NUL characters");
+                AppError::bad_input("input", "text may not contain NUL characters")
             }
-            sqlstate::RLS_VIOLATION => {
-                // Writing a row of another tenant: only a bug can get here.
-                tracing::error!(error = %err, "row-level security refused a write");
-                return AppError::not_found("resource");
-            }
-            _ => {}
+            _ => return None,
+        })
+    }
+}
+
+fn classify_db_error(err: DbErr) -> AppError {
+    if let Some(failure) = DbFailure::of(&err) {
+        if let Some(client) = failure.client_error() {
+            return client;
+        }
+        if failure.sqlstate == sqlstate::RLS_VIOLATION {
+            // Writing a row of another tenant: only a bug can get here.
+            tracing::error!(error = %err, "row-level security refused a write");
+            return AppError::not_found("resource");
         }
     }
     if matches!(err, DbErr::RecordNotFound(_)) {
@@ -289,6 +395,15 @@ impl ErrorExtensions for AppError {
                 _ => {}
             }
         })
+    }
+}
+
+impl From<sea_orm::TransactionError<AppError>> for AppError {
+    fn from(err: sea_orm::TransactionError<AppError>) -> Self {
+        match err {
+            sea_orm::TransactionError::Connection(e) => e.into(),
+            sea_orm::TransactionError::Transaction(e) => e,
+        }
     }
 }
 

@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use crate::{
+    audit::AuditSink,
     auth::jwt::{JwtIssuer, JwtVerifier},
     config::Config,
     db::Db,
     embedding::SharedEmbedder,
     events::EventHub,
-    middleware::{audit::AuditSink, persisted::PersistedQueryStore, rate_limit::RateLimiter},
+    request::{persisted::PersistedQueryStore, rate_limit::RateLimiter},
     search::SharedVectorStore,
     service::documents::Deps,
 };

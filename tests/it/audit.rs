@@ -347,11 +347,11 @@ async fn read_audit_row(app: &TestApp, record: &entity::audit_logs::Model) -> Op
 
 #[tokio::test]
 async fn every_column_survives_the_prepared_and_the_plain_audit_insert() {
-    use screenplay_api::{db::TxScope, middleware::audit::insert_and_commit};
+    use screenplay_api::{audit::insert_and_commit, db::TxScope};
     let app = TestApp::spawn().await;
     let fx = app.tenant("forms").await;
     let scope = TxScope::Tenant {
-        tenant_id: fx.id,
+        tenant_id: fx.id.into(),
         subject: fx.admin_id.to_string(),
     };
     for prepared in [true, false] {
@@ -404,8 +404,8 @@ async fn every_column_survives_the_prepared_and_the_plain_audit_insert() {
 #[tokio::test]
 async fn a_connection_opened_before_the_migrations_audits_with_the_plain_insert() {
     use screenplay_api::{
+        audit::insert_and_commit,
         db::{Db, PoolOptions, TxScope},
-        middleware::audit::insert_and_commit,
     };
     let db = TestDb::create_empty().await;
     // One connection, opened while there is no audit_logs to prepare for:
@@ -429,7 +429,7 @@ async fn a_connection_opened_before_the_migrations_audits_with_the_plain_insert(
     let tenant = uuid::Uuid::now_v7();
     let (tx, status) = pool
         .begin(&TxScope::Tenant {
-            tenant_id: tenant,
+            tenant_id: tenant.into(),
             subject: "nobody".into(),
         })
         .await
@@ -455,7 +455,7 @@ async fn a_connection_opened_before_the_migrations_audits_with_the_plain_insert(
         .ok();
     let (tx, status) = pool
         .begin(&TxScope::Tenant {
-            tenant_id: tenant,
+            tenant_id: tenant.into(),
             subject: "nobody".into(),
         })
         .await

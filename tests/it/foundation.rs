@@ -497,7 +497,7 @@ async fn one_privileged_url_migrates_and_serves_with_row_level_security_intact()
 
     // A fresh database and only a superuser URL, as someone bringing their own PostgreSQL might.
     let db = TestDb::create_empty().await;
-    let superuser = screenplay_api::localdb::LocalUrls::with_database(&db.superuser_url, &db.name);
+    let superuser = screenplay_api::db::local::LocalUrls::with_database(&db.superuser_url, &db.name);
     let only_url = TestDb {
         app_url: superuser.clone(),
         owner_url: superuser,

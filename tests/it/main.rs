@@ -16,6 +16,7 @@ mod embedding;
 mod export;
 mod foundation;
 mod fragments;
+mod layout;
 mod operations;
 mod outline;
 mod permissions;

@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use reqwest::StatusCode;
-use screenplay_api::maintenance::{
-    Job, JobKind, JobReport, OwnerConnection, RunOutcome, StartedBy,
-    scheduler::{ScheduleConfig, Scheduler},
+use screenplay_api::{
+    config::ScheduleConfig,
+    maintenance::{
+        Job, JobKind, JobReport, OwnerConnection, RunOutcome, StartedBy,
+        scheduler::{Scheduler, due},
+    },
 };
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;
@@ -534,8 +537,8 @@ async fn scheduler_runs_each_slot_once_across_instances() {
     };
     // 2026-11-29 is a Sunday: 03:00 is the weekly cleanup, not the vacuum.
     let sunday_3am = Utc.with_ymd_and_hms(2026, 11, 29, 3, 0, 0).single().expect("time");
-    assert_eq!(plan.due(sunday_3am), [Job::Cleanup { days: 90 }]);
-    assert!(plan.due(sunday_3am + chrono::Duration::minutes(1)).is_empty());
+    assert_eq!(due(&plan, sunday_3am), [Job::Cleanup { days: 90 }]);
+    assert!(due(&plan, sunday_3am + chrono::Duration::minutes(1)).is_empty());
 
     let secret = || screenplay_api::config::Secret::new(db.owner_url.clone());
     let a = Scheduler::new(secret(), plan.clone(), "instance-a");

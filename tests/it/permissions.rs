@@ -1,7 +1,7 @@
-//! Walks the README's permission table: every role against every operation.
+//! Walks the permission table of docs/security.md: every role against every operation.
 //! Allowed calls succeed; refused calls get FORBIDDEN and change nothing.
 //!
-//! The expected table below is written out by hand from the README, not
+//! The expected table below is written out by hand from docs/security.md, not
 //! derived from the code's policy, so that a change to either shows up here.
 
 use screenplay_api::auth::Role;
@@ -26,7 +26,7 @@ const ADMIN_MEMBER: &[&str] = &["tenant_admin", "member"];
 const WRITERS: &[&str] = &["tenant_admin", "member", "agent"];
 const ADMIN_AGENT: &[&str] = &["tenant_admin", "agent"];
 
-/// (operation, roles allowed), as in the README.
+/// (operation, roles allowed), as in docs/security.md.
 pub const TABLE: &[(&str, &[&str])] = &[
     ("me", ALL),
     ("tenants", PLATFORM),

@@ -53,6 +53,29 @@ pub struct Claims {
     pub jti: Option<String>,
 }
 
+impl Claims {
+    /// The principal the claims describe, if they fit together: platform
+    /// admins have no tenant, everyone else has one.
+    pub fn principal(&self) -> Result<Principal, String> {
+        let role = Role::parse(&self.role).ok_or_else(|| format!("unknown role `{}`", self.role))?;
+        if self.sub.trim().is_empty() {
+            return Err("token has an empty subject".into());
+        }
+        match (role, self.tid) {
+            (Role::PlatformAdmin, None) => Ok(Principal::Platform {
+                subject: self.sub.clone(),
+            }),
+            (Role::PlatformAdmin, Some(_)) => Err("a platform_admin token must not name a tenant".into()),
+            (_, Some(tenant_id)) => Ok(Principal::Tenant {
+                tenant_id: tenant_id.into(),
+                subject: self.sub.clone(),
+                role,
+            }),
+            (_, None) => Err(format!("a {} token must name its tenant (tid)", role.as_str())),
+        }
+    }
+}
+
 /// Why a token was refused; the message is safe to show.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -143,7 +166,7 @@ impl JwtVerifier {
     /// connection lasts no longer than its token.
     pub async fn verify_until(&self, token: &str) -> Result<(Principal, std::time::SystemTime), TokenError> {
         let claims = self.verify_claims(token).await?;
-        let principal = Principal::from_claims(&claims).map_err(TokenError)?;
+        let principal = claims.principal().map_err(TokenError)?;
         let until = std::time::UNIX_EPOCH + Duration::from_secs(claims.exp.saturating_add(LEEWAY_SECONDS));
         Ok((principal, until))
     }

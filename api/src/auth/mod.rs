@@ -5,7 +5,7 @@ pub mod password;
 pub mod policy;
 pub mod principal;
 
-pub use policy::{Action, Allow, SignedIn};
+pub use policy::Action;
 pub use principal::{Principal, Role, TenantCaller};
 
 use axum::http::HeaderMap;

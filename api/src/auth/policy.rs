@@ -1,13 +1,12 @@
 //! The one place that decides which role may do what.
 //!
 //! Every resolver that needs more than a signed-in caller carries an
-//! [`Allow`] guard naming its [`Action`]; the table in [`permits`] is the
-//! whole policy and the README's permission table mirrors it.
+//! `Allow` guard (`graphql::guards`) naming its [`Action`]; the table in
+//! [`permits`] is the whole policy and the permission table of
+//! docs/security.md mirrors it.
 
-use async_graphql::{Context, ErrorExtensions, Guard};
-
-use super::principal::Role;
-use crate::{error::AppError, graphql::context::ContextExt};
+use super::principal::{Principal, Role};
+use crate::error::AppError;
 
 /// Things a caller may be allowed to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,7 +84,7 @@ pub fn permits(role: Role, action: Action) -> bool {
 
 /// Checks `action` for the current caller: `UNAUTHENTICATED` without a
 /// valid token, `FORBIDDEN` when the role may not.
-pub fn check(principal: &super::Principal, action: Action) -> Result<Role, AppError> {
+pub fn check(principal: &Principal, action: Action) -> Result<Role, AppError> {
     let role = principal.role().ok_or_else(|| principal.unauthenticated())?;
     if permits(role, action) {
         Ok(role)
@@ -95,27 +94,5 @@ pub fn check(principal: &super::Principal, action: Action) -> Result<Role, AppEr
             role.as_str(),
             action.describe()
         )))
-    }
-}
-
-/// Guard for resolvers: `#[graphql(guard = "Allow(Action::WriteSessions)")]`.
-pub struct Allow(pub Action);
-
-impl Guard for Allow {
-    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        check(ctx.principal(), self.0).map(|_| ()).map_err(|e| e.extend())
-    }
-}
-
-/// Guard for fields any signed-in caller may use.
-pub struct SignedIn;
-
-impl Guard for SignedIn {
-    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        let principal = ctx.principal();
-        match principal.role() {
-            Some(_) => Ok(()),
-            None => Err(principal.unauthenticated().extend()),
-        }
     }
 }

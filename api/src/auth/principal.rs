@@ -4,11 +4,7 @@
 use entity::enums::UserRole;
 use uuid::Uuid;
 
-use super::jwt::Claims;
-use crate::{
-    db::CallerStatus,
-    error::{AppError, AppResult},
-};
+use crate::{domain::TenantId, error::AppError};
 
 /// The roles of the permission table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
@@ -81,7 +77,7 @@ pub enum Principal {
     Platform { subject: String },
     /// A user or agent of one tenant.
     Tenant {
-        tenant_id: Uuid,
+        tenant_id: TenantId,
         subject: String,
         role: Role,
     },
@@ -92,26 +88,6 @@ impl Principal {
         Self::Anonymous { token_error: None }
     }
 
-    /// Checks the claims fit together: platform admins have no tenant, everyone else has one.
-    pub fn from_claims(claims: &Claims) -> Result<Self, String> {
-        let role = Role::parse(&claims.role).ok_or_else(|| format!("unknown role `{}`", claims.role))?;
-        if claims.sub.trim().is_empty() {
-            return Err("token has an empty subject".into());
-        }
-        match (role, claims.tid) {
-            (Role::PlatformAdmin, None) => Ok(Self::Platform {
-                subject: claims.sub.clone(),
-            }),
-            (Role::PlatformAdmin, Some(_)) => Err("a platform_admin token must not name a tenant".into()),
-            (_, Some(tenant_id)) => Ok(Self::Tenant {
-                tenant_id,
-                subject: claims.sub.clone(),
-                role,
-            }),
-            (_, None) => Err(format!("a {} token must name its tenant (tid)", role.as_str())),
-        }
-    }
-
     pub fn role(&self) -> Option<Role> {
         match self {
             Self::Anonymous { .. } => None,
@@ -120,7 +96,7 @@ impl Principal {
         }
     }
 
-    pub fn tenant_id(&self) -> Option<Uuid> {
+    pub fn tenant_id(&self) -> Option<TenantId> {
         match self {
             Self::Tenant { tenant_id, .. } => Some(*tenant_id),
             _ => None,
@@ -143,37 +119,25 @@ impl Principal {
     }
 }
 
-/// A tenant caller the database confirmed: tenant active, user present,
-/// enabled and still in the role the token claims.
+/// A tenant caller the database confirmed (tenant active, user present,
+/// enabled and still in the role the token claims; see
+/// `request::tenancy::begin_as`), or the system acting in one tenant (the
+/// CLI), which has no user. Services that act for a tenant take this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TenantCaller {
-    pub tenant_id: Uuid,
-    pub user_id: Uuid,
+    pub tenant_id: TenantId,
+    /// `None` for the system (the CLI).
+    pub user_id: Option<Uuid>,
     pub role: Role,
 }
 
-/// Checks what `begin_tenant_request` reported against the token.
-pub fn confirm_tenant_caller(tenant_id: Uuid, claimed: Role, status: &CallerStatus) -> AppResult<TenantCaller> {
-    match status.tenant_status.as_deref() {
-        Some("active") => {}
-        Some(_) => return Err(AppError::Unauthenticated("tenant is suspended".into())),
-        None => return Err(AppError::Unauthenticated("tenant does not exist".into())),
+impl TenantCaller {
+    /// The system acting in `tenant_id` with an admin's rights (the CLI).
+    pub fn system(tenant_id: TenantId) -> Self {
+        Self {
+            tenant_id,
+            user_id: None,
+            role: Role::TenantAdmin,
+        }
     }
-    let user_id = status
-        .user_id
-        .ok_or_else(|| AppError::Unauthenticated("user does not exist".into()))?;
-    if status.user_status.as_deref() != Some("active") {
-        return Err(AppError::Unauthenticated("user is disabled".into()));
-    }
-    let current = status.user_role.as_deref().and_then(Role::parse);
-    if current != Some(claimed) {
-        return Err(AppError::Unauthenticated(
-            "the user's role changed since this token was issued; sign in again".into(),
-        ));
-    }
-    Ok(TenantCaller {
-        tenant_id,
-        user_id,
-        role: claimed,
-    })
 }

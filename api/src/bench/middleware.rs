@@ -6,14 +6,13 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::{
+    app::{Application, Running, database as setup},
     auth::{Role, TenantCaller},
     config::{Config, DatabaseArgs, JwtArgs, Secret, ServeArgs},
-    http::{Server, ShutdownSignal},
     service::{
         tenants::{self, Limits, NewTenant},
         workspaces::{self, NewWorkspace},
     },
-    startup,
 };
 
 /// How long and how hard to measure.
@@ -64,22 +63,20 @@ impl Sample {
     }
 }
 
-async fn spawn_server(
-    audit: bool,
-    secret: &str,
-    database: &startup::ResolvedDatabase,
-    db_args: &DatabaseArgs,
-) -> anyhow::Result<(String, tokio::sync::watch::Sender<bool>)> {
+async fn spawn_server(audit: bool, secret: &str, db_args: &DatabaseArgs) -> anyhow::Result<(String, Running)> {
     let audit = audit.to_string();
-    let args = ServeArgs::parse_flags(&["--bind", "127.0.0.1:0", "--jwt-secret", secret, "--audit", &audit])?;
-    let config = Config::from_args(args)?;
-    let db = startup::connect(database, db_args).await?;
-    let state = startup::build_state(config, db, database).await?;
-    let server = Server::bind(state.config.bind, state).await?;
-    let url = format!("http://{}/graphql", server.local_addr());
-    let (trigger, signal) = ShutdownSignal::new();
-    tokio::spawn(server.run(signal));
-    Ok((url, trigger))
+    let flags = [
+        "--bind",
+        "127.0.0.1:0",
+        "--jwt-secret",
+        secret,
+        "--audit",
+        &audit,
+        "--no-migrate",
+    ];
+    let config = Config::from_args(ServeArgs::parse_flags(&flags)?, db_args.clone())?;
+    let server = Application::build(config).await?.spawn();
+    Ok((format!("http://{}/graphql", server.addr), server))
 }
 
 /// Loads `url` with `concurrency` connections; connection `i` sends
@@ -131,8 +128,8 @@ async fn middleware(
     concurrency: usize,
     rounds: usize,
 ) -> anyhow::Result<()> {
-    let (database, db) = startup::open_for_command(&db_args).await?;
-    let secret = startup::signing_secret(
+    let (database, db) = setup::open_for_command(&db_args).await?;
+    let secret = setup::signing_secret(
         &JwtArgs {
             jwt_secret: None,
             jwt_issuer: None,
@@ -141,50 +138,9 @@ async fn middleware(
         &database,
     )
     .or_else(|_| std::env::var("SCREENPLAY_JWT_SECRET").map(Secret::new))?;
-
-    // A tenant of its own, without limits.
-    let slug = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let tx = db.begin_platform().await?;
-    let (tenant, admin) = tenants::create(
-        &tx,
-        NewTenant {
-            slug,
-            name: "Benchmark".into(),
-            plan: entity::enums::TenantPlan::Enterprise,
-            limits: Limits::default(),
-            settings: None,
-            admin_email: "bench@bench.test".into(),
-            admin_password: "benchmark-password".into(),
-            admin_display_name: None,
-        },
-    )
-    .await?;
-    let caller = TenantCaller {
-        tenant_id: tenant.id,
-        user_id: admin.id,
-        role: Role::TenantAdmin,
-    };
-    // One workspace per connection: users update their own rows, not one row
-    // eight at a time (that variant is measured separately as "hot row").
-    let mut workspace_ids = Vec::with_capacity(concurrency);
-    for i in 0..concurrency.max(1) {
-        let workspace = workspaces::create(
-            &tx,
-            &caller,
-            NewWorkspace {
-                name: format!("Bench {i}"),
-                slug: None,
-                description: None,
-                settings: None,
-            },
-        )
-        .await?;
-        workspace_ids.push(workspace.id);
-    }
-    sea_orm::TransactionSession::commit(tx).await?;
-
-    let on = spawn_server(true, secret.expose(), &database, &db_args).await?;
-    let off = spawn_server(false, secret.expose(), &database, &db_args).await?;
+    let (admin, tenant, workspace_ids) = bench_tenant(&db, concurrency).await?;
+    let on = spawn_server(true, secret.expose(), &db_args).await?;
+    let off = spawn_server(false, secret.expose(), &db_args).await?;
     let issuer = crate::auth::jwt::JwtIssuer::from_config(&crate::config::AuthConfig {
         jwt_secret: Some(secret.clone()),
         jwt_public_key: None,
@@ -195,8 +151,8 @@ async fn middleware(
         refresh_token_ttl: Duration::from_secs(7200),
     });
     let (token, _) = issuer.issue(
-        &admin.id.to_string(),
-        Some(tenant.id),
+        &admin.to_string(),
+        Some(tenant),
         Role::TenantAdmin,
         Duration::from_secs(3600),
     )?;
@@ -217,14 +173,75 @@ async fn middleware(
         ("mutation", &writes),
         ("mutation, one hot row", &hot_row),
     ];
-    let servers = [("on", &on.0), ("off", &off.0)];
-    // Warm up both servers (pools, caches).
+    let servers = [("on", on.0.as_str()), ("off", off.0.as_str())];
+    let results = measure(&servers, &configs, &token, concurrency, duration, rounds).await;
+    print_results(&configs, &results, rounds);
+    on.1.stop().await?;
+    off.1.stop().await?;
+    Ok(())
+}
+
+type Configs<'a> = [(&'static str, &'a Vec<serde_json::Value>); 3];
+type Results = std::collections::BTreeMap<(&'static str, &'static str), Vec<Sample>>;
+
+/// A tenant of its own, without limits, with one workspace per connection:
+/// users update their own rows, not one row eight at a time (that variant
+/// is measured separately as "hot row"). Returns its admin, id and workspaces.
+async fn bench_tenant(
+    db: &crate::db::Db,
+    concurrency: usize,
+) -> anyhow::Result<(uuid::Uuid, uuid::Uuid, Vec<uuid::Uuid>)> {
+    let slug = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let tx = db.begin_platform().await?;
+    let (tenant, admin) = tenants::create(
+        &tx,
+        NewTenant {
+            slug,
+            name: "Benchmark".into(),
+            plan: entity::enums::TenantPlan::Enterprise,
+            limits: Limits::default(),
+            settings: None,
+            admin_email: "bench@bench.test".into(),
+            admin_password: "benchmark-password".into(),
+            admin_display_name: None,
+        },
+    )
+    .await?;
+    let caller = TenantCaller {
+        tenant_id: tenant.id.into(),
+        user_id: Some(admin.id),
+        role: Role::TenantAdmin,
+    };
+    let mut workspace_ids = Vec::with_capacity(concurrency);
+    for i in 0..concurrency.max(1) {
+        let new = NewWorkspace {
+            name: format!("Bench {i}"),
+            slug: None,
+            description: None,
+            settings: None,
+        };
+        workspace_ids.push(workspaces::create(&tx, &caller, new).await?.id);
+    }
+    sea_orm::TransactionSession::commit(tx).await?;
+    Ok((admin.id, tenant.id, workspace_ids))
+}
+
+/// Warms both servers up, then measures every configuration on each in
+/// interleaved rounds.
+async fn measure(
+    servers: &[(&'static str, &str); 2],
+    configs: &Configs<'_>,
+    token: &str,
+    concurrency: usize,
+    duration: Duration,
+    rounds: usize,
+) -> Results {
     for (_, url) in servers {
         for (_, body) in configs {
-            load(url, &token, body, concurrency, Duration::from_millis(500)).await;
+            load(url, token, body, concurrency, Duration::from_millis(500)).await;
         }
     }
-    let mut results: std::collections::BTreeMap<(&str, &str), Vec<Sample>> = Default::default();
+    let mut results = Results::new();
     for round in 0..rounds {
         for (kind, body) in configs {
             // Alternate the order so neither side always runs second.
@@ -234,15 +251,19 @@ async fn middleware(
                 servers.iter().rev().copied().collect()
             };
             for (mode, url) in order {
-                let sample = load(url, &token, body, concurrency, duration).await;
+                let sample = load(url, token, body, concurrency, duration).await;
                 results.entry((kind, mode)).or_default().push(sample);
             }
         }
     }
+    results
+}
+
+fn print_results(configs: &Configs<'_>, results: &Results, rounds: usize) {
     println!("| operation | middleware | req/s (median of {rounds}) | p50 ms | p99 ms |\n|---|---|---:|---:|---:|");
     for (kind, _) in configs {
         for mode in ["on", "off"] {
-            let samples = &results[&(kind, mode)];
+            let samples = &results[&(*kind, mode)];
             let all = Sample {
                 requests: 0,
                 elapsed: Duration::from_secs(1),
@@ -260,9 +281,9 @@ async fn middleware(
     // slow minute on a shared machine moves both sides of a ratio together.
     println!("\n| operation | cost, median of {rounds} paired rounds | quartiles | min–max |\n|---|---:|---:|---:|");
     for (kind, _) in configs {
-        let mut costs: Vec<f64> = results[&(kind, "on")]
+        let mut costs: Vec<f64> = results[&(*kind, "on")]
             .iter()
-            .zip(&results[&(kind, "off")])
+            .zip(&results[&(*kind, "off")])
             .map(|(on, off)| (1.0 - on.rps() / off.rps()) * 100.0)
             .collect();
         costs.sort_by(f64::total_cmp);
@@ -276,10 +297,6 @@ async fn middleware(
             costs[costs.len() - 1]
         );
     }
-    let _ = on.1.send(true);
-    let _ = off.1.send(true);
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    Ok(())
 }
 
 fn median(mut values: Vec<f64>) -> f64 {

@@ -8,7 +8,6 @@ use std::{
 };
 
 use anyhow::Context;
-use clap::Parser;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, prelude::PgVector};
 use serde_json::{Value, json};
@@ -19,18 +18,19 @@ use super::{
     data::Generator,
 };
 use crate::{
+    app::Application,
     auth::Role,
-    config::{Config, DatabaseArgs, Secret, ServeArgs},
-    db::{Db, PoolOptions},
-    http::{Server, ShutdownSignal},
+    config::{Config, DatabaseArgs, ServeArgs},
+    db::{
+        Db, PoolOptions,
+        local::{LocalDb, LocalUrls, create_database},
+    },
     ingest,
-    localdb::{LocalDb, LocalUrls, create_database},
     search::{
         Scored,
         fusion::{Fusion, fuse},
     },
     service::tenants::{self, Limits, NewTenant},
-    startup,
 };
 
 const MODEL: &str = "synthetic-1536";
@@ -107,51 +107,15 @@ pub async fn run(args: BenchArgs, db_args: DatabaseArgs) -> anyhow::Result<()> {
 
     let mut generator = Generator::new(args.seed, 200, 0.8);
     let (tenant_id, admin_id, workspaces) = dataset(&owner, &args, &mut generator).await?;
-    let topics = |w: usize| -> Vec<usize> { (0..8).map(|k| (w * 3 + k * 25) % 200).collect() };
 
-    // The workload: the same clusters, a stream of its own.
-    generator.reseed(args.seed ^ 0x9e37_79b9);
-    let mut rng = StdRng::seed_from_u64(args.seed ^ 0x5eed);
-    let queries: Vec<Query> = (0..args.queries)
-        .map(|i| {
-            let w = rng.random_range(0..workspaces.len());
-            let t = topics(w);
-            let a = t[rng.random_range(0..t.len())];
-            let vector = if i % 3 == 2 {
-                generator.between(a, t[(t.iter().position(|x| *x == a).unwrap_or(0) + 1) % t.len()])
-            } else {
-                generator.vector(a)
-            };
-            Query {
-                workspace: workspaces[w],
-                text: generator.query_text(a, w % 2 == 1),
-                vector,
-            }
-        })
-        .collect();
+    let queries = workload(&args, &mut generator, &workspaces);
 
     // The real server, on the app role, like production.
     let jwt_secret = hex::encode(rand::random::<[u8; 32]>());
-    let serve = ServeFlags::try_parse_from(["serve", "--bind", "127.0.0.1:0", "--jwt-secret", &jwt_secret])?.serve;
-    let config = Config::from_args(serve)?;
-    let resolved = startup::ResolvedDatabase {
-        app_url: Secret::new(app_url.clone()),
-        migration_url: Secret::new(owner_url.clone()),
-        local_home: None,
-    };
-    let pool = startup::connect(
-        &resolved,
-        &DatabaseArgs {
-            database_url: Some(Secret::new(app_url.clone())),
-            migration_database_url: None,
-            home: None,
-            db_port: 0,
-            pool_size: 16,
-            pgbouncer: false,
-        },
-    )
-    .await?;
-    let state = startup::build_state(config, pool, &resolved).await?;
+    let serve = ServeArgs::parse_flags(&["--bind", "127.0.0.1:0", "--jwt-secret", &jwt_secret, "--no-migrate"])?;
+    let config = Config::from_args(serve, DatabaseArgs::at(&app_url, Some(&owner_url)))?;
+    let server = Application::build(config).await?.spawn();
+    let (addr, state) = (server.addr, server.state.clone());
     let token = state
         .issuer
         .issue(
@@ -161,10 +125,6 @@ pub async fn run(args: BenchArgs, db_args: DatabaseArgs) -> anyhow::Result<()> {
             Duration::from_secs(6 * 3600),
         )?
         .0;
-    let server = Server::bind(state.config.bind, state.clone()).await?;
-    let addr = server.local_addr();
-    let (trigger, signal) = ShutdownSignal::new();
-    let served = tokio::spawn(server.run(signal));
 
     // Recall against exact search.
     eprintln!("measuring recall@10 against exact search");
@@ -181,13 +141,50 @@ pub async fn run(args: BenchArgs, db_args: DatabaseArgs) -> anyhow::Result<()> {
     eprintln!("measuring ingest: COPY against ingestDocuments");
     let ingest = ingest_comparison(&owner, tenant_id, addr, &token, &args, &mut generator).await?;
 
-    let _ = trigger.send(true);
-    let _ = served.await;
+    server.stop().await?;
 
+    report(&owner, &args, &queries, &results, &recall, &ingest).await
+}
+
+/// The queries: random workspaces, a topic of each, a third of them
+/// between two clusters (the hard case for HNSW).
+fn workload(args: &BenchArgs, generator: &mut Generator, workspaces: &[Uuid]) -> Vec<Query> {
+    let topics = |w: usize| -> Vec<usize> { (0..8).map(|k| (w * 3 + k * 25) % 200).collect() };
+    // The same clusters, a stream of its own.
+    generator.reseed(args.seed ^ 0x9e37_79b9);
+    let mut rng = StdRng::seed_from_u64(args.seed ^ 0x5eed);
+    (0..args.queries)
+        .map(|i| {
+            let w = rng.random_range(0..workspaces.len());
+            let t = topics(w);
+            let a = t[rng.random_range(0..t.len())];
+            let vector = if i % 3 == 2 {
+                generator.between(a, t[(t.iter().position(|x| *x == a).unwrap_or(0) + 1) % t.len()])
+            } else {
+                generator.vector(a)
+            };
+            Query {
+                workspace: workspaces[w],
+                text: generator.query_text(a, w % 2 == 1),
+                vector,
+            }
+        })
+        .collect()
+}
+
+/// The report, in Markdown, on standard output.
+async fn report(
+    owner: &DatabaseConnection,
+    args: &BenchArgs,
+    queries: &[Query],
+    results: &[(Mode, &'static str, Measured)],
+    recall: &HashMap<Mode, f64>,
+    ingest: &IngestRates,
+) -> anyhow::Result<()> {
     // The report, in Markdown.
-    let rows = scalar(&owner, "SELECT count(*) FROM screenplay.code_documents").await?;
-    let version = scalar_text(&owner, "SELECT extversion FROM pg_extension WHERE extname = 'vector'").await?;
-    let pg = scalar_text(&owner, "SELECT current_setting('server_version')").await?;
+    let rows = scalar(owner, "SELECT count(*) FROM screenplay.code_documents").await?;
+    let version = scalar_text(owner, "SELECT extversion FROM pg_extension WHERE extname = 'vector'").await?;
+    let pg = scalar_text(owner, "SELECT current_setting('server_version')").await?;
     println!(
         "Dataset: {} clustered 1536-dim vectors (200 clusters) in {} workspaces of {} rows, half English and half \
          Chinese text; {} queries, a third of them between two clusters. PostgreSQL {pg}, pgvector {version}, \
@@ -199,7 +196,7 @@ pub async fn run(args: BenchArgs, db_args: DatabaseArgs) -> anyhow::Result<()> {
     );
     println!("| mode | via | p50 ms | p95 ms | p99 ms | QPS 1 client | QPS 4 clients | recall@10 |");
     println!("|---|---|--:|--:|--:|--:|--:|--:|");
-    for (mode, via, m) in &results {
+    for (mode, via, m) in results {
         println!(
             "| {} | {via} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} | {} |",
             mode.name(),
@@ -224,7 +221,7 @@ pub async fn run(args: BenchArgs, db_args: DatabaseArgs) -> anyhow::Result<()> {
             );
         }
     }
-    if let Some(hard) = recall.get(&Mode::Vector).and(recall_hard(&owner, &queries).await.ok()) {
+    if let Some(hard) = recall.get(&Mode::Vector).and(recall_hard(owner, queries).await.ok()) {
         println!("- VECTOR recall@10 on the between-cluster third of the queries alone: {hard:.3}.");
     }
     println!(
@@ -235,12 +232,6 @@ pub async fn run(args: BenchArgs, db_args: DatabaseArgs) -> anyhow::Result<()> {
         ingest.api_rate / ingest.copy_rate * 100.0
     );
     Ok(())
-}
-
-#[derive(clap::Parser)]
-struct ServeFlags {
-    #[command(flatten)]
-    serve: ServeArgs,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -301,29 +292,11 @@ async fn dataset(
     args: &BenchArgs,
     generator: &mut Generator,
 ) -> anyhow::Result<(Uuid, Uuid, Vec<Uuid>)> {
-    let existing = owner
-        .query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT t.id AS tenant, u.id AS admin FROM screenplay.tenants t \
-             JOIN screenplay.users u ON u.tenant_id = t.id WHERE t.slug = 'bench'",
-        ))
-        .await?;
-    if let Some(row) = &existing
-        && args.reuse
+    if args.reuse
+        && let Some(found) = earlier_dataset(owner, args).await?
     {
-        let tenant: Uuid = row.try_get("", "tenant")?;
-        let count = scalar(
-            owner,
-            &format!("SELECT count(*) FROM screenplay.code_documents WHERE tenant_id = '{tenant}' AND source_path LIKE 'bench/%'"),
-        )
-        .await?;
-        if count as usize == args.vectors {
-            let workspaces = workspaces_of(owner, tenant).await?;
-            if workspaces.len() == args.workspaces {
-                eprintln!("reusing the dataset of an earlier run");
-                return Ok((tenant, row.try_get("", "admin")?, workspaces));
-            }
-        }
+        eprintln!("reusing the dataset of an earlier run");
+        return Ok(found);
     }
     owner
         .execute_unprepared("DELETE FROM screenplay.tenants WHERE slug = 'bench'")
@@ -361,6 +334,51 @@ async fn dataset(
             .context("workspace")?;
         workspaces.push(row.try_get_by_index(0)?);
     }
+    load_rows(owner, args, generator, tenant.id, &workspaces).await?;
+    Ok((tenant.id, admin.id, workspaces))
+}
+
+/// An earlier run's dataset of the same size, if there is one.
+async fn earlier_dataset(
+    owner: &DatabaseConnection,
+    args: &BenchArgs,
+) -> anyhow::Result<Option<(Uuid, Uuid, Vec<Uuid>)>> {
+    let Some(row) = owner
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT t.id AS tenant, u.id AS admin FROM screenplay.tenants t \
+             JOIN screenplay.users u ON u.tenant_id = t.id WHERE t.slug = 'bench'",
+        ))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let tenant: Uuid = row.try_get("", "tenant")?;
+    let count = scalar(
+        owner,
+        &format!(
+            "SELECT count(*) FROM screenplay.code_documents WHERE tenant_id = '{tenant}' AND source_path LIKE 'bench/%'"
+        ),
+    )
+    .await?;
+    if count as usize != args.vectors {
+        return Ok(None);
+    }
+    let workspaces = workspaces_of(owner, tenant).await?;
+    if workspaces.len() != args.workspaces {
+        return Ok(None);
+    }
+    Ok(Some((tenant, row.try_get("", "admin")?, workspaces)))
+}
+
+/// The clustered rows, by COPY without the HNSW index, which is built after.
+async fn load_rows(
+    owner: &DatabaseConnection,
+    args: &BenchArgs,
+    generator: &mut Generator,
+    tenant: Uuid,
+    workspaces: &[Uuid],
+) -> anyhow::Result<()> {
     owner
         .execute_unprepared("DROP INDEX IF EXISTS screenplay.code_documents_embedding_hnsw_idx")
         .await?;
@@ -372,13 +390,13 @@ async fn dataset(
         let content = generator.text(c, w % 2 == 1, 40);
         rows.push(CopyRow {
             id: Uuid::now_v7(),
-            tenant_id: tenant.id,
+            tenant_id: tenant,
             workspace_id: workspaces[w],
             source_path: format!("bench/{w}/{i}.md"),
             title: format!("Bench document {i}"),
             content_hash: ingest::content_hash(&format!("{i}:{content}")),
             language: if w % 2 == 1 { "zh" } else { "en" }.into(),
-            token_count: crate::embedding::estimate_tokens(&content) as i32,
+            token_count: crate::text::estimate_tokens(&content) as i32,
             content,
             embedding: generator.vector(c),
             embedding_model: MODEL.into(),
@@ -402,7 +420,7 @@ async fn dataset(
         .execute_unprepared("VACUUM ANALYZE screenplay.code_documents")
         .await?;
     eprintln!("built the HNSW index in {:.1?}", started.elapsed());
-    Ok((tenant.id, admin.id, workspaces))
+    Ok(())
 }
 
 async fn workspaces_of(owner: &DatabaseConnection, tenant: Uuid) -> anyhow::Result<Vec<Uuid>> {
@@ -707,7 +725,7 @@ async fn ingest_comparison(
             language: if *chinese { "zh" } else { "en" }.into(),
             embedding: v.clone(),
             embedding_model: MODEL.into(),
-            token_count: crate::embedding::estimate_tokens(content) as i32,
+            token_count: crate::text::estimate_tokens(content) as i32,
         })
         .collect();
     let client = reqwest::Client::new();

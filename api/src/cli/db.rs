@@ -4,7 +4,7 @@ use clap::Subcommand;
 
 use crate::{
     config::DatabaseArgs,
-    localdb::{LocalDb, Status},
+    db::local::{LocalDb, Status},
 };
 
 #[derive(Debug, Subcommand)]

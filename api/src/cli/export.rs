@@ -9,9 +9,11 @@ use sea_orm::{EntityTrait, QuerySelect};
 use uuid::Uuid;
 
 use crate::{
+    app::database as setup,
+    auth::TenantCaller,
     config::DatabaseArgs,
+    domain::TenantId,
     service::export::{self, Format},
-    startup,
 };
 
 #[derive(Debug, clap::Args)]
@@ -28,7 +30,7 @@ pub struct ExportArgs {
 }
 
 pub async fn run(args: ExportArgs, db_args: DatabaseArgs) -> anyhow::Result<()> {
-    let (_, db) = startup::open_for_command(&db_args).await?;
+    let (_, db) = setup::open_for_command(&db_args).await?;
     // Which tenant owns the session (the platform role sees every tenant) ...
     let platform = db.begin_platform().await?;
     let tenant_id: Option<Uuid> = screenplay_sessions::Entity::find_by_id(args.session)
@@ -38,10 +40,10 @@ pub async fn run(args: ExportArgs, db_args: DatabaseArgs) -> anyhow::Result<()> 
         .one(&platform)
         .await?;
     platform.rollback().await?;
-    let tenant_id = tenant_id.with_context(|| format!("session {} not found", args.session))?;
+    let tenant_id = TenantId::from(tenant_id.with_context(|| format!("session {} not found", args.session))?);
     // ... then read it as that tenant, under row-level security.
     let tx = db.begin_tenant(tenant_id).await?;
-    let text = export::load_and_render(&tx, tenant_id, args.session, args.format).await?;
+    let text = export::load_and_render(&tx, &TenantCaller::system(tenant_id), args.session, args.format).await?;
     tx.rollback().await?;
     match args.output {
         Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?,

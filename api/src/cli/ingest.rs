@@ -10,13 +10,19 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use uuid::Uuid;
 
 use crate::{
+    app::database as setup,
+    auth::TenantCaller,
     config::{DatabaseArgs, EmbeddingArgs, IngestConfig},
+    db::Db,
+    domain::TenantId,
     embedding,
     error::AppError,
     ingest::files,
     search::PgVectorStore,
-    service::documents::{self, Author, Deps, IngestRequest, NewDocument},
-    startup,
+    service::{
+        documents::Deps,
+        ingestion::{self, IngestRequest, NewDocument},
+    },
 };
 
 #[derive(Debug, clap::Args)]
@@ -64,23 +70,8 @@ pub async fn run(cmd: IngestCommand, db_args: DatabaseArgs) -> anyhow::Result<()
         anyhow::bail!("--batch-size must be between 1 and 1000");
     }
     let embedder = embedding::from_config(&cmd.embedding.config()?)?;
-    let (_, db) = startup::open_for_command(&db_args).await?;
-
-    let tx = db.begin_platform().await?;
-    let row = tx
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT tenant_id FROM screenplay.workspaces WHERE id = $1",
-            [cmd.workspace.into()],
-        ))
-        .await?
-        .with_context(|| format!("workspace {} does not exist", cmd.workspace))?;
-    let tenant_id: Uuid = row.try_get("", "tenant_id")?;
-    tx.commit().await?;
-    let author = Author {
-        tenant_id,
-        user_id: None,
-    };
+    let (_, db) = setup::open_for_command(&db_args).await?;
+    let tenant_id = workspace_tenant(&db, cmd.workspace).await?;
     let vectors = PgVectorStore;
     let deps = Deps {
         embedder: embedder.as_ref(),
@@ -96,82 +87,127 @@ pub async fn run(cmd: IngestCommand, db_args: DatabaseArgs) -> anyhow::Result<()
     for (path, reason) in found.failed {
         summary.failed.push((path.display().to_string(), reason));
     }
-    let bar = ProgressBar::new(found.files.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} files  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
+    let bar = progress_bar(found.files.len());
     eprintln!(
         "ingesting {} file(s) into workspace {} with embedding model {}",
         found.files.len(),
         cmd.workspace,
         embedder.model()
     );
+    let caller = TenantCaller::system(tenant_id);
     for batch in found.files.chunks(cmd.batch_size) {
-        let mut docs: Vec<(String, NewDocument)> = Vec::new();
-        for path in batch {
-            let name = path.display().to_string();
-            match files::read_text(path) {
-                Ok(content) => docs.push((
-                    name.clone(),
-                    NewDocument {
-                        source_path: name,
-                        title: None,
-                        content,
-                        language: cmd.language.clone(),
-                        metadata: None,
-                        embedding: None,
-                    },
-                )),
-                Err(reason) => {
-                    summary.failed.push((name, reason));
+        let docs = read_batch(batch, &cmd, &mut summary, &bar);
+        ingest_batch(&db, &caller, deps, &cmd, docs, &mut summary, &bar).await?;
+    }
+    bar.finish_and_clear();
+    report(&cmd, &summary)
+}
+
+/// The tenant a workspace belongs to (read in the platform role).
+async fn workspace_tenant(db: &Db, workspace: Uuid) -> anyhow::Result<TenantId> {
+    let tx = db.begin_platform().await?;
+    let row = tx
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT tenant_id FROM screenplay.workspaces WHERE id = $1",
+            [workspace.into()],
+        ))
+        .await?
+        .with_context(|| format!("workspace {workspace} does not exist"))?;
+    tx.commit().await?;
+    Ok(TenantId::from(row.try_get::<Uuid>("", "tenant_id")?))
+}
+
+fn progress_bar(files: usize) -> ProgressBar {
+    let bar = ProgressBar::new(files as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} files  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// The batch's files as documents; unreadable ones are reported.
+fn read_batch(
+    batch: &[std::path::PathBuf],
+    cmd: &IngestCommand,
+    summary: &mut Summary,
+    bar: &ProgressBar,
+) -> Vec<(String, NewDocument)> {
+    let mut docs = Vec::new();
+    for path in batch {
+        let name = path.display().to_string();
+        match files::read_text(path) {
+            Ok(content) => docs.push((
+                name.clone(),
+                NewDocument {
+                    source_path: name,
+                    title: None,
+                    content,
+                    language: cmd.language.clone(),
+                    metadata: None,
+                    embedding: None,
+                },
+            )),
+            Err(reason) => {
+                summary.failed.push((name, reason));
+                bar.inc(1);
+            }
+        }
+    }
+    docs
+}
+
+/// Ingests one batch, one transaction per attempt: a document the service
+/// refuses is reported and the rest retried.
+async fn ingest_batch(
+    db: &Db,
+    caller: &TenantCaller,
+    deps: Deps<'_>,
+    cmd: &IngestCommand,
+    mut docs: Vec<(String, NewDocument)>,
+    summary: &mut Summary,
+    bar: &ProgressBar,
+) -> anyhow::Result<()> {
+    while !docs.is_empty() {
+        let tx = db.begin_tenant(caller.tenant_id).await?;
+        let request = IngestRequest {
+            workspace_id: cmd.workspace,
+            documents: docs.iter().map(|(_, d)| d.clone()).collect(),
+            max_chars: cmd.max_chars,
+            overlap: cmd.overlap,
+            embedding_model: None,
+        };
+        match ingestion::ingest(&tx, caller, deps, request).await {
+            Ok(outcome) => {
+                tx.commit().await?;
+                summary.files += docs.len();
+                summary.added += outcome.added.len();
+                summary.skipped += outcome.skipped;
+                summary.tokens += outcome.embedding_tokens;
+                bar.inc(docs.len() as u64);
+                bar.set_message(format!("{} chunks added, {} skipped", summary.added, summary.skipped));
+                docs.clear();
+            }
+            Err(err) => {
+                tx.rollback().await?;
+                let refused = match document_index(&err).filter(|&i| i < docs.len()) {
+                    Some(i) => vec![docs.remove(i)],
+                    None => std::mem::take(&mut docs),
+                };
+                for (name, _) in refused {
+                    summary.failed.push((name, err.message()));
                     bar.inc(1);
                 }
             }
         }
-        // A document the service refuses is reported and the rest retried.
-        while !docs.is_empty() {
-            let tx = db.begin_tenant(tenant_id).await?;
-            let request = IngestRequest {
-                workspace_id: cmd.workspace,
-                documents: docs.iter().map(|(_, d)| d.clone()).collect(),
-                max_chars: cmd.max_chars,
-                overlap: cmd.overlap,
-                embedding_model: None,
-            };
-            match documents::ingest(&tx, &author, deps, request).await {
-                Ok(outcome) => {
-                    tx.commit().await?;
-                    summary.files += docs.len();
-                    summary.added += outcome.added.len();
-                    summary.skipped += outcome.skipped;
-                    summary.tokens += outcome.embedding_tokens;
-                    bar.inc(docs.len() as u64);
-                    bar.set_message(format!("{} chunks added, {} skipped", summary.added, summary.skipped));
-                    docs.clear();
-                }
-                Err(err) => {
-                    tx.rollback().await?;
-                    match document_index(&err).filter(|&i| i < docs.len()) {
-                        Some(i) => {
-                            let (name, _) = docs.remove(i);
-                            summary.failed.push((name, err.message()));
-                            bar.inc(1);
-                        }
-                        None => {
-                            for (name, _) in docs.drain(..) {
-                                summary.failed.push((name, err.message()));
-                                bar.inc(1);
-                            }
-                        }
-                    }
-                }
-            }
-        }
     }
-    bar.finish_and_clear();
+    Ok(())
+}
 
+/// Prints what the run did; fails when a file failed.
+fn report(cmd: &IngestCommand, summary: &Summary) -> anyhow::Result<()> {
     println!(
         "{} file(s) ingested into workspace {}: {} chunk(s) added, {} skipped (already present), {} embedding token(s)",
         summary.files, cmd.workspace, summary.added, summary.skipped, summary.tokens

@@ -7,9 +7,9 @@
 use clap::Subcommand;
 
 use crate::{
+    app::database as setup,
     config::DatabaseArgs,
     maintenance::{Job, JobReport, OwnerConnection, RunOutcome, StartedBy},
-    startup,
 };
 
 #[derive(Debug, Subcommand)]
@@ -56,9 +56,9 @@ pub async fn run(action: MaintenanceAction, args: DatabaseArgs) -> anyhow::Resul
             months_ahead,
         },
     };
-    let database = startup::resolve_database(&args).await?;
+    let database = setup::resolve_database(&args).await?;
     if database.is_local() {
-        startup::migrate(&database).await?;
+        setup::migrate(&database).await?;
     }
     let owner = OwnerConnection::connect(database.migration_url.expose()).await?;
     let instance = format!("cli-{}", std::process::id());

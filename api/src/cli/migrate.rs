@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use migration::{Migrator, MigratorTrait};
 
-use crate::{config::DatabaseArgs, db::with_migration_lock, startup::resolve_database};
+use crate::{app::database::resolve_database, config::DatabaseArgs, db::with_migration_lock};
 
 #[derive(Debug, Subcommand, Default)]
 pub enum MigrateAction {

@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 
 use crate::{
     config::{DatabaseArgs, LogFormat, ServeArgs},
-    telemetry,
+    runtime,
 };
 
 /// RAG screenplay backend: GraphQL API, database and operations.
@@ -41,9 +41,6 @@ enum Command {
         serve: Box<ServeArgs>,
         #[command(flatten)]
         db: DatabaseArgs,
-        /// Do not apply pending migrations at start.
-        #[arg(long, env = "SCREENPLAY_NO_MIGRATE")]
-        no_migrate: bool,
     },
     /// Apply or inspect schema migrations.
     Migrate {
@@ -136,9 +133,9 @@ enum Command {
 /// Parses the command line and runs it; the process exit code follows the result.
 pub async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
+    runtime::init_logging(cli.log_format);
     match cli.command {
-        Command::Serve { serve, db, no_migrate } => serve::run(*serve, db, no_migrate).await,
+        Command::Serve { serve, db } => serve::run(*serve, db).await,
         Command::Migrate { action, db } => migrate::run(action.unwrap_or_default(), db).await,
         Command::Db { action, db } => db::run(action, db).await,
         Command::Token { action, db } => token::run(action, db).await,

@@ -1,44 +1,33 @@
 //! `screenplay serve`.
 
 use crate::{
+    app::Application,
     config::{Config, DatabaseArgs, ServeArgs},
-    http::{Server, ShutdownSignal, os_signals},
-    maintenance::scheduler::Scheduler,
-    startup,
+    runtime::{ShutdownSignal, os_signals},
+    state::AppState,
 };
 
-pub async fn run(args: ServeArgs, db_args: DatabaseArgs, no_migrate: bool) -> anyhow::Result<()> {
-    let config = Config::from_args(args)?;
-    let database = startup::resolve_database(&db_args).await?;
-    if !no_migrate {
-        startup::migrate(&database).await?;
+pub async fn run(args: ServeArgs, db_args: DatabaseArgs) -> anyhow::Result<()> {
+    let app = Application::build(Config::from_args(args, db_args)?).await?;
+    let addr = app.local_addr();
+    let local = app.database().is_local();
+    if local {
+        print_demo_access(app.state()).await?;
     }
-    let db = startup::connect(&database, &db_args).await?;
-    let state = startup::build_state(config, db, &database).await?;
-    let server = Server::bind(state.config.bind, state.clone()).await?;
-    let addr = server.local_addr();
-    if database.is_local() {
-        print_demo_access(&state).await?;
-    }
-    tracing::info!(%addr, local_database = database.is_local(), "serving GraphQL at http://{addr}/graphql");
+    tracing::info!(%addr, local_database = local, "serving GraphQL at http://{addr}/graphql");
     eprintln!("GraphiQL: http://{addr}/graphql");
     let (trigger, signal) = ShutdownSignal::new();
     tokio::spawn(async move {
         os_signals().await;
         let _ = trigger.send(true);
     });
-    if let Some(plan) = state.config.maintenance_schedule.clone() {
-        let instance = format!("{addr}-{}", std::process::id());
-        let scheduler = Scheduler::new(database.migration_url.clone(), plan, instance);
-        tokio::spawn(scheduler.run(signal.clone()));
-    }
-    server.run(signal).await?;
+    app.run_until_stopped(signal).await?;
     tracing::info!("stopped");
     Ok(())
 }
 
 /// Local development only: the demo tenant and tokens for GraphiQL.
-async fn print_demo_access(state: &crate::state::AppState) -> anyhow::Result<()> {
+async fn print_demo_access(state: &AppState) -> anyhow::Result<()> {
     let ttl = std::time::Duration::from_secs(12 * 3600);
     let access = crate::service::demo::ensure(&state.db, &state.issuer, ttl).await?;
     eprintln!("Local development database (never used when DATABASE_URL is set):");

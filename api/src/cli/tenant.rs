@@ -4,9 +4,9 @@ use clap::Subcommand;
 use entity::enums::TenantPlan;
 
 use crate::{
+    app::database as setup,
     config::{DatabaseArgs, Secret},
     service::tenants::{self, Limits, NewTenant},
-    startup,
 };
 
 #[derive(Debug, Subcommand)]
@@ -40,7 +40,7 @@ pub async fn run(action: TenantAction, db_args: DatabaseArgs) -> anyhow::Result<
         admin_name,
     } = action;
     let plan: TenantPlan = plan.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-    let (_, db) = startup::open_for_command(&db_args).await?;
+    let (_, db) = setup::open_for_command(&db_args).await?;
     let tx = db.begin_platform().await?;
     let (tenant, admin) = tenants::create(
         &tx,

@@ -7,10 +7,10 @@ use clap::Subcommand;
 use uuid::Uuid;
 
 use crate::{
-    auth::{Role, TenantCaller, jwt::JwtIssuer},
+    app::database as setup,
+    auth::{Principal, Role, jwt::JwtIssuer},
     config::{AuthConfig, DatabaseArgs, JwtArgs, parse_duration},
-    db::TxScope,
-    startup,
+    request::begin_as,
 };
 
 #[derive(Debug, Subcommand)]
@@ -47,9 +47,9 @@ pub async fn run(action: TokenAction, db_args: DatabaseArgs) -> anyhow::Result<(
         jwt,
     } = action;
     let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role `{role}`"))?;
-    let (database, db) = startup::open_for_command(&db_args).await?;
+    let (database, db) = setup::open_for_command(&db_args).await?;
     let issuer = JwtIssuer::from_config(&AuthConfig {
-        jwt_secret: Some(startup::signing_secret(&jwt, &database)?),
+        jwt_secret: Some(setup::signing_secret(&jwt, &database)?),
         jwt_public_key: None,
         jwt_jwks: None,
         issuer: jwt.jwt_issuer.clone(),
@@ -69,16 +69,15 @@ pub async fn run(action: TokenAction, db_args: DatabaseArgs) -> anyhow::Result<(
                 anyhow::bail!("--tenant and --user are required for role {}", role.as_str());
             };
             // The same check every request makes: tenant active, user enabled, role current.
-            let (tx, status) = db
-                .begin(&TxScope::Tenant {
-                    tenant_id,
-                    subject: user_id.to_string(),
-                })
-                .await?;
-            let status = status.ok_or_else(|| anyhow::anyhow!("no caller status"))?;
-            let _: TenantCaller = crate::auth::principal::confirm_tenant_caller(tenant_id, role, &status)
+            let principal = Principal::Tenant {
+                tenant_id: tenant_id.into(),
+                subject: user_id.to_string(),
+                role,
+            };
+            let entry = begin_as(&db, &principal)
+                .await
                 .map_err(|e| anyhow::anyhow!("cannot issue this token: {}", e.message()))?;
-            tx.rollback().await?;
+            entry.tx.rollback().await?;
             issuer.issue(&user_id.to_string(), Some(tenant_id), role, ttl)?
         }
     };

@@ -1,6 +1,6 @@
 //! The SQL text of a mutation's audit row, written into the mutation's own
 //! transaction in the same message as its COMMIT (see
-//! `middleware::audit::insert_and_commit`).
+//! `audit::insert_and_commit`).
 //!
 //! sqlx cannot pipeline, so the row cannot travel as bound parameters next
 //! to the COMMIT: its values are inlined as literals escaped by sea-query's

@@ -11,16 +11,19 @@
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use uuid::Uuid;
 
-use super::Db;
-use crate::error::{AppError, AppResult};
+use super::pool::Db;
+use crate::{
+    domain::TenantId,
+    error::{AppError, AppResult},
+};
 
 /// Who a transaction acts for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxScope {
     /// A signed-in caller of one tenant; `subject` is the token's `sub`.
-    Tenant { tenant_id: Uuid, subject: String },
+    Tenant { tenant_id: TenantId, subject: String },
     /// One tenant's data without a caller (sign-in, CLI, background work).
-    TenantSystem { tenant_id: Uuid },
+    TenantSystem { tenant_id: TenantId },
     /// Work across tenants: platform admins and the server's own writers.
     Platform,
 }
@@ -42,7 +45,7 @@ pub struct CallerStatus {
 impl Db {
     /// Begins a transaction for `scope`. For [`TxScope::Tenant`] the caller's
     /// status comes back too; checking it is the caller's business (see
-    /// `auth::principal`).
+    /// `request::tenancy`).
     pub async fn begin(&self, scope: &TxScope) -> AppResult<(DatabaseTransaction, Option<CallerStatus>)> {
         let tx = self.begin_raw().await?;
         match scope {
@@ -84,7 +87,7 @@ impl Db {
     }
 
     /// A transaction scoped to one tenant, without a caller check.
-    pub async fn begin_tenant(&self, tenant_id: Uuid) -> AppResult<DatabaseTransaction> {
+    pub async fn begin_tenant(&self, tenant_id: TenantId) -> AppResult<DatabaseTransaction> {
         Ok(self.begin(&TxScope::TenantSystem { tenant_id }).await?.0)
     }
 
@@ -95,7 +98,7 @@ impl Db {
 }
 
 /// Scopes an open transaction to `tenant_id` (SET LOCAL app.tenant_id).
-pub async fn set_tenant(tx: &DatabaseTransaction, tenant_id: Uuid) -> AppResult<()> {
+pub async fn set_tenant(tx: &DatabaseTransaction, tenant_id: TenantId) -> AppResult<()> {
     tx.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT set_config('app.tenant_id', $1, true)",

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Embedder, EmbeddingError, Embeddings, pad};
+use super::provider::{Embedder, EmbeddingError, Embeddings, pad};
 use crate::config::{EMBEDDING_DIMENSIONS, HttpEmbeddingConfig};
 
 /// First retry delay; doubled per attempt, capped at [`MAX_BACKOFF`].
@@ -52,7 +52,7 @@ struct Usage {
 
 impl HttpEmbedder {
     pub fn new(config: HttpEmbeddingConfig) -> anyhow::Result<Self> {
-        crate::startup::init_tls();
+        crate::runtime::init_tls();
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
@@ -153,7 +153,7 @@ impl HttpEmbedder {
         let tokens = response
             .usage
             .and_then(|u| u.total_tokens.or(u.prompt_tokens))
-            .unwrap_or_else(|| texts.iter().map(|t| super::estimate_tokens(t)).sum());
+            .unwrap_or_else(|| texts.iter().map(|t| crate::text::estimate_tokens(t)).sum());
         Ok((vectors, tokens))
     }
 }

@@ -8,8 +8,9 @@
 
 use std::collections::HashMap;
 
-use super::{Embedder, EmbeddingError, Embeddings, estimate_tokens, is_cjk};
+use super::provider::{Embedder, EmbeddingError, Embeddings};
 use crate::config::EMBEDDING_DIMENSIONS;
+use crate::text::{estimate_tokens, is_cjk};
 
 /// The model name recorded on rows this embedder embedded. Change it when
 /// the features change, so old rows are never compared with new vectors.

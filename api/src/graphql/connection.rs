@@ -53,3 +53,11 @@ pub fn page<M, T: OutputType>(
     );
     conn
 }
+
+/// The keyset cursor of a row with `created_at` and `id`.
+pub fn cursor(created_at: &chrono::DateTime<chrono::FixedOffset>, id: uuid::Uuid) -> Cursor {
+    Cursor {
+        at: created_at.with_timezone(&chrono::Utc),
+        id,
+    }
+}

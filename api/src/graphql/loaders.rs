@@ -1,7 +1,7 @@
 //! DataLoaders: nested fields batch their reads per operation, so a nested
 //! query costs a constant number of statements, not one per parent.
 //!
-//! One [`DataLoader`] per operation (made on first use from the operation's
+//! One [`DataLoader`] per operation (made with the operation's
 //! [`RequestScope`] and dropped with it, so nothing cached crosses requests
 //! or tenants), with one key type per kind of read. Loads run in the
 //! operation's own transaction (row-level security applies). There is no
@@ -17,13 +17,14 @@ use entity::{
     execution_logs, fragment_versions, llm_call_logs, outline_steps, retrieved_documents, screenplay_fragments,
     screenplay_sessions, workspaces,
 };
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseTransaction, QueryFilter};
 use uuid::Uuid;
 
-use super::context::RequestScope;
 use crate::{
     auth::TenantCaller,
+    db::TenantOwned,
     error::AppError,
+    request::RequestScope,
     service::{
         agent_records::{self, Usage},
         fragments, outline,
@@ -75,21 +76,16 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    /// The loaders of `scope`, made on first use.
-    pub fn of(scope: &Arc<RequestScope>) -> Arc<Self> {
-        scope
-            .loaders
-            .get_or_init(|| {
-                Arc::new(Self {
-                    loader: DataLoader::new(
-                        ScopeLoader {
-                            scope: Arc::downgrade(scope),
-                        },
-                        tokio::spawn,
-                    ),
-                })
-            })
-            .clone()
+    /// The loaders of `scope`'s operation.
+    pub fn new(scope: &Arc<RequestScope>) -> Self {
+        Self {
+            loader: DataLoader::new(
+                ScopeLoader {
+                    scope: Arc::downgrade(scope),
+                },
+                tokio::spawn,
+            ),
+        }
     }
 
     /// Loads one value (`None` when the key matched nothing).
@@ -213,8 +209,7 @@ impl async_graphql::dataloader::Loader<WorkspaceById> for ScopeLoader {
 
     async fn load(&self, keys: &[WorkspaceById]) -> LoadResult<WorkspaceById> {
         let (tx, caller) = self.tx().await?;
-        let rows = workspaces::Entity::find()
-            .filter(workspaces::Column::TenantId.eq(caller.tenant_id))
+        let rows = workspaces::Entity::find_in(caller.tenant_id)
             .filter(workspaces::Column::Id.is_in(ids(keys, |k| k.0)))
             .all(&*tx)
             .await

@@ -6,6 +6,8 @@
 
 pub mod connection;
 pub mod context;
+pub mod extensions;
+pub mod guards;
 pub mod loaders;
 pub mod mutation;
 pub mod query;

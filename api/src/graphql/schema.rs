@@ -1,13 +1,14 @@
 //! The one schema builder, used by the server, the SDL export and the tests.
 
-use async_graphql::{Schema, SchemaBuilder, extensions::Tracing};
+use async_graphql::{Schema, SchemaBuilder};
 
-use super::{mutation::MutationRoot, query::QueryRoot, subscription::SubscriptionRoot};
-use crate::{
-    config::LimitsConfig,
-    middleware::{lifecycle::RequestLifecycle, persisted::PersistedQueries},
-    state::SharedState,
+use super::{
+    extensions::{PersistedQueries, RequestLifecycle, RequestMetrics},
+    mutation::MutationRoot,
+    query::QueryRoot,
+    subscription::SubscriptionRoot,
 };
+use crate::{config::LimitsConfig, state::SharedState};
 
 /// The API schema.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
@@ -47,12 +48,11 @@ pub fn build_schemas(state: SharedState) -> Schemas {
     let build = |depth, complexity| {
         builder(depth, complexity, limits.introspection)
             .data(state.clone())
-            .extension(Tracing)
             // The lifecycle first: it must see (and audit) requests that the
             // persisted-query step refuses.
             .extension(RequestLifecycle)
             .extension(PersistedQueries(state.persisted.clone()))
-            .extension(crate::metrics::RequestMetrics)
+            .extension(RequestMetrics)
             .finish()
     };
     Schemas {

@@ -17,11 +17,12 @@ use axum::{
 };
 use serde_json::json;
 
-use super::HttpState;
+use super::{client_ip, request_id, state::HttpState};
 use crate::{
     auth::{self, Principal},
-    graphql::context::RequestMeta,
-    middleware::{client_ip, request_id},
+    error::{ErrorCode, code_of},
+    graphql::extensions::operation_info,
+    request::RequestMeta,
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -52,7 +53,7 @@ impl IntoResponse for BadRequest {
 
 /// A GraphQL-shaped error body for requests that never reached GraphQL.
 fn error_response(status: StatusCode, message: &str) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": "BAD_REQUEST" } }] });
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": ErrorCode::BadRequest.as_str() } }] });
     (status, Json(body)).into_response()
 }
 
@@ -90,7 +91,7 @@ pub async fn get_graphql(
     };
     // GET must not change anything (it is cacheable and cross-site links can trigger it).
     if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
-        let op = crate::middleware::lifecycle::operation_info(&doc, request.operation_name.as_deref());
+        let op = operation_info(&doc, request.operation_name.as_deref());
         if op.operation_type == Some(OperationType::Mutation) {
             let mut resp = error_response(StatusCode::METHOD_NOT_ALLOWED, "mutations must be sent with POST");
             resp.headers_mut()
@@ -144,17 +145,8 @@ async fn execute(
     into_http(response, graphql_response_json)
 }
 
-fn first_code(response: &async_graphql::Response) -> Option<String> {
-    response.errors.iter().find_map(|e| {
-        e.extensions.as_ref().and_then(|x| x.get("code")).and_then(|v| match v {
-            async_graphql::Value::String(s) => Some(s.clone()),
-            _ => None,
-        })
-    })
-}
-
 fn into_http(response: async_graphql::Response, graphql_response_json: bool) -> Response {
-    let code = first_code(&response);
+    let code = response.errors.first().map(code_of);
     let request_error = !response.errors.is_empty()
         && matches!(response.data, async_graphql::Value::Null)
         && response.errors.iter().all(|e| e.path.is_empty());
@@ -164,9 +156,9 @@ fn into_http(response: async_graphql::Response, graphql_response_json: bool) -> 
             _ => None,
         })
     });
-    let status = match (code.as_deref(), request_error, graphql_response_json) {
-        (Some("RATE_LIMITED"), _, _) => StatusCode::TOO_MANY_REQUESTS,
-        (Some("UNAUTHENTICATED"), true, true) => StatusCode::UNAUTHORIZED,
+    let status = match (code, request_error, graphql_response_json) {
+        (Some(ErrorCode::RateLimited), _, _) => StatusCode::TOO_MANY_REQUESTS,
+        (Some(ErrorCode::Unauthenticated), true, true) => StatusCode::UNAUTHORIZED,
         (_, true, true) => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
     };

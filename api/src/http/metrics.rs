@@ -8,7 +8,7 @@ use axum::{
 };
 use sha2::{Digest, Sha256};
 
-use super::HttpState;
+use super::state::HttpState;
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -1,12 +1,14 @@
-//! The HTTP surface: routes, layers, and the server loop.
+//! The HTTP surface: routes and layers, request ids and client addresses.
 
+pub mod client_ip;
 mod graphql;
 mod health;
 mod metrics;
-mod server;
+pub mod request_id;
+mod state;
 mod ws;
 
-pub use server::{Server, ShutdownSignal, os_signals};
+pub use state::HttpState;
 
 use std::time::Duration;
 
@@ -26,20 +28,9 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{
-    graphql::Schemas,
-    middleware::request_id::{self, MakeUuidV7, REQUEST_ID},
-    state::SharedState,
-};
+use request_id::{MakeUuidV7, REQUEST_ID};
 
-/// State of the HTTP handlers.
-#[derive(Clone)]
-pub struct HttpState {
-    pub app: SharedState,
-    pub schemas: Schemas,
-    /// Fires when the server stops (open websockets close on it).
-    pub shutdown: ShutdownSignal,
-}
+use crate::{graphql::Schemas, runtime::ShutdownSignal, state::SharedState};
 
 /// The router with every route and layer.
 pub fn router(app: SharedState, schemas: Schemas, shutdown: ShutdownSignal) -> Router {

@@ -28,8 +28,8 @@ use axum::{
 };
 use futures::{SinkExt, StreamExt};
 
-use super::{HttpState, graphql::request_context};
-use crate::auth;
+use super::{graphql::request_context, state::HttpState};
+use crate::{auth, error::ErrorCode};
 
 /// How long a client has to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -74,12 +74,7 @@ fn init_token(payload: &serde_json::Value) -> Option<String> {
     field(payload).or_else(|| payload.get("headers").and_then(field))
 }
 
-async fn serve(
-    socket: WebSocket,
-    state: HttpState,
-    protocol: WebSocketProtocols,
-    meta: crate::graphql::context::RequestMeta,
-) {
+async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols, meta: crate::request::RequestMeta) {
     let (mut sink, stream) = socket.split();
     let input = stream
         .take_while(|res| futures::future::ready(res.is_ok()))
@@ -98,15 +93,15 @@ async fn serve(
     let mut messages = async_graphql::http::WebSocket::new(state.schemas.authenticated.clone(), input, protocol)
         .on_connection_init(move |payload| async move {
             let Some(token) = init_token(&payload) else {
-                return Err(async_graphql::Error::new(
-                    "UNAUTHENTICATED: send the access token in connection_init, e.g. {\"Authorization\": \"Bearer …\"}",
+                return Err(refused(
+                    "send the access token in connection_init, e.g. {\"Authorization\": \"Bearer …\"}",
                 ));
             };
             let (principal, until) = verifier_state
                 .verifier
                 .verify_until(&token)
                 .await
-                .map_err(|e| async_graphql::Error::new(format!("UNAUTHENTICATED: {}", e.0)))?;
+                .map_err(|e| refused(&e.0))?;
             let _ = init_expires.set(until);
             let mut data = Data::default();
             data.insert(principal);
@@ -133,7 +128,7 @@ async fn serve(
                 break;
             }
             _ = &mut token_expiry, if acknowledged => {
-                let _ = sink.send(close(4403, "UNAUTHENTICATED: token expired")).await;
+                let _ = sink.send(close(4403, &unauthenticated("token expired"))).await;
                 break;
             }
             _ = &mut init_deadline, if !acknowledged => {
@@ -157,7 +152,9 @@ async fn serve(
             }
             // graphql-transport-ws: a refused connection_init is 4403 Forbidden,
             // a subscribe before the handshake 4401 Unauthorized.
-            WsMessage::Close(1002, reason) if !acknowledged && reason.starts_with("UNAUTHENTICATED") => {
+            WsMessage::Close(1002, reason)
+                if !acknowledged && reason.starts_with(ErrorCode::Unauthenticated.as_str()) =>
+            {
                 close(4403, &reason)
             }
             WsMessage::Close(1011, reason) if !acknowledged => close(4401, &reason),
@@ -168,6 +165,16 @@ async fn serve(
             break;
         }
     }
+}
+
+/// A close reason naming the error code, e.g. `UNAUTHENTICATED: token expired`.
+fn unauthenticated(reason: &str) -> String {
+    format!("{}: {reason}", ErrorCode::Unauthenticated.as_str())
+}
+
+/// A refused `connection_init` (closed with 4403).
+fn refused(reason: &str) -> async_graphql::Error {
+    async_graphql::Error::new(unauthenticated(reason))
 }
 
 fn close(code: u16, reason: &str) -> Message {

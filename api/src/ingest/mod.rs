@@ -9,7 +9,7 @@ pub use chunk::{Chunking, split};
 
 use sha2::{Digest, Sha256};
 
-use crate::embedding::is_cjk;
+use crate::text::is_cjk;
 
 /// SHA-256 (hex) of a chunk: what makes re-ingesting the same text a no-op.
 pub fn content_hash(content: &str) -> String {

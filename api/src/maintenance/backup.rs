@@ -219,7 +219,7 @@ pub async fn backup(url: &str, out_dir: &Path, keep_days: u32, tools: &ToolSearc
         // on, its `owner_access` policy shows it every row (off, pg_dump
         // would refuse the tables).
         .arg("--enable-row-security")
-        // The local database's helper (see localdb) is not part of the data.
+        // The local database's helper (see db::local) is not part of the data.
         .arg("--exclude-schema=screenplay_local")
         .arg("--file")
         .arg(&partial)

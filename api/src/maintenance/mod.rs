@@ -11,7 +11,6 @@
 //! platform-admin GraphQL mutations.
 
 pub mod backup;
-pub mod cron;
 pub mod partitions;
 pub mod scheduler;
 
@@ -494,12 +493,4 @@ pub async fn ensure_log_partitions(
 /// `"name"`, doubled quotes inside.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// An [`AppError`](crate::error::AppError) as an `anyhow` error, detail kept.
-pub fn app_error(err: crate::error::AppError) -> anyhow::Error {
-    match err {
-        crate::error::AppError::Internal(inner) => inner,
-        other => anyhow::anyhow!("{}: {}", other.code().as_str(), other.message()),
-    }
 }

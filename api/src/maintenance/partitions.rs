@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::{db::Db, http::ShutdownSignal};
+use crate::{db::Db, runtime::ShutdownSignal};
 
 /// Months of partitions kept ahead of the current one.
 pub const MONTHS_AHEAD: i32 = 3;
@@ -15,7 +15,7 @@ pub const INTERVAL: Duration = Duration::from_secs(6 * 3600);
 
 /// Creates missing partitions once; returns the names created.
 pub async fn ensure_ahead(db: &Db) -> anyhow::Result<Vec<String>> {
-    let tx = db.begin_platform().await.map_err(super::app_error)?;
+    let tx = db.begin_platform().await?;
     let rows = super::ensure_log_partitions(&tx, 0, MONTHS_AHEAD).await?;
     tx.commit().await?;
     Ok(rows.into_iter().filter(|r| r.created).map(|r| r.partition).collect())

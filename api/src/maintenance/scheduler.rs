@@ -8,44 +8,27 @@
 
 use chrono::{DateTime, Duration as ChronoDuration, DurationRound, Utc};
 
-use super::{Job, JobKind, OwnerConnection, RunOutcome, StartedBy, cron::Schedule};
-use crate::{config::Secret, http::ShutdownSignal};
+use super::{Job, JobKind, OwnerConnection, RunOutcome, StartedBy};
+use crate::{
+    config::{ScheduleConfig, Secret},
+    runtime::ShutdownSignal,
+};
 
-/// When each job runs.
-#[derive(Debug, Clone)]
-pub struct ScheduleConfig {
-    pub vacuum: Schedule,
-    pub cleanup: Schedule,
-    pub reindex: Schedule,
-    /// Days of logs `cleanup` keeps.
-    pub retention_days: i32,
-}
-
-impl ScheduleConfig {
-    /// The jobs (with their parameters) due in the minute of `at`.
-    pub fn due(&self, at: DateTime<Utc>) -> Vec<Job> {
-        let mut jobs = Vec::new();
-        if self.vacuum.matches(at) {
-            jobs.push(Job::Vacuum);
-        }
-        if self.cleanup.matches(at) {
-            jobs.push(Job::Cleanup {
-                days: self.retention_days,
-            });
-        }
-        if self.reindex.matches(at) {
-            jobs.push(Job::Reindex);
-        }
-        jobs
+/// The jobs (with their parameters) due in the minute of `at`.
+pub fn due(config: &ScheduleConfig, at: DateTime<Utc>) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    if config.vacuum.matches(at) {
+        jobs.push(Job::Vacuum);
     }
-
-    /// The next minute after `after` when any job is due.
-    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        [&self.vacuum, &self.cleanup, &self.reindex]
-            .into_iter()
-            .filter_map(|s| s.next_after(after))
-            .min()
+    if config.cleanup.matches(at) {
+        jobs.push(Job::Cleanup {
+            days: config.retention_days,
+        });
     }
+    if config.reindex.matches(at) {
+        jobs.push(Job::Reindex);
+    }
+    jobs
 }
 
 /// The scheduler of one server instance.
@@ -67,7 +50,7 @@ impl Scheduler {
     /// Runs the jobs due in the minute of `at`, each at most once per slot
     /// across instances; returns what happened to each.
     pub async fn run_due(&self, at: DateTime<Utc>) -> anyhow::Result<Vec<(JobKind, RunOutcome)>> {
-        let jobs = self.config.due(at);
+        let jobs = due(&self.config, at);
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
@@ -93,7 +76,7 @@ impl Scheduler {
                 }
                 Err(err) => {
                     tracing::error!(job = %job.kind(), %slot, error = %format!("{err:#}"), "scheduled maintenance failed");
-                    crate::metrics::maintenance_failed(job.kind());
+                    crate::metrics::maintenance_failed(job.kind().as_str());
                 }
             }
         }

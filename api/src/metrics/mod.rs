@@ -9,11 +9,10 @@
 //! - [`set_audit_queue_depth`]: the audit writer's backlog.
 //! - [`maintenance_failed`]: a scheduled maintenance job that failed.
 //!
-//! GraphQL operations are counted by [`RequestMetrics`] (an async-graphql
-//! extension), HTTP requests by [`http_layer`], and the database pool is
+//! GraphQL operations are counted by [`observe_operation`] (from an
+//! async-graphql extension), HTTP requests by [`http_layer`], and the database pool is
 //! read at scrape time.
 
-mod graphql;
 mod search;
 
 use std::{sync::OnceLock, time::Duration};
@@ -24,20 +23,13 @@ use prometheus_client::{
     registry::Registry,
 };
 
-pub use graphql::RequestMetrics;
-pub use search::{SearchLatencyRecorder, flush_loop};
+pub use search::{SEARCH_BOUNDS_MS, SearchLatencyRecorder, flush_loop};
 
-use crate::maintenance::JobKind;
+use crate::db::PoolState;
 
 /// Latency buckets of requests, in seconds.
 const REQUEST_BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-];
-
-/// Latency buckets of searches in milliseconds; the same bounds as
-/// `screenplay.search_latency_bounds()` (a test compares them).
-pub const SEARCH_BOUNDS_MS: [f64; 15] = [
-    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 300.0, 500.0, 750.0, 1000.0, 2000.0, 5000.0, 10000.0,
 ];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -221,17 +213,15 @@ pub fn set_audit_queue_depth(depth: usize) {
 }
 
 /// Counts a failed scheduled maintenance job.
-pub fn maintenance_failed(job: JobKind) {
+pub fn maintenance_failed(job: &str) {
     global()
         .maintenance_failures
-        .get_or_create(&JobLabels {
-            job: job.as_str().into(),
-        })
+        .get_or_create(&JobLabels { job: job.into() })
         .inc();
 }
 
 /// Records a finished GraphQL operation.
-pub(crate) fn observe_operation(operation_type: &str, operation: &str, outcome: &str, duration: Duration) {
+pub fn observe_operation(operation_type: &str, operation: &str, outcome: &str, duration: Duration) {
     let m = global();
     m.graphql_requests
         .get_or_create(&OperationLabels {
@@ -264,15 +254,6 @@ pub(crate) fn observe_http(method: &str, route: &str, status: u16, duration: Dur
             route: route.into(),
         })
         .observe(duration.as_secs_f64());
-}
-
-/// The database pool as seen when scraped.
-#[derive(Debug, Clone, Copy)]
-pub struct PoolState {
-    pub in_use: u32,
-    pub idle: u32,
-    pub waiting: u64,
-    pub max: u32,
 }
 
 /// The registry in text form (OpenMetrics, which Prometheus reads; plain

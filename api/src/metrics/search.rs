@@ -13,8 +13,13 @@ use std::{
 use chrono::{DurationRound, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use super::SEARCH_BOUNDS_MS;
-use crate::{db::Db, http::ShutdownSignal};
+use crate::{db::Db, runtime::ShutdownSignal};
+
+/// Latency buckets of searches in milliseconds; the same bounds as
+/// `screenplay.search_latency_bounds()` (a test compares them).
+pub const SEARCH_BOUNDS_MS: [f64; 15] = [
+    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 300.0, 500.0, 750.0, 1000.0, 2000.0, 5000.0, 10000.0,
+];
 
 /// How often recorders write.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(60);
@@ -130,7 +135,7 @@ impl SearchLatencyRecorder {
 
 async fn write(db: &Db, instance: &str, taken: &HashMap<String, Accumulated>) -> anyhow::Result<i64> {
     let minute = Utc::now().duration_trunc(chrono::Duration::minutes(1))?;
-    let tx = db.begin_platform().await.map_err(crate::maintenance::app_error)?;
+    let tx = db.begin_platform().await?;
     let mut written = 0;
     for (mode, acc) in taken {
         tx.execute_raw(Statement::from_sql_and_values(

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::Scored;
+use super::query::Scored;
 
 /// How to combine the channels.
 #[derive(Debug, Clone, Copy, PartialEq)]

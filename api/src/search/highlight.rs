@@ -2,7 +2,7 @@
 //! escaped, with each match wrapped in `<mark>` … `</mark>`, so clients can
 //! insert it as HTML as it is.
 
-use crate::embedding::is_cjk;
+use crate::text::is_cjk;
 
 /// Characters of context in a highlight.
 pub const WINDOW: usize = 200;

@@ -4,7 +4,7 @@
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use uuid::Uuid;
 
-use super::{Scored, SearchFilter};
+use super::query::{Scored, SearchFilter};
 use crate::error::AppResult;
 
 /// The best `limit` keyword matches of `query` in a workspace.

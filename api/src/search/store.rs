@@ -5,14 +5,14 @@ use std::sync::Arc;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, prelude::PgVector};
 use uuid::Uuid;
 
-use super::{Scored, SearchFilter, db_error};
-use crate::error::{AppError, AppResult};
+use super::query::{Scored, SearchFilter};
+use crate::{domain::TenantId, error::AppResult};
 
 /// A vector to store, with what searches filter on.
 #[derive(Debug, Clone)]
 pub struct VectorRecord {
     pub id: Uuid,
-    pub tenant_id: Uuid,
+    pub tenant_id: TenantId,
     pub workspace_id: Uuid,
     pub model: String,
     /// 1536 dimensions.
@@ -49,7 +49,7 @@ pub trait VectorStore: Send + Sync {
     async fn upsert(&self, tx: &DatabaseTransaction, records: &[VectorRecord]) -> AppResult<()>;
 
     /// Removes the vectors of these documents.
-    async fn delete(&self, tx: &DatabaseTransaction, tenant_id: Uuid, ids: &[Uuid]) -> AppResult<()>;
+    async fn delete(&self, tx: &DatabaseTransaction, tenant_id: TenantId, ids: &[Uuid]) -> AppResult<()>;
 
     /// The nearest documents of a workspace by cosine similarity, best first.
     async fn search(&self, tx: &DatabaseTransaction, query: &VectorQuery<'_>) -> AppResult<Vec<Scored>>;
@@ -87,7 +87,7 @@ impl VectorStore for PgVectorStore {
         Ok(())
     }
 
-    async fn delete(&self, tx: &DatabaseTransaction, tenant_id: Uuid, ids: &[Uuid]) -> AppResult<()> {
+    async fn delete(&self, tx: &DatabaseTransaction, tenant_id: TenantId, ids: &[Uuid]) -> AppResult<()> {
         tx.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE screenplay.code_documents SET embedding = NULL, embedding_model = NULL \
@@ -116,12 +116,7 @@ impl VectorStore for PgVectorStore {
                     q.exact.into(),
                 ],
             ))
-            .await
-            .map_err(|e| match db_error(&e) {
-                // check_embedding_model: the workspace holds another model's vectors.
-                Some((code, message)) if code == "22000" => AppError::bad_input("embeddingModel", message),
-                _ => e.into(),
-            })?;
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(Scored {

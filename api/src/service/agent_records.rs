@@ -26,10 +26,12 @@ use super::{
     fragments, outline,
     page::{self, ChildTable, Page, PageResult},
     sessions::{self, SessionLock},
-    usage, validate,
+    usage,
 };
+use crate::domain::validate;
 use crate::{
     auth::TenantCaller,
+    db::TenantOwned,
     error::{AppError, AppResult},
 };
 
@@ -146,7 +148,7 @@ pub async fn record_retrievals(
         let query_text = validate::optional_text(&format!("retrievals[{i}].queryText"), r.query_text.clone(), 10_000)?;
         rows.push(retrieved_documents::ActiveModel {
             id: Set(Uuid::now_v7()),
-            tenant_id: Set(caller.tenant_id),
+            tenant_id: Set(caller.tenant_id.into()),
             session_id: Set(session_id),
             step_id: Set(step_id),
             document_id: Set(Some(r.document_id)),
@@ -163,10 +165,9 @@ pub async fn record_retrievals(
         outline::get_in_session(&tx, caller, session.id, step, "stepId").await?;
     }
     let wanted: HashSet<Uuid> = input.iter().map(|r| r.document_id).collect();
-    let found: HashSet<Uuid> = code_documents::Entity::find()
+    let found: HashSet<Uuid> = code_documents::Entity::find_in(caller.tenant_id)
         .select_only()
         .column(code_documents::Column::Id)
-        .filter(code_documents::Column::TenantId.eq(caller.tenant_id))
         .filter(code_documents::Column::WorkspaceId.eq(session.workspace_id))
         .filter(code_documents::Column::Id.is_in(wanted.iter().copied()))
         .into_tuple::<Uuid>()
@@ -212,7 +213,7 @@ pub async fn log_execution(
     let log = execution_logs::ActiveModel {
         id: Set(Uuid::now_v7()),
         created_at: Set(Utc::now().fixed_offset()),
-        tenant_id: Set(caller.tenant_id),
+        tenant_id: Set(caller.tenant_id.into()),
         session_id: Set(Some(session.id)),
         step_id: Set(input.step_id),
         agent_name: Set(agent_name),
@@ -297,7 +298,7 @@ pub async fn log_llm_call(
     let call = llm_call_logs::ActiveModel {
         id: Set(Uuid::now_v7()),
         created_at: Set(Utc::now().fixed_offset()),
-        tenant_id: Set(caller.tenant_id),
+        tenant_id: Set(caller.tenant_id.into()),
         session_id: Set(Some(session.id)),
         step_id: Set(step_id),
         fragment_id: Set(input.fragment_id),
@@ -331,8 +332,7 @@ pub async fn retrievals_for_steps(
     caller: &TenantCaller,
     step_ids: &[Uuid],
 ) -> AppResult<Vec<retrieved_documents::Model>> {
-    Ok(retrieved_documents::Entity::find()
-        .filter(retrieved_documents::Column::TenantId.eq(caller.tenant_id))
+    Ok(retrieved_documents::Entity::find_in(caller.tenant_id)
         .filter(retrieved_documents::Column::StepId.is_in(step_ids.iter().copied()))
         .order_by_asc(retrieved_documents::Column::StepId)
         .order_by_asc(retrieved_documents::Column::CreatedAt)

@@ -15,13 +15,15 @@ use super::{
     page::{self, Page, PageResult},
     usage,
 };
+use crate::db::TenantOwned;
+use crate::domain::TenantId;
 use crate::error::{AppError, AppResult};
 
 /// Filters of `auditLogs`.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     /// Platform admins only; tenant admins always see their own tenant.
-    pub tenant_id: Option<Uuid>,
+    pub tenant_id: Option<TenantId>,
     pub user_id: Option<Uuid>,
     pub operation_name: Option<String>,
     pub outcome: Option<AuditOutcome>,
@@ -30,10 +32,10 @@ pub struct AuditFilter {
 }
 
 fn filtered(filter: &AuditFilter) -> AppResult<sea_orm::Select<audit_logs::Entity>> {
-    let mut select = audit_logs::Entity::find();
-    if let Some(t) = filter.tenant_id {
-        select = select.filter(audit_logs::Column::TenantId.eq(t));
-    }
+    let mut select = match filter.tenant_id {
+        Some(t) => audit_logs::Entity::find_in(t),
+        None => audit_logs::Entity::find(),
+    };
     if let Some(u) = filter.user_id {
         select = select.filter(audit_logs::Column::UserId.eq(u));
     }
@@ -102,7 +104,7 @@ impl Granularity {
 /// Sum of `metric` per bucket in `[from, to)`, empty buckets left out.
 pub async fn series(
     db: &impl ConnectionTrait,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     metric: QuotaMetric,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -160,7 +162,7 @@ pub struct Meter {
 }
 
 /// Current usage of a tenant against its limits.
-pub async fn summary(db: &impl ConnectionTrait, tenant_id: Uuid) -> AppResult<(tenants::Model, Vec<Meter>)> {
+pub async fn summary(db: &impl ConnectionTrait, tenant_id: TenantId) -> AppResult<(tenants::Model, Vec<Meter>)> {
     let tenant = tenants::Entity::find_by_id(tenant_id)
         .one(db)
         .await?
@@ -209,10 +211,7 @@ pub async fn summary(db: &impl ConnectionTrait, tenant_id: Uuid) -> AppResult<(t
             resets_at: Some(to),
         });
     }
-    let documents = code_documents::Entity::find()
-        .filter(code_documents::Column::TenantId.eq(tenant_id))
-        .count(db)
-        .await?;
+    let documents = code_documents::Entity::find_in(tenant_id).count(db).await?;
     meters.push(Meter {
         metric: "documents",
         window: Window::Total,

@@ -22,6 +22,8 @@ use uuid::Uuid;
 use crate::{
     auth::{Role, jwt::JwtIssuer, password},
     db::Db,
+    db::TenantOwned,
+    domain::TenantId,
     error::{AppError, AppResult},
 };
 
@@ -55,8 +57,7 @@ pub async fn login(
         return Err(failure());
     };
     let tx = db.begin_tenant(tenant_id).await?;
-    let user = users::Entity::find()
-        .filter(users::Column::TenantId.eq(tenant_id))
+    let user = users::Entity::find_in(tenant_id)
         .filter(Expr::cust_with_values(
             "lower(email) = lower($1)",
             [email.trim().to_owned()],
@@ -181,10 +182,13 @@ pub async fn logout(db: &Db, token: &str) -> AppResult<bool> {
 }
 
 /// Revokes every refresh token of a user.
-pub async fn revoke_user_refresh_tokens(db: &impl ConnectionTrait, tenant_id: Uuid, user_id: Uuid) -> AppResult<()> {
-    refresh_tokens::Entity::update_many()
+pub async fn revoke_user_refresh_tokens(
+    db: &impl ConnectionTrait,
+    tenant_id: TenantId,
+    user_id: Uuid,
+) -> AppResult<()> {
+    refresh_tokens::Entity::update_many_in(tenant_id)
         .col_expr(refresh_tokens::Column::RevokedAt, Expr::current_timestamp())
-        .filter(refresh_tokens::Column::TenantId.eq(tenant_id))
         .filter(refresh_tokens::Column::UserId.eq(user_id))
         .filter(refresh_tokens::Column::RevokedAt.is_null())
         .exec(db)
@@ -193,10 +197,9 @@ pub async fn revoke_user_refresh_tokens(db: &impl ConnectionTrait, tenant_id: Uu
 }
 
 /// Revokes every refresh token of a tenant.
-pub async fn revoke_tenant_refresh_tokens(db: &impl ConnectionTrait, tenant_id: Uuid) -> AppResult<()> {
-    refresh_tokens::Entity::update_many()
+pub async fn revoke_tenant_refresh_tokens(db: &impl ConnectionTrait, tenant_id: TenantId) -> AppResult<()> {
+    refresh_tokens::Entity::update_many_in(tenant_id)
         .col_expr(refresh_tokens::Column::RevokedAt, Expr::current_timestamp())
-        .filter(refresh_tokens::Column::TenantId.eq(tenant_id))
         .filter(refresh_tokens::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
@@ -214,7 +217,7 @@ async fn revoke_family(db: &impl ConnectionTrait, family: Uuid) -> AppResult<()>
 }
 
 /// The tenant behind a slug, looked up before any tenant is known.
-async fn tenant_by_slug(db: &Db, slug: &str) -> AppResult<Option<(Uuid, String)>> {
+async fn tenant_by_slug(db: &Db, slug: &str) -> AppResult<Option<(TenantId, String)>> {
     // In a transaction like every statement: PgBouncer in transaction mode
     // keeps a prepared statement only for the length of one.
     let tx = db.begin_raw().await?;
@@ -227,7 +230,7 @@ async fn tenant_by_slug(db: &Db, slug: &str) -> AppResult<Option<(Uuid, String)>
         .await?;
     tx.commit().await?;
     Ok(match row {
-        Some(row) => Some((row.try_get("", "id")?, row.try_get("", "status")?)),
+        Some(row) => Some((row.try_get::<Uuid>("", "id")?.into(), row.try_get("", "status")?)),
         None => None,
     })
 }
@@ -273,7 +276,7 @@ fn hash_token(token: &str) -> Vec<u8> {
 }
 
 /// The tenant a refresh token belongs to, when it is well formed.
-fn parse_refresh_token(token: &str) -> Option<Uuid> {
+fn parse_refresh_token(token: &str) -> Option<TenantId> {
     let mut parts = token.trim().split('.');
     let (Some("rt1"), Some(tenant), Some(secret), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
@@ -282,5 +285,5 @@ fn parse_refresh_token(token: &str) -> Option<Uuid> {
     if URL_SAFE_NO_PAD.decode(secret).ok()?.len() != 32 {
         return None;
     }
-    Uuid::parse_str(tenant).ok()
+    Uuid::parse_str(tenant).ok().map(TenantId::from)
 }

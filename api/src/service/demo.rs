@@ -17,6 +17,7 @@ use super::{
 use crate::{
     auth::{Role, TenantCaller, jwt::JwtIssuer},
     db::Db,
+    db::TenantOwned,
     error::AppResult,
 };
 
@@ -58,8 +59,8 @@ pub async fn ensure(db: &Db, issuer: &JwtIssuer, ttl: Duration) -> AppResult<Dem
         )
         .await?;
         let caller = TenantCaller {
-            tenant_id: tenant.id,
-            user_id: admin.id,
+            tenant_id: tenant.id.into(),
+            user_id: Some(admin.id),
             role: Role::TenantAdmin,
         };
         super::workspaces::create(
@@ -81,8 +82,7 @@ pub async fn ensure(db: &Db, issuer: &JwtIssuer, ttl: Duration) -> AppResult<Dem
         .await?
     {
         Some(tenant) => {
-            users::Entity::find()
-                .filter(users::Column::TenantId.eq(tenant.id))
+            users::Entity::find_in(tenant.id.into())
                 .filter(users::Column::Role.eq(UserRole::TenantAdmin))
                 .filter(users::Column::Status.eq(UserStatus::Active))
                 .order_by_asc(users::Column::CreatedAt)

@@ -1,18 +1,17 @@
-//! Reference documents: ingestion (chunking, content-hash idempotency,
-//! embeddings), changes, deletion, lists and statistics.
+//! Reference documents: reads, lists and statistics, changes and deletion
+//! (ingestion is `service::ingestion`).
 //!
 //! A row of `code_documents` is one chunk of a source document. Its
 //! `content_hash` (SHA-256 of the chunk) is unique within a workspace, so
 //! ingesting the same text again adds nothing and reports it as skipped.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, FixedOffset};
 use entity::{enums::QuotaMetric, enums::WorkspaceStatus, workspaces};
 use rust_decimal::Decimal;
 use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, QueryFilter, Statement,
-    TransactionTrait, Value, prelude::*,
+    ConnectionTrait, DatabaseTransaction, DbBackend, FromQueryResult, Statement, TransactionTrait, Value, prelude::*,
 };
 use uuid::Uuid;
 
@@ -20,13 +19,16 @@ use super::{
     page::{Cursor, Page, PageResult},
     usage,
 };
+use crate::domain::validate;
 use crate::{
     auth::TenantCaller,
     config::IngestConfig,
+    db::TenantOwned,
     embedding::{self, Embedder},
     error::{AppError, AppResult},
     ingest::{self, Chunking},
-    search::{SearchFilter, VectorRecord, VectorStore, db_error},
+    search::{SearchFilter, VectorRecord, VectorStore},
+    text::estimate_tokens,
 };
 
 /// A stored chunk, without its vector (6 KB that no client list needs).
@@ -50,25 +52,9 @@ pub struct DocumentRow {
     pub updated_at: DateTime<FixedOffset>,
 }
 
-const COLUMNS: &str = "id, tenant_id, workspace_id, source_path, title, content, content_hash, language, \
+pub(super) const COLUMNS: &str = "id, tenant_id, workspace_id, source_path, title, content, content_hash, language, \
                        chunk_index, chunk_count, metadata, embedding_model, token_count, created_by, created_at, \
                        updated_at";
-
-/// Who writes: the tenant, and the user when there is one (the CLI has none).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Author {
-    pub tenant_id: Uuid,
-    pub user_id: Option<Uuid>,
-}
-
-impl From<&TenantCaller> for Author {
-    fn from(caller: &TenantCaller) -> Self {
-        Self {
-            tenant_id: caller.tenant_id,
-            user_id: Some(caller.user_id),
-        }
-    }
-}
 
 /// What ingestion and search need besides the database.
 #[derive(Clone, Copy)]
@@ -76,87 +62,6 @@ pub struct Deps<'a> {
     pub embedder: &'a dyn Embedder,
     pub vectors: &'a dyn VectorStore,
     pub ingest: IngestConfig,
-}
-
-/// One document to ingest.
-#[derive(Debug, Clone, Default)]
-pub struct NewDocument {
-    pub source_path: String,
-    /// Defaults to the last segment of the source path.
-    pub title: Option<String>,
-    pub content: String,
-    /// ISO 639-1 code, optionally with a region; guessed from the text when absent.
-    pub language: Option<String>,
-    pub metadata: Option<serde_json::Value>,
-    /// A client-supplied embedding (only for content that is one chunk).
-    pub embedding: Option<Vec<f64>>,
-}
-
-/// An ingest call.
-#[derive(Debug, Clone)]
-pub struct IngestRequest {
-    pub workspace_id: Uuid,
-    pub documents: Vec<NewDocument>,
-    pub max_chars: Option<usize>,
-    pub overlap: Option<usize>,
-    /// The model of client-supplied embeddings; defaults to the server's.
-    pub embedding_model: Option<String>,
-}
-
-/// What happened to one input document.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IngestResult {
-    pub source_path: String,
-    pub chunk_count: usize,
-    pub added: usize,
-    pub skipped: usize,
-    /// Every chunk's row, new or already present, in chunk order.
-    pub document_ids: Vec<Uuid>,
-}
-
-/// The outcome of an ingest call.
-#[derive(Debug, Clone)]
-pub struct IngestOutcome {
-    /// The rows written.
-    pub added: Vec<DocumentRow>,
-    pub skipped: usize,
-    pub results: Vec<IngestResult>,
-    pub embedding_tokens: u64,
-    pub embedding_model: String,
-}
-
-/// A chunk ready to be written.
-struct Prepared {
-    doc: usize,
-    source_path: String,
-    title: String,
-    content: String,
-    hash: String,
-    language: String,
-    chunk_index: i32,
-    chunk_count: i32,
-    metadata: serde_json::Value,
-    embedding: Option<Vec<f32>>,
-}
-
-/// Checks a language code such as `en`, `zh`, `zh-Hans`, `pt_BR`.
-pub fn language(field: &str, value: &str) -> AppResult<String> {
-    let value = value.trim();
-    let (base, region) = match value.split_once(['-', '_']) {
-        Some((b, r)) => (b, Some(r)),
-        None => (value, None),
-    };
-    let ok = (2..=3).contains(&base.len())
-        && base.bytes().all(|b| b.is_ascii_alphabetic())
-        && region.is_none_or(|r| (2..=8).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric()));
-    if ok {
-        Ok(value.to_ascii_lowercase())
-    } else {
-        Err(AppError::bad_input(
-            field,
-            format!("`{field}` must be a language code such as en, zh or zh-Hans"),
-        ))
-    }
 }
 
 /// A client-supplied vector: 1536 dimensions (or the server model's own
@@ -168,14 +73,17 @@ pub fn client_vector(field: &str, values: &[f64], embedder: &dyn Embedder) -> Ap
     Ok(embedding::pad(v))
 }
 
-fn embedding_failed(err: embedding::EmbeddingError) -> AppError {
+pub(super) fn embedding_failed(err: embedding::EmbeddingError) -> AppError {
     AppError::internal(anyhow::Error::new(err).context("embedding documents"))
 }
 
-/// A workspace of the author's tenant that accepts writes.
-async fn writable_workspace(db: &impl ConnectionTrait, author: &Author, id: Uuid) -> AppResult<workspaces::Model> {
-    let workspace = workspaces::Entity::find_by_id(id)
-        .filter(workspaces::Column::TenantId.eq(author.tenant_id))
+/// A workspace of the caller's tenant that accepts writes.
+pub(super) async fn writable_workspace(
+    db: &impl ConnectionTrait,
+    caller: &TenantCaller,
+    id: Uuid,
+) -> AppResult<workspaces::Model> {
+    let workspace = workspaces::Entity::find_by_id_in(caller.tenant_id, id)
         .one(db)
         .await?
         .ok_or(AppError::not_found("workspace"))?;
@@ -186,342 +94,19 @@ async fn writable_workspace(db: &impl ConnectionTrait, author: &Author, id: Uuid
 }
 
 /// Refuses vectors of `model` in a workspace whose vectors come from another.
-async fn check_model(db: &impl ConnectionTrait, workspace_id: Uuid, model: &str) -> AppResult<()> {
+pub(super) async fn check_model(db: &impl ConnectionTrait, workspace_id: Uuid, model: &str) -> AppResult<()> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT screenplay.check_embedding_model($1, $2)",
         [workspace_id.into(), model.into()],
     ))
-    .await
-    .map_err(|e| match db_error(&e) {
-        Some((code, message)) if code == "22000" => AppError::bad_input(
-            "embeddingModel",
-            format!("{message}; a workspace holds vectors of one model"),
-        ),
-        _ => e.into(),
-    })?;
+    .await?;
     Ok(())
 }
 
-/// Ingests documents in one transaction (a savepoint of `db`).
-pub async fn ingest(
-    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
-    author: &Author,
-    deps: Deps<'_>,
-    request: IngestRequest,
-) -> AppResult<IngestOutcome> {
-    if request.documents.is_empty() {
-        return Err(AppError::bad_input("documents", "`documents` must not be empty"));
-    }
-    if request.documents.len() > deps.ingest.max_documents {
-        return Err(AppError::bad_input(
-            "documents",
-            format!(
-                "at most {} documents per call; send the rest in another call",
-                deps.ingest.max_documents
-            ),
-        ));
-    }
-    let chunking =
-        Chunking::new(request.max_chars, request.overlap).map_err(|(field, msg)| AppError::bad_input(field, msg))?;
-    let server_model = deps.embedder.model().to_owned();
-    let client_model = match request.embedding_model.as_deref().map(str::trim) {
-        Some("") => {
-            return Err(AppError::bad_input(
-                "embeddingModel",
-                "`embeddingModel` must not be empty",
-            ));
-        }
-        Some(m) if m.chars().count() > 200 => {
-            return Err(AppError::bad_input(
-                "embeddingModel",
-                "`embeddingModel` must be at most 200 characters",
-            ));
-        }
-        Some(m) => m.to_owned(),
-        None => server_model.clone(),
-    };
-
-    // Check and split every document before touching the database.
-    let mut prepared: Vec<Prepared> = Vec::new();
-    let mut any_server_embedded = false;
-    for (i, doc) in request.documents.iter().enumerate() {
-        let field = |name: &str| format!("documents[{i}].{name}");
-        let source_path = super::validate::name(&field("sourcePath"), &doc.source_path, 1000)?;
-        let title = match &doc.title {
-            Some(t) => super::validate::name(&field("title"), t, 500)?,
-            None => default_title(&source_path),
-        };
-        let language = match &doc.language {
-            Some(l) => language(&field("language"), l)?,
-            None => ingest::detect_language(&doc.content).to_owned(),
-        };
-        let metadata = super::validate::json_object(
-            &field("metadata"),
-            doc.metadata.clone().unwrap_or_else(|| serde_json::json!({})),
-        )?;
-        let chunks = ingest::split(&doc.content, chunking);
-        if chunks.is_empty() {
-            return Err(AppError::bad_input(field("content"), "the content is empty"));
-        }
-        let embedding = match &doc.embedding {
-            Some(values) => {
-                if chunks.len() > 1 {
-                    return Err(AppError::bad_input(
-                        field("embedding"),
-                        format!(
-                            "the content splits into {} chunks of at most {} characters; an embedding can only \
-                             be given for content that is one chunk (raise chunking.maxChars or split it yourself)",
-                            chunks.len(),
-                            chunking.max_chars
-                        ),
-                    ));
-                }
-                Some(client_vector(&field("embedding"), values, deps.embedder)?)
-            }
-            None => {
-                any_server_embedded = true;
-                None
-            }
-        };
-        let count = chunks.len() as i32;
-        for (index, content) in chunks.into_iter().enumerate() {
-            prepared.push(Prepared {
-                doc: i,
-                source_path: source_path.clone(),
-                title: title.clone(),
-                hash: ingest::content_hash(&content),
-                content,
-                language: language.clone(),
-                chunk_index: index as i32,
-                chunk_count: count,
-                metadata: metadata.clone(),
-                embedding: embedding.clone(),
-            });
-        }
-        if prepared.len() > deps.ingest.max_chunks {
-            return Err(AppError::bad_input(
-                "documents",
-                format!(
-                    "these documents split into more than {} chunks; send fewer per call",
-                    deps.ingest.max_chunks
-                ),
-            ));
-        }
-    }
-    let any_client_embedded = prepared.iter().any(|p| p.embedding.is_some());
-    if any_client_embedded && any_server_embedded && client_model != server_model {
-        return Err(AppError::bad_input(
-            "embeddingModel",
-            format!(
-                "documents without an embedding are embedded with the server's model `{server_model}`; with \
-                 `embeddingModel` `{client_model}` every document needs an embedding"
-            ),
-        ));
-    }
-    let model = if any_client_embedded {
-        client_model
-    } else {
-        server_model
-    };
-
-    let tx = db.begin().await?;
-    let workspace = writable_workspace(&tx, author, request.workspace_id).await?;
-
-    // Chunks already present (or repeated in this call) are skipped.
-    let hashes: Vec<String> = prepared.iter().map(|p| p.hash.clone()).collect();
-    let mut ids_by_hash = existing_ids(&tx, workspace.id, &hashes).await?;
-    let mut seen: HashSet<&str> = HashSet::new();
-    let new: Vec<&Prepared> = prepared
-        .iter()
-        .filter(|p| !ids_by_hash.contains_key(&p.hash) && seen.insert(p.hash.as_str()))
-        .collect();
-
-    if !new.is_empty() {
-        check_model(&tx, workspace.id, &model).await?;
-        usage::ensure_within(&tx, author.tenant_id, QuotaMetric::DocumentsIngested, new.len() as i64).await?;
-    }
-    // Vectors of the new chunks: the client's, or the embedder's.
-    let mut vectors: Vec<Option<Vec<f32>>> = new.iter().map(|p| p.embedding.clone()).collect();
-    let to_embed: Vec<usize> = (0..new.len()).filter(|&i| vectors[i].is_none()).collect();
-    let mut tokens = 0u64;
-    if !to_embed.is_empty() {
-        let texts: Vec<String> = to_embed.iter().map(|&i| new[i].content.clone()).collect();
-        let estimate: u64 = texts.iter().map(|t| embedding::estimate_tokens(t)).sum();
-        usage::ensure_within(&tx, author.tenant_id, QuotaMetric::EmbeddingTokens, estimate as i64).await?;
-        let embedded = deps.embedder.embed(&texts).await.map_err(embedding_failed)?;
-        if embedded.vectors.len() != texts.len() {
-            return Err(AppError::internal(anyhow::anyhow!("the embedder lost vectors")));
-        }
-        tokens = embedded.tokens;
-        for (&i, v) in to_embed.iter().zip(embedded.vectors) {
-            vectors[i] = Some(v);
-        }
-    }
-
-    let inline = deps.vectors.stores_in_document_rows();
-    let mut added: Vec<DocumentRow> = Vec::with_capacity(new.len());
-    let mut records: Vec<VectorRecord> = Vec::new();
-    let mut offset = 0;
-    for batch in new.chunks(200) {
-        let mut sql = String::from(
-            "INSERT INTO screenplay.code_documents (id, tenant_id, workspace_id, source_path, title, content, \
-             content_hash, language, chunk_index, chunk_count, metadata, embedding, embedding_model, token_count, \
-             created_by) VALUES ",
-        );
-        let mut values: Vec<Value> = Vec::with_capacity(batch.len() * 15);
-        for (n, p) in batch.iter().enumerate() {
-            let id = Uuid::now_v7();
-            let vector = vectors[offset + n]
-                .take()
-                .ok_or_else(|| AppError::internal(anyhow::anyhow!("a chunk without a vector")))?;
-            if !inline {
-                records.push(VectorRecord {
-                    id,
-                    tenant_id: author.tenant_id,
-                    workspace_id: workspace.id,
-                    model: model.clone(),
-                    embedding: vector.clone(),
-                });
-            }
-            if n > 0 {
-                sql.push(',');
-            }
-            let b = n * 15;
-            sql.push('(');
-            sql.push_str(&(1..=15).map(|k| format!("${}", b + k)).collect::<Vec<_>>().join(","));
-            sql.push(')');
-            values.extend([
-                id.into(),
-                author.tenant_id.into(),
-                workspace.id.into(),
-                p.source_path.clone().into(),
-                p.title.clone().into(),
-                p.content.clone().into(),
-                p.hash.clone().into(),
-                p.language.clone().into(),
-                p.chunk_index.into(),
-                p.chunk_count.into(),
-                p.metadata.clone().into(),
-                if inline {
-                    Value::from(PgVector::from(vector))
-                } else {
-                    Value::from(None::<PgVector>)
-                },
-                if inline { Some(model.clone()) } else { None }.into(),
-                (embedding::estimate_tokens(&p.content).min(i32::MAX as u64) as i32).into(),
-                author.user_id.into(),
-            ]);
-        }
-        sql.push_str(" ON CONFLICT (workspace_id, content_hash) DO NOTHING RETURNING ");
-        sql.push_str(COLUMNS);
-        let rows = DocumentRow::find_by_statement(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
-            .all(&tx)
-            .await?;
-        added.extend(rows);
-        offset += batch.len();
-    }
-    if !inline && !records.is_empty() {
-        let kept: HashSet<Uuid> = added.iter().map(|r| r.id).collect();
-        records.retain(|r| kept.contains(&r.id));
-        deps.vectors.upsert(&tx, &records).await?;
-    }
-    for row in &added {
-        ids_by_hash.insert(row.content_hash.clone(), row.id);
-    }
-    // Chunks a concurrent call wrote first.
-    let missing: Vec<String> = hashes
-        .iter()
-        .filter(|h| !ids_by_hash.contains_key(*h))
-        .cloned()
-        .collect();
-    if !missing.is_empty() {
-        ids_by_hash.extend(existing_ids(&tx, workspace.id, &missing).await?);
-    }
-
-    let added_ids: HashSet<Uuid> = added.iter().map(|r| r.id).collect();
-    let mut results: Vec<IngestResult> = request
-        .documents
-        .iter()
-        .map(|d| IngestResult {
-            source_path: d.source_path.trim().to_owned(),
-            chunk_count: 0,
-            added: 0,
-            skipped: 0,
-            document_ids: Vec::new(),
-        })
-        .collect();
-    let mut counted: HashSet<Uuid> = HashSet::new();
-    for p in &prepared {
-        let id = ids_by_hash
-            .get(&p.hash)
-            .copied()
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("a chunk vanished during ingest")))?;
-        let result = &mut results[p.doc];
-        result.chunk_count += 1;
-        result.document_ids.push(id);
-        if added_ids.contains(&id) && counted.insert(id) {
-            result.added += 1;
-        } else {
-            result.skipped += 1;
-        }
-    }
-    let skipped = prepared.len() - added.len();
-
-    usage::add(
-        &tx,
-        author.tenant_id,
-        QuotaMetric::DocumentsIngested,
-        Decimal::from(added.len() as u64),
-    )
-    .await?;
-    usage::add(
-        &tx,
-        author.tenant_id,
-        QuotaMetric::EmbeddingTokens,
-        Decimal::from(tokens),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(IngestOutcome {
-        added,
-        skipped,
-        results,
-        embedding_tokens: tokens,
-        embedding_model: model,
-    })
-}
-
-fn default_title(source_path: &str) -> String {
-    let name = source_path
-        .trim_end_matches(['/', '\\'])
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or(source_path);
-    let name = if name.is_empty() { source_path } else { name };
-    name.chars().take(500).collect()
-}
-
-async fn existing_ids(
-    db: &impl ConnectionTrait,
-    workspace_id: Uuid,
-    hashes: &[String],
-) -> AppResult<HashMap<String, Uuid>> {
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT content_hash, id FROM screenplay.code_documents \
-             WHERE workspace_id = $1 AND content_hash = ANY($2)",
-            [workspace_id.into(), hashes.to_vec().into()],
-        ))
-        .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("", "content_hash")?, r.try_get("", "id")?)))
-        .collect()
-}
-
 /// Reads one chunk of the caller's tenant.
-pub async fn get(db: &impl ConnectionTrait, tenant_id: Uuid, id: Uuid) -> AppResult<DocumentRow> {
+pub async fn get(db: &impl ConnectionTrait, caller: &TenantCaller, id: Uuid) -> AppResult<DocumentRow> {
+    let tenant_id = caller.tenant_id;
     DocumentRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         format!("SELECT {COLUMNS} FROM screenplay.code_documents WHERE tenant_id = $1 AND id = $2"),
@@ -533,7 +118,8 @@ pub async fn get(db: &impl ConnectionTrait, tenant_id: Uuid, id: Uuid) -> AppRes
 }
 
 /// Rows by id (missing ids are left out), in no particular order.
-pub async fn get_many(db: &impl ConnectionTrait, tenant_id: Uuid, ids: &[Uuid]) -> AppResult<Vec<DocumentRow>> {
+pub async fn get_many(db: &impl ConnectionTrait, caller: &TenantCaller, ids: &[Uuid]) -> AppResult<Vec<DocumentRow>> {
+    let tenant_id = caller.tenant_id;
     Ok(DocumentRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         format!("SELECT {COLUMNS} FROM screenplay.code_documents WHERE tenant_id = $1 AND id = ANY($2)"),
@@ -546,11 +132,14 @@ pub async fn get_many(db: &impl ConnectionTrait, tenant_id: Uuid, ids: &[Uuid]) 
 /// A checked filter (language code, metadata object).
 pub fn check_filter(filter: SearchFilter) -> AppResult<SearchFilter> {
     Ok(SearchFilter {
-        language: filter.language.map(|l| language("filter.language", &l)).transpose()?,
+        language: filter
+            .language
+            .map(|l| validate::language("filter.language", &l))
+            .transpose()?,
         source_path_prefix: filter.source_path_prefix.filter(|p| !p.is_empty()),
         metadata: filter
             .metadata
-            .map(|m| super::validate::json_object("filter.metadata", m))
+            .map(|m| validate::json_object("filter.metadata", m))
             .transpose()?,
     })
 }
@@ -573,9 +162,9 @@ fn filter_sql(filter: &SearchFilter, values: &mut Vec<Value>) -> String {
 }
 
 /// A workspace of the caller's tenant must exist (any status).
-pub async fn ensure_workspace(db: &impl ConnectionTrait, tenant_id: Uuid, id: Uuid) -> AppResult<()> {
-    workspaces::Entity::find_by_id(id)
-        .filter(workspaces::Column::TenantId.eq(tenant_id))
+pub async fn ensure_workspace(db: &impl ConnectionTrait, caller: &TenantCaller, id: Uuid) -> AppResult<()> {
+    let tenant_id = caller.tenant_id;
+    workspaces::Entity::find_by_id_in(tenant_id, id)
         .one(db)
         .await?
         .map(|_| ())
@@ -585,12 +174,13 @@ pub async fn ensure_workspace(db: &impl ConnectionTrait, tenant_id: Uuid, id: Uu
 /// A page of a workspace's chunks, newest first.
 pub async fn list(
     db: &impl ConnectionTrait,
-    tenant_id: Uuid,
+    caller: &TenantCaller,
     workspace_id: Uuid,
     filter: &SearchFilter,
     page: &Page,
 ) -> AppResult<PageResult<DocumentRow>> {
-    ensure_workspace(db, tenant_id, workspace_id).await?;
+    let tenant_id = caller.tenant_id;
+    ensure_workspace(db, caller, workspace_id).await?;
     let mut values: Vec<Value> = vec![tenant_id.into(), workspace_id.into()];
     let mut sql = format!(
         "SELECT {COLUMNS} FROM screenplay.code_documents WHERE tenant_id = $1 AND workspace_id = $2{}",
@@ -621,10 +211,11 @@ pub async fn list(
 /// Chunks matching the filter.
 pub async fn count(
     db: &impl ConnectionTrait,
-    tenant_id: Uuid,
+    caller: &TenantCaller,
     workspace_id: Uuid,
     filter: &SearchFilter,
 ) -> AppResult<u64> {
+    let tenant_id = caller.tenant_id;
     let mut values: Vec<Value> = vec![tenant_id.into(), workspace_id.into()];
     let sql = format!(
         "SELECT count(*) AS n FROM screenplay.code_documents WHERE tenant_id = $1 AND workspace_id = $2{}",
@@ -654,159 +245,220 @@ pub struct DocumentChange {
 /// Changes one chunk; returns it before and after.
 pub async fn update(
     db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
-    author: &Author,
+    caller: &TenantCaller,
     deps: Deps<'_>,
     id: Uuid,
     change: DocumentChange,
 ) -> AppResult<(DocumentRow, DocumentRow)> {
     let tx = db.begin().await?;
-    let before = get(&tx, author.tenant_id, id).await?;
-    writable_workspace(&tx, author, before.workspace_id).await?;
-    let source_path = match &change.source_path {
-        Some(p) => super::validate::name("sourcePath", p, 1000)?,
-        None => before.source_path.clone(),
-    };
-    let title = match &change.title {
-        Some(t) => super::validate::name("title", t, 500)?,
-        None => before.title.clone(),
-    };
-    let language = match &change.language {
-        Some(l) => language("language", l)?,
-        None => before.language.clone(),
-    };
-    let metadata = match change.metadata.clone() {
-        Some(m) => super::validate::json_object("metadata", m)?,
-        None => before.metadata.clone(),
-    };
-    let content = match &change.content {
-        Some(c) => {
-            let c = c.replace("\r\n", "\n").trim().to_owned();
-            if c.is_empty() {
-                return Err(AppError::bad_input("content", "`content` must not be empty"));
-            }
-            if c.chars().count() > Chunking::MAX_MAX_CHARS {
-                return Err(AppError::bad_input(
-                    "content",
-                    format!(
-                        "a chunk holds at most {} characters; ingest longer text to have it split",
-                        Chunking::MAX_MAX_CHARS
-                    ),
-                ));
-            }
-            c
-        }
-        None => before.content.clone(),
-    };
-    let content_changed = content != before.content;
+    let before = get(&tx, caller, id).await?;
+    writable_workspace(&tx, caller, before.workspace_id).await?;
+    let fields = ChunkFields::changed(&before, &change)?;
+    let vector = new_vector(
+        &tx,
+        caller,
+        deps,
+        &change,
+        &fields.content,
+        fields.content != before.content,
+    )
+    .await?;
+    if let Some(vector) = &vector {
+        check_other_chunks_model(&tx, &before, &vector.model).await?;
+    }
+    let after = write_chunk(&tx, caller, deps, id, fields, vector.as_ref()).await?;
+    if let Some(vector) = &vector {
+        let tokens = Decimal::from(vector.tokens);
+        usage::add(&tx, caller.tenant_id, QuotaMetric::EmbeddingTokens, tokens).await?;
+    }
+    tx.commit().await?;
+    Ok((before, after))
+}
+
+/// A chunk's fields after a change, checked.
+struct ChunkFields {
+    source_path: String,
+    title: String,
+    language: String,
+    metadata: serde_json::Value,
+    content: String,
+}
+
+impl ChunkFields {
+    fn changed(before: &DocumentRow, change: &DocumentChange) -> AppResult<Self> {
+        Ok(Self {
+            source_path: match &change.source_path {
+                Some(p) => validate::name("sourcePath", p, 1000)?,
+                None => before.source_path.clone(),
+            },
+            title: match &change.title {
+                Some(t) => validate::name("title", t, 500)?,
+                None => before.title.clone(),
+            },
+            language: match &change.language {
+                Some(l) => validate::language("language", l)?,
+                None => before.language.clone(),
+            },
+            metadata: match change.metadata.clone() {
+                Some(m) => validate::json_object("metadata", m)?,
+                None => before.metadata.clone(),
+            },
+            content: match &change.content {
+                Some(c) => chunk_content(c)?,
+                None => before.content.clone(),
+            },
+        })
+    }
+}
+
+/// New text for one chunk: not empty, and short enough to be one chunk.
+fn chunk_content(text: &str) -> AppResult<String> {
+    let content = text.replace("\r\n", "\n").trim().to_owned();
+    if content.is_empty() {
+        return Err(AppError::bad_input("content", "`content` must not be empty"));
+    }
+    if content.chars().count() > Chunking::MAX_MAX_CHARS {
+        return Err(AppError::bad_input(
+            "content",
+            format!(
+                "a chunk holds at most {} characters; ingest longer text to have it split",
+                Chunking::MAX_MAX_CHARS
+            ),
+        ));
+    }
+    Ok(content)
+}
+
+/// A chunk's new vector, its model and what embedding it cost.
+struct NewVector {
+    vector: Vec<f32>,
+    model: String,
+    tokens: u64,
+}
+
+/// The changed chunk's vector: the client's, or the new content embedded
+/// (within the embedding quota); none when neither changed.
+async fn new_vector(
+    tx: &DatabaseTransaction,
+    caller: &TenantCaller,
+    deps: Deps<'_>,
+    change: &DocumentChange,
+    content: &str,
+    content_changed: bool,
+) -> AppResult<Option<NewVector>> {
     if change.embedding_model.is_some() && change.embedding.is_none() {
         return Err(AppError::bad_input(
             "embeddingModel",
             "`embeddingModel` names the model of `embedding`; give both",
         ));
     }
-    let new_vector = match &change.embedding {
-        Some(values) => Some((
-            client_vector("embedding", values, deps.embedder)?,
-            change
+    if let Some(values) = &change.embedding {
+        return Ok(Some(NewVector {
+            vector: client_vector("embedding", values, deps.embedder)?,
+            model: change
                 .embedding_model
                 .clone()
                 .unwrap_or_else(|| deps.embedder.model().to_owned()),
-            0u64,
-        )),
-        None if content_changed => {
-            let estimate = embedding::estimate_tokens(&content);
-            usage::ensure_within(&tx, author.tenant_id, QuotaMetric::EmbeddingTokens, estimate as i64).await?;
-            let embedded = deps
-                .embedder
-                .embed(std::slice::from_ref(&content))
-                .await
-                .map_err(embedding_failed)?;
-            let vector = embedded
-                .vectors
-                .into_iter()
-                .next()
-                .ok_or_else(|| AppError::internal(anyhow::anyhow!("the embedder returned no vector")))?;
-            Some((vector, deps.embedder.model().to_owned(), embedded.tokens))
-        }
-        None => None,
-    };
-    if let Some((_, model, _)) = &new_vector {
-        // The chunk's own old vector does not count: it is being replaced.
-        let others = tx
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT count(*) AS n FROM screenplay.code_documents WHERE workspace_id = $1 AND id <> $2 \
-                 AND embedding_model IS NOT NULL AND embedding_model <> $3",
-                [before.workspace_id.into(), id.into(), model.clone().into()],
-            ))
-            .await?
-            .map(|r| r.try_get::<i64>("", "n"))
-            .transpose()?
-            .unwrap_or(0);
-        if others > 0 {
-            return Err(AppError::bad_input(
-                "embeddingModel",
-                format!("the workspace's other documents are embedded with another model than `{model}`"),
-            ));
-        }
+            tokens: 0,
+        }));
     }
+    if !content_changed {
+        return Ok(None);
+    }
+    let estimate = estimate_tokens(content);
+    usage::ensure_within(tx, caller.tenant_id, QuotaMetric::EmbeddingTokens, estimate as i64).await?;
+    let embedded = deps
+        .embedder
+        .embed(&[content.to_owned()])
+        .await
+        .map_err(embedding_failed)?;
+    let vector = embedded
+        .vectors
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("the embedder returned no vector")))?;
+    Ok(Some(NewVector {
+        vector,
+        model: deps.embedder.model().to_owned(),
+        tokens: embedded.tokens,
+    }))
+}
+
+/// Refuses a vector of `model` when the workspace's other chunks come from
+/// another (the chunk's own old vector does not count: it is replaced).
+async fn check_other_chunks_model(tx: &DatabaseTransaction, before: &DocumentRow, model: &str) -> AppResult<()> {
+    let others = tx
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT count(*) AS n FROM screenplay.code_documents WHERE workspace_id = $1 AND id <> $2 \
+             AND embedding_model IS NOT NULL AND embedding_model <> $3",
+            [before.workspace_id.into(), before.id.into(), model.into()],
+        ))
+        .await?
+        .map(|r| r.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0);
+    if others > 0 {
+        return Err(AppError::bad_input(
+            "embeddingModel",
+            format!("the workspace's other documents are embedded with another model than `{model}`"),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes the chunk's fields (and vector) and returns the row.
+async fn write_chunk(
+    tx: &DatabaseTransaction,
+    caller: &TenantCaller,
+    deps: Deps<'_>,
+    id: Uuid,
+    fields: ChunkFields,
+    vector: Option<&NewVector>,
+) -> AppResult<DocumentRow> {
     let inline = deps.vectors.stores_in_document_rows();
     let mut values: Vec<Value> = vec![
-        source_path.into(),
-        title.into(),
-        language.into(),
-        metadata.into(),
-        ingest::content_hash(&content).into(),
-        (embedding::estimate_tokens(&content).min(i32::MAX as u64) as i32).into(),
-        content.into(),
+        fields.source_path.into(),
+        fields.title.into(),
+        fields.language.into(),
+        fields.metadata.into(),
+        ingest::content_hash(&fields.content).into(),
+        (estimate_tokens(&fields.content).min(i32::MAX as u64) as i32).into(),
+        fields.content.into(),
         id.into(),
-        author.tenant_id.into(),
+        caller.tenant_id.into(),
     ];
     let mut sql = String::from(
         "UPDATE screenplay.code_documents SET source_path = $1, title = $2, language = $3, metadata = $4, \
          content_hash = $5, token_count = $6, content = $7",
     );
-    if let (Some((vector, model, _)), true) = (&new_vector, inline) {
-        values.push(PgVector::from(vector.clone()).into());
-        values.push(model.clone().into());
+    if let (Some(v), true) = (vector, inline) {
+        values.push(PgVector::from(v.vector.clone()).into());
+        values.push(v.model.clone().into());
         sql.push_str(", embedding = $10, embedding_model = $11");
     }
     sql.push_str(&format!(" WHERE id = $8 AND tenant_id = $9 RETURNING {COLUMNS}"));
     let after = DocumentRow::find_by_statement(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
-        .one(&tx)
+        .one(tx)
         .await?
         .ok_or(AppError::not_found("document"))?;
-    if let (Some((vector, model, _)), false) = (&new_vector, inline) {
-        deps.vectors
-            .upsert(
-                &tx,
-                &[VectorRecord {
-                    id,
-                    tenant_id: author.tenant_id,
-                    workspace_id: after.workspace_id,
-                    model: model.clone(),
-                    embedding: vector.clone(),
-                }],
-            )
-            .await?;
+    if let (Some(v), false) = (vector, inline) {
+        let record = VectorRecord {
+            id,
+            tenant_id: caller.tenant_id,
+            workspace_id: after.workspace_id,
+            model: v.model.clone(),
+            embedding: v.vector.clone(),
+        };
+        deps.vectors.upsert(tx, &[record]).await?;
     }
-    if let Some((_, _, tokens)) = &new_vector {
-        usage::add(
-            &tx,
-            author.tenant_id,
-            QuotaMetric::EmbeddingTokens,
-            Decimal::from(*tokens),
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    Ok((before, after))
+    Ok(after)
 }
 
 /// Deletes chunks; all of them or, when one is missing, none (`NOT_FOUND`).
 pub async fn delete(
     db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
-    author: &Author,
+    caller: &TenantCaller,
     vectors: &dyn VectorStore,
     ids: &[Uuid],
 ) -> AppResult<Vec<DocumentRow>> {
@@ -827,7 +479,7 @@ pub async fn delete(
             "SELECT count(*) AS n FROM screenplay.code_documents AS d JOIN screenplay.workspaces AS w \
              ON w.tenant_id = d.tenant_id AND w.id = d.workspace_id \
              WHERE d.tenant_id = $1 AND d.id = ANY($2) AND w.status = 'archived'",
-            [author.tenant_id.into(), ids.clone().into()],
+            [caller.tenant_id.into(), ids.clone().into()],
         ))
         .await?
         .map(|r| r.try_get::<i64>("", "n"))
@@ -837,12 +489,12 @@ pub async fn delete(
         return Err(AppError::conflict("the workspace is archived and read only"));
     }
     if !vectors.stores_in_document_rows() {
-        vectors.delete(&tx, author.tenant_id, &ids).await?;
+        vectors.delete(&tx, caller.tenant_id, &ids).await?;
     }
     let deleted = DocumentRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         format!("DELETE FROM screenplay.code_documents WHERE tenant_id = $1 AND id = ANY($2) RETURNING {COLUMNS}"),
-        [author.tenant_id.into(), ids.clone().into()],
+        [caller.tenant_id.into(), ids.clone().into()],
     ))
     .all(&tx)
     .await?;
@@ -869,8 +521,8 @@ pub struct Statistics {
     pub last_ingested_at: Option<DateTime<FixedOffset>>,
 }
 
-pub async fn statistics(db: &impl ConnectionTrait, tenant_id: Uuid, workspace_id: Uuid) -> AppResult<Statistics> {
-    ensure_workspace(db, tenant_id, workspace_id).await?;
+pub async fn statistics(db: &impl ConnectionTrait, caller: &TenantCaller, workspace_id: Uuid) -> AppResult<Statistics> {
+    ensure_workspace(db, caller, workspace_id).await?;
     Statistics::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT * FROM screenplay.get_document_statistics($1)",
@@ -879,25 +531,4 @@ pub async fn statistics(db: &impl ConnectionTrait, tenant_id: Uuid, workspace_id
     .one(db)
     .await?
     .ok_or_else(|| AppError::internal(anyhow::anyhow!("get_document_statistics returned no row")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn language_codes() {
-        assert_eq!(language("l", "zh-Hans").ok().as_deref(), Some("zh-hans"));
-        assert_eq!(language("l", "EN").ok().as_deref(), Some("en"));
-        assert!(language("l", "english").is_err());
-        assert!(language("l", "").is_err());
-        assert!(language("l", "z1").is_err());
-    }
-
-    #[test]
-    fn titles_default_to_file_names() {
-        assert_eq!(default_title("scripts/act1/opening.fountain"), "opening.fountain");
-        assert_eq!(default_title("notes"), "notes");
-        assert_eq!(default_title("dir/"), "dir");
-    }
 }

@@ -18,12 +18,16 @@ use std::collections::HashMap;
 use entity::{
     enums::FragmentKind, outline_steps as steps, screenplay_fragments as fragments, screenplay_sessions as sessions,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::outline;
-use crate::error::{AppError, AppResult};
+use crate::db::TenantOwned;
+use crate::{
+    auth::TenantCaller,
+    error::{AppError, AppResult},
+};
 
 /// Output formats of `session.screenplay`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,22 +53,20 @@ impl std::str::FromStr for Format {
 /// tenant) and renders it.
 pub async fn load_and_render(
     db: &impl ConnectionTrait,
-    tenant_id: Uuid,
+    caller: &TenantCaller,
     session_id: Uuid,
     format: Format,
 ) -> AppResult<String> {
-    let session = sessions::Entity::find_by_id(session_id)
-        .filter(sessions::Column::TenantId.eq(tenant_id))
+    let tenant_id = caller.tenant_id;
+    let session = sessions::Entity::find_by_id_in(tenant_id, session_id)
         .one(db)
         .await?
         .ok_or(AppError::not_found("session"))?;
-    let all_steps = steps::Entity::find()
-        .filter(steps::Column::TenantId.eq(tenant_id))
+    let all_steps = steps::Entity::find_in(tenant_id)
         .filter(steps::Column::SessionId.eq(session_id))
         .all(db)
         .await?;
-    let all_fragments = fragments::Entity::find()
-        .filter(fragments::Column::TenantId.eq(tenant_id))
+    let all_fragments = fragments::Entity::find_in(tenant_id)
         .filter(fragments::Column::SessionId.eq(session_id))
         .order_by_asc(fragments::Column::Position)
         .all(db)

@@ -9,8 +9,8 @@ use entity::{
     fragment_versions as versions, outline_steps, screenplay_fragments as fragments,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    Statement, TransactionSession, TransactionTrait, sea_query::LockType,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    TransactionSession, TransactionTrait, sea_query::LockType,
 };
 use uuid::Uuid;
 
@@ -18,10 +18,11 @@ use super::{
     outline,
     page::{self, ChildTable, Page, PageResult},
     sessions::{self, SessionLock},
-    validate,
 };
+use crate::domain::validate;
 use crate::{
     auth::{Role, TenantCaller},
+    db::TenantOwned,
     error::{AppError, AppResult},
 };
 
@@ -133,8 +134,7 @@ fn check_tokens(token_count: Option<i32>) -> AppResult<Option<i32>> {
 
 /// A fragment of the caller's tenant.
 pub async fn get(db: &impl ConnectionTrait, caller: &TenantCaller, id: Uuid) -> AppResult<fragments::Model> {
-    fragments::Entity::find_by_id(id)
-        .filter(fragments::Column::TenantId.eq(caller.tenant_id))
+    fragments::Entity::find_by_id_in(caller.tenant_id, id)
         .one(db)
         .await?
         .ok_or(AppError::not_found("fragment"))
@@ -145,8 +145,7 @@ pub async fn get_many(
     caller: &TenantCaller,
     ids: &[Uuid],
 ) -> AppResult<Vec<fragments::Model>> {
-    Ok(fragments::Entity::find()
-        .filter(fragments::Column::TenantId.eq(caller.tenant_id))
+    Ok(fragments::Entity::find_in(caller.tenant_id)
         .filter(fragments::Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await?)
@@ -158,8 +157,7 @@ pub async fn for_steps(
     caller: &TenantCaller,
     step_ids: &[Uuid],
 ) -> AppResult<Vec<fragments::Model>> {
-    Ok(fragments::Entity::find()
-        .filter(fragments::Column::TenantId.eq(caller.tenant_id))
+    Ok(fragments::Entity::find_in(caller.tenant_id)
         .filter(fragments::Column::StepId.is_in(step_ids.iter().copied()))
         .order_by_asc(fragments::Column::StepId)
         .order_by_asc(fragments::Column::Position)
@@ -173,8 +171,7 @@ pub async fn for_sessions(
     caller: &TenantCaller,
     session_ids: &[Uuid],
 ) -> AppResult<Vec<fragments::Model>> {
-    Ok(fragments::Entity::find()
-        .filter(fragments::Column::TenantId.eq(caller.tenant_id))
+    Ok(fragments::Entity::find_in(caller.tenant_id)
         .filter(fragments::Column::SessionId.is_in(session_ids.iter().copied()))
         .order_by_asc(fragments::Column::StepId)
         .order_by_asc(fragments::Column::Position)
@@ -206,8 +203,7 @@ pub async fn versions_for(
     caller: &TenantCaller,
     fragment_ids: &[Uuid],
 ) -> AppResult<Vec<versions::Model>> {
-    Ok(versions::Entity::find()
-        .filter(versions::Column::TenantId.eq(caller.tenant_id))
+    Ok(versions::Entity::find_in(caller.tenant_id)
         .filter(versions::Column::FragmentId.is_in(fragment_ids.iter().copied()))
         .order_by_asc(versions::Column::FragmentId)
         .order_by_asc(versions::Column::Version)
@@ -217,8 +213,7 @@ pub async fn versions_for(
 
 /// Locks a step row (appends and deletes renumber its fragments one at a time).
 async fn lock_step(db: &impl ConnectionTrait, caller: &TenantCaller, id: Uuid) -> AppResult<outline_steps::Model> {
-    outline_steps::Entity::find_by_id(id)
-        .filter(outline_steps::Column::TenantId.eq(caller.tenant_id))
+    outline_steps::Entity::find_by_id_in(caller.tenant_id, id)
         .lock(LockType::NoKeyUpdate)
         .one(db)
         .await?
@@ -253,7 +248,7 @@ pub async fn append(
     let now = Utc::now().fixed_offset();
     let fragment = fragments::ActiveModel {
         id: Set(Uuid::now_v7()),
-        tenant_id: Set(caller.tenant_id),
+        tenant_id: Set(caller.tenant_id.into()),
         session_id: Set(session.id),
         step_id: Set(input.step_id),
         position: Set(position),
@@ -264,7 +259,7 @@ pub async fn append(
         origin: Set(origin),
         agent_name: Set(agent_name),
         token_count: Set(token_count),
-        created_by: Set(Some(caller.user_id)),
+        created_by: Set(caller.user_id),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -294,8 +289,7 @@ pub async fn revise(
     let tx = db.begin().await?;
     let found = get(&tx, caller, input.id).await?;
     sessions::lock_for_write(&tx, caller, found.session_id, SessionLock::Share).await?;
-    let before = fragments::Entity::find_by_id(input.id)
-        .filter(fragments::Column::TenantId.eq(caller.tenant_id))
+    let before = fragments::Entity::find_by_id_in(caller.tenant_id, input.id)
         .lock(LockType::NoKeyUpdate)
         .one(&tx)
         .await?
@@ -329,7 +323,7 @@ pub async fn revise(
     model.origin = Set(origin);
     model.agent_name = Set(agent_name);
     model.token_count = Set(token_count);
-    model.created_by = Set(Some(caller.user_id));
+    model.created_by = Set(caller.user_id);
     let after = model.update(&tx).await?;
     tx.commit().await?;
     Ok((before, after))
@@ -342,8 +336,8 @@ pub async fn delete(db: &impl TransactionTrait, caller: &TenantCaller, id: Uuid)
     sessions::lock_for_write(&tx, caller, found.session_id, SessionLock::Share).await?;
     lock_step(&tx, caller, found.step_id).await?;
     let fragment = get(&tx, caller, id).await?;
-    fragments::Entity::delete_by_id(id)
-        .filter(fragments::Column::TenantId.eq(caller.tenant_id))
+    fragments::Entity::delete_many_in(caller.tenant_id)
+        .filter(fragments::Column::Id.eq(id))
         .exec(&tx)
         .await?;
     tx.execute_raw(Statement::from_sql_and_values(

@@ -16,10 +16,11 @@ use uuid::Uuid;
 use super::{
     session_status,
     sessions::{self, SessionLock},
-    validate,
 };
+use crate::domain::validate;
 use crate::{
     auth::TenantCaller,
+    db::TenantOwned,
     error::{AppError, AppResult},
 };
 
@@ -68,8 +69,7 @@ pub struct StatusChange {
 
 /// A step of the caller's tenant.
 pub async fn get(db: &impl ConnectionTrait, caller: &TenantCaller, id: Uuid) -> AppResult<steps::Model> {
-    steps::Entity::find_by_id(id)
-        .filter(steps::Column::TenantId.eq(caller.tenant_id))
+    steps::Entity::find_by_id_in(caller.tenant_id, id)
         .one(db)
         .await?
         .ok_or(AppError::not_found("step"))
@@ -96,8 +96,7 @@ pub async fn get_in_session(
 
 /// Steps by id (missing ids left out).
 pub async fn get_many(db: &impl ConnectionTrait, caller: &TenantCaller, ids: &[Uuid]) -> AppResult<Vec<steps::Model>> {
-    Ok(steps::Entity::find()
-        .filter(steps::Column::TenantId.eq(caller.tenant_id))
+    Ok(steps::Entity::find_in(caller.tenant_id)
         .filter(steps::Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await?)
@@ -109,8 +108,7 @@ pub async fn for_sessions(
     caller: &TenantCaller,
     session_ids: &[Uuid],
 ) -> AppResult<Vec<steps::Model>> {
-    Ok(steps::Entity::find()
-        .filter(steps::Column::TenantId.eq(caller.tenant_id))
+    Ok(steps::Entity::find_in(caller.tenant_id)
         .filter(steps::Column::SessionId.is_in(session_ids.iter().copied()))
         .order_by_asc(steps::Column::SessionId)
         .order_by_asc(steps::Column::ParentStepId)
@@ -158,26 +156,17 @@ fn check_step_text(
     ))
 }
 
-/// Replaces a session's whole outline. Refused with `CONFLICT` while a step
-/// runs or once fragments were written (they would be lost); use
-/// `addOutlineStep` / `moveOutlineStep` then. An empty list clears the outline.
-pub async fn set_outline(
-    db: &impl TransactionTrait,
-    caller: &TenantCaller,
+/// An outline tree as rows, depth first, checked on the way.
+struct Flattened {
+    tenant_id: Uuid,
     session_id: Uuid,
-    input: Vec<StepInput>,
-) -> AppResult<(screenplay_sessions::Model, Vec<steps::Model>)> {
-    // Validate and flatten first: nothing is written for a bad tree.
-    let now = Utc::now().fixed_offset();
-    let mut rows: Vec<steps::ActiveModel> = Vec::new();
-    fn flatten(
-        list: Vec<StepInput>,
-        parent: Option<Uuid>,
-        depth: usize,
-        path: &str,
-        ctx: &mut (Uuid, Uuid, chrono::DateTime<chrono::FixedOffset>),
-        rows: &mut Vec<steps::ActiveModel>,
-    ) -> AppResult<()> {
+    now: chrono::DateTime<chrono::FixedOffset>,
+    rows: Vec<steps::ActiveModel>,
+}
+
+impl Flattened {
+    /// Adds `list` (children of `parent`, at `depth`); errors name the input path.
+    fn add(&mut self, list: Vec<StepInput>, parent: Option<Uuid>, depth: usize, path: &str) -> AppResult<()> {
         if depth > MAX_DEPTH && !list.is_empty() {
             return Err(AppError::bad_input(
                 path.trim_end_matches('.').to_owned(),
@@ -188,18 +177,17 @@ pub async fn set_outline(
             let here = format!("{path}[{i}].");
             let (title, description, agent_name) =
                 check_step_text(&here, &step.title, step.description, step.agent_name)?;
-            if rows.len() >= MAX_STEPS {
+            if self.rows.len() >= MAX_STEPS {
                 return Err(AppError::bad_input(
                     "steps",
                     format!("an outline has at most {MAX_STEPS} steps"),
                 ));
             }
             let id = Uuid::now_v7();
-            let (tenant_id, session_id, now) = *ctx;
-            rows.push(steps::ActiveModel {
+            self.rows.push(steps::ActiveModel {
                 id: Set(id),
-                tenant_id: Set(tenant_id),
-                session_id: Set(session_id),
+                tenant_id: Set(self.tenant_id),
+                session_id: Set(self.session_id),
                 parent_step_id: Set(parent),
                 position: Set(i as i32),
                 title: Set(title),
@@ -209,28 +197,33 @@ pub async fn set_outline(
                 error: Set(None),
                 started_at: Set(None),
                 finished_at: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
+                created_at: Set(self.now),
+                updated_at: Set(self.now),
             });
-            flatten(
-                step.children,
-                Some(id),
-                depth + 1,
-                &format!("{here}children"),
-                ctx,
-                rows,
-            )?;
+            self.add(step.children, Some(id), depth + 1, &format!("{here}children"))?;
         }
         Ok(())
     }
-    flatten(
-        input,
-        None,
-        1,
-        "steps",
-        &mut (caller.tenant_id, session_id, now),
-        &mut rows,
-    )?;
+}
+
+/// Replaces a session's whole outline. Refused with `CONFLICT` while a step
+/// runs or once fragments were written (they would be lost); use
+/// `addOutlineStep` / `moveOutlineStep` then. An empty list clears the outline.
+pub async fn set_outline(
+    db: &impl TransactionTrait,
+    caller: &TenantCaller,
+    session_id: Uuid,
+    input: Vec<StepInput>,
+) -> AppResult<(screenplay_sessions::Model, Vec<steps::Model>)> {
+    // Validate and flatten first: nothing is written for a bad tree.
+    let mut flat = Flattened {
+        tenant_id: caller.tenant_id.uuid(),
+        session_id,
+        now: Utc::now().fixed_offset(),
+        rows: Vec::new(),
+    };
+    flat.add(input, None, 1, "steps")?;
+    let rows = flat.rows;
 
     let tx = db.begin().await?;
     let session = sessions::lock_for_write(&tx, caller, session_id, SessionLock::Exclusive).await?;
@@ -240,8 +233,7 @@ pub async fn set_outline(
             "a step of this outline is running; the outline cannot be replaced now",
         ));
     }
-    let written = fragments::Entity::find()
-        .filter(fragments::Column::TenantId.eq(caller.tenant_id))
+    let written = fragments::Entity::find_in(caller.tenant_id)
         .filter(fragments::Column::SessionId.eq(session_id))
         .count(&tx)
         .await?;
@@ -251,8 +243,7 @@ pub async fn set_outline(
         ));
     }
     if !existing.is_empty() {
-        steps::Entity::delete_many()
-            .filter(steps::Column::TenantId.eq(caller.tenant_id))
+        steps::Entity::delete_many_in(caller.tenant_id)
             .filter(steps::Column::SessionId.eq(session_id))
             .exec(&tx)
             .await?;
@@ -393,7 +384,7 @@ pub async fn add_step(
     let now = Utc::now().fixed_offset();
     let step = steps::ActiveModel {
         id: Set(Uuid::now_v7()),
-        tenant_id: Set(caller.tenant_id),
+        tenant_id: Set(caller.tenant_id.into()),
         session_id: Set(session.id),
         parent_step_id: Set(input.parent_step_id),
         position: Set(position as i32),
@@ -495,8 +486,7 @@ pub async fn update_status(
     let tx = db.begin().await?;
     let found = get(&tx, caller, change.id).await?;
     let session = sessions::lock_for_write(&tx, caller, found.session_id, SessionLock::Exclusive).await?;
-    let before = steps::Entity::find_by_id(change.id)
-        .filter(steps::Column::TenantId.eq(caller.tenant_id))
+    let before = steps::Entity::find_by_id_in(caller.tenant_id, change.id)
         .lock(LockType::NoKeyUpdate)
         .one(&tx)
         .await?

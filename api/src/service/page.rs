@@ -5,6 +5,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::domain::TenantId;
 use crate::error::{AppError, AppResult};
 
 /// A keyset position: `(created_at, id)` of the last row seen.
@@ -230,7 +231,7 @@ pub struct ChildTable {
 pub async fn fetch_per_parent<M, C>(
     db: &C,
     child: ChildTable,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     parents: &[Uuid],
     page: &Page,
     parent_of: impl Fn(&M) -> Option<Uuid>,
@@ -288,7 +289,7 @@ where
 pub async fn count_per_parent<C: sea_orm::ConnectionTrait>(
     db: &C,
     child: ChildTable,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     parents: &[Uuid],
 ) -> AppResult<std::collections::HashMap<Uuid, u64>> {
     use sea_orm::{DbBackend, Statement};

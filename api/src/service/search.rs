@@ -13,6 +13,8 @@ use super::{
     usage,
 };
 use crate::{
+    auth::TenantCaller,
+    domain::TenantId,
     error::{AppError, AppResult},
     search::{
         Scored, SearchFilter, VectorQuery,
@@ -87,6 +89,28 @@ struct Plan {
 }
 
 fn check(request: &SearchRequest) -> AppResult<Plan> {
+    let query = check_query(request)?;
+    let (limit, candidates) = check_sizes(request)?;
+    if request.min_score.is_some_and(|s| !s.is_finite()) {
+        return Err(AppError::bad_input("minScore", "`minScore` must be a finite number"));
+    }
+    let fusion = check_fusion(request)?;
+    let ef_search = match request.ef_search {
+        None => None,
+        Some(e) if (1..=1000).contains(&e) => Some(e as u32),
+        Some(_) => return Err(AppError::bad_input("efSearch", "`efSearch` must be between 1 and 1000")),
+    };
+    Ok(Plan {
+        query,
+        limit,
+        candidates,
+        fusion,
+        ef_search,
+    })
+}
+
+/// The query text (trimmed; none when blank), and what each mode needs.
+fn check_query(request: &SearchRequest) -> AppResult<Option<String>> {
     let query = request
         .query
         .as_deref()
@@ -97,23 +121,21 @@ fn check(request: &SearchRequest) -> AppResult<Plan> {
         return Err(AppError::bad_input("query", "`query` must be at most 10000 characters"));
     }
     match request.mode {
-        Mode::Keyword if query.is_none() => {
-            return Err(AppError::bad_input("query", "a KEYWORD search needs `query`"));
-        }
-        Mode::Hybrid if query.is_none() => {
-            return Err(AppError::bad_input("query", "a HYBRID search needs `query`"));
-        }
-        Mode::Vector if query.is_none() && request.embedding.is_none() => {
-            return Err(AppError::bad_input(
-                "query",
-                "a VECTOR search needs `query` or `embedding`",
-            ));
-        }
+        Mode::Keyword if query.is_none() => Err(AppError::bad_input("query", "a KEYWORD search needs `query`")),
+        Mode::Hybrid if query.is_none() => Err(AppError::bad_input("query", "a HYBRID search needs `query`")),
+        Mode::Vector if query.is_none() && request.embedding.is_none() => Err(AppError::bad_input(
+            "query",
+            "a VECTOR search needs `query` or `embedding`",
+        )),
         Mode::Keyword if request.embedding.is_some() => {
-            return Err(AppError::bad_input("embedding", "a KEYWORD search uses no `embedding`"));
+            Err(AppError::bad_input("embedding", "a KEYWORD search uses no `embedding`"))
         }
-        _ => {}
+        _ => Ok(query),
     }
+}
+
+/// `limit` (default 10) and each channel's `candidates` (default max(50, limit)).
+fn check_sizes(request: &SearchRequest) -> AppResult<(u32, u32)> {
     let limit = match request.limit {
         None => 10,
         Some(l) if (1..=MAX_LIMIT as i32).contains(&l) => l as u32,
@@ -134,9 +156,11 @@ fn check(request: &SearchRequest) -> AppResult<Plan> {
             ));
         }
     };
-    if request.min_score.is_some_and(|s| !s.is_finite()) {
-        return Err(AppError::bad_input("minScore", "`minScore` must be a finite number"));
-    }
+    Ok((limit, candidates))
+}
+
+/// How a HYBRID search fuses its channels: weights, or reciprocal rank fusion.
+fn check_fusion(request: &SearchRequest) -> AppResult<Fusion> {
     let weighted = request.vector_weight.is_some() || request.keyword_weight.is_some();
     if weighted && request.rrf_k.is_some() {
         return Err(AppError::bad_input(
@@ -159,42 +183,29 @@ fn check(request: &SearchRequest) -> AppResult<Plan> {
             return Err(AppError::bad_input(field, format!("`{field}` must be a number ≥ 0")));
         }
     }
-    let fusion = if weighted {
-        let fusion = Fusion::weighted(request.vector_weight, request.keyword_weight);
-        if let Fusion::Weighted { vector, keyword } = fusion
-            && vector + keyword <= 0.0
-        {
-            return Err(AppError::bad_input("vectorWeight", "the weights must not both be 0"));
-        }
-        fusion
-    } else {
-        match request.rrf_k {
-            None => Fusion::Rrf {
+    if !weighted {
+        return match request.rrf_k {
+            None => Ok(Fusion::Rrf {
                 k: Fusion::DEFAULT_RRF_K,
-            },
-            Some(k) if (0..=10_000).contains(&k) => Fusion::Rrf { k: k as u32 },
-            Some(_) => return Err(AppError::bad_input("rrfK", "`rrfK` must be between 0 and 10000")),
-        }
-    };
-    let ef_search = match request.ef_search {
-        None => None,
-        Some(e) if (1..=1000).contains(&e) => Some(e as u32),
-        Some(_) => return Err(AppError::bad_input("efSearch", "`efSearch` must be between 1 and 1000")),
-    };
-    Ok(Plan {
-        query,
-        limit,
-        candidates,
-        fusion,
-        ef_search,
-    })
+            }),
+            Some(k) if (0..=10_000).contains(&k) => Ok(Fusion::Rrf { k: k as u32 }),
+            Some(_) => Err(AppError::bad_input("rrfK", "`rrfK` must be between 0 and 10000")),
+        };
+    }
+    let fusion = Fusion::weighted(request.vector_weight, request.keyword_weight);
+    if let Fusion::Weighted { vector, keyword } = fusion
+        && vector + keyword <= 0.0
+    {
+        return Err(AppError::bad_input("vectorWeight", "the weights must not both be 0"));
+    }
+    Ok(fusion)
 }
 
 /// Runs a search in the caller's tenant transaction, and records its
 /// latency by mode (Prometheus and `vector_db_metrics`).
 pub async fn search(
     tx: &DatabaseTransaction,
-    tenant_id: Uuid,
+    caller: &TenantCaller,
     deps: Deps<'_>,
     request: SearchRequest,
 ) -> AppResult<Vec<Hit>> {
@@ -204,7 +215,7 @@ pub async fn search(
         Mode::Keyword => "keyword",
         Mode::Hybrid => "hybrid",
     };
-    let hits = search_inner(tx, tenant_id, deps, request).await;
+    let hits = search_inner(tx, caller, deps, request).await;
     if hits.is_ok() {
         crate::metrics::observe_search(mode, started.elapsed());
     }
@@ -213,127 +224,29 @@ pub async fn search(
 
 async fn search_inner(
     tx: &DatabaseTransaction,
-    tenant_id: Uuid,
+    caller: &TenantCaller,
     deps: Deps<'_>,
     request: SearchRequest,
 ) -> AppResult<Vec<Hit>> {
+    let tenant_id = caller.tenant_id;
     let plan = check(&request)?;
     let filter = documents::check_filter(request.filter.clone())?;
     let retrieval_session = match (request.session_id, request.step_id) {
         (None, None) => None,
         (session, step) => Some(retrieval_target(tx, tenant_id, request.workspace_id, session, step).await?),
     };
-
-    // The query vector: the client's, or the query text embedded here.
-    let mut tokens = 0u64;
-    let query_vector = if request.mode == Mode::Keyword {
-        None
-    } else if let Some(values) = &request.embedding {
-        let model = match request.embedding_model.as_deref().map(str::trim) {
-            Some("") => {
-                return Err(AppError::bad_input(
-                    "embeddingModel",
-                    "`embeddingModel` must not be empty",
-                ));
-            }
-            Some(m) => m.to_owned(),
-            None => deps.embedder.model().to_owned(),
-        };
-        Some((documents::client_vector("embedding", values, deps.embedder)?, model))
-    } else {
-        if request.embedding_model.is_some() {
-            return Err(AppError::bad_input(
-                "embeddingModel",
-                "`embeddingModel` names the model of `embedding`; the query text is embedded with the server's model",
-            ));
-        }
-        let text = plan.query.clone().unwrap_or_default();
-        // Embedding the query spends embedding tokens: refused, like an
-        // ingest, when the tenant's monthly limit would be passed.
-        let estimate = crate::embedding::estimate_tokens(&text);
-        usage::ensure_within_unlocked(tx, tenant_id, QuotaMetric::EmbeddingTokens, estimate as i64).await?;
-        let embedded = deps
-            .embedder
-            .embed(std::slice::from_ref(&text))
-            .await
-            .map_err(|e| AppError::internal(anyhow::Error::new(e).context("embedding a search query")))?;
-        tokens = embedded.tokens;
-        let vector = embedded
-            .vectors
-            .into_iter()
-            .next()
-            .ok_or_else(|| AppError::internal(anyhow::anyhow!("the embedder returned no vector")))?;
-        Some((vector, deps.embedder.model().to_owned()))
-    };
-
-    let channel_limit = if request.mode == Mode::Hybrid {
-        plan.candidates
-    } else {
-        plan.limit
-    };
-    let vector_hits = match &query_vector {
-        Some((vector, model)) => {
-            deps.vectors
-                .search(
-                    tx,
-                    &VectorQuery {
-                        workspace_id: request.workspace_id,
-                        embedding: vector,
-                        model,
-                        limit: channel_limit,
-                        filter: &filter,
-                        ef_search: plan.ef_search,
-                        exact: false,
-                    },
-                )
-                .await?
-        }
-        None => Vec::new(),
-    };
-    let keyword_hits = match (&plan.query, request.mode) {
-        (Some(q), Mode::Keyword | Mode::Hybrid) => {
-            keyword::search(tx, request.workspace_id, q, channel_limit, &filter).await?
-        }
-        _ => Vec::new(),
-    };
-
-    let mut fused: Vec<(Uuid, f64, Option<Scored>, Option<Scored>)> = match request.mode {
-        Mode::Vector => vector_hits.iter().map(|h| (h.id, h.score, Some(*h), None)).collect(),
-        Mode::Keyword => keyword_hits.iter().map(|h| (h.id, h.score, None, Some(*h))).collect(),
-        Mode::Hybrid => fusion::fuse(&vector_hits, &keyword_hits, plan.fusion)
-            .into_iter()
-            .map(|f| (f.id, f.score, f.vector, f.keyword))
-            .collect(),
-    };
+    let (query_vector, tokens) = query_vector(tx, tenant_id, deps, &request, &plan).await?;
+    let mut fused = run_channels(tx, deps, &request, &plan, &filter, query_vector.as_ref()).await?;
     if fused.is_empty() {
         // Rows found prove the workspace is the tenant's (row-level
         // security); without any, tell a missing workspace from an empty one.
-        documents::ensure_workspace(tx, tenant_id, request.workspace_id).await?;
+        documents::ensure_workspace(tx, caller, request.workspace_id).await?;
     }
     if let Some(min) = request.min_score {
         fused.retain(|f| f.1 >= min);
     }
     fused.truncate(plan.limit as usize);
-
-    let ids: Vec<Uuid> = fused.iter().map(|f| f.0).collect();
-    let mut rows: HashMap<Uuid, DocumentRow> = documents::get_many(tx, tenant_id, &ids)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r))
-        .collect();
-    let query_text = plan.query.clone().unwrap_or_default();
-    let hits: Vec<Hit> = fused
-        .into_iter()
-        .filter_map(|(id, score, vector, keyword)| {
-            rows.remove(&id).map(|document| Hit {
-                highlight: highlight::highlight(&document.content, &query_text),
-                document,
-                score,
-                vector,
-                keyword,
-            })
-        })
-        .collect();
+    let hits = load_hits(tx, caller, fused, plan.query.as_deref().unwrap_or_default()).await?;
 
     match retrieval_session {
         Some((session_id, step_id)) => {
@@ -351,11 +264,135 @@ async fn search_inner(
     Ok(hits)
 }
 
+/// The query vector and its model (the client's, or the query text embedded
+/// here within the tenant's embedding quota), and the tokens that cost.
+async fn query_vector(
+    tx: &DatabaseTransaction,
+    tenant_id: TenantId,
+    deps: Deps<'_>,
+    request: &SearchRequest,
+    plan: &Plan,
+) -> AppResult<(Option<(Vec<f32>, String)>, u64)> {
+    if request.mode == Mode::Keyword {
+        return Ok((None, 0));
+    }
+    if let Some(values) = &request.embedding {
+        let model = match request.embedding_model.as_deref().map(str::trim) {
+            Some("") => {
+                return Err(AppError::bad_input(
+                    "embeddingModel",
+                    "`embeddingModel` must not be empty",
+                ));
+            }
+            Some(m) => m.to_owned(),
+            None => deps.embedder.model().to_owned(),
+        };
+        let vector = documents::client_vector("embedding", values, deps.embedder)?;
+        return Ok((Some((vector, model)), 0));
+    }
+    if request.embedding_model.is_some() {
+        return Err(AppError::bad_input(
+            "embeddingModel",
+            "`embeddingModel` names the model of `embedding`; the query text is embedded with the server's model",
+        ));
+    }
+    let text = plan.query.clone().unwrap_or_default();
+    // Refused, like an ingest, when the tenant's monthly limit would be passed.
+    let estimate = crate::text::estimate_tokens(&text);
+    usage::ensure_within_unlocked(tx, tenant_id, QuotaMetric::EmbeddingTokens, estimate as i64).await?;
+    let embedded = deps
+        .embedder
+        .embed(std::slice::from_ref(&text))
+        .await
+        .map_err(|e| AppError::internal(anyhow::Error::new(e).context("embedding a search query")))?;
+    let vector = embedded
+        .vectors
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("the embedder returned no vector")))?;
+    Ok((Some((vector, deps.embedder.model().to_owned())), embedded.tokens))
+}
+
+/// A fused hit: id, score, and each channel's own score and rank.
+type Fused = (Uuid, f64, Option<Scored>, Option<Scored>);
+
+/// Runs the mode's channels and fuses them (HYBRID), best first.
+async fn run_channels(
+    tx: &DatabaseTransaction,
+    deps: Deps<'_>,
+    request: &SearchRequest,
+    plan: &Plan,
+    filter: &SearchFilter,
+    query_vector: Option<&(Vec<f32>, String)>,
+) -> AppResult<Vec<Fused>> {
+    let channel_limit = if request.mode == Mode::Hybrid {
+        plan.candidates
+    } else {
+        plan.limit
+    };
+    let vector_hits = match query_vector {
+        Some((vector, model)) => {
+            let query = VectorQuery {
+                workspace_id: request.workspace_id,
+                embedding: vector,
+                model,
+                limit: channel_limit,
+                filter,
+                ef_search: plan.ef_search,
+                exact: false,
+            };
+            deps.vectors.search(tx, &query).await?
+        }
+        None => Vec::new(),
+    };
+    let keyword_hits = match (&plan.query, request.mode) {
+        (Some(q), Mode::Keyword | Mode::Hybrid) => {
+            keyword::search(tx, request.workspace_id, q, channel_limit, filter).await?
+        }
+        _ => Vec::new(),
+    };
+    Ok(match request.mode {
+        Mode::Vector => vector_hits.iter().map(|h| (h.id, h.score, Some(*h), None)).collect(),
+        Mode::Keyword => keyword_hits.iter().map(|h| (h.id, h.score, None, Some(*h))).collect(),
+        Mode::Hybrid => fusion::fuse(&vector_hits, &keyword_hits, plan.fusion)
+            .into_iter()
+            .map(|f| (f.id, f.score, f.vector, f.keyword))
+            .collect(),
+    })
+}
+
+/// The hits' rows, in the fused order, with highlights.
+async fn load_hits(
+    tx: &DatabaseTransaction,
+    caller: &TenantCaller,
+    fused: Vec<Fused>,
+    query_text: &str,
+) -> AppResult<Vec<Hit>> {
+    let ids: Vec<Uuid> = fused.iter().map(|f| f.0).collect();
+    let mut rows: HashMap<Uuid, DocumentRow> = documents::get_many(tx, caller, &ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    Ok(fused
+        .into_iter()
+        .filter_map(|(id, score, vector, keyword)| {
+            rows.remove(&id).map(|document| Hit {
+                highlight: highlight::highlight(&document.content, query_text),
+                document,
+                score,
+                vector,
+                keyword,
+            })
+        })
+        .collect())
+}
+
 /// The session (and step) retrievals are recorded for: both of the tenant,
 /// the step in the session, the session in the searched workspace.
 async fn retrieval_target(
     db: &impl ConnectionTrait,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     workspace_id: Uuid,
     session_id: Option<Uuid>,
     step_id: Option<Uuid>,
@@ -408,7 +445,7 @@ async fn retrieval_target(
 /// Records the hits as retrieved documents of the session (and step).
 async fn record(
     db: &impl ConnectionTrait,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     session_id: Uuid,
     step_id: Option<Uuid>,
     query: Option<&str>,

@@ -15,18 +15,20 @@ use entity::{
     screenplay_sessions as sessions,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Set, Statement, TransactionSession, TransactionTrait, sea_query::LockType,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, PaginatorTrait, QueryFilter, QuerySelect,
+    Set, Statement, TransactionSession, TransactionTrait, sea_query::LockType,
 };
 use uuid::Uuid;
 
 use super::{
     page::{self, Page, PageResult},
     session_status::{self, StepCounts},
-    validate, workspaces,
+    workspaces,
 };
+use crate::domain::validate;
 use crate::{
     auth::TenantCaller,
+    db::TenantOwned,
     error::{AppError, AppResult},
 };
 
@@ -89,8 +91,7 @@ pub enum SessionLock {
 
 /// Reads a session of the caller's tenant.
 pub async fn get(db: &impl ConnectionTrait, caller: &TenantCaller, id: Uuid) -> AppResult<sessions::Model> {
-    sessions::Entity::find_by_id(id)
-        .filter(sessions::Column::TenantId.eq(caller.tenant_id))
+    sessions::Entity::find_by_id_in(caller.tenant_id, id)
         .one(db)
         .await?
         .ok_or(AppError::not_found("session"))
@@ -102,8 +103,7 @@ pub async fn get_many(
     caller: &TenantCaller,
     ids: &[Uuid],
 ) -> AppResult<Vec<sessions::Model>> {
-    Ok(sessions::Entity::find()
-        .filter(sessions::Column::TenantId.eq(caller.tenant_id))
+    Ok(sessions::Entity::find_in(caller.tenant_id)
         .filter(sessions::Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await?)
@@ -121,8 +121,7 @@ pub async fn lock_for_write(
         SessionLock::Share => LockType::Share,
         SessionLock::Exclusive => LockType::NoKeyUpdate,
     };
-    let session = sessions::Entity::find_by_id(id)
-        .filter(sessions::Column::TenantId.eq(caller.tenant_id))
+    let session = sessions::Entity::find_by_id_in(caller.tenant_id, id)
         .lock(lock)
         .one(db)
         .await?
@@ -143,7 +142,7 @@ pub fn ensure_not_cancelled(session: &sessions::Model) -> AppResult<()> {
 
 fn filtered(caller: &TenantCaller, filter: &SessionFilter) -> sea_orm::Select<sessions::Entity> {
     use sea_orm::sea_query::{Expr, extension::postgres::PgExpr};
-    let mut select = sessions::Entity::find().filter(sessions::Column::TenantId.eq(caller.tenant_id));
+    let mut select = sessions::Entity::find_in(caller.tenant_id);
     if let Some(ws) = filter.workspace_id {
         select = select.filter(sessions::Column::WorkspaceId.eq(ws));
     }
@@ -271,9 +270,9 @@ pub async fn create(
     let now = Utc::now().fixed_offset();
     let session = sessions::ActiveModel {
         id: Set(Uuid::now_v7()),
-        tenant_id: Set(caller.tenant_id),
+        tenant_id: Set(caller.tenant_id.into()),
         workspace_id: Set(input.workspace_id),
-        created_by: Set(Some(caller.user_id)),
+        created_by: Set(caller.user_id),
         title: Set(title),
         logline: Set(logline),
         genre: Set(genre),
@@ -341,8 +340,7 @@ pub async fn cancel(
     id: Uuid,
 ) -> AppResult<(sessions::Model, sessions::Model)> {
     let tx = db.begin().await?;
-    let before = sessions::Entity::find_by_id(id)
-        .filter(sessions::Column::TenantId.eq(caller.tenant_id))
+    let before = sessions::Entity::find_by_id_in(caller.tenant_id, id)
         .lock(LockType::NoKeyUpdate)
         .one(&tx)
         .await?
@@ -367,8 +365,8 @@ pub async fn cancel(
 pub async fn delete(db: &impl TransactionTrait, caller: &TenantCaller, id: Uuid) -> AppResult<sessions::Model> {
     let tx = db.begin().await?;
     let session = get(&tx, caller, id).await?;
-    sessions::Entity::delete_by_id(id)
-        .filter(sessions::Column::TenantId.eq(caller.tenant_id))
+    sessions::Entity::delete_many_in(caller.tenant_id)
+        .filter(sessions::Column::Id.eq(id))
         .exec(&tx)
         .await?;
     tx.commit().await?;

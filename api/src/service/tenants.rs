@@ -11,10 +11,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{
-    page::{self, Page, PageResult},
-    validate,
-};
+use super::page::{self, Page, PageResult};
+use crate::domain::validate;
 use crate::{
     auth::password,
     error::{AppError, AppResult},
@@ -198,7 +196,7 @@ pub async fn set_status(
     model.status = Set(status);
     let updated = model.update(&tx).await?;
     if status == TenantStatus::Suspended {
-        super::auth::revoke_tenant_refresh_tokens(&tx, id).await?;
+        super::auth::revoke_tenant_refresh_tokens(&tx, id.into()).await?;
     }
     tx.commit().await?;
     Ok((current, updated))

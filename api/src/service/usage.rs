@@ -10,13 +10,19 @@
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
 use entity::{code_documents, enums::QuotaMetric, tenants};
 use rust_decimal::{Decimal, prelude::ToPrimitive};
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, Statement, prelude::*};
-use uuid::Uuid;
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, Statement};
 
+use crate::db::TenantOwned;
+use crate::domain::TenantId;
 use crate::error::{AppError, AppResult, QuotaDetail};
 
 /// Adds `amount` to `metric` of the tenant's current hour bucket.
-pub async fn add(db: &impl ConnectionTrait, tenant_id: Uuid, metric: QuotaMetric, amount: Decimal) -> AppResult<()> {
+pub async fn add(
+    db: &impl ConnectionTrait,
+    tenant_id: TenantId,
+    metric: QuotaMetric,
+    amount: Decimal,
+) -> AppResult<()> {
     if amount.is_zero() {
         return Ok(());
     }
@@ -57,7 +63,7 @@ fn window(metric: QuotaMetric, now: DateTime<Utc>) -> Option<(DateTime<Utc>, Dat
 /// (for `DocumentsIngested`) the maximum number of documents held.
 pub async fn ensure_within(
     db: &impl ConnectionTrait,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     metric: QuotaMetric,
     amount: i64,
 ) -> AppResult<()> {
@@ -69,7 +75,7 @@ pub async fn ensure_within(
 /// the limit by at most their own tokens.
 pub async fn ensure_within_unlocked(
     db: &impl ConnectionTrait,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     metric: QuotaMetric,
     amount: i64,
 ) -> AppResult<()> {
@@ -78,7 +84,7 @@ pub async fn ensure_within_unlocked(
 
 async fn check(
     db: &impl ConnectionTrait,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     metric: QuotaMetric,
     amount: i64,
     lock: bool,
@@ -104,10 +110,7 @@ async fn check(
     }
     let now = Utc::now();
     let (usage, resets_at) = if metric == QuotaMetric::DocumentsIngested {
-        let held = code_documents::Entity::find()
-            .filter(code_documents::Column::TenantId.eq(tenant_id))
-            .count(db)
-            .await?;
+        let held = code_documents::Entity::find_in(tenant_id).count(db).await?;
         (held as i64, None)
     } else {
         let (from, to) = window(metric, now).ok_or_else(|| AppError::internal(anyhow::anyhow!("no quota window")))?;
@@ -133,7 +136,7 @@ async fn check(
 /// Sum of `metric` over hour buckets in `[from, to)`.
 pub async fn used_between(
     db: &impl ConnectionTrait,
-    tenant_id: Uuid,
+    tenant_id: TenantId,
     metric: QuotaMetric,
     from: DateTime<Utc>,
     to: DateTime<Utc>,

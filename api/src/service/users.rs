@@ -7,17 +7,14 @@ use entity::{
     enums::{UserRole, UserStatus},
     users,
 };
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionSession, TransactionTrait, prelude::*,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, QueryFilter, Set, TransactionSession, TransactionTrait, prelude::*};
 use uuid::Uuid;
 
-use super::{
-    page::{self, Page, PageResult},
-    validate,
-};
+use super::page::{self, Page, PageResult};
+use crate::domain::validate;
 use crate::{
     auth::{TenantCaller, password},
+    db::TenantOwned,
     error::{AppError, AppResult},
 };
 
@@ -38,8 +35,7 @@ pub struct UserChange {
 
 /// Reads a user of the caller's tenant.
 pub async fn get(db: &impl ConnectionTrait, caller: &TenantCaller, id: Uuid) -> AppResult<users::Model> {
-    users::Entity::find_by_id(id)
-        .filter(users::Column::TenantId.eq(caller.tenant_id))
+    users::Entity::find_by_id_in(caller.tenant_id, id)
         .one(db)
         .await?
         .ok_or(AppError::not_found("user"))
@@ -72,7 +68,7 @@ fn filtered(
     role: Option<UserRole>,
     status: Option<UserStatus>,
 ) -> sea_orm::Select<users::Entity> {
-    let mut select = users::Entity::find().filter(users::Column::TenantId.eq(caller.tenant_id));
+    let mut select = users::Entity::find_in(caller.tenant_id);
     if let Some(role) = role {
         select = select.filter(users::Column::Role.eq(role));
     }
@@ -98,7 +94,7 @@ pub async fn create(db: &impl TransactionTrait, caller: &TenantCaller, input: Ne
     let tx = db.begin().await?;
     let user = users::ActiveModel {
         id: Set(Uuid::now_v7()),
-        tenant_id: Set(caller.tenant_id),
+        tenant_id: Set(caller.tenant_id.into()),
         email: Set(email),
         display_name: Set(display_name),
         password_hash: Set(hash),
@@ -172,8 +168,7 @@ pub async fn set_status(
 /// Reads a user with a row lock, so that concurrent admin changes serialise.
 async fn lock(db: &impl ConnectionTrait, caller: &TenantCaller, id: Uuid) -> AppResult<users::Model> {
     use sea_orm::QuerySelect;
-    users::Entity::find_by_id(id)
-        .filter(users::Column::TenantId.eq(caller.tenant_id))
+    users::Entity::find_by_id_in(caller.tenant_id, id)
         .lock_exclusive()
         .one(db)
         .await?
@@ -183,8 +178,7 @@ async fn lock(db: &impl ConnectionTrait, caller: &TenantCaller, id: Uuid) -> App
 async fn ensure_other_admin(db: &impl ConnectionTrait, caller: &TenantCaller, except: Uuid) -> AppResult<()> {
     use sea_orm::QuerySelect;
     // Lock the admins so two concurrent demotions cannot both pass.
-    let admins = users::Entity::find()
-        .filter(users::Column::TenantId.eq(caller.tenant_id))
+    let admins = users::Entity::find_in(caller.tenant_id)
         .filter(users::Column::Role.eq(UserRole::TenantAdmin))
         .filter(users::Column::Status.eq(UserStatus::Active))
         .filter(users::Column::Id.ne(except))

@@ -3,17 +3,14 @@
 
 use chrono::Utc;
 use entity::{enums::WorkspaceStatus, workspaces};
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionSession, TransactionTrait, prelude::*,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, QueryFilter, Set, TransactionSession, TransactionTrait, prelude::*};
 use uuid::Uuid;
 
-use super::{
-    page::{self, Page, PageResult},
-    validate,
-};
+use super::page::{self, Page, PageResult};
+use crate::domain::validate;
 use crate::{
     auth::TenantCaller,
+    db::TenantOwned,
     error::{AppError, AppResult},
 };
 
@@ -36,8 +33,7 @@ pub struct WorkspaceChange {
 
 /// Reads a workspace of the caller's tenant.
 pub async fn get(db: &impl ConnectionTrait, caller: &TenantCaller, id: Uuid) -> AppResult<workspaces::Model> {
-    workspaces::Entity::find_by_id(id)
-        .filter(workspaces::Column::TenantId.eq(caller.tenant_id))
+    workspaces::Entity::find_by_id_in(caller.tenant_id, id)
         .one(db)
         .await?
         .ok_or(AppError::not_found("workspace"))
@@ -53,7 +49,7 @@ pub async fn get_writable(db: &impl ConnectionTrait, caller: &TenantCaller, id: 
 }
 
 fn filtered(caller: &TenantCaller, status: Option<WorkspaceStatus>) -> sea_orm::Select<workspaces::Entity> {
-    let mut select = workspaces::Entity::find().filter(workspaces::Column::TenantId.eq(caller.tenant_id));
+    let mut select = workspaces::Entity::find_in(caller.tenant_id);
     if let Some(status) = status {
         select = select.filter(workspaces::Column::Status.eq(status));
     }
@@ -102,13 +98,13 @@ pub async fn create(
     let tx = db.begin().await?;
     let workspace = workspaces::ActiveModel {
         id: Set(Uuid::now_v7()),
-        tenant_id: Set(caller.tenant_id),
+        tenant_id: Set(caller.tenant_id.into()),
         name: Set(name),
         slug: Set(slug),
         description: Set(description),
         settings: Set(settings),
         status: Set(WorkspaceStatus::Active),
-        created_by: Set(Some(caller.user_id)),
+        created_by: Set(caller.user_id),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -8,7 +8,7 @@ use std::{
     time::Duration,
 };
 
-use screenplay_api::localdb::{LocalDb, LocalUrls, create_database};
+use screenplay_api::db::local::{LocalDb, LocalUrls, create_database};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use tokio::sync::OnceCell;
 
@@ -26,21 +26,21 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// Where the test cluster (and the files of test PgBouncers) live:
 /// `$SCREENPLAY_TEST_HOME` or `.screenplay/test`, moved where the PostgreSQL
-/// user can reach it when running as root (see `localdb::reachable`).
+/// user can reach it when running as root (see `db::local::reachable`).
 pub fn test_home() -> PathBuf {
     static HOME: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     HOME.get_or_init(|| {
         let preferred = std::env::var_os("SCREENPLAY_TEST_HOME")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".screenplay/test"));
-        screenplay_api::localdb::reachable(preferred)
+        screenplay_api::db::local::reachable(preferred)
     })
     .clone()
 }
 
 async fn cluster() -> Cluster {
     // Tests build HTTP clients of their own; they need the TLS provider too.
-    screenplay_api::startup::init_tls();
+    screenplay_api::runtime::init_tls();
     CLUSTER
         .get_or_init(|| async {
             let port = std::env::var("SCREENPLAY_TEST_DB_PORT")

@@ -10,6 +10,7 @@ pub mod fountain;
 pub mod pgbouncer;
 pub mod process;
 pub mod proxy;
+pub mod rust_source;
 pub mod screenplay;
 pub mod seed;
 pub mod tools;
@@ -19,14 +20,12 @@ use std::net::SocketAddr;
 
 use reqwest::StatusCode;
 use screenplay_api::{
-    config::{Config, DatabaseArgs, Secret, ServeArgs},
-    http::{Server, ShutdownSignal},
-    startup::{self, ResolvedDatabase},
+    app::{Application, Running},
+    config::{Config, DatabaseArgs, ServeArgs},
     state::SharedState,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
-use tokio::{sync::watch, task::JoinHandle};
 
 pub use cluster::TestDb;
 
@@ -36,8 +35,7 @@ pub struct TestApp {
     pub db: TestDb,
     pub state: SharedState,
     pub client: reqwest::Client,
-    shutdown: Option<watch::Sender<bool>>,
-    server: Option<JoinHandle<anyhow::Result<()>>>,
+    server: Option<Running>,
 }
 
 /// The HS256 secret of test servers.
@@ -68,37 +66,21 @@ impl TestApp {
     /// A server whose pool connects through `app_url`; `pgbouncer` sets
     /// `SCREENPLAY_DB_PGBOUNCER` (PgBouncer in transaction mode in front).
     pub async fn spawn_with_pool(db: TestDb, app_url: String, flags: &[&str], pgbouncer: bool) -> Self {
-        startup::init_tls();
-        let mut args = vec!["--bind", "127.0.0.1:0", "--jwt-secret", JWT_SECRET];
+        screenplay_api::runtime::init_tls();
+        let mut args = vec!["--bind", "127.0.0.1:0", "--jwt-secret", JWT_SECRET, "--no-migrate"];
         args.extend_from_slice(flags);
         let serve = ServeArgs::parse_flags(&args).expect("serve flags");
-        let config = Config::from_args(serve).expect("config");
-        let db_args = DatabaseArgs {
-            database_url: Some(Secret::new(app_url.clone())),
-            migration_database_url: Some(Secret::new(db.owner_url.clone())),
-            home: None,
-            db_port: 0,
-            pool_size: 8,
-            pgbouncer,
-        };
-        let resolved = ResolvedDatabase {
-            app_url: Secret::new(app_url),
-            migration_url: Secret::new(db.owner_url.clone()),
-            local_home: None,
-        };
-        let pool = startup::connect(&resolved, &db_args).await.expect("connect");
-        let state = startup::build_state(config, pool, &resolved).await.expect("state");
-        let server = Server::bind(state.config.bind, state.clone()).await.expect("bind");
-        let addr = server.local_addr();
-        let (trigger, signal) = ShutdownSignal::new();
-        let handle = tokio::spawn(server.run(signal));
+        let mut database = DatabaseArgs::at(&app_url, Some(&db.owner_url));
+        database.pool_size = 8;
+        database.pgbouncer = pgbouncer;
+        let config = Config::from_args(serve, database).expect("config");
+        let server = Application::build(config).await.expect("application").spawn();
         Self {
-            addr,
+            addr: server.addr,
+            state: server.state.clone(),
             db,
-            state,
             client: reqwest::Client::new(),
-            shutdown: Some(trigger),
-            server: Some(handle),
+            server: Some(server),
         }
     }
 
@@ -156,11 +138,8 @@ impl TestApp {
 
     /// Stops the server (graceful) and waits for it.
     pub async fn stop(&mut self) {
-        if let Some(trigger) = self.shutdown.take() {
-            let _ = trigger.send(true);
-        }
-        if let Some(handle) = self.server.take() {
-            handle.await.expect("server task").expect("server result");
+        if let Some(server) = self.server.take() {
+            server.stop().await.expect("server result");
         }
     }
 
@@ -172,8 +151,8 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if let Some(trigger) = self.shutdown.take() {
-            let _ = trigger.send(true);
+        if let Some(server) = &self.server {
+            server.signal_stop();
         }
     }
 }

@@ -6,7 +6,7 @@ use super::cluster::test_home;
 
 /// The local installation's binaries (psql, pg_dump, ...) of the test cluster.
 pub fn pg_bin() -> PathBuf {
-    screenplay_api::localdb::LocalDb::new(Some(test_home()), 0)
+    screenplay_api::db::local::LocalDb::new(Some(test_home()), 0)
         .expect("test home")
         .bin_dir()
 }

@@ -4,9 +4,10 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::{
-    auth::{Action, Allow},
+    auth::Action,
     graphql::{
         context::ContextExt,
+        guards::Allow,
         types::{ExecutionLog, ExecutionStatus, LlmCall, LlmCallStatus, RetrievalMethod, RetrievedDocument},
     },
     service::agent_records::{self, ExecutionInput, LlmCallInput, RetrievalInput},

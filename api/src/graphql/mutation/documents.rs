@@ -4,14 +4,18 @@ use async_graphql::{Context, InputObject, Json, Object, SimpleObject, Upload};
 use uuid::Uuid;
 
 use crate::{
-    auth::{Action, Allow},
+    auth::Action,
     error::AppError,
     graphql::{
         context::ContextExt,
+        guards::Allow,
         types::{Document, IngestResult},
     },
     ingest::files,
-    service::documents::{self, Author, DocumentChange, IngestRequest, NewDocument},
+    service::{
+        documents::{self, DocumentChange},
+        ingestion::{self, IngestRequest, NewDocument},
+    },
 };
 
 /// One document to ingest: `content`, or an uploaded `file` (GraphQL
@@ -148,9 +152,9 @@ impl DocumentMutation {
             None => (None, None),
         };
         let (tx, caller) = ctx.scope().tenant().await?;
-        let outcome = documents::ingest(
+        let outcome = ingestion::ingest(
             &*tx,
-            &Author::from(&caller),
+            &caller,
             ctx.app().document_deps(),
             IngestRequest {
                 workspace_id: input.workspace_id,
@@ -183,7 +187,7 @@ impl DocumentMutation {
         let (tx, caller) = ctx.scope().tenant().await?;
         let (before, after) = documents::update(
             &*tx,
-            &Author::from(&caller),
+            &caller,
             ctx.app().document_deps(),
             input.id,
             DocumentChange {
@@ -210,7 +214,7 @@ impl DocumentMutation {
         ids: Vec<Uuid>,
     ) -> async_graphql::Result<DeleteDocumentsPayload> {
         let (tx, caller) = ctx.scope().tenant().await?;
-        let deleted = documents::delete(&*tx, &Author::from(&caller), ctx.app().vectors.as_ref(), &ids).await?;
+        let deleted = documents::delete(&*tx, &caller, ctx.app().vectors.as_ref(), &ids).await?;
         let ids: Vec<Uuid> = deleted.iter().map(|d| d.id).collect();
         ctx.scope().note_resources("document", ids.iter().copied());
         Ok(DeleteDocumentsPayload {

@@ -2,9 +2,10 @@ use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject};
 use uuid::Uuid;
 
 use crate::{
-    auth::{Action, Allow},
+    auth::Action,
     graphql::{
         context::ContextExt,
+        guards::Allow,
         types::{Fragment, FragmentKind, FragmentOrigin},
     },
     service::fragments::{self, NewFragment, Revision},

@@ -5,9 +5,10 @@
 use async_graphql::{Context, Object};
 
 use crate::{
-    auth::{Action, Allow},
+    auth::Action,
     graphql::{
         context::ContextExt,
+        guards::Allow,
         types::monitoring::{AnalyzeAllTablesPayload, CleanupOldLogsPayload},
     },
     service::monitoring,

@@ -2,9 +2,10 @@ use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject};
 use uuid::Uuid;
 
 use crate::{
-    auth::{Action, Allow},
+    auth::Action,
     graphql::{
         context::ContextExt,
+        guards::Allow,
         types::{OutlineStep, Session, StepStatus},
     },
     service::outline::{self, NewStep, StatusChange, StepInput, StepMove},

@@ -3,9 +3,10 @@ use entity::enums;
 use uuid::Uuid;
 
 use crate::{
-    auth::{Action, Allow},
+    auth::Action,
     graphql::{
         context::ContextExt,
+        guards::Allow,
         types::{Tenant, TenantPlan, User},
     },
     service::tenants::{self, Limits, LimitsChange, NewTenant, TenantChange},

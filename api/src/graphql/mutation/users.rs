@@ -3,9 +3,10 @@ use entity::enums;
 use uuid::Uuid;
 
 use crate::{
-    auth::{Action, Allow},
+    auth::Action,
     graphql::{
         context::ContextExt,
+        guards::Allow,
         types::{User, UserRole},
     },
     service::users::{self, NewUser, UserChange},

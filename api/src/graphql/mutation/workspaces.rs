@@ -2,8 +2,8 @@ use async_graphql::{Context, InputObject, Json, MaybeUndefined, Object, SimpleOb
 use uuid::Uuid;
 
 use crate::{
-    auth::{Action, Allow},
-    graphql::{context::ContextExt, types::Workspace},
+    auth::Action,
+    graphql::{context::ContextExt, guards::Allow, types::Workspace},
     service::workspaces::{self, NewWorkspace, WorkspaceChange},
 };
 

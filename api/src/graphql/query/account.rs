@@ -1,11 +1,9 @@
 use async_graphql::{Context, Object};
 
 use crate::{
-    auth::{Role, SignedIn},
-    graphql::{
-        context::{Caller, ContextExt},
-        types::Me,
-    },
+    auth::Role,
+    graphql::{context::ContextExt, guards::SignedIn, types::Me},
+    request::Caller,
     service::{tenants, users},
 };
 
@@ -26,12 +24,15 @@ impl AccountQuery {
                 tenant: None,
             },
             Caller::Tenant(caller) => {
-                let user = users::get(&*tx, &caller, caller.user_id).await?;
-                let tenant = tenants::get(&*tx, caller.tenant_id).await?;
+                let user = match caller.user_id {
+                    Some(id) => Some(users::get(&*tx, &caller, id).await?.into()),
+                    None => None,
+                };
+                let tenant = tenants::get(&*tx, caller.tenant_id.uuid()).await?;
                 Me {
                     subject: ctx.principal().subject().unwrap_or_default().to_owned(),
                     role: caller.role,
-                    user: Some(user.into()),
+                    user,
                     tenant: Some(tenant.into()),
                 }
             }

@@ -7,15 +7,16 @@ use sea_orm::DatabaseTransaction;
 use uuid::Uuid;
 
 use crate::{
-    auth::{Action, Allow},
+    auth::Action,
+    domain::TenantId,
     error::{AppError, AppResult},
     graphql::{
-        connection::{self, Page, TotalCount},
-        context::{Caller, ContextExt, RequestScope},
-        types::{
-            AuditLog, AuditOutcome, Granularity, QuotaMetric, UsageMeter, UsagePoint, UsageSummary, UsageWindow, cursor,
-        },
+        connection::{self, Page, TotalCount, cursor},
+        context::ContextExt,
+        guards::Allow,
+        types::{AuditLog, AuditOutcome, Granularity, QuotaMetric, UsageMeter, UsagePoint, UsageSummary, UsageWindow},
     },
+    request::{Caller, RequestScope},
     service::{
         audit_log::{self, AuditFilter},
         page,
@@ -38,7 +39,11 @@ pub struct AuditLogFilter {
 /// The transaction and the tenant a usage question is about: tenant admins
 /// ask about their own tenant (another's id is NOT_FOUND), platform admins
 /// must name one.
-async fn target_tenant(scope: &RequestScope, requested: Option<Uuid>) -> AppResult<(Arc<DatabaseTransaction>, Uuid)> {
+async fn target_tenant(
+    scope: &RequestScope,
+    requested: Option<Uuid>,
+) -> AppResult<(Arc<DatabaseTransaction>, TenantId)> {
+    let requested = requested.map(TenantId::from);
     match scope.open().await? {
         (tx, Caller::Platform { .. }) => {
             let tenant =
@@ -72,9 +77,10 @@ impl AuditQuery {
         let page = page::Page::new(first, after, last, before, ctx.app().config.limits.max_page_size)?;
         let filter = filter.unwrap_or_default();
         let (tx, caller) = ctx.scope().open().await?;
+        let requested = filter.tenant_id.map(TenantId::from);
         let tenant_id = match caller {
-            Caller::Platform { .. } => filter.tenant_id,
-            Caller::Tenant(c) => match filter.tenant_id {
+            Caller::Platform { .. } => requested,
+            Caller::Tenant(c) => match requested {
                 Some(t) if t != c.tenant_id => return Err(AppError::not_found("tenant").into()),
                 _ => Some(c.tenant_id),
             },

@@ -2,11 +2,12 @@ use async_graphql::{Context, InputObject, Json, Object};
 use uuid::Uuid;
 
 use crate::{
-    auth::{Action, Allow, policy},
+    auth::{Action, policy},
     graphql::{
-        connection::{self, Page, TotalCount},
+        connection::{self, Page, TotalCount, cursor},
         context::ContextExt,
-        types::{Document, DocumentStatistics, SearchHit, SearchMode, cursor},
+        guards::Allow,
+        types::{Document, DocumentStatistics, SearchHit, SearchMode},
     },
     search::SearchFilter,
     service::{documents, page, search},
@@ -85,11 +86,11 @@ impl DocumentQuery {
         let page = page::Page::new(first, after, last, before, ctx.app().config.limits.max_page_size)?;
         let filter = documents::check_filter(filter.unwrap_or_default().into())?;
         let (tx, caller) = ctx.scope().tenant().await?;
-        let rows = documents::list(&*tx, caller.tenant_id, workspace_id, &filter, &page).await?;
+        let rows = documents::list(&*tx, &caller, workspace_id, &filter, &page).await?;
         let total = TotalCount::new(move || {
             let tx = tx.clone();
             let filter = filter.clone();
-            Box::pin(async move { documents::count(&*tx, caller.tenant_id, workspace_id, &filter).await })
+            Box::pin(async move { documents::count(&*tx, &caller, workspace_id, &filter).await })
         });
         Ok(connection::page(
             rows,
@@ -103,7 +104,7 @@ impl DocumentQuery {
     #[graphql(guard = "Allow(Action::ReadContent)")]
     async fn document(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Document> {
         let (tx, caller) = ctx.scope().tenant().await?;
-        Ok(documents::get(&*tx, caller.tenant_id, id).await?.into())
+        Ok(documents::get(&*tx, &caller, id).await?.into())
     }
 
     /// Searches a workspace's documents by vector, keyword or both.
@@ -120,7 +121,7 @@ impl DocumentQuery {
         let app = ctx.app();
         let hits = search::search(
             &tx,
-            caller.tenant_id,
+            &caller,
             app.document_deps(),
             search::SearchRequest {
                 workspace_id: input.workspace_id,
@@ -152,8 +153,6 @@ impl DocumentQuery {
         workspace_id: Uuid,
     ) -> async_graphql::Result<DocumentStatistics> {
         let (tx, caller) = ctx.scope().tenant().await?;
-        Ok(documents::statistics(&*tx, caller.tenant_id, workspace_id)
-            .await?
-            .into())
+        Ok(documents::statistics(&*tx, &caller, workspace_id).await?.into())
     }
 }

@@ -3,9 +3,10 @@
 use async_graphql::{Context, Object};
 
 use crate::{
-    auth::{Action, Allow},
+    auth::Action,
     graphql::{
         context::ContextExt,
+        guards::Allow,
         types::monitoring::{CacheHitRatio, ConnectionStat, IndexUsage, SlowQueries, TableSize, VectorDbMetrics},
     },
     service::monitoring,

@@ -3,11 +3,12 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::{
-    auth::{Action, Allow},
+    auth::Action,
     graphql::{
-        connection::{self, Page, TotalCount},
+        connection::{self, Page, TotalCount, cursor},
         context::ContextExt,
-        types::{Session, SessionOrderBy, SessionStatus, cursor},
+        guards::Allow,
+        types::{Session, SessionOrderBy, SessionStatus},
     },
     service::{
         page,

@@ -2,11 +2,12 @@ use async_graphql::{Context, Object};
 use uuid::Uuid;
 
 use crate::{
-    auth::{Action, Allow},
+    auth::Action,
     graphql::{
-        connection::{self, Page, TotalCount},
+        connection::{self, Page, TotalCount, cursor},
         context::ContextExt,
-        types::{Tenant, TenantStatus, cursor},
+        guards::Allow,
+        types::{Tenant, TenantStatus},
     },
     service::{page, tenants},
 };

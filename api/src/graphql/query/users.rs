@@ -2,11 +2,12 @@ use async_graphql::{Context, Object};
 use uuid::Uuid;
 
 use crate::{
-    auth::{Action, Allow},
+    auth::Action,
     graphql::{
-        connection::{self, Page, TotalCount},
+        connection::{self, Page, TotalCount, cursor},
         context::ContextExt,
-        types::{User, UserRole, UserStatus, cursor},
+        guards::Allow,
+        types::{User, UserRole, UserStatus},
     },
     service::{page, users},
 };

@@ -5,21 +5,23 @@ use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
 use uuid::Uuid;
 
-use super::ShortTx;
 use crate::{
-    auth::{Action, Allow},
+    auth::Action,
+    domain::TenantId,
     error::AppResult,
     events::HubMessage,
     graphql::{
-        context::{ContextExt, RequestScope},
+        context::ContextExt,
+        guards::Allow,
         types::{SessionEvent, SessionEventType},
     },
+    request::{RequestScope, ShortTx},
     service::sessions,
 };
 
 /// The caller may read the session (short transaction); returns its tenant.
-async fn check_access(scope: &RequestScope, session_id: Uuid) -> AppResult<Uuid> {
-    let short = ShortTx::open(scope).await?;
+async fn check_access(scope: &RequestScope, session_id: Uuid) -> AppResult<TenantId> {
+    let short = ShortTx::open(scope.db(), scope.principal()).await?;
     let found = sessions::get(&short.tx, &short.caller, session_id).await;
     let tenant_id = short.caller.tenant_id;
     short.close().await;
@@ -63,7 +65,7 @@ impl SessionSubscription {
                 };
                 match message {
                     Ok(HubMessage::Event(record)) => {
-                        if record.tenant_id != tenant_id || record.session_id != session_id {
+                        if tenant_id != record.tenant_id || record.session_id != session_id {
                             continue;
                         }
                         if let Some(event) = SessionEvent::from_record(record) {

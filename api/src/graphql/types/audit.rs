@@ -4,7 +4,7 @@ use entity::audit_logs;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::TenantLimits;
+use super::tenant::TenantLimits;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 #[graphql(remote = "entity::enums::AuditOutcome")]

@@ -1,7 +1,7 @@
 use async_graphql::SimpleObject;
 use chrono::{DateTime, Utc};
 
-use super::{Tenant, User};
+use super::{tenant::Tenant, user::User};
 use crate::auth::Role;
 
 /// Tokens of a signed-in session.

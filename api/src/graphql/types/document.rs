@@ -2,7 +2,7 @@ use async_graphql::{Enum, Json, SimpleObject};
 use chrono::{DateTime, FixedOffset};
 use uuid::Uuid;
 
-use crate::service::{documents, search};
+use crate::service::{documents, ingestion, search};
 
 /// One stored chunk of a reference document (long documents are split on
 /// paragraph and sentence boundaries; each chunk is searched on its own).
@@ -196,8 +196,8 @@ pub struct IngestResult {
     pub document_ids: Vec<Uuid>,
 }
 
-impl From<documents::IngestResult> for IngestResult {
-    fn from(r: documents::IngestResult) -> Self {
+impl From<ingestion::IngestResult> for IngestResult {
+    fn from(r: ingestion::IngestResult) -> Self {
         Self {
             source_path: r.source_path,
             chunk_count: r.chunk_count as i32,

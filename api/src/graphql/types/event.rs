@@ -4,12 +4,11 @@ use async_graphql::{Context, Enum, Object};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Fragment, SessionStatus, StepStatus};
-use crate::{
-    events::SessionEventRecord,
-    graphql::{context::ContextExt, subscription::ShortTx},
-    service::fragments,
+use super::{
+    enums::{SessionStatus, StepStatus},
+    session::Fragment,
 };
+use crate::{events::SessionEventRecord, graphql::context::ContextExt, request::ShortTx, service::fragments};
 
 /// What happened to a session.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -149,7 +148,7 @@ impl SessionEvent {
         if self.kind == SessionEventType::FragmentDeleted {
             return Ok(None);
         }
-        let short = ShortTx::open(ctx.scope()).await?;
+        let short = ShortTx::open(ctx.scope().db(), ctx.principal()).await?;
         let found = fragments::get_many(&short.tx, &short.caller, &[id]).await;
         short.close().await;
         Ok(found?.into_iter().next().map(Fragment::from))

@@ -147,7 +147,7 @@ mirror! {
 #[derive(SimpleObject, Clone, Debug)]
 pub struct SlowQueries {
     /// False when pg_stat_statements is not installed: `queries` is then
-    /// always empty (see the README, "Monitoring", to enable it).
+    /// always empty (see docs/operations.md, "pg_stat_statements", to enable it).
     pub statistics_available: bool,
     /// Statements averaging at least 100 ms, slowest first (50 at most).
     pub queries: Vec<SlowQuery>,

@@ -1,25 +1,40 @@
-use std::sync::Arc;
+//! The session graph: a session, its outline steps, fragments and agent
+//! records. These types refer to each other both ways (a step lists its
+//! fragments, a fragment names its step), so they live in one file rather
+//! than in files that import each other in a circle.
+
+use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::{ComplexObject, Context, Json, Object, SimpleObject};
 use chrono::{DateTime, FixedOffset};
-use entity::screenplay_sessions;
+use entity::{
+    execution_logs, fragment_versions, llm_call_logs, outline_steps, retrieved_documents, screenplay_fragments,
+    screenplay_sessions,
+};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::{
-    ExecutionLog, Fragment, LlmCall, OutlineStep, RetrievedDocument, ScreenplayFormat, SessionStatus, Workspace, cursor,
+    enums::{
+        ExecutionStatus, FragmentKind, FragmentOrigin, LlmCallStatus, RetrievalMethod, ScreenplayFormat, SessionStatus,
+        StepStatus,
+    },
+    workspace::Workspace,
 };
 use crate::{
     graphql::{
-        connection::{self, Page, TotalCount},
+        connection::{self, Page, TotalCount, cursor},
         context::ContextExt,
         loaders::{
-            ChildCount, ExecutionPage, FragmentPage, FragmentsOfSession, LlmCallPage, RetrievalPage, StepsOfSession,
-            UsageOfSession, WorkspaceById,
+            ChildCount, ExecutionPage, FragmentById, FragmentPage, FragmentsOfSession, FragmentsOfStep, LlmCallPage,
+            RetrievalPage, RetrievalsOfStep, SessionById, StepById, StepsOfSession, UsageOfSession, VersionsOfFragment,
+            WorkspaceById,
         },
     },
     service::{agent_records, export, fragments, page},
 };
+
+// ---- Sessions ----
 
 /// A screenplay being generated: its outline, fragments and agent records.
 #[derive(Clone)]
@@ -113,7 +128,7 @@ impl Session {
     async fn language(&self) -> &str {
         &self.0.language
     }
-    /// Derived from the steps (see the README, "Session status").
+    /// Derived from the steps (see docs/api.md, "Session status").
     async fn status(&self) -> SessionStatus {
         self.0.status.into()
     }
@@ -284,5 +299,436 @@ impl From<agent_records::Usage> for SessionUsage {
             cost_usd: u.cost_usd,
             total_latency_ms: u.total_latency_ms,
         }
+    }
+}
+
+// ---- Outline steps ----
+
+/// One step of a session's outline (an act, a sequence, a scene).
+#[derive(Clone)]
+pub struct OutlineStep {
+    pub model: outline_steps::Model,
+    /// Known when the step came from a whole outline; loaded otherwise.
+    children: Option<Vec<OutlineStep>>,
+}
+
+impl From<outline_steps::Model> for OutlineStep {
+    fn from(model: outline_steps::Model) -> Self {
+        Self { model, children: None }
+    }
+}
+
+impl OutlineStep {
+    /// The tree of a session's steps: top-level steps with their children.
+    pub fn tree(all: &[outline_steps::Model]) -> Vec<OutlineStep> {
+        Self::subtree(all, None)
+    }
+
+    fn subtree(all: &[outline_steps::Model], root: Option<Uuid>) -> Vec<OutlineStep> {
+        let mut children: HashMap<Option<Uuid>, Vec<&outline_steps::Model>> = HashMap::new();
+        for step in all {
+            children.entry(step.parent_step_id).or_default().push(step);
+        }
+        for list in children.values_mut() {
+            list.sort_by_key(|s| (s.position, s.id));
+        }
+        fn build(
+            parent: Option<Uuid>,
+            children: &HashMap<Option<Uuid>, Vec<&outline_steps::Model>>,
+        ) -> Vec<OutlineStep> {
+            children
+                .get(&parent)
+                .into_iter()
+                .flatten()
+                .map(|s| OutlineStep {
+                    model: (*s).clone(),
+                    children: Some(build(Some(s.id), children)),
+                })
+                .collect()
+        }
+        build(root, &children)
+    }
+}
+
+#[Object]
+impl OutlineStep {
+    async fn id(&self) -> Uuid {
+        self.model.id
+    }
+    async fn session_id(&self) -> Uuid {
+        self.model.session_id
+    }
+    async fn parent_step_id(&self) -> Option<Uuid> {
+        self.model.parent_step_id
+    }
+    /// 0-based order among its siblings (dense).
+    async fn position(&self) -> i32 {
+        self.model.position
+    }
+    async fn title(&self) -> &str {
+        &self.model.title
+    }
+    async fn description(&self) -> Option<&str> {
+        self.model.description.as_deref()
+    }
+    async fn status(&self) -> StepStatus {
+        self.model.status.into()
+    }
+    async fn agent_name(&self) -> Option<&str> {
+        self.model.agent_name.as_deref()
+    }
+    /// Why the step failed.
+    async fn error(&self) -> Option<&str> {
+        self.model.error.as_deref()
+    }
+    async fn started_at(&self) -> Option<DateTime<FixedOffset>> {
+        self.model.started_at
+    }
+    async fn finished_at(&self) -> Option<DateTime<FixedOffset>> {
+        self.model.finished_at
+    }
+    async fn created_at(&self) -> DateTime<FixedOffset> {
+        self.model.created_at
+    }
+    async fn updated_at(&self) -> DateTime<FixedOffset> {
+        self.model.updated_at
+    }
+
+    /// Child steps in order.
+    async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OutlineStep>> {
+        if let Some(children) = &self.children {
+            return Ok(children.clone());
+        }
+        let all = ctx
+            .loaders()
+            .one(StepsOfSession(self.model.session_id))
+            .await?
+            .unwrap_or_default();
+        Ok(Self::subtree(&all, Some(self.model.id)))
+    }
+
+    /// The step's fragments in order (current versions).
+    async fn fragments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Fragment>> {
+        let list = ctx
+            .loaders()
+            .one(FragmentsOfStep(self.model.id))
+            .await?
+            .unwrap_or_default();
+        Ok(list.iter().cloned().map(Fragment::from).collect())
+    }
+
+    /// Documents retrieved for this step.
+    async fn retrievals(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RetrievedDocument>> {
+        let list = ctx
+            .loaders()
+            .one(RetrievalsOfStep(self.model.id))
+            .await?
+            .unwrap_or_default();
+        Ok(list.iter().cloned().map(RetrievedDocument::from).collect())
+    }
+}
+
+// ---- Fragments and their versions ----
+
+/// One screenplay element under an outline step (its current version).
+#[derive(Clone)]
+pub struct Fragment(pub screenplay_fragments::Model);
+
+impl From<screenplay_fragments::Model> for Fragment {
+    fn from(m: screenplay_fragments::Model) -> Self {
+        Self(m)
+    }
+}
+
+#[Object]
+impl Fragment {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn session_id(&self) -> Uuid {
+        self.0.session_id
+    }
+    async fn step_id(&self) -> Uuid {
+        self.0.step_id
+    }
+    /// 0-based order within the step (dense).
+    async fn position(&self) -> i32 {
+        self.0.position
+    }
+    async fn kind(&self) -> FragmentKind {
+        self.0.kind.into()
+    }
+    /// Who speaks (DIALOGUE and PARENTHETICAL).
+    async fn character(&self) -> Option<&str> {
+        self.0.character.as_deref()
+    }
+    async fn content(&self) -> &str {
+        &self.0.content
+    }
+    /// Current version; pass it to `reviseFragment`.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// How the current version came to be.
+    async fn origin(&self) -> FragmentOrigin {
+        self.0.origin.into()
+    }
+    async fn agent_name(&self) -> Option<&str> {
+        self.0.agent_name.as_deref()
+    }
+    async fn token_count(&self) -> Option<i32> {
+        self.0.token_count
+    }
+    /// Author of the current version.
+    async fn created_by(&self) -> Option<Uuid> {
+        self.0.created_by
+    }
+    async fn created_at(&self) -> DateTime<FixedOffset> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<FixedOffset> {
+        self.0.updated_at
+    }
+
+    /// The step it belongs to.
+    async fn step(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<OutlineStep>> {
+        Ok(ctx
+            .loaders()
+            .one(StepById(self.0.step_id))
+            .await?
+            .map(OutlineStep::from))
+    }
+
+    /// Every version, oldest first; the last one is the current version.
+    async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FragmentVersion>> {
+        let earlier = ctx
+            .loaders()
+            .one(VersionsOfFragment(self.0.id))
+            .await?
+            .unwrap_or_default();
+        let mut out: Vec<FragmentVersion> = earlier.iter().map(FragmentVersion::from).collect();
+        out.push(FragmentVersion {
+            version: self.0.version,
+            character: self.0.character.clone(),
+            content: self.0.content.clone(),
+            origin: self.0.origin.into(),
+            agent_name: self.0.agent_name.clone(),
+            created_by: self.0.created_by,
+            created_at: self.0.updated_at,
+            current: true,
+        });
+        Ok(out)
+    }
+}
+
+/// One version of a fragment.
+#[derive(SimpleObject, Clone)]
+pub struct FragmentVersion {
+    pub version: i32,
+    pub character: Option<String>,
+    pub content: String,
+    pub origin: FragmentOrigin,
+    pub agent_name: Option<String>,
+    /// Who wrote this version.
+    pub created_by: Option<Uuid>,
+    /// When this version was written.
+    pub created_at: DateTime<FixedOffset>,
+    /// Whether this is the fragment's current version.
+    pub current: bool,
+}
+
+impl From<&fragment_versions::Model> for FragmentVersion {
+    fn from(m: &fragment_versions::Model) -> Self {
+        Self {
+            version: m.version,
+            character: m.character.clone(),
+            content: m.content.clone(),
+            origin: m.origin.into(),
+            agent_name: m.agent_name.clone(),
+            created_by: m.created_by,
+            created_at: m.created_at,
+            current: false,
+        }
+    }
+}
+
+// ---- What agents recorded: retrievals, executions, LLM calls ----
+
+/// A document an agent retrieved for a session (and step).
+#[derive(Clone)]
+pub struct RetrievedDocument(pub retrieved_documents::Model);
+
+impl From<retrieved_documents::Model> for RetrievedDocument {
+    fn from(m: retrieved_documents::Model) -> Self {
+        Self(m)
+    }
+}
+
+#[Object]
+impl RetrievedDocument {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn session_id(&self) -> Uuid {
+        self.0.session_id
+    }
+    async fn step_id(&self) -> Option<Uuid> {
+        self.0.step_id
+    }
+    /// The document (null once it was deleted).
+    async fn document_id(&self) -> Option<Uuid> {
+        self.0.document_id
+    }
+    async fn query_text(&self) -> Option<&str> {
+        self.0.query_text.as_deref()
+    }
+    async fn method(&self) -> RetrievalMethod {
+        self.0.method.into()
+    }
+    async fn score(&self) -> f64 {
+        self.0.score
+    }
+    /// 1 is the best match.
+    async fn rank(&self) -> i32 {
+        self.0.rank
+    }
+    async fn created_at(&self) -> DateTime<FixedOffset> {
+        self.0.created_at
+    }
+}
+
+/// One logged agent action.
+#[derive(Clone)]
+pub struct ExecutionLog(pub execution_logs::Model);
+
+impl From<execution_logs::Model> for ExecutionLog {
+    fn from(m: execution_logs::Model) -> Self {
+        Self(m)
+    }
+}
+
+#[Object]
+impl ExecutionLog {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn session_id(&self) -> Option<Uuid> {
+        self.0.session_id
+    }
+    async fn step_id(&self) -> Option<Uuid> {
+        self.0.step_id
+    }
+    async fn agent_name(&self) -> &str {
+        &self.0.agent_name
+    }
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    async fn status(&self) -> ExecutionStatus {
+        self.0.status.into()
+    }
+    async fn input(&self) -> Option<Json<serde_json::Value>> {
+        self.0.input.clone().map(Json)
+    }
+    async fn output(&self) -> Option<Json<serde_json::Value>> {
+        self.0.output.clone().map(Json)
+    }
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+    /// From `startedAt` to `finishedAt`.
+    async fn duration_ms(&self) -> Option<i64> {
+        self.0.duration_ms
+    }
+    async fn started_at(&self) -> DateTime<FixedOffset> {
+        self.0.started_at
+    }
+    async fn finished_at(&self) -> Option<DateTime<FixedOffset>> {
+        self.0.finished_at
+    }
+    async fn created_at(&self) -> DateTime<FixedOffset> {
+        self.0.created_at
+    }
+}
+
+/// One LLM call an agent made, linked to its session, step, fragment and
+/// (through the step) the retrievals that fed it.
+#[derive(Clone)]
+pub struct LlmCall(pub llm_call_logs::Model);
+
+impl From<llm_call_logs::Model> for LlmCall {
+    fn from(m: llm_call_logs::Model) -> Self {
+        Self(m)
+    }
+}
+
+#[Object]
+impl LlmCall {
+    async fn id(&self) -> Uuid {
+        self.0.id
+    }
+    async fn session_id(&self) -> Option<Uuid> {
+        self.0.session_id
+    }
+    async fn step_id(&self) -> Option<Uuid> {
+        self.0.step_id
+    }
+    async fn fragment_id(&self) -> Option<Uuid> {
+        self.0.fragment_id
+    }
+    async fn provider(&self) -> &str {
+        &self.0.provider
+    }
+    async fn model(&self) -> &str {
+        &self.0.model
+    }
+    async fn prompt_tokens(&self) -> i32 {
+        self.0.prompt_tokens
+    }
+    async fn completion_tokens(&self) -> i32 {
+        self.0.completion_tokens
+    }
+    async fn total_tokens(&self) -> i32 {
+        self.0.total_tokens
+    }
+    /// US dollars.
+    async fn cost_usd(&self) -> Decimal {
+        self.0.cost_usd
+    }
+    async fn latency_ms(&self) -> Option<i32> {
+        self.0.latency_ms
+    }
+    async fn status(&self) -> LlmCallStatus {
+        self.0.status.into()
+    }
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+    async fn created_at(&self) -> DateTime<FixedOffset> {
+        self.0.created_at
+    }
+
+    async fn session(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Session>> {
+        let Some(id) = self.0.session_id else { return Ok(None) };
+        Ok(ctx.loaders().one(SessionById(id)).await?.map(Session::from))
+    }
+
+    async fn step(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<OutlineStep>> {
+        let Some(id) = self.0.step_id else { return Ok(None) };
+        Ok(ctx.loaders().one(StepById(id)).await?.map(OutlineStep::from))
+    }
+
+    async fn fragment(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Fragment>> {
+        let Some(id) = self.0.fragment_id else { return Ok(None) };
+        Ok(ctx.loaders().one(FragmentById(id)).await?.map(Fragment::from))
+    }
+
+    /// The retrievals recorded for the call's step (what fed the call).
+    async fn retrievals(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RetrievedDocument>> {
+        let Some(id) = self.0.step_id else {
+            return Ok(Vec::new());
+        };
+        let list = ctx.loaders().one(RetrievalsOfStep(id)).await?.unwrap_or_default();
+        Ok(list.iter().cloned().map(RetrievedDocument::from).collect())
     }
 }

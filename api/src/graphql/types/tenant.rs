@@ -3,7 +3,7 @@ use chrono::{DateTime, FixedOffset};
 use entity::tenants;
 use uuid::Uuid;
 
-use super::{TenantPlan, TenantStatus};
+use super::enums::{TenantPlan, TenantStatus};
 
 /// An organisation using the service.
 #[derive(SimpleObject, Clone)]

@@ -3,7 +3,7 @@ use chrono::{DateTime, FixedOffset};
 use entity::users;
 use uuid::Uuid;
 
-use super::{UserRole, UserStatus};
+use super::enums::{UserRole, UserStatus};
 
 /// A person or agent service account of a tenant.
 #[derive(SimpleObject, Clone)]

@@ -3,7 +3,7 @@ use chrono::{DateTime, FixedOffset};
 use entity::workspaces;
 use uuid::Uuid;
 
-use super::WorkspaceStatus;
+use super::enums::WorkspaceStatus;
 
 /// A tenant's space for sessions and reference documents.
 #[derive(SimpleObject, Clone)]

@@ -1,25 +1,15 @@
-//! From configuration to a running state: which database, migrations, the
-//! pool, the token keys.
+//! Which database a command works on: `DATABASE_URL`, or the local
+//! development database (installed and started as needed); migrations,
+//! the pool, and the local signing secret.
 
-use std::{path::PathBuf, sync::Arc};
+use std::path::PathBuf;
 
 use anyhow::Context;
 
 use crate::{
-    auth::jwt::{JwtIssuer, JwtVerifier},
-    config::{Config, DatabaseArgs, JwtArgs, Secret},
-    db::{Db, PoolOptions, migrate_up},
-    events::EventHub,
-    localdb::LocalDb,
-    middleware::{audit::AuditSink, persisted::PersistedQueryStore, rate_limit::RateLimiter},
-    state::{AppState, SharedState},
+    config::{DatabaseArgs, JwtArgs, Secret},
+    db::{Db, PoolOptions, local::LocalDb, migrate_up},
 };
-
-/// Installs the process-wide TLS provider (ring) used by every client we
-/// open: database, JWKS, embedding providers. Idempotent.
-pub fn init_tls() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
 
 /// The database a command works on.
 pub struct ResolvedDatabase {
@@ -78,7 +68,7 @@ pub async fn connect(database: &ResolvedDatabase, args: &DatabaseArgs) -> anyhow
         tracing::warn!(
             role = %role.name,
             "DATABASE_URL connects as a role that bypasses row-level security; every tenant transaction \
-             switches to screenplay_app. Prefer a dedicated role (see README, \"Database roles\")"
+             switches to screenplay_app. Prefer a dedicated role (see docs/configuration.md, \"Database roles\")"
         );
     }
     Ok(db)
@@ -105,45 +95,6 @@ pub fn signing_secret(jwt: &JwtArgs, database: &ResolvedDatabase) -> anyhow::Res
         Some(home) => Ok(Secret::new(local_jwt_secret(home)?)),
         None => anyhow::bail!("set SCREENPLAY_JWT_SECRET (the server's signing secret)"),
     }
-}
-
-/// Builds the shared state. In local development without a configured
-/// secret, a signing secret is created once in the database home.
-pub async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) -> anyhow::Result<SharedState> {
-    if config.auth.jwt_secret.is_none()
-        && let Some(home) = &database.local_home
-    {
-        config.auth.jwt_secret = Some(Secret::new(local_jwt_secret(home)?));
-    }
-    if config.auth.jwt_secret.is_none() && config.auth.jwt_public_key.is_none() && config.auth.jwt_jwks.is_none() {
-        anyhow::bail!(
-            "no token keys: set SCREENPLAY_JWT_SECRET (and/or SCREENPLAY_JWT_PUBLIC_KEY or SCREENPLAY_JWT_JWKS)"
-        );
-    }
-    let verifier = JwtVerifier::from_config(&config.auth).await?;
-    let issuer = JwtIssuer::from_config(&config.auth);
-    let persisted = Arc::new(PersistedQueryStore::load(&config.persisted)?);
-    let audit = AuditSink::start(db.clone(), config.audit_enabled);
-    let events = EventHub::new(
-        config
-            .listen_database_url
-            .clone()
-            .unwrap_or_else(|| database.app_url.clone()),
-    );
-    let embedder = crate::embedding::from_config(&config.embedding)?;
-    tracing::info!(model = embedder.model(), "embedding provider");
-    Ok(Arc::new(AppState {
-        config,
-        db,
-        verifier,
-        issuer,
-        audit,
-        rate_limiter: RateLimiter::default(),
-        persisted,
-        events,
-        embedder,
-        vectors: Arc::new(crate::search::PgVectorStore),
-    }))
 }
 
 /// The local database's signing secret, created on first use (mode 0600).

@@ -1,41 +1,21 @@
-//! Configuration: one typed struct per concern, read from flags and the
-//! environment by clap, validated once at start. Secrets are wrapped in
-//! [`Secret`] so they never reach a log line.
+//! The command line and environment: clap's view of the settings, checked
+//! and turned into a [`Config`] by [`Config::from_args`].
 
-use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{Context, bail};
 use ipnet::IpNet;
 
-use crate::maintenance::{cron::Schedule, scheduler::ScheduleConfig};
-
-/// A value that must not be printed (passwords, keys, URLs with passwords).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret<T>(T);
-
-impl<T> Secret<T> {
-    pub fn new(value: T) -> Self {
-        Self(value)
-    }
-
-    /// The secret itself; call only where it is used.
-    pub fn expose(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> fmt::Debug for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl FromStr for Secret<String> {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Self(s.to_owned()))
-    }
-}
+use super::{
+    cron::Schedule,
+    database::DatabaseArgs,
+    schedule::ScheduleConfig,
+    secret::Secret,
+    settings::{
+        AuthConfig, Config, EMBEDDING_DIMENSIONS, EmbeddingConfig, HttpConfig, HttpEmbeddingConfig, IngestConfig,
+        LimitsConfig, PersistedConfig,
+    },
+};
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
@@ -45,40 +25,6 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line, for log shippers.
     Json,
-}
-
-/// Where the database is and how to reach it.
-#[derive(Debug, Clone, clap::Args)]
-pub struct DatabaseArgs {
-    /// The server's connection (the app role, under row-level security).
-    /// Unset: a local development database is started and used.
-    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<Secret<String>>,
-
-    /// Connection used for migrations (the schema owner). Defaults to DATABASE_URL.
-    #[arg(
-        long,
-        global = true,
-        env = "SCREENPLAY_MIGRATION_DATABASE_URL",
-        hide_env_values = true
-    )]
-    pub migration_database_url: Option<Secret<String>>,
-
-    /// Folder of the local development database (installation and data).
-    #[arg(long, global = true, env = "SCREENPLAY_HOME")]
-    pub home: Option<PathBuf>,
-
-    /// TCP port of the local development database.
-    #[arg(long, global = true, env = "SCREENPLAY_DB_PORT", default_value_t = 54329)]
-    pub db_port: u16,
-
-    /// Maximum connections in the server's pool.
-    #[arg(long, global = true, env = "SCREENPLAY_DB_POOL_SIZE", default_value_t = 16)]
-    pub pool_size: u32,
-
-    /// Connect through PgBouncer in transaction mode: no named prepared statements.
-    #[arg(long, global = true, env = "SCREENPLAY_DB_PGBOUNCER", default_value_t = false)]
-    pub pgbouncer: bool,
 }
 
 /// Our own token signing: what the server and `screenplay token issue` share.
@@ -103,6 +49,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "SCREENPLAY_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
+
+    /// Do not apply pending migrations at start.
+    #[arg(long, env = "SCREENPLAY_NO_MIGRATE")]
+    pub no_migrate: bool,
 
     #[command(flatten)]
     pub jwt: JwtArgs,
@@ -298,75 +248,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration (e.g. 30s, 15m, 30d): {e}"))
 }
 
-/// Validated server configuration.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub bind: SocketAddr,
-    /// Audit rows, usage counters and rate limits on.
-    pub audit_enabled: bool,
-    pub persisted: PersistedConfig,
-    pub auth: AuthConfig,
-    pub limits: LimitsConfig,
-    pub http: HttpConfig,
-    /// LISTEN connection for live subscriptions; `None`: the server's DATABASE_URL.
-    pub listen_database_url: Option<Secret<String>>,
-    pub metrics_token: Option<Secret<String>>,
-    /// The maintenance scheduler's plan, when it is on.
-    pub maintenance_schedule: Option<ScheduleConfig>,
-    pub embedding: EmbeddingConfig,
-    pub ingest: IngestConfig,
-}
-
-/// Persisted queries.
-#[derive(Debug, Clone, Default)]
-pub struct PersistedConfig {
-    /// Automatic Persisted Queries (register on first use).
-    pub apq: bool,
-    pub manifest: Option<PathBuf>,
-    /// Only manifest operations are accepted.
-    pub only: bool,
-}
-
-/// The embedding provider, validated.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EmbeddingConfig {
-    /// The built-in, offline, lexical embedder (hashed character n-grams).
-    Lexical,
-    /// An OpenAI-compatible `/v1/embeddings` endpoint.
-    Http(HttpEmbeddingConfig),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct HttpEmbeddingConfig {
-    /// The full endpoint, `<base>/embeddings`.
-    pub endpoint: url::Url,
-    pub model: String,
-    pub api_key: Option<Secret<String>>,
-    pub dimensions: Option<usize>,
-    pub batch_size: usize,
-    pub timeout: Duration,
-    pub max_retries: u32,
-}
-
-/// Limits of one ingest call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IngestConfig {
-    pub max_documents: usize,
-    pub max_chunks: usize,
-}
-
-impl Default for IngestConfig {
-    fn default() -> Self {
-        Self {
-            max_documents: 100,
-            max_chunks: 2000,
-        }
-    }
-}
-
-/// The dimension of `code_documents.embedding`.
-pub const EMBEDDING_DIMENSIONS: usize = 1536;
-
 impl EmbeddingArgs {
     /// Checks the provider settings; errors name the variable.
     pub fn config(&self) -> anyhow::Result<EmbeddingConfig> {
@@ -431,55 +312,6 @@ impl IngestArgs {
     }
 }
 
-/// How tokens are verified and issued.
-#[derive(Debug, Clone)]
-pub struct AuthConfig {
-    pub jwt_secret: Option<Secret<String>>,
-    pub jwt_public_key: Option<PathBuf>,
-    pub jwt_jwks: Option<String>,
-    pub issuer: Option<String>,
-    pub audience: Option<String>,
-    pub access_token_ttl: Duration,
-    pub refresh_token_ttl: Duration,
-}
-
-/// Query limits.
-#[derive(Debug, Clone)]
-pub struct LimitsConfig {
-    pub max_depth: usize,
-    pub max_complexity: usize,
-    pub anon_max_depth: usize,
-    pub anon_max_complexity: usize,
-    pub max_page_size: usize,
-    pub introspection: bool,
-}
-
-/// HTTP surface settings.
-#[derive(Debug, Clone)]
-pub struct HttpConfig {
-    pub body_limit: usize,
-    pub request_timeout: Duration,
-    pub graphiql: bool,
-    pub cors_origins: Vec<String>,
-    pub trusted_proxies: Vec<IpNet>,
-    pub shutdown_grace: Duration,
-    /// How often a subscription re-checks its caller.
-    pub subscription_recheck: Duration,
-}
-
-impl Default for LimitsConfig {
-    fn default() -> Self {
-        Self {
-            max_depth: 12,
-            max_complexity: 5000,
-            anon_max_depth: 6,
-            anon_max_complexity: 200,
-            max_page_size: 100,
-            introspection: true,
-        }
-    }
-}
-
 impl JwtArgs {
     /// Rejects a short secret.
     pub fn check(&self) -> anyhow::Result<()> {
@@ -494,7 +326,7 @@ impl JwtArgs {
 
 impl Config {
     /// Checks the arguments and builds the configuration; errors name the variable.
-    pub fn from_args(args: ServeArgs) -> anyhow::Result<Self> {
+    pub fn from_args(args: ServeArgs, database: DatabaseArgs) -> anyhow::Result<Self> {
         args.jwt.check()?;
         if args.jwt_public_key.is_some() && args.jwt_jwks.is_some() {
             bail!("set SCREENPLAY_JWT_PUBLIC_KEY or SCREENPLAY_JWT_JWKS, not both");
@@ -535,6 +367,8 @@ impl Config {
         let ingest = args.ingest.config()?;
         Ok(Self {
             bind: args.bind,
+            database,
+            migrate: !args.no_migrate,
             embedding,
             ingest,
             audit_enabled: args.audit,

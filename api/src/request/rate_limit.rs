@@ -3,7 +3,7 @@
 //! Each tenant's limit is `requests_per_minute`, with a burst of up to that
 //! many requests. The state lives in this process: with several server
 //! instances each enforces the full limit on the requests it receives (see
-//! the README).
+//! docs/security.md, "Rate limits and quotas").
 
 use std::{
     collections::HashMap,
@@ -11,22 +11,22 @@ use std::{
     time::{Duration, Instant},
 };
 
-use uuid::Uuid;
+use crate::domain::TenantId;
 
 /// The per-process limiter.
 #[derive(Default)]
 pub struct RateLimiter {
     /// Theoretical arrival time of the next request, per tenant.
-    tat: Mutex<HashMap<Uuid, Instant>>,
+    tat: Mutex<HashMap<TenantId, Instant>>,
 }
 
 impl RateLimiter {
     /// Admits one request of `tenant` under `per_minute`, or says how long to wait.
-    pub fn check(&self, tenant: Uuid, per_minute: u32) -> Result<(), Duration> {
+    pub fn check(&self, tenant: TenantId, per_minute: u32) -> Result<(), Duration> {
         self.check_at(tenant, per_minute, Instant::now())
     }
 
-    fn check_at(&self, tenant: Uuid, per_minute: u32, now: Instant) -> Result<(), Duration> {
+    fn check_at(&self, tenant: TenantId, per_minute: u32, now: Instant) -> Result<(), Duration> {
         let per_minute = per_minute.max(1);
         let interval = Duration::from_secs(60) / per_minute;
         let burst = Duration::from_secs(60);
@@ -52,7 +52,7 @@ mod tests {
     #[test]
     fn allows_a_minutes_worth_then_paces() {
         let limiter = RateLimiter::default();
-        let t = Uuid::now_v7();
+        let t = TenantId::from(uuid::Uuid::now_v7());
         let now = Instant::now();
         for _ in 0..6 {
             assert!(limiter.check_at(t, 6, now).is_ok());
@@ -64,6 +64,6 @@ mod tests {
         // After one interval (10 s) one more request fits.
         assert!(limiter.check_at(t, 6, now + Duration::from_secs(10)).is_ok());
         // Other tenants are independent.
-        assert!(limiter.check_at(Uuid::now_v7(), 6, now).is_ok());
+        assert!(limiter.check_at(TenantId::from(uuid::Uuid::now_v7()), 6, now).is_ok());
     }
 }

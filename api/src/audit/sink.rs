@@ -1,7 +1,7 @@
-//! The audit log and the request counters, written by the server itself.
+//! The audit writer.
 //!
 //! A mutation's audit row is inserted into the mutation's own transaction by
-//! the request lifecycle (see `lifecycle.rs`), so a change and its row commit
+//! the request lifecycle (see `graphql/extensions/lifecycle.rs`), so a change and its row commit
 //! or roll back together. Every other row (queries, subscriptions, failed
 //! mutations, refused and anonymous requests) and the `requests` /
 //! `mutations` counters go through [`AuditSink`]: a bounded queue drained by
@@ -30,7 +30,8 @@ use uuid::Uuid;
 
 use crate::{
     db::{Db, audit_statement},
-    error::{AppError, AppResult},
+    domain::TenantId,
+    error::{AppError, AppResult, DbFailure},
 };
 
 /// Rows per INSERT.
@@ -74,7 +75,7 @@ pub async fn insert_and_commit(tx: DatabaseTransaction, record: AuditRecord, pre
 enum Event {
     Record(Box<AuditRecord>),
     Count {
-        tenant: Uuid,
+        tenant: TenantId,
         metric: QuotaMetric,
         amount: i64,
     },
@@ -138,7 +139,7 @@ impl AuditSink {
     }
 
     /// Adds to a usage counter of the current hour.
-    pub async fn count(&self, tenant: Uuid, metric: QuotaMetric, amount: i64) {
+    pub async fn count(&self, tenant: TenantId, metric: QuotaMetric, amount: i64) {
         if !self.enabled || amount == 0 {
             return;
         }
@@ -148,7 +149,7 @@ impl AuditSink {
     }
 
     /// Adds to a usage counter without waiting (for places that cannot await).
-    pub fn count_now(&self, tenant: Uuid, metric: QuotaMetric, amount: i64) {
+    pub fn count_now(&self, tenant: TenantId, metric: QuotaMetric, amount: i64) {
         if !self.enabled || amount == 0 {
             return;
         }
@@ -170,7 +171,7 @@ impl AuditSink {
     }
 }
 
-type Counters = HashMap<(Uuid, QuotaMetric, DateTime<Utc>), i64>;
+type Counters = HashMap<(TenantId, QuotaMetric, DateTime<Utc>), i64>;
 
 async fn run_writer(db: Db, mut receiver: mpsc::Receiver<Event>, queued: Arc<AtomicUsize>) {
     let mut rows: Vec<AuditRecord> = Vec::new();
@@ -322,17 +323,7 @@ impl From<AppError> for WriteError {
 
 impl From<sea_orm::DbErr> for WriteError {
     fn from(e: sea_orm::DbErr) -> Self {
-        let refused = match &e {
-            sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(x))
-            | sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(x)) => x.as_database_error().is_some_and(|d| {
-                let code = d.code().unwrap_or_default();
-                // A missing partition is 23514 without a constraint name:
-                // retried until maintenance creates it.
-                code.starts_with("22") || (code.starts_with("23") && d.constraint().is_some())
-            }),
-            _ => false,
-        };
-        if refused {
+        if DbFailure::of(&e).is_some_and(|f| f.refuses_the_data()) {
             Self::Refused(e.to_string())
         } else {
             Self::Unavailable(AppError::from(e))
@@ -348,7 +339,7 @@ async fn write(db: &Db, rows: &[AuditRecord], counters: &Counters) -> Result<(),
     let mentioned: Vec<Uuid> = rows
         .iter()
         .filter_map(|r| r.tenant_id)
-        .chain(counters.keys().map(|(t, _, _)| *t))
+        .chain(counters.keys().map(|(t, _, _)| t.uuid()))
         .collect::<std::collections::HashSet<_>>()
         .into_iter()
         .collect();
@@ -383,7 +374,10 @@ async fn write(db: &Db, rows: &[AuditRecord], counters: &Counters) -> Result<(),
             .exec_without_returning(&tx)
             .await?;
     }
-    let counters: Vec<_> = counters.iter().filter(|((t, _, _), _)| existing.contains(t)).collect();
+    let counters: Vec<_> = counters
+        .iter()
+        .filter(|((t, _, _), _)| existing.contains(&t.uuid()))
+        .collect();
     if !counters.is_empty() {
         let mut sql =
             String::from("INSERT INTO screenplay.quota_usage (tenant_id, metric, bucket_start, value) VALUES ");

@@ -8,12 +8,13 @@ use std::{
 };
 
 use async_graphql::{
-    Response, ServerResult, Value, Variables,
+    Response, ServerResult, Variables,
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest},
     parser::types::{ExecutableDocument, OperationType},
 };
 
-use crate::middleware::lifecycle::operation_info;
+use super::lifecycle::operation_info;
+use crate::{error::code_of, metrics::observe_operation};
 
 /// More root fields than this are labelled `(multiple)`.
 const MAX_FIELDS_IN_LABEL: usize = 3;
@@ -59,10 +60,7 @@ fn operation_label(fields: &[String]) -> String {
 fn outcome(response: &Response) -> String {
     match response.errors.first() {
         None => "ok".into(),
-        Some(err) => match err.extensions.as_ref().and_then(|x| x.get("code")) {
-            Some(Value::String(code)) => code.clone(),
-            _ => "ERROR".into(),
-        },
+        Some(err) => code_of(err).as_str().into(),
     }
 }
 
@@ -78,7 +76,7 @@ impl Extension for Recorder {
             .and_then(|o| o.clone())
             .unwrap_or(("unknown", "(invalid)".into()));
         if ty != "subscription" {
-            super::observe_operation(ty, &operation, &outcome(&response), started.elapsed());
+            observe_operation(ty, &operation, &outcome(&response), started.elapsed());
         }
         response
     }

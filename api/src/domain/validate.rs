@@ -104,9 +104,54 @@ pub fn positive<T: PartialOrd + Default + Copy>(field: &str, value: Option<T>) -
     }
 }
 
+/// A BCP 47 language tag such as `en`, `zh-Hans` or `pt-BR` (`_` is taken
+/// for `-`), in its canonical case: language lower case, script title case,
+/// region upper case. The one rule for sessions, documents and filters.
+pub fn language(field: &str, value: &str) -> AppResult<String> {
+    let value = value.trim();
+    let mut subtags = value.split(['-', '_']);
+    let primary = subtags.next().unwrap_or_default();
+    let rest: Vec<&str> = subtags.collect();
+    let ok = (2..=3).contains(&primary.len())
+        && primary.bytes().all(|b| b.is_ascii_alphabetic())
+        && rest
+            .iter()
+            .all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && value.len() <= 35;
+    if !ok {
+        return Err(AppError::bad_input(
+            field,
+            format!("`{field}` must be a language tag such as `en`, `zh-Hans` or `pt-BR`"),
+        ));
+    }
+    let canonical = rest.iter().map(|subtag| match subtag.len() {
+        4 if subtag.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            let lower = subtag.to_ascii_lowercase();
+            lower[..1].to_ascii_uppercase() + &lower[1..]
+        }
+        2 if subtag.bytes().all(|b| b.is_ascii_alphabetic()) => subtag.to_ascii_uppercase(),
+        _ => subtag.to_ascii_lowercase(),
+    });
+    Ok(std::iter::once(primary.to_ascii_lowercase())
+        .chain(canonical)
+        .collect::<Vec<_>>()
+        .join("-"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn language_tags_are_checked_and_put_in_canonical_case() {
+        assert_eq!(language("l", "zh-hans").unwrap(), "zh-Hans");
+        assert_eq!(language("l", "pt_br").unwrap(), "pt-BR");
+        assert_eq!(language("l", " EN ").unwrap(), "en");
+        assert_eq!(language("l", "sr-Latn-RS").unwrap(), "sr-Latn-RS");
+        for bad in ["english", "xx-", "e", "zh-Hans!", ""] {
+            assert!(language("l", bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn slugs() {

@@ -24,7 +24,7 @@ use std::{
 };
 
 use async_graphql::{
-    ErrorExtensions, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
+    Response, ServerError, ServerResult, ValidationResult, Value, Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextRequest,
         NextSubscribe, NextValidation,
@@ -34,19 +34,16 @@ use async_graphql::{
 };
 use chrono::Utc;
 use entity::enums::{AuditOutcome, QuotaMetric};
+use tracing::{Instrument, Span, field::Empty};
 
-use super::{audit::AuditRecord, audit_diff};
 use crate::{
+    audit::{AuditRecord, diff},
     auth::Principal,
-    error::AppError,
-    graphql::context::{Caller, RequestMeta, RequestScope},
+    error::{AppError, ErrorCode, code_of, with_code},
+    graphql::loaders::Loaders,
+    request::{Caller, RequestMeta, RequestScope},
     state::SharedState,
 };
-
-/// Code of a syntax error in the query document.
-pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
-/// Code of a document that does not fit the schema or the limits.
-pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 
 /// Installs the lifecycle on a schema.
 pub struct RequestLifecycle;
@@ -57,6 +54,13 @@ impl ExtensionFactory for RequestLifecycle {
             inner: Arc::new(Inner {
                 started: Instant::now(),
                 state: Mutex::new(State::default()),
+                span: tracing::info_span!(
+                    "operation",
+                    request_id = Empty,
+                    tenant_id = Empty,
+                    user_id = Empty,
+                    operation = Empty
+                ),
             }),
         })
     }
@@ -78,6 +82,9 @@ struct Lifecycle {
 struct Inner {
     started: Instant,
     state: Mutex<State>,
+    /// The operation's span: every log line of the operation carries its
+    /// request id, tenant, user and operation (recorded as they are known).
+    span: Span,
 }
 
 #[derive(Default)]
@@ -110,24 +117,12 @@ impl Inner {
         let principal = scope.principal();
         let caller = scope.caller_if_open_now();
         let (tenant_id, user_id) = match (&caller, principal) {
-            (Some(Caller::Tenant(c)), _) => (Some(c.tenant_id), Some(c.user_id)),
-            (_, Principal::Tenant { tenant_id, subject, .. }) => (Some(*tenant_id), subject.parse().ok()),
+            (Some(Caller::Tenant(c)), _) => (Some(c.tenant_id.uuid()), c.user_id),
+            (_, Principal::Tenant { tenant_id, subject, .. }) => (Some(tenant_id.uuid()), subject.parse().ok()),
             _ => (None, None),
         };
         let notes = scope.audit_notes();
-        let mut codes: Vec<String> = errors
-            .iter()
-            .map(|e| {
-                e.extensions
-                    .as_ref()
-                    .and_then(|x| x.get("code"))
-                    .and_then(|v| match v {
-                        Value::String(s) => Some(s.clone()),
-                        _ => None,
-                    })
-                    .unwrap_or_else(|| "INTERNAL".into())
-            })
-            .collect();
+        let mut codes: Vec<String> = errors.iter().map(|e| code_of(e).as_str().to_owned()).collect();
         codes.sort();
         codes.dedup();
         let mut details = serde_json::json!({ "variables": variables });
@@ -145,7 +140,7 @@ impl Inner {
             created_at: Utc::now().fixed_offset(),
             tenant_id,
             user_id,
-            subject: principal.subject().map(audit_diff::storable),
+            subject: principal.subject().map(diff::storable),
             role: principal.role().map(|r| r.as_str().to_owned()),
             request_id: scope.meta.request_id.clone(),
             operation_type: operation.operation_type.map(|t| t.to_string()),
@@ -160,7 +155,7 @@ impl Inner {
             },
             error_codes: codes,
             ip: scope.meta.client_ip.map(|ip| ip.to_string()),
-            user_agent: scope.meta.user_agent.as_deref().map(audit_diff::storable),
+            user_agent: scope.meta.user_agent.as_deref().map(diff::storable),
             details,
             duration_ms: i32::try_from(self.started.elapsed().as_millis()).unwrap_or(i32::MAX),
         })
@@ -181,11 +176,21 @@ impl Inner {
 #[async_trait::async_trait]
 impl Extension for Lifecycle {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let response = next.run(ctx).await;
-        // Only requests that never executed are left: parse, validation and
-        // persisted-query errors.
-        self.inner.queue_audit(&response.errors).await;
-        response
+        let inner = &self.inner;
+        async {
+            let response = next.run(ctx).await;
+            // Only requests that never executed are left: parse, validation and
+            // persisted-query errors.
+            inner.queue_audit(&response.errors).await;
+            tracing::debug!(
+                errors = response.errors.len(),
+                duration_ms = inner.started.elapsed().as_millis() as u64,
+                "operation finished"
+            );
+            response
+        }
+        .instrument(inner.span.clone())
+        .await
     }
 
     fn subscribe<'s>(
@@ -198,7 +203,8 @@ impl Extension for Lifecycle {
         let mut first = true;
         // A subscription that ends before its first event is audited then.
         let on_drop = AuditOnDrop(inner.clone());
-        next.run(ctx, stream)
+        let span = inner.span.clone();
+        in_span(span, next.run(ctx, stream))
             .then(move |response| {
                 let _ = &on_drop;
                 let inner = inner.clone();
@@ -242,13 +248,15 @@ impl Extension for Lifecycle {
                 .unwrap_or_default(),
         };
         let variables = serde_json::to_value(&request.variables).unwrap_or_default();
+        record_caller(&self.inner.span, &principal, &meta);
         let scope = Arc::new(RequestScope::new(state.db.clone(), principal, meta));
+        request.data.insert(Arc::new(Loaders::new(&scope)));
         request.data.insert(scope.clone());
         self.inner.with(|s| {
             s.app = Some(state);
             s.scope = Some(scope);
             s.requested_operation.clone_from(&request.operation_name);
-            s.variables = audit_diff::redact(&variables);
+            s.variables = diff::redact(&variables);
         });
         next.run(ctx, request).await
     }
@@ -263,9 +271,10 @@ impl Extension for Lifecycle {
         let document = next
             .run(ctx, query, variables)
             .await
-            .map_err(|e| with_code(e, PARSE_FAILED))?;
+            .map_err(|e| with_code(e, ErrorCode::GraphqlParseFailed))?;
         let requested = self.inner.with(|s| s.requested_operation.clone());
         let info = operation_info(&document, requested.as_deref());
+        self.inner.span.record("operation", info.label());
         self.inner.with(|s| s.operation = info);
         Ok(document)
     }
@@ -275,9 +284,12 @@ impl Extension for Lifecycle {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx)
-            .await
-            .map_err(|errors| errors.into_iter().map(|e| with_code(e, VALIDATION_FAILED)).collect())
+        next.run(ctx).await.map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| with_code(e, ErrorCode::GraphqlValidationFailed))
+                .collect()
+        })
     }
 
     async fn execute(
@@ -298,13 +310,13 @@ impl Extension for Lifecycle {
 
         if !matches!(scope.principal(), Principal::Anonymous { .. }) {
             if let Err(err) = scope.open().await {
-                let response = Response::from_errors(vec![server_error(err)]);
+                let response = Response::from_errors(vec![err.to_server_error()]);
                 inner.queue_audit(&response.errors).await;
                 return response;
             }
             if let Err(err) = check_rate_limit(&app, &scope).await {
                 let _ = scope.finish(false, None).await;
-                let response = Response::from_errors(vec![server_error(err)]);
+                let response = Response::from_errors(vec![err.to_server_error()]);
                 inner.queue_audit(&response.errors).await;
                 return response;
             }
@@ -320,7 +332,7 @@ impl Extension for Lifecycle {
             match scope.finish(true, record).await {
                 Ok(_) => {}
                 Err(err) => {
-                    response.errors.push(server_error(err));
+                    response.errors.push(err.to_server_error());
                     response.data = Value::Null;
                     inner.with(|s| s.audited = false);
                     inner.queue_audit(&response.errors).await;
@@ -329,7 +341,7 @@ impl Extension for Lifecycle {
         } else {
             // Queries commit whatever they read; failed mutations keep nothing.
             if let Err(err) = scope.finish(!mutation || ok, None).await {
-                response.errors.push(server_error(err));
+                response.errors.push(err.to_server_error());
             }
             if mutation && !response.errors.is_empty() {
                 response.data = Value::Null;
@@ -400,6 +412,27 @@ async fn check_rate_limit(app: &SharedState, scope: &RequestScope) -> Result<(),
         })
 }
 
+/// The caller's facts on the operation's span.
+fn record_caller(span: &Span, principal: &Principal, meta: &RequestMeta) {
+    span.record("request_id", meta.request_id.as_str());
+    if let Some(tenant) = principal.tenant_id() {
+        span.record("tenant_id", tracing::field::display(tenant));
+    }
+    if let Some(subject) = principal.subject() {
+        span.record("user_id", subject);
+    }
+}
+
+/// `stream`, polled inside `span` (so events of the stream's work carry it).
+fn in_span<'s, T: Send + 's>(span: Span, stream: BoxStream<'s, T>) -> BoxStream<'s, T> {
+    let mut stream = stream;
+    async_graphql::futures_util::stream::poll_fn(move |cx| {
+        let _entered = span.enter();
+        stream.poll_next_unpin(cx)
+    })
+    .boxed()
+}
+
 fn request_data<T: 'static>(request: &async_graphql::Request) -> Option<&T> {
     request
         .data
@@ -407,17 +440,15 @@ fn request_data<T: 'static>(request: &async_graphql::Request) -> Option<&T> {
         .and_then(|d| d.downcast_ref::<T>())
 }
 
-fn with_code(mut err: ServerError, code: &str) -> ServerError {
-    let extensions = err.extensions.get_or_insert_with(Default::default);
-    if extensions.get("code").is_none() {
-        extensions.set("code", code);
+impl OperationInfo {
+    /// How the operation appears in logs: its name, else its root fields.
+    pub fn label(&self) -> String {
+        let kind = self.operation_type.map(|t| t.to_string()).unwrap_or_default();
+        match &self.operation_name {
+            Some(name) => format!("{kind} {name}"),
+            None => format!("{kind} {{ {} }}", self.fields.join(" ")),
+        }
     }
-    err
-}
-
-/// An [`AppError`] as a request-level error (no path).
-pub fn server_error(err: AppError) -> ServerError {
-    err.extend().into_server_error(async_graphql::Pos::default())
 }
 
 /// Reads the operation's type, name and top-level fields from the document.

@@ -1,0 +1,208 @@
+//! The composition root: configuration → database → state → a bound
+//! server → a running one. The one place the server is wired:
+//! `screenplay serve`, the test harness and the benchmarks all go through
+//! [`Application::build`].
+
+pub mod database;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+
+pub use database::ResolvedDatabase;
+
+use crate::{
+    audit::AuditSink,
+    auth::jwt::{JwtIssuer, JwtVerifier},
+    config::{Config, Secret},
+    db::Db,
+    events::EventHub,
+    graphql::build_schemas,
+    http::router,
+    maintenance::{partitions, scheduler::Scheduler},
+    metrics::{SearchLatencyRecorder, flush_loop},
+    request::{persisted::PersistedQueryStore, rate_limit::RateLimiter},
+    runtime::ShutdownSignal,
+    state::{AppState, SharedState},
+};
+
+/// A server bound to its address, with its state, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: SharedState,
+    database: ResolvedDatabase,
+}
+
+impl Application {
+    /// Resolves the database (`DATABASE_URL`, or the local development
+    /// database), applies pending migrations unless told not to, opens the
+    /// pool, builds the shared state and binds `config.bind` (port 0 picks a
+    /// free port).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let database = database::resolve_database(&config.database).await?;
+        if config.migrate {
+            database::migrate(&database).await?;
+        }
+        let db = database::connect(&database, &config.database).await?;
+        let state = build_state(config, db, &database).await?;
+        let bind = state.config.bind;
+        let listener = TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("binding {bind}"))?;
+        Ok(Self {
+            listener,
+            state,
+            database,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    pub fn state(&self) -> &SharedState {
+        &self.state
+    }
+
+    pub fn database(&self) -> &ResolvedDatabase {
+        &self.database
+    }
+
+    /// Serves until `shutdown` fires, then stops in order: the listener
+    /// closes, open websockets close (1001), in-flight requests finish (up
+    /// to the grace period), the audit queue is written, background writers
+    /// make their last write, and the pool closes.
+    pub async fn run_until_stopped(self, shutdown: ShutdownSignal) -> anyhow::Result<()> {
+        let state = self.state.clone();
+        let app = router(state.clone(), build_schemas(state.clone()), shutdown.clone());
+        let serve = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown.clone().wait());
+        let background = spawn_background(&state, &self.database, &shutdown);
+        let served = tokio::spawn(async move { serve.await });
+        shutdown.wait().await;
+        // Subscriptions end: their sockets close on the signal, the listener stops.
+        state.events.stop();
+        let grace = state.config.http.shutdown_grace;
+        tracing::info!(grace = ?grace, "shutting down: finishing in-flight requests");
+        match tokio::time::timeout(grace, served).await {
+            Ok(result) => result.context("server task")?.context("serving")?,
+            Err(_) => tracing::warn!("in-flight requests did not finish within the grace period"),
+        }
+        // Every answered request's audit row is queued by now: write them all.
+        state.audit.shutdown().await;
+        for task in background {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        state.db.close().await;
+        Ok(())
+    }
+}
+
+/// A server running on a task of its own (tests and benchmarks).
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: SharedState,
+    trigger: watch::Sender<bool>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Application {
+    /// Runs the server on a task until [`Running::stop`].
+    pub fn spawn(self) -> Running {
+        let (trigger, signal) = ShutdownSignal::new();
+        Running {
+            addr: self.local_addr(),
+            state: self.state.clone(),
+            trigger,
+            task: tokio::spawn(self.run_until_stopped(signal)),
+        }
+    }
+}
+
+impl Running {
+    /// Shuts the server down (gracefully) and waits for it.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.trigger.send(true);
+        self.task.await.context("server task")?
+    }
+
+    /// Starts the shutdown without waiting for it.
+    pub fn signal_stop(&self) {
+        let _ = self.trigger.send(true);
+    }
+}
+
+/// The shared state. In local development without a configured secret, a
+/// signing secret is created once in the database home.
+async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) -> anyhow::Result<SharedState> {
+    if config.auth.jwt_secret.is_none()
+        && let Some(home) = &database.local_home
+    {
+        config.auth.jwt_secret = Some(Secret::new(database::local_jwt_secret(home)?));
+    }
+    if config.auth.jwt_secret.is_none() && config.auth.jwt_public_key.is_none() && config.auth.jwt_jwks.is_none() {
+        anyhow::bail!(
+            "no token keys: set SCREENPLAY_JWT_SECRET (and/or SCREENPLAY_JWT_PUBLIC_KEY or SCREENPLAY_JWT_JWKS)"
+        );
+    }
+    let verifier = JwtVerifier::from_config(&config.auth).await?;
+    let issuer = JwtIssuer::from_config(&config.auth);
+    let persisted = Arc::new(PersistedQueryStore::load(&config.persisted)?);
+    let audit = AuditSink::start(db.clone(), config.audit_enabled);
+    let listen_url = config
+        .listen_database_url
+        .clone()
+        .unwrap_or_else(|| database.app_url.clone());
+    let embedder = crate::embedding::from_config(&config.embedding)?;
+    tracing::info!(model = embedder.model(), "embedding provider");
+    Ok(Arc::new(AppState {
+        config,
+        db,
+        verifier,
+        issuer,
+        audit,
+        rate_limiter: RateLimiter::default(),
+        persisted,
+        events: EventHub::new(listen_url),
+        embedder,
+        vectors: Arc::new(crate::search::PgVectorStore),
+    }))
+}
+
+/// The server's own background work, stopped by `shutdown`: log
+/// partitions kept ahead, search latency written for vector_db_metrics,
+/// and the maintenance scheduler when it is on.
+fn spawn_background(
+    state: &SharedState,
+    database: &ResolvedDatabase,
+    shutdown: &ShutdownSignal,
+) -> Vec<JoinHandle<()>> {
+    let instance = instance_name();
+    let recorder = SearchLatencyRecorder::register(instance.clone());
+    let mut tasks = vec![
+        tokio::spawn(partitions::keep_ahead(state.db.clone(), shutdown.clone())),
+        tokio::spawn(flush_loop(recorder, state.db.clone(), shutdown.clone())),
+    ];
+    if let Some(plan) = state.config.maintenance_schedule.clone() {
+        let scheduler = Scheduler::new(database.migration_url.clone(), plan, instance);
+        tasks.push(tokio::spawn(scheduler.run(shutdown.clone())));
+    }
+    tasks
+}
+
+/// This process among the instances writing to the database: the host
+/// name and process id, or a random suffix without a host name.
+fn instance_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .map(|h| format!("{h}-{}", std::process::id()))
+        .unwrap_or_else(|| {
+            format!(
+                "pid{}-{}",
+                std::process::id(),
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            )
+        })
+}

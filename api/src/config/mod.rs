@@ -1,0 +1,20 @@
+//! Configuration: one typed struct per concern, read from flags and the
+//! environment by clap (`args`), validated once at start into [`Config`]
+//! (`settings`). Secrets are wrapped in [`Secret`] so they never reach a
+//! log line.
+
+mod args;
+pub mod cron;
+mod database;
+mod schedule;
+mod secret;
+mod settings;
+
+pub use args::{EmbeddingArgs, IngestArgs, JwtArgs, LogFormat, ServeArgs, parse_duration};
+pub use database::DatabaseArgs;
+pub use schedule::ScheduleConfig;
+pub use secret::Secret;
+pub use settings::{
+    AuthConfig, Config, EMBEDDING_DIMENSIONS, EmbeddingConfig, HttpConfig, HttpEmbeddingConfig, IngestConfig,
+    LimitsConfig, PersistedConfig,
+};

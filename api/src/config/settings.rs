@@ -1,0 +1,129 @@
+//! The validated configuration the server runs with.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use ipnet::IpNet;
+
+use super::{database::DatabaseArgs, schedule::ScheduleConfig, secret::Secret};
+
+/// Validated server configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    /// Where the database is; unset URL: the local development database.
+    pub database: DatabaseArgs,
+    /// Apply pending migrations at start.
+    pub migrate: bool,
+    /// Audit rows, usage counters and rate limits on.
+    pub audit_enabled: bool,
+    pub persisted: PersistedConfig,
+    pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+    pub http: HttpConfig,
+    /// LISTEN connection for live subscriptions; `None`: the server's DATABASE_URL.
+    pub listen_database_url: Option<Secret<String>>,
+    pub metrics_token: Option<Secret<String>>,
+    /// The maintenance scheduler's plan, when it is on.
+    pub maintenance_schedule: Option<ScheduleConfig>,
+    pub embedding: EmbeddingConfig,
+    pub ingest: IngestConfig,
+}
+
+/// Persisted queries.
+#[derive(Debug, Clone, Default)]
+pub struct PersistedConfig {
+    /// Automatic Persisted Queries (register on first use).
+    pub apq: bool,
+    pub manifest: Option<PathBuf>,
+    /// Only manifest operations are accepted.
+    pub only: bool,
+}
+
+/// The embedding provider, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EmbeddingConfig {
+    /// The built-in, offline, lexical embedder (hashed character n-grams).
+    Lexical,
+    /// An OpenAI-compatible `/v1/embeddings` endpoint.
+    Http(HttpEmbeddingConfig),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpEmbeddingConfig {
+    /// The full endpoint, `<base>/embeddings`.
+    pub endpoint: url::Url,
+    pub model: String,
+    pub api_key: Option<Secret<String>>,
+    pub dimensions: Option<usize>,
+    pub batch_size: usize,
+    pub timeout: Duration,
+    pub max_retries: u32,
+}
+
+/// Limits of one ingest call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestConfig {
+    pub max_documents: usize,
+    pub max_chunks: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_documents: 100,
+            max_chunks: 2000,
+        }
+    }
+}
+
+/// The dimension of `code_documents.embedding`.
+pub const EMBEDDING_DIMENSIONS: usize = 1536;
+
+/// How tokens are verified and issued.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub jwt_secret: Option<Secret<String>>,
+    pub jwt_public_key: Option<PathBuf>,
+    pub jwt_jwks: Option<String>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+}
+
+/// Query limits.
+#[derive(Debug, Clone)]
+pub struct LimitsConfig {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub anon_max_depth: usize,
+    pub anon_max_complexity: usize,
+    pub max_page_size: usize,
+    pub introspection: bool,
+}
+
+/// HTTP surface settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    pub graphiql: bool,
+    pub cors_origins: Vec<String>,
+    pub trusted_proxies: Vec<IpNet>,
+    pub shutdown_grace: Duration,
+    /// How often a subscription re-checks its caller.
+    pub subscription_recheck: Duration,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_depth: 12,
+            max_complexity: 5000,
+            anon_max_depth: 6,
+            anon_max_complexity: 200,
+            max_page_size: 100,
+            introspection: true,
+        }
+    }
+}

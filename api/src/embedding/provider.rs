@@ -1,0 +1,97 @@
+//! The provider interface: texts in, vectors and their cost out.
+
+use std::sync::Arc;
+
+use crate::config::EMBEDDING_DIMENSIONS;
+
+/// The vectors of a batch of texts, in input order, and what they cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    /// One 1536-dim vector per input text.
+    pub vectors: Vec<Vec<f32>>,
+    /// Tokens the provider counted (an estimate for the lexical embedder).
+    pub tokens: u64,
+}
+
+/// Why embedding failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddingError {
+    /// The provider could not be reached or kept failing after retries.
+    #[error("embedding provider unavailable after {attempts} attempt(s): {message}")]
+    Unavailable { attempts: u32, message: String },
+    /// The provider refused the request (4xx other than 429).
+    #[error("embedding provider refused the request ({status}): {message}")]
+    Refused { status: u16, message: String },
+    /// The provider answered something that is not a usable embedding.
+    #[error("embedding provider answered badly: {0}")]
+    BadResponse(String),
+}
+
+/// Turns texts into vectors.
+#[async_trait::async_trait]
+pub trait Embedder: Send + Sync {
+    /// The model name recorded on every row this embedder embeds.
+    fn model(&self) -> &str;
+
+    /// Dimensions before padding (what a client-supplied vector of this
+    /// model may have, besides 1536).
+    fn dimensions(&self) -> usize;
+
+    /// Embeds `texts` (any number; batched as the provider needs).
+    async fn embed(&self, texts: &[String]) -> Result<Embeddings, EmbeddingError>;
+}
+
+/// A shared embedder.
+pub type SharedEmbedder = Arc<dyn Embedder>;
+
+/// Pads a vector to 1536 dimensions with zeros.
+pub fn pad(mut v: Vec<f32>) -> Vec<f32> {
+    if v.len() < EMBEDDING_DIMENSIONS {
+        v.resize(EMBEDDING_DIMENSIONS, 0.0);
+    }
+    v
+}
+
+/// Why a vector cannot be stored or searched with.
+pub fn check_vector(v: &[f32], allowed_dims: usize) -> Result<(), String> {
+    if v.len() != EMBEDDING_DIMENSIONS && v.len() != allowed_dims {
+        return Err(if allowed_dims == EMBEDDING_DIMENSIONS {
+            format!("has {} dimensions; expected {EMBEDDING_DIMENSIONS}", v.len())
+        } else {
+            format!(
+                "has {} dimensions; expected {EMBEDDING_DIMENSIONS} or {allowed_dims}",
+                v.len()
+            )
+        });
+    }
+    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+        return Err(format!("value {i} is not a finite number"));
+    }
+    if v.iter().all(|x| *x == 0.0) {
+        return Err("is all zeros (cosine similarity is undefined)".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vectors_are_checked() {
+        let mut v = vec![0.1f32; 1536];
+        assert!(check_vector(&v, 1536).is_ok());
+        assert!(check_vector(&v[..10], 1536).is_err());
+        assert!(check_vector(&v[..768], 768).is_ok());
+        v[3] = f32::NAN;
+        assert!(check_vector(&v, 1536).unwrap_err().contains("value 3"));
+        v[3] = f32::INFINITY;
+        assert!(check_vector(&v, 1536).is_err());
+        assert!(check_vector(&[0.0; 1536], 1536).is_err());
+    }
+
+    #[test]
+    fn short_vectors_are_padded() {
+        assert_eq!(pad(vec![1.0; 3]).len(), 1536);
+    }
+}

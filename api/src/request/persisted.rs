@@ -1,0 +1,97 @@
+//! The queries the server knows by hash: the persisted-query manifest and
+//! the Automatic Persisted Queries registered by clients (see
+//! `graphql::extensions::persisted` for the protocol).
+
+use std::{collections::HashMap, num::NonZeroUsize, path::Path, sync::Mutex};
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+
+use crate::config::PersistedConfig;
+
+/// Queries the server knows, by SHA-256 of their text.
+pub struct PersistedQueryStore {
+    apq: bool,
+    only: bool,
+    manifest: HashMap<String, String>,
+    /// Queries registered through APQ, least recently used evicted first.
+    cache: Mutex<lru::LruCache<String, String>>,
+}
+
+impl PersistedQueryStore {
+    /// Loads the manifest (if any) and checks its hashes.
+    pub fn load(config: &PersistedConfig) -> anyhow::Result<Self> {
+        let manifest = match &config.manifest {
+            Some(path) => read_manifest(path)?,
+            None => HashMap::new(),
+        };
+        Ok(Self {
+            apq: config.apq && !config.only,
+            only: config.only,
+            manifest,
+            cache: Mutex::new(lru::LruCache::new(NonZeroUsize::new(4096).expect("non-zero"))),
+        })
+    }
+}
+
+impl PersistedQueryStore {
+    /// Automatic Persisted Queries are accepted.
+    pub fn apq(&self) -> bool {
+        self.apq
+    }
+
+    /// Only operations of the manifest are accepted.
+    pub fn only(&self) -> bool {
+        self.only
+    }
+
+    /// The manifest's query of `hash`.
+    pub fn manifest_query(&self, hash: &str) -> Option<&String> {
+        self.manifest.get(hash)
+    }
+
+    /// A query registered through APQ.
+    pub fn cached(&self, hash: &str) -> Option<String> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(hash).cloned()
+    }
+
+    /// Registers a query under its hash (APQ).
+    pub fn register(&self, hash: String, query: String) {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).put(hash, query);
+    }
+}
+
+fn read_manifest(path: &Path) -> anyhow::Result<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let mut out = HashMap::new();
+    if let Some(operations) = json.get("operations").and_then(|o| o.as_array()) {
+        // Apollo's persisted query manifest.
+        for op in operations {
+            let body = op["body"].as_str().context("manifest operation without `body`")?;
+            out.insert(sha256_hex(body), body.to_owned());
+        }
+    } else if let Some(map) = json.as_object() {
+        for (hash, body) in map {
+            let body = body
+                .as_str()
+                .with_context(|| format!("manifest entry {hash} is not a string"))?;
+            anyhow::ensure!(
+                sha256_hex(body) == hash.to_lowercase(),
+                "manifest entry {hash} is not the SHA-256 of its query"
+            );
+            out.insert(hash.to_lowercase(), body.to_owned());
+        }
+    } else {
+        anyhow::bail!(
+            "{}: expected {{\"<sha256>\": \"<query>\"}} or Apollo's {{\"operations\": [...]}}",
+            path.display()
+        );
+    }
+    Ok(out)
+}
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}

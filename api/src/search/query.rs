@@ -1,0 +1,23 @@
+//! What every channel of a search is given and gives back.
+
+use uuid::Uuid;
+
+/// Filters every channel applies.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchFilter {
+    /// Documents of this language only.
+    pub language: Option<String>,
+    /// Documents whose source path starts with this.
+    pub source_path_prefix: Option<String>,
+    /// Documents whose metadata contains this JSON object (`@>`).
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// One hit of one channel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    pub id: Uuid,
+    pub score: f64,
+    /// 1-based.
+    pub rank: u32,
+}

@@ -1,0 +1,494 @@
+//! Ingestion: documents in, chunks with vectors out, in one transaction.
+//!
+//! The steps, each its own function: prepare (check and split every
+//! document before touching the database), dedupe (chunks whose content
+//! hash the workspace already holds are skipped), embed (the new chunks the
+//! client sent no vector for), insert (in batches, `ON CONFLICT DO NOTHING`
+//! for a concurrent call ingesting the same text) and tally (what happened to
+//! each input document).
+
+use std::collections::{HashMap, HashSet};
+
+use entity::{enums::QuotaMetric, workspaces};
+use rust_decimal::Decimal;
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbBackend, FromQueryResult, Statement, TransactionTrait, Value,
+    prelude::PgVector,
+};
+use uuid::Uuid;
+
+use super::{
+    documents::{COLUMNS, Deps, DocumentRow, check_model, client_vector, embedding_failed, writable_workspace},
+    usage,
+};
+use crate::{
+    auth::TenantCaller,
+    domain::validate,
+    error::{AppError, AppResult},
+    ingest::{self, Chunking},
+    search::VectorRecord,
+    text::estimate_tokens,
+};
+
+/// Rows per INSERT statement.
+const INSERT_BATCH: usize = 200;
+
+/// One document to ingest.
+#[derive(Debug, Clone, Default)]
+pub struct NewDocument {
+    pub source_path: String,
+    /// Defaults to the last segment of the source path.
+    pub title: Option<String>,
+    pub content: String,
+    /// A language tag (`en`, `zh-Hans`); guessed from the text when absent.
+    pub language: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+    /// A client-supplied embedding (only for content that is one chunk).
+    pub embedding: Option<Vec<f64>>,
+}
+
+/// An ingest call.
+#[derive(Debug, Clone)]
+pub struct IngestRequest {
+    pub workspace_id: Uuid,
+    pub documents: Vec<NewDocument>,
+    pub max_chars: Option<usize>,
+    pub overlap: Option<usize>,
+    /// The model of client-supplied embeddings; defaults to the server's.
+    pub embedding_model: Option<String>,
+}
+
+/// What happened to one input document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestResult {
+    pub source_path: String,
+    pub chunk_count: usize,
+    pub added: usize,
+    pub skipped: usize,
+    /// Every chunk's row, new or already present, in chunk order.
+    pub document_ids: Vec<Uuid>,
+}
+
+/// The outcome of an ingest call.
+#[derive(Debug, Clone)]
+pub struct IngestOutcome {
+    /// The rows written.
+    pub added: Vec<DocumentRow>,
+    pub skipped: usize,
+    pub results: Vec<IngestResult>,
+    pub embedding_tokens: u64,
+    pub embedding_model: String,
+}
+
+/// A chunk ready to be written.
+struct Prepared {
+    doc: usize,
+    source_path: String,
+    title: String,
+    content: String,
+    hash: String,
+    language: String,
+    chunk_index: i32,
+    chunk_count: i32,
+    metadata: serde_json::Value,
+    embedding: Option<Vec<f32>>,
+}
+
+/// Ingests documents in one transaction (a savepoint of `db`).
+pub async fn ingest(
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
+    caller: &TenantCaller,
+    deps: Deps<'_>,
+    request: IngestRequest,
+) -> AppResult<IngestOutcome> {
+    let chunking = check_call(&request, deps)?;
+    let prepared = prepare(&request, chunking, deps)?;
+    let model = model_of(&request, &prepared, deps)?;
+
+    let tx = db.begin().await?;
+    let workspace = writable_workspace(&tx, caller, request.workspace_id).await?;
+    let hashes: Vec<String> = prepared.iter().map(|p| p.hash.clone()).collect();
+    let mut ids_by_hash = existing_ids(&tx, workspace.id, &hashes).await?;
+    let new = dedupe(&prepared, &ids_by_hash);
+    if !new.is_empty() {
+        check_model(&tx, workspace.id, &model).await?;
+        usage::ensure_within(&tx, caller.tenant_id, QuotaMetric::DocumentsIngested, new.len() as i64).await?;
+    }
+    let (vectors, tokens) = embed(&tx, caller, deps, &new).await?;
+    let added = insert(&tx, caller, deps, &workspace, &model, &new, vectors).await?;
+
+    ids_by_hash.extend(added.iter().map(|row| (row.content_hash.clone(), row.id)));
+    // Chunks a concurrent call wrote first.
+    let missing: Vec<String> = hashes
+        .iter()
+        .filter(|h| !ids_by_hash.contains_key(*h))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        ids_by_hash.extend(existing_ids(&tx, workspace.id, &missing).await?);
+    }
+    let results = tally(&request, &prepared, &ids_by_hash, &added)?;
+
+    let documents = Decimal::from(added.len() as u64);
+    usage::add(&tx, caller.tenant_id, QuotaMetric::DocumentsIngested, documents).await?;
+    usage::add(
+        &tx,
+        caller.tenant_id,
+        QuotaMetric::EmbeddingTokens,
+        Decimal::from(tokens),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(IngestOutcome {
+        skipped: prepared.len() - added.len(),
+        added,
+        results,
+        embedding_tokens: tokens,
+        embedding_model: model,
+    })
+}
+
+/// The call's own limits: some documents, not too many; the chunking.
+fn check_call(request: &IngestRequest, deps: Deps<'_>) -> AppResult<Chunking> {
+    if request.documents.is_empty() {
+        return Err(AppError::bad_input("documents", "`documents` must not be empty"));
+    }
+    if request.documents.len() > deps.ingest.max_documents {
+        return Err(AppError::bad_input(
+            "documents",
+            format!(
+                "at most {} documents per call; send the rest in another call",
+                deps.ingest.max_documents
+            ),
+        ));
+    }
+    Chunking::new(request.max_chars, request.overlap).map_err(|(field, msg)| AppError::bad_input(field, msg))
+}
+
+/// Checks and splits every document before the database is touched.
+fn prepare(request: &IngestRequest, chunking: Chunking, deps: Deps<'_>) -> AppResult<Vec<Prepared>> {
+    let mut prepared: Vec<Prepared> = Vec::new();
+    for (i, doc) in request.documents.iter().enumerate() {
+        prepared.extend(prepare_document(i, doc, chunking, deps)?);
+        if prepared.len() > deps.ingest.max_chunks {
+            return Err(AppError::bad_input(
+                "documents",
+                format!(
+                    "these documents split into more than {} chunks; send fewer per call",
+                    deps.ingest.max_chunks
+                ),
+            ));
+        }
+    }
+    Ok(prepared)
+}
+
+/// One document's chunks; errors name the field (`documents[3].title`).
+fn prepare_document(i: usize, doc: &NewDocument, chunking: Chunking, deps: Deps<'_>) -> AppResult<Vec<Prepared>> {
+    let field = |name: &str| format!("documents[{i}].{name}");
+    let source_path = validate::name(&field("sourcePath"), &doc.source_path, 1000)?;
+    let title = match &doc.title {
+        Some(t) => validate::name(&field("title"), t, 500)?,
+        None => default_title(&source_path),
+    };
+    let language = match &doc.language {
+        Some(l) => validate::language(&field("language"), l)?,
+        None => ingest::detect_language(&doc.content).to_owned(),
+    };
+    let metadata = validate::json_object(
+        &field("metadata"),
+        doc.metadata.clone().unwrap_or_else(|| serde_json::json!({})),
+    )?;
+    let chunks = ingest::split(&doc.content, chunking);
+    if chunks.is_empty() {
+        return Err(AppError::bad_input(field("content"), "the content is empty"));
+    }
+    let embedding = match &doc.embedding {
+        Some(_) if chunks.len() > 1 => {
+            return Err(AppError::bad_input(
+                field("embedding"),
+                format!(
+                    "the content splits into {} chunks of at most {} characters; an embedding can only be given \
+                     for content that is one chunk (raise chunking.maxChars or split it yourself)",
+                    chunks.len(),
+                    chunking.max_chars
+                ),
+            ));
+        }
+        Some(values) => Some(client_vector(&field("embedding"), values, deps.embedder)?),
+        None => None,
+    };
+    let count = chunks.len() as i32;
+    Ok(chunks
+        .into_iter()
+        .enumerate()
+        .map(|(index, content)| Prepared {
+            doc: i,
+            source_path: source_path.clone(),
+            title: title.clone(),
+            hash: ingest::content_hash(&content),
+            content,
+            language: language.clone(),
+            chunk_index: index as i32,
+            chunk_count: count,
+            metadata: metadata.clone(),
+            embedding: embedding.clone(),
+        })
+        .collect())
+}
+
+/// The model the call's vectors come from: the client's when it sent
+/// vectors (then every document needs one, unless it names the server's
+/// model), else the server's.
+fn model_of(request: &IngestRequest, prepared: &[Prepared], deps: Deps<'_>) -> AppResult<String> {
+    let server_model = deps.embedder.model().to_owned();
+    let client_model = match request.embedding_model.as_deref().map(str::trim) {
+        Some("") => {
+            return Err(AppError::bad_input(
+                "embeddingModel",
+                "`embeddingModel` must not be empty",
+            ));
+        }
+        Some(m) if m.chars().count() > 200 => {
+            return Err(AppError::bad_input(
+                "embeddingModel",
+                "`embeddingModel` must be at most 200 characters",
+            ));
+        }
+        Some(m) => m.to_owned(),
+        None => server_model.clone(),
+    };
+    let any_client = prepared.iter().any(|p| p.embedding.is_some());
+    let any_server = request.documents.iter().any(|d| d.embedding.is_none());
+    if any_client && any_server && client_model != server_model {
+        return Err(AppError::bad_input(
+            "embeddingModel",
+            format!(
+                "documents without an embedding are embedded with the server's model `{server_model}`; with \
+                 `embeddingModel` `{client_model}` every document needs an embedding"
+            ),
+        ));
+    }
+    Ok(if any_client { client_model } else { server_model })
+}
+
+/// The chunks to write: not in the workspace yet, and each text once.
+fn dedupe<'p>(prepared: &'p [Prepared], existing: &HashMap<String, Uuid>) -> Vec<&'p Prepared> {
+    let mut seen: HashSet<&str> = HashSet::new();
+    prepared
+        .iter()
+        .filter(|p| !existing.contains_key(&p.hash) && seen.insert(p.hash.as_str()))
+        .collect()
+}
+
+/// A vector for every new chunk: the client's, or the embedder's (within
+/// the tenant's embedding quota); and the tokens the embedder counted.
+async fn embed(
+    tx: &DatabaseTransaction,
+    caller: &TenantCaller,
+    deps: Deps<'_>,
+    new: &[&Prepared],
+) -> AppResult<(Vec<Vec<f32>>, u64)> {
+    let mut vectors: Vec<Option<Vec<f32>>> = new.iter().map(|p| p.embedding.clone()).collect();
+    let to_embed: Vec<usize> = (0..new.len()).filter(|&i| vectors[i].is_none()).collect();
+    let mut tokens = 0u64;
+    if !to_embed.is_empty() {
+        let texts: Vec<String> = to_embed.iter().map(|&i| new[i].content.clone()).collect();
+        let estimate: u64 = texts.iter().map(|t| estimate_tokens(t)).sum();
+        usage::ensure_within(tx, caller.tenant_id, QuotaMetric::EmbeddingTokens, estimate as i64).await?;
+        let embedded = deps.embedder.embed(&texts).await.map_err(embedding_failed)?;
+        if embedded.vectors.len() != texts.len() {
+            return Err(AppError::internal(anyhow::anyhow!("the embedder lost vectors")));
+        }
+        tokens = embedded.tokens;
+        for (&i, v) in to_embed.iter().zip(embedded.vectors) {
+            vectors[i] = Some(v);
+        }
+    }
+    let vectors = vectors
+        .into_iter()
+        .map(|v| v.ok_or_else(|| AppError::internal(anyhow::anyhow!("a chunk without a vector"))))
+        .collect::<AppResult<_>>()?;
+    Ok((vectors, tokens))
+}
+
+/// Writes the new chunks in batches; returns the rows written (a chunk a
+/// concurrent call wrote first is not among them). Vectors go into the rows
+/// or, for a store that keeps them elsewhere, to the store.
+async fn insert(
+    tx: &DatabaseTransaction,
+    caller: &TenantCaller,
+    deps: Deps<'_>,
+    workspace: &workspaces::Model,
+    model: &str,
+    new: &[&Prepared],
+    vectors: Vec<Vec<f32>>,
+) -> AppResult<Vec<DocumentRow>> {
+    let inline = deps.vectors.stores_in_document_rows();
+    let ids: Vec<Uuid> = new.iter().map(|_| Uuid::now_v7()).collect();
+    // Inline, each vector moves into its row; otherwise they go to the store.
+    let (mut row_vectors, store_vectors) = if inline {
+        (
+            vectors.into_iter().map(Some).collect::<Vec<_>>().into_iter(),
+            Vec::new(),
+        )
+    } else {
+        (vec![None; new.len()].into_iter(), vectors)
+    };
+    let mut added: Vec<DocumentRow> = Vec::with_capacity(new.len());
+    for (batch, batch_ids) in new.chunks(INSERT_BATCH).zip(ids.chunks(INSERT_BATCH)) {
+        let rows = batch
+            .iter()
+            .zip(batch_ids)
+            .zip(row_vectors.by_ref())
+            .map(|((p, id), vector)| row_values(*id, caller, workspace, p, vector, model))
+            .collect();
+        added.extend(DocumentRow::find_by_statement(insert_statement(rows)).all(tx).await?);
+    }
+    if !inline {
+        let kept: HashSet<Uuid> = added.iter().map(|r| r.id).collect();
+        let records: Vec<VectorRecord> = ids
+            .iter()
+            .zip(store_vectors)
+            .filter(|(id, _)| kept.contains(id))
+            .map(|(id, embedding)| VectorRecord {
+                id: *id,
+                tenant_id: caller.tenant_id,
+                workspace_id: workspace.id,
+                model: model.to_owned(),
+                embedding,
+            })
+            .collect();
+        if !records.is_empty() {
+            deps.vectors.upsert(tx, &records).await?;
+        }
+    }
+    Ok(added)
+}
+
+/// The 15 values of one new row, in `insert_statement`'s column order.
+fn row_values(
+    id: Uuid,
+    caller: &TenantCaller,
+    workspace: &workspaces::Model,
+    p: &Prepared,
+    inline_vector: Option<Vec<f32>>,
+    model: &str,
+) -> [Value; 15] {
+    let model = inline_vector.as_ref().map(|_| model.to_owned());
+    [
+        id.into(),
+        caller.tenant_id.into(),
+        workspace.id.into(),
+        p.source_path.clone().into(),
+        p.title.clone().into(),
+        p.content.clone().into(),
+        p.hash.clone().into(),
+        p.language.clone().into(),
+        p.chunk_index.into(),
+        p.chunk_count.into(),
+        p.metadata.clone().into(),
+        Value::from(inline_vector.map(PgVector::from)),
+        model.into(),
+        (estimate_tokens(&p.content).min(i32::MAX as u64) as i32).into(),
+        caller.user_id.into(),
+    ]
+}
+
+/// `INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING RETURNING …`.
+fn insert_statement(rows: Vec<[Value; 15]>) -> Statement {
+    let mut sql = String::from(
+        "INSERT INTO screenplay.code_documents (id, tenant_id, workspace_id, source_path, title, content, \
+         content_hash, language, chunk_index, chunk_count, metadata, embedding, embedding_model, token_count, \
+         created_by) VALUES ",
+    );
+    let placeholders: Vec<String> = (0..rows.len())
+        .map(|n| {
+            let columns: Vec<String> = (1..=15).map(|k| format!("${}", n * 15 + k)).collect();
+            format!("({})", columns.join(","))
+        })
+        .collect();
+    sql.push_str(&placeholders.join(","));
+    sql.push_str(" ON CONFLICT (workspace_id, content_hash) DO NOTHING RETURNING ");
+    sql.push_str(COLUMNS);
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, rows.into_iter().flatten())
+}
+
+/// What happened to each input document: its chunks' ids, added or skipped.
+fn tally(
+    request: &IngestRequest,
+    prepared: &[Prepared],
+    ids_by_hash: &HashMap<String, Uuid>,
+    added: &[DocumentRow],
+) -> AppResult<Vec<IngestResult>> {
+    let added_ids: HashSet<Uuid> = added.iter().map(|r| r.id).collect();
+    let mut results: Vec<IngestResult> = request
+        .documents
+        .iter()
+        .map(|d| IngestResult {
+            source_path: d.source_path.trim().to_owned(),
+            chunk_count: 0,
+            added: 0,
+            skipped: 0,
+            document_ids: Vec::new(),
+        })
+        .collect();
+    let mut counted: HashSet<Uuid> = HashSet::new();
+    for p in prepared {
+        let id = ids_by_hash
+            .get(&p.hash)
+            .copied()
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("a chunk vanished during ingest")))?;
+        let result = &mut results[p.doc];
+        result.chunk_count += 1;
+        result.document_ids.push(id);
+        if added_ids.contains(&id) && counted.insert(id) {
+            result.added += 1;
+        } else {
+            result.skipped += 1;
+        }
+    }
+    Ok(results)
+}
+
+/// The last segment of a source path.
+fn default_title(source_path: &str) -> String {
+    let name = source_path
+        .trim_end_matches(['/', '\\'])
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(source_path);
+    let name = if name.is_empty() { source_path } else { name };
+    name.chars().take(500).collect()
+}
+
+/// The ids of the workspace's chunks with these hashes.
+async fn existing_ids(
+    db: &impl ConnectionTrait,
+    workspace_id: Uuid,
+    hashes: &[String],
+) -> AppResult<HashMap<String, Uuid>> {
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT content_hash, id FROM screenplay.code_documents \
+             WHERE workspace_id = $1 AND content_hash = ANY($2)",
+            [workspace_id.into(), hashes.to_vec().into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("", "content_hash")?, r.try_get("", "id")?)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_default_to_file_names() {
+        assert_eq!(default_title("scripts/act1/opening.fountain"), "opening.fountain");
+        assert_eq!(default_title("notes"), "notes");
+        assert_eq!(default_title("dir/"), "dir");
+    }
+}
