@@ -15,6 +15,8 @@ pub struct ServerProcess {
     pub child: Child,
     /// Where it listens.
     pub addr: std::net::SocketAddr,
+    /// Every line it wrote to stderr so far.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl ServerProcess {
@@ -51,8 +53,19 @@ impl ServerProcess {
         .await
         .expect("server start");
         // Keep draining its log so it never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self { child, addr }
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                kept.lock().expect("log").push(line);
+            }
+        });
+        Self { child, addr, log }
+    }
+
+    /// The lines written to stderr since it listened.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log.lock().expect("log").clone()
     }
 
     pub fn url(&self, path: &str) -> String {
