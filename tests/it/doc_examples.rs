@@ -33,7 +33,9 @@ fn blocks(markdown: &str) -> Vec<Block> {
     let mut lines = markdown.lines().enumerate();
     while let Some((n, line)) = lines.next() {
         let trimmed = line.trim_start();
-        let Some(info) = trimmed.strip_prefix("```") else { continue };
+        let Some(info) = trimmed.strip_prefix("```") else {
+            continue;
+        };
         let indent = line.len() - trimmed.len();
         let mut text = Vec::new();
         for (_, body) in lines.by_ref() {
@@ -177,7 +179,11 @@ impl Run<'_> {
         match (expected, actual) {
             (Value::Object(e), Value::Object(a)) => {
                 if !loose && e.len() != a.len() {
-                    out.push(format!("{path}: keys {:?} but got {:?}", e.keys().collect::<Vec<_>>(), a.keys().collect::<Vec<_>>()));
+                    out.push(format!(
+                        "{path}: keys {:?} but got {:?}",
+                        e.keys().collect::<Vec<_>>(),
+                        a.keys().collect::<Vec<_>>()
+                    ));
                 }
                 let under_errors = path.ends_with("errors") || loose;
                 for (k, v) in e {
@@ -235,13 +241,18 @@ impl Run<'_> {
 
     /// Runs a subscription example around the example after it.
     async fn subscribe_around(&mut self, subscription: &Example, next: &Example, file: &str, out: &mut Vec<String>) {
-        let token = self.token(&subscription.run_as).await.expect("a subscription needs a token");
+        let token = self
+            .token(&subscription.run_as)
+            .await
+            .expect("a subscription needs a token");
         let mut client = WsClient::connect(self.app.addr, &token).await;
         let variables: Value = match &subscription.variables {
             Some(text) => serde_json::from_str(&self.substitute(text)).expect("variables"),
             None => Value::Null,
         };
-        client.subscribe("1", &self.substitute(&subscription.query), variables).await;
+        client
+            .subscribe("1", &self.substitute(&subscription.query), variables)
+            .await;
         // The subscription checks access, then listens: give it that moment.
         tokio::time::sleep(Duration::from_millis(300)).await;
         self.run_one(next, file, out).await;
@@ -251,7 +262,10 @@ impl Run<'_> {
             match client.next(Duration::from_secs(10)).await {
                 Some(frame) if frame["type"] == "next" => payloads.push(frame["payload"].clone()),
                 other => {
-                    out.push(format!("{file}:{}: expected an event, got {other:?}", subscription.line));
+                    out.push(format!(
+                        "{file}:{}: expected an event, got {other:?}",
+                        subscription.line
+                    ));
                     return;
                 }
             }
@@ -266,9 +280,16 @@ impl Run<'_> {
         if let Some(expected) = &example.answer {
             let mut found = Vec::new();
             self.compare(expected, &actual, "", false, &mut found);
-            out.extend(found.into_iter().map(|d| format!("{file}:{}: {d}\n  answered: {actual}", example.line)));
+            out.extend(
+                found
+                    .into_iter()
+                    .map(|d| format!("{file}:{}: {d}\n  answered: {actual}", example.line)),
+            );
         } else if actual.get("errors").is_some() {
-            out.push(format!("{file}:{}: no answer shown, but it failed: {actual}", example.line));
+            out.push(format!(
+                "{file}:{}: no answer shown, but it failed: {actual}",
+                example.line
+            ));
         }
     }
 }
@@ -308,7 +329,12 @@ async fn check_file(file: &str) -> Vec<String> {
 
 async fn assert_examples_hold(file: &str) {
     let differences = check_file(file).await;
-    assert!(differences.is_empty(), "{} example(s) differ:\n{}", differences.len(), differences.join("\n"));
+    assert!(
+        differences.is_empty(),
+        "{} example(s) differ:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -360,5 +386,8 @@ async fn a_wrong_answer_is_reported() {
     let mut out = Vec::new();
     run.run_one(&examples[0], "test.md", &mut out).await;
     assert_eq!(out.len(), 1, "{out:?}");
-    assert!(out[0].contains("\"VIEWER\" shown, \"TENANT_ADMIN\" answered"), "{out:?}");
+    assert!(
+        out[0].contains("\"VIEWER\" shown, \"TENANT_ADMIN\" answered"),
+        "{out:?}"
+    );
 }

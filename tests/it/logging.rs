@@ -15,7 +15,10 @@ async fn a_requests_log_lines_carry_its_request_tenant_user_and_operation() {
     let server = ServerProcess::spawn_with_args(
         &db,
         &["--no-migrate"],
-        &[("SCREENPLAY_LOG_FORMAT", "json"), ("RUST_LOG", "warn,screenplay_api=debug")],
+        &[
+            ("SCREENPLAY_LOG_FORMAT", "json"),
+            ("RUST_LOG", "warn,screenplay_api=debug"),
+        ],
     )
     .await;
     let response = reqwest::Client::new()
@@ -30,7 +33,10 @@ async fn a_requests_log_lines_carry_its_request_tenant_user_and_operation() {
 
     let mut line = None;
     for _ in 0..50 {
-        line = server.log_lines().into_iter().find(|l| l.contains("operation finished"));
+        line = server
+            .log_lines()
+            .into_iter()
+            .find(|l| l.contains("operation finished"));
         if line.is_some() {
             break;
         }

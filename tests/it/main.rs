@@ -23,6 +23,7 @@ mod operations;
 mod outline;
 mod permissions;
 mod pgbouncer;
+mod protection;
 mod search;
 mod seed_commands;
 mod sessions;

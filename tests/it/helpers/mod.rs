@@ -3,6 +3,7 @@
 // Shared by every test module; not each module uses every helper.
 #![allow(dead_code)]
 
+pub mod audit;
 pub mod cluster;
 pub mod docs;
 pub mod fixtures;

@@ -1,0 +1,5 @@
+//! Audit rows and usage counters written by the server itself.
+
+mod admin_api;
+mod rows;
+mod storage;

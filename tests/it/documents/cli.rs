@@ -1,0 +1,74 @@
+//! `screenplay ingest` as a real process.
+
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, scalar_i64};
+
+#[tokio::test]
+async fn the_ingest_command_reads_folders_with_progress_and_a_summary() {
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("cli").await;
+    let ws = app.workspace(&fx, "docs").await;
+    let dir = std::env::temp_dir().join(format!("screenplay-ingest-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(dir.join("scenes")).expect("mkdir");
+    std::fs::create_dir_all(dir.join(".git")).expect("mkdir");
+    std::fs::write(dir.join("notes.md"), "# Notes\n\nThe detective waits in the rain.").expect("write");
+    std::fs::write(
+        dir.join("scenes/opening.fountain"),
+        "INT. 仓库 - 夜\n\n雨水敲打着屋顶。",
+    )
+    .expect("write");
+    std::fs::write(dir.join("scenes/tool.rs"), "fn main() { println!(\"hi\"); }").expect("write");
+    std::fs::write(dir.join(".git/config"), "[core]").expect("write");
+    std::fs::write(dir.join("image.png"), b"\x89PNG\0\0").expect("write");
+    let run = |paths: Vec<std::path::PathBuf>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_screenplay"));
+        cmd.arg("ingest")
+            .arg("--workspace")
+            .arg(ws.to_string())
+            .args(paths)
+            .env("DATABASE_URL", &app.db.app_url)
+            .env("SCREENPLAY_MIGRATION_DATABASE_URL", &app.db.owner_url)
+            .env("RUST_LOG", "warn")
+            .env_remove("SCREENPLAY_EMBEDDING_URL");
+        cmd.output().expect("run screenplay ingest")
+    };
+    let out = run(vec![dir.clone(), dir.join("image.png")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "a failed file fails the run: {stdout}");
+    assert!(stdout.contains("3 file(s) ingested"), "{stdout}");
+    assert!(stdout.contains("3 chunk(s) added, 0 skipped"), "{stdout}");
+    assert!(stdout.contains("image.png: binary file"), "{stdout}");
+    let owner = app.owner().await;
+    assert_eq!(
+        scalar_i64(
+            &owner,
+            &format!(
+                "SELECT count(*) FROM screenplay.code_documents WHERE workspace_id = '{ws}' AND created_by IS NULL \
+                 AND embedding IS NOT NULL"
+            )
+        )
+        .await,
+        3
+    );
+    let zh = scalar_i64(
+        &owner,
+        &format!(
+            "SELECT count(*) FROM screenplay.code_documents WHERE workspace_id = '{ws}' AND language = 'zh' \
+             AND source_path LIKE '%opening.fountain'"
+        ),
+    )
+    .await;
+    assert_eq!(zh, 1);
+
+    // Again: everything is already there.
+    let out = run(vec![dir.clone()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("0 chunk(s) added, 3 skipped"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,5 @@
+//! Operations: monitoring, maintenance and metrics.
+
+mod maintenance;
+mod metrics;
+mod monitoring;

@@ -1,0 +1,30 @@
+//! Vector, keyword and hybrid search through the API and the SQL functions.
+
+mod hybrid;
+mod inputs;
+mod keyword;
+mod retrievals;
+mod vector;
+
+use rand::{Rng, rngs::StdRng};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use uuid::Uuid;
+
+pub(super) fn random_unit(rng: &mut StdRng) -> Vec<f32> {
+    let v: Vec<f32> = (0..1536).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.into_iter().map(|x| x / n).collect()
+}
+
+pub(super) fn vec_literal(v: &[f32]) -> String {
+    format!("[{}]", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","))
+}
+
+pub(super) async fn ids(db: &DatabaseConnection, sql: String) -> Vec<Uuid> {
+    db.query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await
+        .expect("query")
+        .iter()
+        .map(|r| r.try_get_by_index::<Uuid>(0).expect("uuid"))
+        .collect()
+}
