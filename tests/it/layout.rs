@@ -194,9 +194,31 @@ fn shortest_cycle<'a>(graph: &BTreeMap<&'a str, BTreeSet<&'a str>>, group: &[&'a
     group.to_vec()
 }
 
+/// The longest functions of the tree at `src`, longest first.
+fn longest_functions(src: &Path, n: usize) -> Vec<String> {
+    let mut all: Vec<(usize, String)> = read_tree(src)
+        .iter()
+        .flat_map(|f| {
+            functions(&f.tokens)
+                .into_iter()
+                .map(move |func| (func.lines, format!("{}:{} fn {}", f.path, func.line, func.name)))
+        })
+        .collect();
+    all.sort_by(|a, b| b.0.cmp(&a.0));
+    all.into_iter()
+        .take(n)
+        .map(|(lines, at)| format!("{lines:>4} lines  {at}"))
+        .collect()
+}
+
 #[test]
 fn api_src_follows_the_layer_rule() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("api/src");
+    // `cargo test --test it layout -- --nocapture` shows the longest.
+    println!(
+        "longest functions of api/src:\n{}",
+        longest_functions(&src, 5).join("\n")
+    );
     let found = problems(&src);
     assert!(found.is_empty(), "api/src breaks its layout:\n{}", found.join("\n"));
 }
