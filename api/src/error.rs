@@ -17,6 +17,22 @@ use sea_orm::{DbErr, RuntimeErr};
 /// Result alias used by services.
 pub type AppResult<T> = Result<T, AppError>;
 
+/// `NOT_FOUND` as an absent value: single-object lookups answer `null` for
+/// a missing (or another tenant's) id rather than an error.
+pub trait NotFoundAsNone<T> {
+    fn optional(self) -> AppResult<Option<T>>;
+}
+
+impl<T> NotFoundAsNone<T> for AppResult<T> {
+    fn optional(self) -> AppResult<Option<T>> {
+        match self {
+            Ok(value) => Ok(Some(value)),
+            Err(AppError::NotFound { .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+}
+
 /// The stable error codes clients see in `extensions.code`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
@@ -60,6 +76,18 @@ impl ErrorCode {
     /// The code of a wire form.
     pub fn parse(code: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+
+    /// Codes of requests refused before execution (their answers carry no `data`).
+    pub fn is_request_error(self) -> bool {
+        matches!(
+            self,
+            Self::GraphqlParseFailed
+                | Self::GraphqlValidationFailed
+                | Self::BadRequest
+                | Self::PersistedQueryNotFound
+                | Self::PersistedQueryNotAllowed
+        )
     }
 
     /// A request-level error (no path) with this code.

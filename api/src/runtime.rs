@@ -55,12 +55,16 @@ pub fn init_tls() {
 const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn,tower_http=warn";
 
 /// Installs the global log subscriber (`RUST_LOG` filters; text or JSON
-/// lines on stderr); later calls are ignored (tests start many servers).
+/// lines on stderr, coloured only when stderr is a terminal); later calls
+/// are ignored (tests start many servers).
 pub fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let registry = tracing_subscriber::registry().with(filter);
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = match format {
-        LogFormat::Text => registry.with(fmt::layer().with_writer(std::io::stderr)).try_init(),
+        LogFormat::Text => registry
+            .with(fmt::layer().with_ansi(colour).with_writer(std::io::stderr))
+            .try_init(),
         LogFormat::Json => registry
             .with(fmt::layer().json().with_current_span(true).with_writer(std::io::stderr))
             .try_init(),

@@ -30,6 +30,8 @@ pub struct AppState {
     pub embedder: SharedEmbedder,
     /// Where document vectors are stored and searched.
     pub vectors: SharedVectorStore,
+    /// The headers GraphiQL opens with (local development: the demo admin's token).
+    pub graphiql_headers: Option<String>,
 }
 
 impl AppState {

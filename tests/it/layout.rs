@@ -204,7 +204,7 @@ fn longest_functions(src: &Path, n: usize) -> Vec<String> {
                 .map(move |func| (func.lines, format!("{}:{} fn {}", f.path, func.line, func.name)))
         })
         .collect();
-    all.sort_by(|a, b| b.0.cmp(&a.0));
+    all.sort_by_key(|f| std::cmp::Reverse(f.0));
     all.into_iter()
         .take(n)
         .map(|(lines, at)| format!("{lines:>4} lines  {at}"))

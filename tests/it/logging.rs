@@ -52,3 +52,20 @@ async fn a_requests_log_lines_carry_its_request_tenant_user_and_operation() {
     assert_eq!(span["operation"], "query MyWorkspaces", "{event}");
     server.stop().await;
 }
+
+/// Written to a pipe or a file, text logs carry no colour codes.
+#[tokio::test]
+async fn text_logs_are_plain_when_not_written_to_a_terminal() {
+    let db = TestDb::create().await;
+    let mut server = ServerProcess::spawn_with_args(&db, &["--no-migrate"], &[("RUST_LOG", "info")]).await;
+    let _ = reqwest::get(server.url("/healthz")).await;
+    server.terminate();
+    server.wait().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let lines = server.log_lines();
+    assert!(lines.iter().any(|l| l.contains("INFO")), "{lines:?}");
+    assert!(
+        lines.iter().all(|l| !l.contains('\u{1b}')),
+        "escape codes in: {lines:?}"
+    );
+}

@@ -27,9 +27,19 @@ impl ResolvedDatabase {
     }
 }
 
+/// May resolving make a new local database, or only find one?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Local {
+    /// `serve`, `db start`, `migrate`: install and initialise as needed.
+    Create,
+    /// Every other command: use the project's database, found from the
+    /// current folder upwards, or say where to look.
+    Existing,
+}
+
 /// `DATABASE_URL` when set; otherwise the local development database,
-/// started (and installed) as needed.
-pub async fn resolve_database(args: &DatabaseArgs) -> anyhow::Result<ResolvedDatabase> {
+/// started (and, with [`Local::Create`], installed) as needed.
+pub async fn resolve_database(args: &DatabaseArgs, local: Local) -> anyhow::Result<ResolvedDatabase> {
     if let Some(url) = &args.database_url {
         let migration_url = args.migration_database_url.clone().unwrap_or_else(|| url.clone());
         return Ok(ResolvedDatabase {
@@ -38,8 +48,19 @@ pub async fn resolve_database(args: &DatabaseArgs) -> anyhow::Result<ResolvedDat
             local_home: None,
         });
     }
-    let local = LocalDb::new(args.home.clone(), args.db_port)?;
-    let urls = local.start().await?;
+    let db = LocalDb::new(args.home.clone(), args.db_port)?;
+    if local == Local::Existing && !db.exists() {
+        let here = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
+        anyhow::bail!(
+            "no local development database in {here} or any folder above it: run this command inside the \
+             project where `screenplay serve` made one, pass `--home <folder>` (the folder `serve` printed), \
+             or set DATABASE_URL"
+        );
+    }
+    let urls = db.start().await?;
+    let local = db;
     Ok(ResolvedDatabase {
         app_url: Secret::new(urls.app),
         migration_url: Secret::new(urls.owner),
@@ -77,7 +98,7 @@ pub async fn connect(database: &ResolvedDatabase, args: &DatabaseArgs) -> anyhow
 /// The database for a one-off command: resolved, migrated when it is the
 /// local development database, connected.
 pub async fn open_for_command(args: &DatabaseArgs) -> anyhow::Result<(ResolvedDatabase, Db)> {
-    let database = resolve_database(args).await?;
+    let database = resolve_database(args, Local::Existing).await?;
     if database.is_local() {
         migrate(&database).await?;
     }

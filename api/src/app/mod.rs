@@ -24,6 +24,7 @@ use crate::{
     metrics::{SearchLatencyRecorder, flush_loop},
     request::{persisted::PersistedQueryStore, rate_limit::RateLimiter},
     runtime::ShutdownSignal,
+    service::demo::{self, DemoAccess},
     state::{AppState, SharedState},
 };
 
@@ -32,7 +33,11 @@ pub struct Application {
     listener: TcpListener,
     state: SharedState,
     database: ResolvedDatabase,
+    demo: Option<DemoAccess>,
 }
+
+/// How long the local demo tokens last.
+const DEMO_TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
 
 impl Application {
     /// Resolves the database (`DATABASE_URL`, or the local development
@@ -40,12 +45,22 @@ impl Application {
     /// pool, builds the shared state and binds `config.bind` (port 0 picks a
     /// free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let database = database::resolve_database(&config.database).await?;
+        let database = database::resolve_database(&config.database, database::Local::Create).await?;
         if config.migrate {
             database::migrate(&database).await?;
         }
         let db = database::connect(&database, &config.database).await?;
-        let state = build_state(config, db, &database).await?;
+        let mut state = build_state(config, db, &database).await?;
+        // Local development only: a demo tenant, and GraphiQL signed in as its admin.
+        let demo = match database.is_local() {
+            true => Some(demo::ensure(&state.db, &state.issuer, DEMO_TOKEN_TTL).await?),
+            false => None,
+        };
+        state.graphiql_headers = demo
+            .as_ref()
+            .and_then(|d| d.admin_token.as_ref())
+            .map(|token| serde_json::json!({ "Authorization": format!("Bearer {token}") }).to_string());
+        let state = Arc::new(state);
         let bind = state.config.bind;
         let listener = TcpListener::bind(bind)
             .await
@@ -54,7 +69,13 @@ impl Application {
             listener,
             state,
             database,
+            demo,
         })
+    }
+
+    /// The demo tenant's access, when the local development database is used.
+    pub fn demo(&self) -> Option<&DemoAccess> {
+        self.demo.as_ref()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -135,7 +156,7 @@ impl Running {
 
 /// The shared state. In local development without a configured secret, a
 /// signing secret is created once in the database home.
-async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) -> anyhow::Result<SharedState> {
+async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) -> anyhow::Result<AppState> {
     if config.auth.jwt_secret.is_none()
         && let Some(home) = &database.local_home
     {
@@ -156,7 +177,7 @@ async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) ->
         .unwrap_or_else(|| database.app_url.clone());
     let embedder = crate::embedding::from_config(&config.embedding)?;
     tracing::info!(model = embedder.model(), "embedding provider");
-    Ok(Arc::new(AppState {
+    Ok(AppState {
         config,
         db,
         verifier,
@@ -167,7 +188,8 @@ async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) ->
         events: EventHub::new(listen_url),
         embedder,
         vectors: Arc::new(crate::search::PgVectorStore),
-    }))
+        graphiql_headers: None,
+    })
 }
 
 /// The server's own background work, stopped by `shutdown`: log

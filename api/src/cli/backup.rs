@@ -32,7 +32,7 @@ fn tools(pg_bin: &PgBinArgs, args: &DatabaseArgs) -> ToolSearch {
 
 /// `screenplay backup`.
 pub async fn run_backup(out: PathBuf, keep_days: u32, pg_bin: PgBinArgs, args: DatabaseArgs) -> anyhow::Result<()> {
-    let database = setup::resolve_database(&args).await?;
+    let database = setup::resolve_database(&args, setup::Local::Existing).await?;
     let tools = tools(&pg_bin, &args);
     let report = backup::backup(database.migration_url.expose(), &out, keep_days, &tools).await?;
     println!("{}", report.file.display());
@@ -59,7 +59,11 @@ pub async fn run_restore(
 ) -> anyhow::Result<()> {
     let url = match into {
         Some(url) => url,
-        None => setup::resolve_database(&args).await?.migration_url,
+        None => {
+            setup::resolve_database(&args, setup::Local::Existing)
+                .await?
+                .migration_url
+        }
     };
     let tools = tools(&pg_bin, &args);
     let report = backup::restore(&file, url.expose(), clean, &tools).await?;

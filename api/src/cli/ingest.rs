@@ -130,19 +130,19 @@ fn progress_bar(files: usize) -> ProgressBar {
 
 /// The batch's files as documents; unreadable ones are reported.
 fn read_batch(
-    batch: &[std::path::PathBuf],
+    batch: &[files::FoundFile],
     cmd: &IngestCommand,
     summary: &mut Summary,
     bar: &ProgressBar,
 ) -> Vec<(String, NewDocument)> {
     let mut docs = Vec::new();
-    for path in batch {
-        let name = path.display().to_string();
-        match files::read_text(path) {
+    for file in batch {
+        let name = file.path.display().to_string();
+        match files::read_text(&file.path) {
             Ok(content) => docs.push((
-                name.clone(),
+                name,
                 NewDocument {
-                    source_path: name,
+                    source_path: file.source_path.clone(),
                     title: None,
                     content,
                     language: cmd.language.clone(),

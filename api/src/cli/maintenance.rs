@@ -56,7 +56,7 @@ pub async fn run(action: MaintenanceAction, args: DatabaseArgs) -> anyhow::Resul
             months_ahead,
         },
     };
-    let database = setup::resolve_database(&args).await?;
+    let database = setup::resolve_database(&args, setup::Local::Existing).await?;
     if database.is_local() {
         setup::migrate(&database).await?;
     }

@@ -3,7 +3,11 @@
 use clap::Subcommand;
 use migration::{Migrator, MigratorTrait};
 
-use crate::{app::database::resolve_database, config::DatabaseArgs, db::with_migration_lock};
+use crate::{
+    app::database::{Local, resolve_database},
+    config::DatabaseArgs,
+    db::with_migration_lock,
+};
 
 #[derive(Debug, Subcommand, Default)]
 pub enum MigrateAction {
@@ -23,7 +27,7 @@ pub enum MigrateAction {
 }
 
 pub async fn run(action: MigrateAction, args: DatabaseArgs) -> anyhow::Result<()> {
-    let database = resolve_database(&args).await?;
+    let database = resolve_database(&args, Local::Create).await?;
     let url = database.migration_url.expose().clone();
     with_migration_lock(&url, |conn| async move {
         match action {

@@ -4,15 +4,15 @@ use crate::{
     app::Application,
     config::{Config, DatabaseArgs, ServeArgs},
     runtime::{ShutdownSignal, os_signals},
-    state::AppState,
+    service::demo::{DEMO_EMAIL, DEMO_SLUG, DemoAccess},
 };
 
 pub async fn run(args: ServeArgs, db_args: DatabaseArgs) -> anyhow::Result<()> {
     let app = Application::build(Config::from_args(args, db_args)?).await?;
     let addr = app.local_addr();
     let local = app.database().is_local();
-    if local {
-        print_demo_access(app.state()).await?;
+    if let Some(demo) = app.demo() {
+        print_demo_access(demo);
     }
     tracing::info!(%addr, local_database = local, "serving GraphQL at http://{addr}/graphql");
     eprintln!("GraphiQL: http://{addr}/graphql");
@@ -27,20 +27,13 @@ pub async fn run(args: ServeArgs, db_args: DatabaseArgs) -> anyhow::Result<()> {
 }
 
 /// Local development only: the demo tenant and tokens for GraphiQL.
-async fn print_demo_access(state: &AppState) -> anyhow::Result<()> {
-    let ttl = std::time::Duration::from_secs(12 * 3600);
-    let access = crate::service::demo::ensure(&state.db, &state.issuer, ttl).await?;
+fn print_demo_access(access: &DemoAccess) {
     eprintln!("Local development database (never used when DATABASE_URL is set):");
     if let Some(password) = &access.new_password {
-        eprintln!(
-            "  demo tenant `{}` created; admin {} password {password} (shown once)",
-            crate::service::demo::DEMO_SLUG,
-            crate::service::demo::DEMO_EMAIL
-        );
+        eprintln!("  demo tenant `{DEMO_SLUG}` created; admin {DEMO_EMAIL} password {password} (shown once)");
     }
     if let Some(token) = &access.admin_token {
         eprintln!("  GraphiQL headers (demo tenant admin, 12 h): {{\"Authorization\": \"Bearer {token}\"}}");
     }
     eprintln!("  platform admin token (12 h): {}", access.platform_token);
-    Ok(())
 }

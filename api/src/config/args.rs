@@ -12,8 +12,8 @@ use super::{
     schedule::ScheduleConfig,
     secret::Secret,
     settings::{
-        AuthConfig, Config, EMBEDDING_DIMENSIONS, EmbeddingConfig, HttpConfig, HttpEmbeddingConfig, IngestConfig,
-        LimitsConfig, PersistedConfig,
+        AuthConfig, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig, HttpConfig, HttpEmbeddingConfig,
+        IngestConfig, LimitsConfig, PersistedConfig,
     },
 };
 
@@ -101,15 +101,28 @@ pub struct ServeArgs {
     #[arg(long, env = "SCREENPLAY_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
-    /// Serve GraphiQL on GET /graphql.
-    #[arg(long, env = "SCREENPLAY_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
-    pub graphiql: bool,
+    /// `development` or `production`: production turns GraphiQL,
+    /// introspection, field suggestions and the localhost CORS default off
+    /// (each can still be turned on by its own setting).
+    #[arg(long, env = "SCREENPLAY_ENV", value_enum, default_value_t = Environment::Development)]
+    pub env: Environment,
 
-    /// Answer introspection queries.
-    #[arg(long, env = "SCREENPLAY_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
-    pub introspection: bool,
+    /// Serve GraphiQL on GET /graphql (default: on in development).
+    #[arg(long, env = "SCREENPLAY_GRAPHIQL", action = clap::ArgAction::Set)]
+    pub graphiql: Option<bool>,
 
-    /// Origins allowed by CORS, comma separated (`*` allows any; empty allows none).
+    /// Answer introspection queries (default: on in development).
+    #[arg(long, env = "SCREENPLAY_INTROSPECTION", action = clap::ArgAction::Set)]
+    pub introspection: Option<bool>,
+
+    /// Suggest field names in validation errors ("did you mean …?";
+    /// default: on in development).
+    #[arg(long, env = "SCREENPLAY_SUGGESTIONS", action = clap::ArgAction::Set)]
+    pub suggestions: Option<bool>,
+
+    /// Origins allowed by CORS, comma separated (`*` allows any). Unset: in
+    /// development `http://localhost:*` and `http://127.0.0.1:*`, in
+    /// production none.
     #[arg(long, env = "SCREENPLAY_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
@@ -243,6 +256,24 @@ pub struct IngestArgs {
     pub ingest_max_chunks: usize,
 }
 
+/// Where the server runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// Which origins CORS lets in: the configured ones, else (in development)
+/// any port of localhost.
+fn cors_policy(origins: Vec<String>, development: bool) -> CorsPolicy {
+    let origins: Vec<String> = origins.into_iter().filter(|o| !o.trim().is_empty()).collect();
+    match (origins.is_empty(), development) {
+        (false, _) => CorsPolicy::Origins(origins),
+        (true, true) => CorsPolicy::Localhost,
+        (true, false) => CorsPolicy::Origins(Vec::new()),
+    }
+}
+
 /// `humantime` durations: `15m`, `30d`, `250ms`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration (e.g. 30s, 15m, 30d): {e}"))
@@ -327,6 +358,7 @@ impl JwtArgs {
 impl Config {
     /// Checks the arguments and builds the configuration; errors name the variable.
     pub fn from_args(args: ServeArgs, database: DatabaseArgs) -> anyhow::Result<Self> {
+        let development = args.env == Environment::Development;
         args.jwt.check()?;
         if args.jwt_public_key.is_some() && args.jwt_jwks.is_some() {
             bail!("set SCREENPLAY_JWT_PUBLIC_KEY or SCREENPLAY_JWT_JWKS, not both");
@@ -392,13 +424,14 @@ impl Config {
                 anon_max_depth: args.anon_max_depth,
                 anon_max_complexity: args.anon_max_complexity,
                 max_page_size: args.max_page_size,
-                introspection: args.introspection,
+                introspection: args.introspection.unwrap_or(development),
+                suggestions: args.suggestions.unwrap_or(development),
             },
             http: HttpConfig {
                 body_limit: args.body_limit,
                 request_timeout: args.request_timeout,
-                graphiql: args.graphiql,
-                cors_origins: args.cors_origins.into_iter().filter(|o| !o.is_empty()).collect(),
+                graphiql: args.graphiql.unwrap_or(development),
+                cors: cors_policy(args.cors_origins, development),
                 trusted_proxies: args.trusted_proxies,
                 shutdown_grace: args.shutdown_grace,
                 subscription_recheck: args.subscription_recheck,

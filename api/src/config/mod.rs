@@ -10,11 +10,11 @@ mod schedule;
 mod secret;
 mod settings;
 
-pub use args::{EmbeddingArgs, IngestArgs, JwtArgs, LogFormat, ServeArgs, parse_duration};
+pub use args::{EmbeddingArgs, Environment, IngestArgs, JwtArgs, LogFormat, ServeArgs, parse_duration};
 pub use database::DatabaseArgs;
 pub use schedule::ScheduleConfig;
 pub use secret::Secret;
 pub use settings::{
-    AuthConfig, Config, EMBEDDING_DIMENSIONS, EmbeddingConfig, HttpConfig, HttpEmbeddingConfig, IngestConfig,
-    LimitsConfig, PersistedConfig,
+    AuthConfig, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig, HttpConfig, HttpEmbeddingConfig,
+    IngestConfig, LimitsConfig, PersistedConfig,
 };

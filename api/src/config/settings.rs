@@ -100,6 +100,17 @@ pub struct LimitsConfig {
     pub anon_max_complexity: usize,
     pub max_page_size: usize,
     pub introspection: bool,
+    /// "Did you mean …?" in validation errors.
+    pub suggestions: bool,
+}
+
+/// Which browser origins may call the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsPolicy {
+    /// Exactly these (`*`: any); none when empty.
+    Origins(Vec<String>),
+    /// `http://localhost:<any port>` and `http://127.0.0.1:<any port>`.
+    Localhost,
 }
 
 /// HTTP surface settings.
@@ -108,7 +119,7 @@ pub struct HttpConfig {
     pub body_limit: usize,
     pub request_timeout: Duration,
     pub graphiql: bool,
-    pub cors_origins: Vec<String>,
+    pub cors: CorsPolicy,
     pub trusted_proxies: Vec<IpNet>,
     pub shutdown_grace: Duration,
     /// How often a subscription re-checks its caller.
@@ -124,6 +135,7 @@ impl Default for LimitsConfig {
             anon_max_complexity: 200,
             max_page_size: 100,
             introspection: true,
+            suggestions: true,
         }
     }
 }

@@ -22,11 +22,12 @@ pub fn slug(field: &str, value: &str) -> AppResult<String> {
     }
 }
 
-/// A slug made from a name: `My Great Film!` → `my-great-film`.
+/// A slug made from a name in any script, transliterated to ASCII:
+/// `My Great Film!` → `my-great-film`, `剧本工作室` → `ju-ben-gong-zuo-shi`.
 pub fn slugify(name: &str) -> String {
     let mut out = String::new();
     let mut dash = false;
-    for c in name.chars().flat_map(char::to_lowercase) {
+    for c in deunicode::deunicode(name).chars().flat_map(char::to_lowercase) {
         if c.is_ascii_alphanumeric() {
             out.push(c);
             dash = false;
@@ -160,7 +161,9 @@ mod tests {
         assert!(slug("slug", "-acme").is_err());
         assert!(slug("slug", "").is_err());
         assert_eq!(slugify("My Great Film!"), "my-great-film");
-        assert_eq!(slugify("剧本"), "workspace");
+        assert_eq!(slugify("剧本工作室"), "ju-ben-gong-zuo-shi");
+        assert_eq!(slugify("Écran noir"), "ecran-noir");
+        assert_eq!(slugify("!!!"), "workspace");
     }
 
     #[test]

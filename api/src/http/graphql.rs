@@ -1,23 +1,31 @@
 //! `POST /graphql` and `GET /graphql` (GraphiQL for browsers, queries for
-//! everything else), answering per the GraphQL-over-HTTP convention: with
-//! `Accept: application/graphql-response+json`, a request that fails before
-//! execution (syntax, validation, refused token) gets a 4xx status; with
-//! plain `application/json` every GraphQL answer is 200, except rate
-//! limiting, which is 429 with `Retry-After` either way.
+//! everything else), per GraphQL over HTTP:
+//!
+//! - POST takes `application/json` (or `multipart/form-data` for uploads);
+//!   any other content type is 415. A body without `query` (and without a
+//!   persisted-query hash) is 400.
+//! - GET never runs a mutation, however the document arrives (text or
+//!   persisted hash): 405 with `Allow: POST`.
+//! - A request that fails before execution (syntax, validation, persisted
+//!   query) has no `data` key; with `Accept:
+//!   application/graphql-response+json` it is 400, with `application/json`
+//!   200.
+//! - An operation refused for want of a valid token is 401 with
+//!   `WWW-Authenticate: Bearer`; a rate-limited one 429 with `Retry-After`.
 
 use std::net::SocketAddr;
 
-use async_graphql::{ParseRequestError, http::GraphiQLSource, parser::types::OperationType};
+use async_graphql::{ParseRequestError, parser::types::OperationType};
 use async_graphql_axum::GraphQLRequest;
 use axum::{
     Json,
-    extract::{ConnectInfo, State},
+    extract::{ConnectInfo, FromRequest, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 use serde_json::json;
 
-use super::{client_ip, request_id, state::HttpState};
+use super::{client_ip, graphiql, request_id, state::HttpState};
 use crate::{
     auth::{self, Principal},
     error::{ErrorCode, code_of},
@@ -57,13 +65,36 @@ fn error_response(status: StatusCode, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// Whether a POST body of this content type can be a GraphQL request.
+fn supported_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json") || essence.eq_ignore_ascii_case("multipart/form-data")
+}
+
 pub async fn post_graphql(
     State(state): State<HttpState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    request: GraphQLRequest<BadRequest>,
+    request: Request,
 ) -> Response {
-    execute(&state, peer, &headers, request.into_inner()).await
+    let headers = request.headers().clone();
+    if !supported_content_type(&headers) {
+        let mut response = error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the request as `Content-Type: application/json` (or multipart/form-data for uploads)",
+        );
+        response.headers_mut().insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, multipart/form-data"),
+        );
+        return response;
+    }
+    match GraphQLRequest::<BadRequest>::from_request(request, &state).await {
+        Ok(request) => execute(&state, peer, &headers, request.into_inner()).await,
+        Err(bad) => bad.into_response(),
+    }
 }
 
 pub async fn get_graphql(
@@ -78,7 +109,7 @@ pub async fn get_graphql(
         .is_some_and(|a| a.contains("text/html"));
     if uri.query().is_none_or(str::is_empty) {
         if wants_html && state.app.config.http.graphiql {
-            return graphiql().into_response();
+            return graphiql::page(&state);
         }
         return error_response(
             StatusCode::BAD_REQUEST,
@@ -89,27 +120,43 @@ pub async fn get_graphql(
         Ok(r) => r,
         Err(e) => return BadRequest(e).into_response(),
     };
-    // GET must not change anything (it is cacheable and cross-site links can trigger it).
-    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
-        let op = operation_info(&doc, request.operation_name.as_deref());
-        if op.operation_type == Some(OperationType::Mutation) {
-            let mut resp = error_response(StatusCode::METHOD_NOT_ALLOWED, "mutations must be sent with POST");
-            resp.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return resp;
-        }
+    // GET must not change anything (it is cacheable and cross-site links can
+    // trigger it), whether the document comes as text or as a persisted hash.
+    if is_mutation(&state, &request) {
+        let mut resp = error_response(StatusCode::METHOD_NOT_ALLOWED, "mutations must be sent with POST");
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return resp;
     }
     execute(&state, peer, &headers, request).await
 }
 
-fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("screenplay GraphiQL")
-            .finish(),
-    )
+/// The document of a request: its text, or the persisted query its hash names.
+fn document_text(state: &HttpState, request: &async_graphql::Request) -> Option<String> {
+    if !request.query.is_empty() {
+        return Some(request.query.clone());
+    }
+    let hash = persisted_hash(request)?;
+    state.app.persisted.lookup(&hash)
+}
+
+fn persisted_hash(request: &async_graphql::Request) -> Option<String> {
+    match request.extensions.get("persistedQuery") {
+        Some(async_graphql::Value::Object(pq)) => match pq.get("sha256Hash") {
+            Some(async_graphql::Value::String(h)) => Some(h.to_lowercase()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn is_mutation(state: &HttpState, request: &async_graphql::Request) -> bool {
+    let Some(text) = document_text(state, request) else {
+        return false;
+    };
+    async_graphql::parser::parse_query(&text).is_ok_and(|doc| {
+        operation_info(&doc, request.operation_name.as_deref()).operation_type == Some(OperationType::Mutation)
+    })
 }
 
 /// What the HTTP layer knows about the caller of a request.
@@ -130,13 +177,21 @@ async fn execute(
     state: &HttpState,
     peer: SocketAddr,
     headers: &HeaderMap,
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
 ) -> Response {
+    if request.query.trim().is_empty() && persisted_hash(&request).is_none() {
+        return error_response(StatusCode::BAD_REQUEST, "a GraphQL request needs `query`");
+    }
     let (principal, meta) = request_context(state, peer, headers).await;
-    let schema = match principal {
-        Principal::Anonymous { .. } => &state.schemas.anonymous,
-        _ => &state.schemas.authenticated,
+    // Parsed once here (the schema reuses it); a syntax error is left for
+    // the schema to report.
+    let document = match request.query.is_empty() {
+        true => None,
+        false => request.parsed_query().ok().cloned(),
     };
+    let schema = state
+        .schemas
+        .for_operation(&principal, document.as_ref(), request.operation_name.as_deref());
     let response = schema.execute(request.data(principal).data(meta)).await;
     let graphql_response_json = headers
         .get(header::ACCEPT)
@@ -145,37 +200,59 @@ async fn execute(
     into_http(response, graphql_response_json)
 }
 
+/// A variable whose value does not parse as its type.
+fn is_variable_error(err: &async_graphql::ServerError) -> bool {
+    code_of(err) == ErrorCode::BadUserInput && err.extensions.as_ref().is_some_and(|x| x.get("variable").is_some())
+}
+
+/// Status for an answer: see the module's documentation.
+fn status_of(response: &async_graphql::Response, request_error: bool, graphql_response_json: bool) -> StatusCode {
+    let refused = matches!(response.data, async_graphql::Value::Null) && !response.errors.is_empty();
+    match response.errors.first().map(code_of) {
+        Some(ErrorCode::RateLimited) => StatusCode::TOO_MANY_REQUESTS,
+        Some(ErrorCode::Unauthenticated) if refused => StatusCode::UNAUTHORIZED,
+        _ if request_error && graphql_response_json => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    }
+}
+
 fn into_http(response: async_graphql::Response, graphql_response_json: bool) -> Response {
-    let code = response.errors.first().map(code_of);
+    // Errors before execution (a variable that does not coerce counts as
+    // one): the answer has no `data` at all.
     let request_error = !response.errors.is_empty()
-        && matches!(response.data, async_graphql::Value::Null)
-        && response.errors.iter().all(|e| e.path.is_empty());
+        && response
+            .errors
+            .iter()
+            .all(|e| code_of(e).is_request_error() || is_variable_error(e));
+    let status = status_of(&response, request_error, graphql_response_json);
     let retry_after = response.errors.iter().find_map(|e| {
         e.extensions.as_ref().and_then(|x| match x.get("retryAfterSeconds") {
             Some(async_graphql::Value::Number(n)) => n.as_u64(),
             _ => None,
         })
     });
-    let status = match (code, request_error, graphql_response_json) {
-        (Some(ErrorCode::RateLimited), _, _) => StatusCode::TOO_MANY_REQUESTS,
-        (Some(ErrorCode::Unauthenticated), true, true) => StatusCode::UNAUTHORIZED,
-        (_, true, true) => StatusCode::BAD_REQUEST,
-        _ => StatusCode::OK,
-    };
     let content_type = if graphql_response_json {
         GRAPHQL_RESPONSE_JSON
     } else {
         "application/json"
     };
     let mut headers = response.http_headers.clone();
-    let body =
-        serde_json::to_vec(&response).unwrap_or_else(|_| br#"{"errors":[{"message":"internal error"}]}"#.to_vec());
+    let body = if request_error {
+        serde_json::to_vec(&json!({ "errors": response.errors }))
+    } else {
+        serde_json::to_vec(&response)
+    };
+    let body = body.unwrap_or_else(|_| br#"{"errors":[{"message":"internal error"}]}"#.to_vec());
     let mut resp = (status, body).into_response();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Some(seconds) = retry_after {
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     resp.headers_mut().extend(headers.drain());
     resp

@@ -1,6 +1,7 @@
 //! The HTTP surface: routes and layers, request ids and client addresses.
 
 pub mod client_ip;
+mod graphiql;
 mod graphql;
 mod health;
 mod metrics;
@@ -30,14 +31,14 @@ use tower_http::{
 
 use request_id::{MakeUuidV7, REQUEST_ID};
 
-use crate::{graphql::Schemas, runtime::ShutdownSignal, state::SharedState};
+use crate::{config::CorsPolicy, graphql::Schemas, runtime::ShutdownSignal, state::SharedState};
 
 /// The router with every route and layer.
 pub fn router(app: SharedState, schemas: Schemas, shutdown: ShutdownSignal) -> Router {
     let http = &app.config.http;
     let timeout = http.request_timeout;
     let body_limit = http.body_limit;
-    let cors = cors_layer(&http.cors_origins);
+    let cors = cors_layer(&http.cors);
     let state = HttpState {
         app: app.clone(),
         schemas,
@@ -53,6 +54,7 @@ pub fn router(app: SharedState, schemas: Schemas, shutdown: ShutdownSignal) -> R
         .merge(api)
         // No timeout: a subscription lives as long as its socket.
         .route("/graphql/ws", get(ws::graphql_ws))
+        .route("/graphiql/{file}", get(graphiql::asset))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))
@@ -74,15 +76,30 @@ pub fn router(app: SharedState, schemas: Schemas, shutdown: ShutdownSignal) -> R
         )
 }
 
-fn cors_layer(origins: &[String]) -> CorsLayer {
+fn cors_layer(policy: &CorsPolicy) -> CorsLayer {
     let base = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID.clone()])
         .expose_headers([REQUEST_ID.clone(), header::RETRY_AFTER])
         .max_age(Duration::from_secs(600));
-    if origins.iter().any(|o| o == "*") {
-        return base.allow_origin(AllowOrigin::any());
+    match policy {
+        CorsPolicy::Origins(origins) if origins.iter().any(|o| o == "*") => base.allow_origin(AllowOrigin::any()),
+        CorsPolicy::Origins(origins) => {
+            let list: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+            base.allow_origin(AllowOrigin::list(list))
+        }
+        CorsPolicy::Localhost => base.allow_origin(AllowOrigin::predicate(|origin, _| is_localhost(origin))),
     }
-    let list: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
-    base.allow_origin(AllowOrigin::list(list))
+}
+
+/// `http://localhost[:port]` or `http://127.0.0.1[:port]`: a development
+/// server on this machine.
+fn is_localhost(origin: &HeaderValue) -> bool {
+    let Some(rest) = origin.to_str().ok().and_then(|o| o.strip_prefix("http://")) else {
+        return false;
+    };
+    let host_end = rest.find(':').unwrap_or(rest.len());
+    let (host, port) = rest.split_at(host_end);
+    matches!(host, "localhost" | "127.0.0.1")
+        && (port.is_empty() || (port.len() > 1 && port[1..].bytes().all(|b| b.is_ascii_digit())))
 }

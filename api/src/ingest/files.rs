@@ -18,10 +18,20 @@ const SKIPPED_DIRS: &[&str] = &["node_modules", "target", "__pycache__", "venv",
 /// Largest file read (bigger ones fail with a reason).
 pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
+/// A file to ingest and the source path it is stored under: relative to
+/// the folder named on the command line (`/`-separated), or the file's own
+/// name for a file named there. So `screenplay ingest notes/` stores
+/// `notes/参考/雨夜.md` as `参考/雨夜.md`, wherever it runs from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundFile {
+    pub path: PathBuf,
+    pub source_path: String,
+}
+
 /// What the walk found: files to read, and paths that failed with a reason.
 #[derive(Debug, Default)]
 pub struct Found {
-    pub files: Vec<PathBuf>,
+    pub files: Vec<FoundFile>,
     pub failed: Vec<(PathBuf, String)>,
 }
 
@@ -30,8 +40,14 @@ pub fn collect(paths: &[PathBuf]) -> Found {
     let mut found = Found::default();
     for path in paths {
         match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => walk(path, &mut found),
-            Ok(meta) if meta.is_file() => found.files.push(path.clone()),
+            Ok(meta) if meta.is_dir() => walk(path, path, &mut found),
+            Ok(meta) if meta.is_file() => found.files.push(FoundFile {
+                source_path: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| path.display().to_string()),
+                path: path.clone(),
+            }),
             Ok(_) => found.failed.push((path.clone(), "not a regular file or folder".into())),
             Err(e) => found.failed.push((path.clone(), e.to_string())),
         }
@@ -39,7 +55,7 @@ pub fn collect(paths: &[PathBuf]) -> Found {
     found
 }
 
-fn walk(dir: &Path, found: &mut Found) {
+fn walk(root: &Path, dir: &Path, found: &mut Found) {
     let mut entries: Vec<_> = match std::fs::read_dir(dir) {
         Ok(entries) => entries.filter_map(Result::ok).collect(),
         Err(e) => {
@@ -57,10 +73,16 @@ fn walk(dir: &Path, found: &mut Found) {
         let Ok(kind) = entry.file_type() else { continue };
         if kind.is_dir() {
             if !SKIPPED_DIRS.contains(&name.as_str()) {
-                walk(&path, found);
+                walk(root, &path, found);
             }
         } else if kind.is_file() && has_text_extension(&path) {
-            found.files.push(path);
+            let relative = path.strip_prefix(root).unwrap_or(&path);
+            let source_path = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            found.files.push(FoundFile { path, source_path });
         }
     }
 }

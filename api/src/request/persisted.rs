@@ -55,6 +55,15 @@ impl PersistedQueryStore {
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(hash).cloned()
     }
 
+    /// The query a hash names: the manifest's, or one registered through APQ.
+    pub fn lookup(&self, hash: &str) -> Option<String> {
+        match self.manifest_query(hash) {
+            Some(query) => Some(query.clone()),
+            None if self.apq => self.cached(hash),
+            None => None,
+        }
+    }
+
     /// Registers a query under its hash (APQ).
     pub fn register(&self, hash: String, query: String) {
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).put(hash, query);

@@ -3,7 +3,10 @@
 
 use chrono::Utc;
 use entity::{enums::WorkspaceStatus, workspaces};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, QueryFilter, Set, TransactionSession, TransactionTrait, prelude::*};
+use sea_orm::{
+    ActiveModelTrait, Condition, ConnectionTrait, QueryFilter, QuerySelect, Set, TransactionSession, TransactionTrait,
+    prelude::*,
+};
 use uuid::Uuid;
 
 use super::page::{self, Page, PageResult};
@@ -90,12 +93,19 @@ pub async fn create(
     let name = validate::name("name", &input.name, 200)?;
     let slug = match input.slug {
         Some(slug) => validate::slug("slug", &slug)?,
-        None => validate::slugify(&name),
+        None => String::new(),
     };
     let description = validate::optional_text("description", input.description, 5000)?;
     let settings = validate::json_object("settings", input.settings.unwrap_or_else(|| serde_json::json!({})))?;
     let now = Utc::now().fixed_offset();
     let tx = db.begin().await?;
+    let slug = match slug.is_empty() {
+        true => free_slug(&tx, caller, &validate::slugify(&name)).await?,
+        false => {
+            ensure_slug_free(&tx, caller, &slug, None).await?;
+            slug
+        }
+    };
     let workspace = workspaces::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(caller.tenant_id.into()),
@@ -114,6 +124,55 @@ pub async fn create(
     Ok(workspace)
 }
 
+/// `base`, or the first of `base-2`, `base-3`, … no workspace of the
+/// tenant has: names need not be unique, slugs are.
+async fn free_slug(db: &impl ConnectionTrait, caller: &TenantCaller, base: &str) -> AppResult<String> {
+    let prefix = format!("{base}-");
+    let taken: std::collections::HashSet<String> = workspaces::Entity::find_in(caller.tenant_id)
+        .select_only()
+        .column(workspaces::Column::Slug)
+        .filter(
+            Condition::any()
+                .add(workspaces::Column::Slug.eq(base))
+                .add(workspaces::Column::Slug.starts_with(&prefix)),
+        )
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let candidate = |n: usize| {
+        let suffix = if n == 1 { String::new() } else { format!("-{n}") };
+        // Slugs are at most 63 characters, the suffix included.
+        let stem: String = base.chars().take(63 - suffix.len()).collect();
+        format!("{}{suffix}", stem.trim_end_matches('-'))
+    };
+    Ok((1..)
+        .map(candidate)
+        .find(|s| !taken.contains(s))
+        .unwrap_or_else(|| base.to_owned()))
+}
+
+/// Refuses a slug another workspace of the tenant has, naming it.
+async fn ensure_slug_free(
+    db: &impl ConnectionTrait,
+    caller: &TenantCaller,
+    slug: &str,
+    except: Option<Uuid>,
+) -> AppResult<()> {
+    let mut query = workspaces::Entity::find_in(caller.tenant_id).filter(workspaces::Column::Slug.eq(slug));
+    if let Some(id) = except {
+        query = query.filter(workspaces::Column::Id.ne(id));
+    }
+    if query.count(db).await? > 0 {
+        return Err(AppError::conflict(format!(
+            "a workspace with the slug `{slug}` already exists; pass another `slug` (lowercase letters, digits, \
+             hyphens), or leave it out to have one made from the name"
+        )));
+    }
+    Ok(())
+}
+
 /// Changes a workspace; returns it before and after.
 pub async fn update(
     db: &impl TransactionTrait,
@@ -128,7 +187,9 @@ pub async fn update(
         model.name = Set(validate::name("name", &name, 200)?);
     }
     if let Some(slug) = change.slug {
-        model.slug = Set(validate::slug("slug", &slug)?);
+        let slug = validate::slug("slug", &slug)?;
+        ensure_slug_free(&tx, caller, &slug, Some(id)).await?;
+        model.slug = Set(slug);
     }
     if let Some(description) = change.description {
         model.description = Set(validate::optional_text("description", description, 5000)?);

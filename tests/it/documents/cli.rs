@@ -1,5 +1,6 @@
 //! `screenplay ingest` as a real process.
 
+use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 use crate::helpers::{TestApp, scalar_i64};
@@ -60,6 +61,18 @@ async fn the_ingest_command_reads_folders_with_progress_and_a_summary() {
     )
     .await;
     assert_eq!(zh, 1);
+    // Source paths are relative to the folder named on the command line.
+    let paths = owner
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("SELECT source_path FROM screenplay.code_documents WHERE workspace_id = '{ws}' ORDER BY 1"),
+        ))
+        .await
+        .expect("paths")
+        .iter()
+        .map(|r| r.try_get::<String>("", "source_path").expect("path"))
+        .collect::<Vec<_>>();
+    assert_eq!(paths, ["notes.md", "scenes/opening.fountain", "scenes/tool.rs"]);
 
     // Again: everything is already there.
     let out = run(vec![dir.clone()]);
@@ -71,4 +84,29 @@ async fn the_ingest_command_reads_folders_with_progress_and_a_summary() {
     );
     assert!(stdout.contains("0 chunk(s) added, 3 skipped"), "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Outside a project with a local database, and without DATABASE_URL, a
+/// command says where to look instead of installing a second database.
+#[test]
+fn a_command_outside_the_project_says_where_its_database_is() {
+    let dir = std::env::temp_dir().join(format!("screenplay-elsewhere-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_screenplay"))
+        .args(["ingest", "--workspace", &Uuid::nil().to_string(), "."])
+        .current_dir(&dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("SCREENPLAY_HOME")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run screenplay ingest");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("no local development database") && stderr.contains("--home"),
+        "{stderr}"
+    );
+    let created = std::fs::read_dir(&dir).expect("dir").count();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(created, 0, "nothing installed in the folder");
 }

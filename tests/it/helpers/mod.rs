@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod docs;
 pub mod fixtures;
 pub mod fountain;
+pub mod node;
 pub mod pgbouncer;
 pub mod process;
 pub mod proxy;
@@ -156,6 +157,19 @@ impl Drop for TestApp {
             server.signal_stop();
         }
     }
+}
+
+/// Another tenant's (or a missing) id is invisible: a mutation answers
+/// `NOT_FOUND`, a single-object lookup `null` with no error.
+pub fn assert_invisible(body: &Value, what: &str) {
+    if body.get("errors").is_some() {
+        assert_eq!(body["errors"][0]["extensions"]["code"], "NOT_FOUND", "{what}: {body}");
+        return;
+    }
+    let data = body["data"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{what}: no data: {body}"));
+    assert!(data.values().all(Value::is_null), "{what} leaked data: {body}");
 }
 
 /// The `extensions.code` of a response's first error.

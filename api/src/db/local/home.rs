@@ -9,17 +9,32 @@ use std::{
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
-/// `SCREENPLAY_HOME` (or `--home`), else `./.screenplay` in the current
-/// folder; see [`reachable`] for what happens when running as root.
+/// `SCREENPLAY_HOME` (or `--home`); else the local database of the current
+/// folder or the nearest folder above it that has one (as git finds its
+/// repository), so that every command run inside a project finds the
+/// database `serve` made; else `./.screenplay` in the current folder. See
+/// [`reachable`] for what happens when running as root.
 pub fn resolve_home(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     let cwd = std::env::current_dir().context("reading the current folder")?;
-    let preferred = match explicit {
-        Some(home) if home.is_absolute() => home,
-        Some(home) => cwd.join(home),
-        None => cwd.join(".screenplay"),
-    };
-    Ok(reachable(preferred))
+    Ok(match explicit {
+        Some(home) if home.is_absolute() => reachable(home),
+        Some(home) => reachable(cwd.join(home)),
+        None => discover(&cwd).unwrap_or_else(|| reachable(cwd.join(".screenplay"))),
+    })
 }
+
+/// The nearest existing local database home at or above `dir`.
+pub fn discover(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors().find_map(|folder| {
+        let preferred = folder.join(".screenplay");
+        [preferred.clone(), fallback(&preferred)]
+            .into_iter()
+            .find(|home| home.join(CREDENTIALS).is_file())
+    })
+}
+
+/// The file that marks an initialised home.
+pub(super) const CREDENTIALS: &str = "credentials.json";
 
 /// `preferred`, unless we run as root and the unprivileged PostgreSQL user
 /// cannot traverse every folder above it (for example a clone inside
@@ -29,6 +44,17 @@ pub fn reachable(preferred: PathBuf) -> PathBuf {
     if !nix::unistd::geteuid().is_root() || ancestors_traversable(&preferred) {
         return preferred;
     }
+    let fallback = fallback(&preferred);
+    eprintln!(
+        "note: {} is not reachable by the PostgreSQL user; the local database lives in {}",
+        preferred.display(),
+        fallback.display()
+    );
+    fallback
+}
+
+/// Where a home the PostgreSQL user cannot reach lives instead.
+fn fallback(preferred: &Path) -> PathBuf {
     let digest = Sha256::digest(preferred.to_string_lossy().as_bytes());
     let name: Vec<String> = preferred
         .components()
@@ -37,13 +63,7 @@ pub fn reachable(preferred: PathBuf) -> PathBuf {
         .map(|c| c.as_os_str().to_string_lossy().trim_start_matches('.').to_owned())
         .collect();
     let name = name.into_iter().rev().collect::<Vec<_>>().join("-");
-    let fallback = PathBuf::from("/var/lib/screenplay").join(format!("{name}-{}", &hex::encode(digest)[..8]));
-    eprintln!(
-        "note: {} is not reachable by the PostgreSQL user; the local database lives in {}",
-        preferred.display(),
-        fallback.display()
-    );
-    fallback
+    PathBuf::from("/var/lib/screenplay").join(format!("{name}-{}", &hex::encode(digest)[..8]))
 }
 
 /// Every existing ancestor is executable by others.

@@ -121,7 +121,7 @@ impl LocalDb {
     }
 
     fn credentials_file(&self) -> PathBuf {
-        self.home.join("credentials.json")
+        self.home.join(home::CREDENTIALS)
     }
 
     /// Folder of the PostgreSQL binaries (`SCREENPLAY_PG_BIN` or the pip install).
@@ -165,7 +165,7 @@ impl LocalDb {
             if this.status()? != Status::Running {
                 this.start_server()?;
             }
-            Ok(this.urls_from(&creds))
+            Ok(this.urls_from(&creds, this.running_port().unwrap_or(this.port)))
         })
         .await
         .context("local database task")??;
@@ -215,17 +215,29 @@ impl LocalDb {
                 self.home.display()
             )
         })?;
-        Ok(self.urls_from(&creds))
+        Ok(self.urls_from(&creds, self.running_port().unwrap_or(self.port)))
     }
 
-    fn urls_from(&self, creds: &Credentials) -> LocalUrls {
-        let base =
-            |user: &str, password: &str, db: &str| format!("postgres://{user}:{password}@127.0.0.1:{}/{db}", self.port);
+    /// Whether the home holds an initialised cluster.
+    pub fn exists(&self) -> bool {
+        self.credentials_file().is_file()
+    }
+
+    /// The port a running cluster listens on (its `postmaster.pid`), which
+    /// wins over the configured one: a command finds the cluster `serve`
+    /// started whatever `SCREENPLAY_DB_PORT` it was given.
+    fn running_port(&self) -> Option<u16> {
+        let pid_file = fs::read_to_string(self.data_dir().join("postmaster.pid")).ok()?;
+        pid_file.lines().nth(3)?.trim().parse().ok()
+    }
+
+    fn urls_from(&self, creds: &Credentials, port: u16) -> LocalUrls {
+        let base = |user: &str, password: &str, db: &str| format!("postgres://{user}:{password}@127.0.0.1:{port}/{db}");
         LocalUrls {
             superuser: base("postgres", &creds.superuser_password, "postgres"),
             owner: base(OWNER_ROLE, &creds.owner_password, DATABASE_NAME),
             app: base(APP_ROLE, &creds.app_password, DATABASE_NAME),
-            port: self.port,
+            port,
         }
     }
 

@@ -36,6 +36,7 @@ use chrono::Utc;
 use entity::enums::{AuditOutcome, QuotaMetric};
 use tracing::{Instrument, Span, field::Empty};
 
+use super::uncoded;
 use crate::{
     audit::{AuditRecord, diff},
     auth::Principal,
@@ -94,6 +95,8 @@ struct State {
     /// The operation the client asked for, from the request.
     requested_operation: Option<String>,
     operation: OperationInfo,
+    /// The document's text, to explain errors that come without a code.
+    query: String,
     variables: serde_json::Value,
     /// Set once the audit row is written or queued: one per operation.
     audited: bool,
@@ -275,7 +278,10 @@ impl Extension for Lifecycle {
         let requested = self.inner.with(|s| s.requested_operation.clone());
         let info = operation_info(&document, requested.as_deref());
         self.inner.span.record("operation", info.label());
-        self.inner.with(|s| s.operation = info);
+        self.inner.with(|s| {
+            s.operation = info;
+            s.query = query.to_owned();
+        });
         Ok(document)
     }
 
@@ -323,6 +329,7 @@ impl Extension for Lifecycle {
         }
 
         let mut response = next.run(ctx, operation_name).await;
+        inner.with(|s| uncoded::code_errors(&mut response.errors, &s.query));
         let mutation = kind == Some(OperationType::Mutation);
         let ok = response.errors.is_empty();
 

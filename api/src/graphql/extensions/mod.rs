@@ -5,6 +5,7 @@
 pub mod lifecycle;
 pub mod metrics;
 pub mod persisted;
+mod uncoded;
 
 pub use lifecycle::{RequestLifecycle, operation_info};
 pub use metrics::RequestMetrics;

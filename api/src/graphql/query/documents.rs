@@ -3,6 +3,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::{Action, policy},
+    error::NotFoundAsNone,
     graphql::{
         connection::{self, Page, TotalCount, cursor},
         context::ContextExt,
@@ -100,11 +101,11 @@ impl DocumentQuery {
         ))
     }
 
-    /// One document chunk.
+    /// One document chunk; null when there is none with this id.
     #[graphql(guard = "Allow(Action::ReadContent)")]
-    async fn document(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Document> {
+    async fn document(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<Document>> {
         let (tx, caller) = ctx.scope().tenant().await?;
-        Ok(documents::get(&*tx, &caller, id).await?.into())
+        Ok(documents::get(&*tx, &caller, id).await.optional()?.map(Into::into))
     }
 
     /// Searches a workspace's documents by vector, keyword or both.

@@ -4,6 +4,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Action,
+    error::NotFoundAsNone,
     graphql::{
         connection::{self, Page, TotalCount, cursor},
         context::ContextExt,
@@ -68,10 +69,10 @@ impl SessionQuery {
         ))
     }
 
-    /// One session of the tenant.
+    /// One session of the tenant; null when there is none with this id.
     #[graphql(guard = "Allow(Action::ReadContent)")]
-    async fn session(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Session> {
+    async fn session(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<Session>> {
         let (tx, caller) = ctx.scope().tenant().await?;
-        Ok(sessions::get(&*tx, &caller, id).await?.into())
+        Ok(sessions::get(&*tx, &caller, id).await.optional()?.map(Into::into))
     }
 }

@@ -3,6 +3,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Action,
+    error::NotFoundAsNone,
     graphql::{
         connection::{self, Page, TotalCount, cursor},
         context::ContextExt,
@@ -44,10 +45,10 @@ impl TenantQuery {
         ))
     }
 
-    /// One tenant (platform admins).
+    /// One tenant (platform admins); null when there is none with this id.
     #[graphql(guard = "Allow(Action::ManageTenants)")]
-    async fn tenant(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Tenant> {
+    async fn tenant(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<Tenant>> {
         let tx = ctx.scope().platform().await?;
-        Ok(tenants::get(&*tx, id).await?.into())
+        Ok(tenants::get(&*tx, id).await.optional()?.map(Into::into))
     }
 }

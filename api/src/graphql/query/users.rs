@@ -3,6 +3,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Action,
+    error::NotFoundAsNone,
     graphql::{
         connection::{self, Page, TotalCount, cursor},
         context::ContextExt,
@@ -45,10 +46,10 @@ impl UserQuery {
         ))
     }
 
-    /// One user of the tenant (tenant admins).
+    /// One user of the tenant (tenant admins); null when there is none with this id.
     #[graphql(guard = "Allow(Action::ManageUsers)")]
-    async fn user(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<User> {
+    async fn user(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<User>> {
         let (tx, caller) = ctx.scope().tenant().await?;
-        Ok(users::get(&*tx, &caller, id).await?.into())
+        Ok(users::get(&*tx, &caller, id).await.optional()?.map(Into::into))
     }
 }

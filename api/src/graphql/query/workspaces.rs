@@ -3,6 +3,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Action,
+    error::NotFoundAsNone,
     graphql::{
         connection::{self, Page, TotalCount, cursor},
         context::ContextExt,
@@ -44,10 +45,10 @@ impl WorkspaceQuery {
         ))
     }
 
-    /// One workspace of the tenant.
+    /// One workspace of the tenant; null when there is none with this id.
     #[graphql(guard = "Allow(Action::ReadContent)")]
-    async fn workspace(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Workspace> {
+    async fn workspace(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<Workspace>> {
         let (tx, caller) = ctx.scope().tenant().await?;
-        Ok(workspaces::get(&*tx, &caller, id).await?.into())
+        Ok(workspaces::get(&*tx, &caller, id).await.optional()?.map(Into::into))
     }
 }

@@ -1,0 +1,70 @@
+//! Clients written by others, in Node.js (`tests/js`): graphql-http's
+//! audits, graphql-js, playwright-core. Their packages are installed once,
+//! from the lock file, into `tests/js/node_modules`.
+
+use std::{path::PathBuf, process::Output};
+
+use tokio::sync::OnceCell;
+
+/// `tests/js`.
+pub fn js_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js")
+}
+
+/// Installs the packages of `tests/js/package-lock.json` when missing.
+async fn installed() {
+    static INSTALLED: OnceCell<()> = OnceCell::const_new();
+    INSTALLED
+        .get_or_init(|| async {
+            let dir = js_dir();
+            let marker = dir.join("node_modules/.package-lock.json");
+            let lock = std::fs::read(dir.join("package-lock.json")).expect("tests/js/package-lock.json");
+            if std::fs::read(&marker).is_ok_and(|installed| same_packages(&installed, &lock)) {
+                return;
+            }
+            let out = tokio::process::Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&dir)
+                .output()
+                .await
+                .expect("npm (Node.js 20 with npm) runs the client checks");
+            assert!(
+                out.status.success(),
+                "npm ci in tests/js failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        })
+        .await;
+}
+
+/// Whether what is installed is what the lock file asks for (npm's own
+/// record of node_modules lists the same packages and versions).
+fn same_packages(installed: &[u8], lock: &[u8]) -> bool {
+    let parse = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).ok();
+    match (parse(installed), parse(lock)) {
+        (Some(a), Some(b)) => {
+            let versions = |v: &serde_json::Value| {
+                v["packages"].as_object().map(|p| {
+                    p.iter()
+                        .filter(|(k, _)| !k.is_empty())
+                        .map(|(k, v)| (k.clone(), v["version"].clone()))
+                        .collect::<Vec<_>>()
+                })
+            };
+            versions(&a) == versions(&b)
+        }
+        _ => false,
+    }
+}
+
+/// Runs `node tests/js/<script> <args>`.
+pub async fn run(script: &str, args: &[&str]) -> Output {
+    installed().await;
+    tokio::process::Command::new("node")
+        .arg(script)
+        .args(args)
+        .current_dir(js_dir())
+        .output()
+        .await
+        .expect("node runs")
+}

@@ -1,0 +1,190 @@
+//! GraphQL over HTTP as a frontend's client expects it: content types,
+//! status codes, request errors without `data`, no mutation over GET,
+//! codes on scalar errors, 401 for a refused token, CORS for local
+//! development servers. (graphql-http's own audits run in `tests/it/js.rs`.)
+
+use reqwest::{StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, scalar_i64};
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+#[tokio::test]
+async fn posts_need_a_json_body_with_a_query() {
+    let app = TestApp::spawn().await;
+    let body = json!({ "query": "{ health { status } }" }).to_string();
+    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+        let mut request = app.client.post(app.url("/graphql")).body(body.clone());
+        if let Some(ct) = content_type {
+            request = request.header(header::CONTENT_TYPE, ct);
+        }
+        let response = request.send().await.expect("request");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type:?}"
+        );
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+    }
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+
+    for missing in [json!({}), json!({ "variables": {} }), json!({ "query": "  " })] {
+        let (status, _, body) = app.post_with(None, missing.clone(), &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{missing}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+    }
+}
+
+#[tokio::test]
+async fn request_errors_have_no_data_and_are_400_for_graphql_response_json() {
+    let app = TestApp::spawn().await;
+    for (query, code) in [
+        ("{ health { ", "GRAPHQL_PARSE_FAILED"),
+        ("{ health { nope } }", "GRAPHQL_VALIDATION_FAILED"),
+    ] {
+        let body = json!({ "query": query });
+        let (status, _, answer) = app.post_with(None, body.clone(), &[]).await;
+        assert_eq!(status, StatusCode::OK, "application/json answers 200: {answer}");
+        assert!(answer.get("data").is_none(), "no data key: {answer}");
+        assert_eq!(answer["errors"][0]["extensions"]["code"], code);
+        let (status, headers, answer) = app.post_with(None, body, &[("accept", GRAPHQL_RESPONSE_JSON)]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert_eq!(headers[header::CONTENT_TYPE], GRAPHQL_RESPONSE_JSON);
+        assert!(answer.get("data").is_none(), "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn mutations_never_run_over_get() {
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("get").await;
+    let mutation = "mutation { createWorkspace(input: {name: \"Over GET\"}) { workspace { id } } }";
+    let get = |query: String| {
+        app.client
+            .get(app.url("/graphql"))
+            .query(&[("query", query.as_str())])
+            .bearer_auth(&fx.admin_token)
+    };
+    let response = get(mutation.to_owned()).send().await.expect("request");
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()[header::ALLOW], "POST");
+
+    // Registered as an automatic persisted query by POST (with a query that
+    // fails, so that nothing is written), then sent over GET by its hash.
+    let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(mutation.as_bytes()));
+    let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let (_, _, registered) = app
+        .post_with(None, json!({ "query": mutation, "extensions": extensions }), &[])
+        .await;
+    assert_eq!(
+        registered["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{registered}"
+    );
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("extensions", extensions.to_string())])
+        .bearer_auth(&fx.admin_token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let owner = app.owner().await;
+    let written = scalar_i64(
+        &owner,
+        "SELECT count(*) FROM screenplay.workspaces WHERE name = 'Over GET'",
+    )
+    .await;
+    assert_eq!(written, 0);
+}
+
+#[tokio::test]
+async fn scalars_that_do_not_parse_are_bad_user_input_naming_the_argument() {
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("scalars").await;
+    let token = Some(fx.admin_token.as_str());
+    // From a variable: a request error, naming argument and variable.
+    let body =
+        json!({ "query": "query($id: UUID!) { workspace(id: $id) { id } }", "variables": { "id": "not-a-uuid" } });
+    let (status, _, answer) = app.post_with(token, body, &[("accept", GRAPHQL_RESPONSE_JSON)]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(answer.get("data").is_none(), "{answer}");
+    let error = &answer["errors"][0];
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(error["extensions"]["field"], "id");
+    assert_eq!(error["extensions"]["variable"], "id");
+    // Inline, and out of range: a field error with the argument named.
+    for (query, field) in [
+        ("{ workspace(id: \"not-a-uuid\") { id } }", "id"),
+        ("{ sessions(first: 2147483648) { totalCount } }", "first"),
+    ] {
+        let (_, body) = app.post(token, query, json!({})).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_refused_token_is_401_with_www_authenticate() {
+    let app = TestApp::spawn().await;
+    for token in [Some("garbage"), None] {
+        let (status, body) = app.post(token, "{ me { role } }", json!({})).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{token:?}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+        let (_, headers, _) = app.post_with(token, json!({ "query": "{ me { role } }" }), &[]).await;
+        assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer");
+    }
+    // Public operations still work with a stale token.
+    let (status, body) = app.post(Some("garbage"), "{ health { status } }", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// The CORS answer to a preflight from `origin`.
+async fn preflight(app: &TestApp, origin: &str) -> Option<String> {
+    let response = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+        .header(header::ORIGIN, origin)
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "authorization,content-type")
+        .send()
+        .await
+        .expect("preflight");
+    response
+        .headers()
+        .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .map(|v| v.to_str().expect("ascii").to_owned())
+}
+
+#[tokio::test]
+async fn development_servers_on_localhost_pass_cors_and_production_stays_closed() {
+    let app = TestApp::spawn().await;
+    for origin in ["http://localhost:5173", "http://127.0.0.1:3000", "http://localhost"] {
+        assert_eq!(preflight(&app, origin).await.as_deref(), Some(origin));
+    }
+    for origin in [
+        "http://evil.test",
+        "http://localhost.evil.test",
+        "https://localhost:5173",
+    ] {
+        assert_eq!(preflight(&app, origin).await, None, "{origin}");
+    }
+    let production = TestApp::spawn_with(&["--env", "production"]).await;
+    assert_eq!(preflight(&production, "http://localhost:5173").await, None);
+    let configured = TestApp::spawn_with(&["--env", "production", "--cors-origins", "https://app.example.test"]).await;
+    assert_eq!(
+        preflight(&configured, "https://app.example.test").await.as_deref(),
+        Some("https://app.example.test")
+    );
+    assert_eq!(preflight(&configured, "http://localhost:5173").await, None);
+}
