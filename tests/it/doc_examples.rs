@@ -12,7 +12,9 @@
 //! real one at its first appearance and stands for it from then on (in
 //! later operations too), any timestamp matches a timestamp, `…` in a
 //! string matches anything, a number matches to the decimals shown, and
-//! error objects need only the keys shown.
+//! error objects need only the keys shown. A ```` ```sh run ```` block's
+//! `screenplay …` lines run the real binary on the same database, from the
+//! repository's root (the UUIDs bound so far substituted).
 
 use std::{collections::HashMap, path::Path, time::Duration};
 
@@ -53,6 +55,16 @@ fn blocks(markdown: &str) -> Vec<Block> {
     out
 }
 
+/// What a file asks to run, in order.
+enum Step {
+    Operation(Example),
+    /// `screenplay …` command lines of a ```` ```sh run ```` block.
+    Commands {
+        line: usize,
+        commands: Vec<String>,
+    },
+}
+
 /// One runnable example.
 struct Example {
     line: usize,
@@ -68,7 +80,7 @@ impl Example {
     }
 }
 
-fn examples(markdown: &str) -> Vec<Example> {
+fn examples(markdown: &str) -> Vec<Step> {
     let blocks = blocks(markdown);
     let mut out = Vec::new();
     let mut i = 0;
@@ -76,8 +88,23 @@ fn examples(markdown: &str) -> Vec<Example> {
         let block = &blocks[i];
         i += 1;
         let mut words = block.info.split_whitespace();
-        if words.next() != Some("graphql") {
-            continue;
+        match words.next() {
+            Some("graphql") => {}
+            Some("sh") if block.info.split_whitespace().any(|w| w == "run") => {
+                let commands = block
+                    .text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| l.starts_with("screenplay "))
+                    .map(str::to_owned)
+                    .collect();
+                out.push(Step::Commands {
+                    line: block.line,
+                    commands,
+                });
+                continue;
+            }
+            _ => continue,
         }
         let options: Vec<&str> = words.collect();
         let mut example = Example {
@@ -106,7 +133,7 @@ fn examples(markdown: &str) -> Vec<Example> {
             i += 1;
         }
         if !options.contains(&"norun") {
-            out.push(example);
+            out.push(Step::Operation(example));
         }
     }
     out
@@ -275,6 +302,28 @@ impl Run<'_> {
         out.extend(found.into_iter().map(|d| format!("{file}:{}: {d}", subscription.line)));
     }
 
+    /// Runs a `screenplay …` line on the example database.
+    fn command(&self, command: &str, file: &str, line: usize, out: &mut Vec<String>) {
+        let command = self.substitute(command);
+        let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+        let result = std::process::Command::new(env!("CARGO_BIN_EXE_screenplay"))
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("DATABASE_URL", &self.app.db.app_url)
+            .env("SCREENPLAY_MIGRATION_DATABASE_URL", &self.app.db.owner_url)
+            .env("RUST_LOG", "warn")
+            .env_remove("SCREENPLAY_EMBEDDING_URL")
+            .output()
+            .expect("run screenplay");
+        if !result.status.success() {
+            out.push(format!(
+                "{file}:{line}: `{command}` failed: {}{}",
+                String::from_utf8_lossy(&result.stdout),
+                String::from_utf8_lossy(&result.stderr)
+            ));
+        }
+    }
+
     async fn run_one(&mut self, example: &Example, file: &str, out: &mut Vec<String>) {
         let actual = self.post(example).await;
         if let Some(expected) = &example.answer {
@@ -315,13 +364,21 @@ async fn check_file(file: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < examples.len() {
-        if examples[i].is_subscription() {
-            let next = examples.get(i + 1).expect("an example after the subscription");
-            run.subscribe_around(&examples[i], next, file, &mut out).await;
-            i += 2;
-        } else {
-            run.run_one(&examples[i], file, &mut out).await;
-            i += 1;
+        match (&examples[i], examples.get(i + 1)) {
+            (Step::Operation(sub), Some(Step::Operation(next))) if sub.is_subscription() => {
+                run.subscribe_around(sub, next, file, &mut out).await;
+                i += 2;
+            }
+            (Step::Operation(example), _) => {
+                run.run_one(example, file, &mut out).await;
+                i += 1;
+            }
+            (Step::Commands { line, commands }, _) => {
+                for command in commands {
+                    run.command(command, file, *line, &mut out);
+                }
+                i += 1;
+            }
         }
     }
     out
@@ -383,8 +440,11 @@ async fn a_wrong_answer_is_reported() {
     };
     let markdown = "```graphql\n{ me { role } }\n```\n```json\n{\"data\": {\"me\": {\"role\": \"VIEWER\"}}}\n```\n";
     let examples = examples(markdown);
+    let Step::Operation(example) = &examples[0] else {
+        panic!("an operation")
+    };
     let mut out = Vec::new();
-    run.run_one(&examples[0], "test.md", &mut out).await;
+    run.run_one(example, "test.md", &mut out).await;
     assert_eq!(out.len(), 1, "{out:?}");
     assert!(
         out[0].contains("\"VIEWER\" shown, \"TENANT_ADMIN\" answered"),

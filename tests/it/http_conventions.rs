@@ -48,11 +48,12 @@ async fn posts_need_a_json_body_with_a_query() {
 #[tokio::test]
 async fn request_errors_have_no_data_and_are_400_for_graphql_response_json() {
     let app = TestApp::spawn().await;
-    for (query, code) in [
-        ("{ health { ", "GRAPHQL_PARSE_FAILED"),
-        ("{ health { nope } }", "GRAPHQL_VALIDATION_FAILED"),
+    for (query, code, operation) in [
+        ("{ health { ", "GRAPHQL_PARSE_FAILED", None),
+        ("{ health { nope } }", "GRAPHQL_VALIDATION_FAILED", None),
+        ("query A { health { status } }", "GRAPHQL_VALIDATION_FAILED", Some("B")),
     ] {
-        let body = json!({ "query": query });
+        let body = json!({ "query": query, "operationName": operation });
         let (status, _, answer) = app.post_with(None, body.clone(), &[]).await;
         assert_eq!(status, StatusCode::OK, "application/json answers 200: {answer}");
         assert!(answer.get("data").is_none(), "no data key: {answer}");
@@ -62,6 +63,21 @@ async fn request_errors_have_no_data_and_are_400_for_graphql_response_json() {
         assert_eq!(headers[header::CONTENT_TYPE], GRAPHQL_RESPONSE_JSON);
         assert!(answer.get("data").is_none(), "{answer}");
     }
+}
+
+#[tokio::test]
+async fn subscriptions_over_http_are_refused_with_a_code() {
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("subhttp").await;
+    let (_, body) = app
+        .post(
+            Some(&fx.admin_token),
+            "subscription { sessionEvents(sessionId: \"01a241f7-a0de-73c1-8c58-9b513fda1792\") { type } }",
+            json!({}),
+        )
+        .await;
+    let code = &body["errors"][0]["extensions"]["code"];
+    assert!(code == "BAD_REQUEST" || code == "GRAPHQL_VALIDATION_FAILED", "{body}");
 }
 
 #[tokio::test]

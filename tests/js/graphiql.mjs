@@ -7,15 +7,15 @@ import { chromium } from "playwright-core";
 
 const base = process.argv[2];
 const server = new URL(base).host;
-const report = { requests: [], blocked: [], answer: null, docs: null, event: null };
+const report = { requests: [], blocked: [], console: [], answer: null, docs: null, event: null };
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync"],
 });
+const page = await browser.newPage();
 try {
-  const page = await browser.newPage();
   // Every request is recorded; any to another host is refused.
   await page.route("**/*", (route) => {
     const url = new URL(route.request().url());
@@ -27,12 +27,16 @@ try {
     return route.continue();
   });
   page.on("websocket", (ws) => report.requests.push(ws.url()));
+  page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") report.console.push(m.text()); });
+  page.on("pageerror", (e) => report.console.push(String(e)));
   await page.goto(`${base}/graphql`);
   await page.waitForSelector(".graphiql-container", { timeout: 30000 });
 
   const editorValue = (selector) => page.evaluate((s) => document.querySelector(s).CodeMirror.getValue(), selector);
   const run = async (query) => {
     await page.evaluate((q) => document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.setValue(q), query);
+    // GraphiQL reads the operation's name from the editor after a moment.
+    await page.waitForTimeout(700);
     await page.click(".graphiql-execute-button");
   };
 
@@ -65,7 +69,7 @@ try {
   const session = await gql("mutation($w: UUID!) { createSession(input: {workspaceId: $w, title: \"Live\"}) { session { id } } }",
     { w: ws.createWorkspace.workspace.id });
   const sessionId = session.createSession.session.id;
-  await run(`subscription { sessionEvents(sessionId: "${sessionId}") { type sessionStatus } }`);
+  await run(`subscription Live {\n  sessionEvents(sessionId: "${sessionId}") { type sessionStatus }\n}`);
   await page.waitForTimeout(1500);
   await gql("mutation($s: UUID!) { setOutline(input: {sessionId: $s, steps: [{title: \"Act 1\"}]}) { outline { id } } }",
     { s: sessionId });
@@ -75,6 +79,9 @@ try {
   report.event = JSON.parse(await editorValue(".result-window .CodeMirror"));
 } catch (err) {
   report.error = String(err);
+  try {
+    report.result = await page.evaluate(() => document.querySelector(".result-window .CodeMirror")?.CodeMirror.getValue());
+  } catch (e) {}
 }
 await browser.close();
 console.log(JSON.stringify(report));

@@ -181,7 +181,8 @@ impl Extension for Lifecycle {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let inner = &self.inner;
         async {
-            let response = next.run(ctx).await;
+            let mut response = next.run(ctx).await;
+            inner.with(|s| uncoded::code_errors(&mut response.errors, &s.query));
             // Only requests that never executed are left: parse, validation and
             // persisted-query errors.
             inner.queue_audit(&response.errors).await;

@@ -1,7 +1,9 @@
 //! Errors async-graphql raises itself carry no `extensions.code`. The one
 //! kind clients cause, a value that does not parse as its scalar (a
 //! malformed UUID, an Int out of range), becomes `BAD_USER_INPUT` naming
-//! the argument (and the variable it came from); anything else `INTERNAL`.
+//! the argument (and the variable it came from); a request that names an
+//! operation the document does not define, or sends a subscription over
+//! HTTP, is `BAD_REQUEST`; anything else `INTERNAL`.
 
 use async_graphql::{
     Pos, ServerError,
@@ -22,6 +24,17 @@ pub fn code_errors(errors: &mut [ServerError], query: &str) {
     let document = async_graphql::parser::parse_query(query).ok();
     for err in errors.iter_mut() {
         if err.extensions.as_ref().is_some_and(|x| x.get("code").is_some()) {
+            continue;
+        }
+        let request_error = [
+            "Unknown operation named",
+            "Operation name required",
+            "Subscriptions are not supported",
+        ]
+        .iter()
+        .any(|start| err.message.starts_with(start));
+        if request_error {
+            *err = with_code(err.clone(), ErrorCode::BadRequest);
             continue;
         }
         let parse_failure = err.message.starts_with("Failed to parse");
