@@ -5,11 +5,19 @@
 #   docker run --rm -e DATABASE_URL=... -e SCREENPLAY_JWT_SECRET=... -p 8080:8080 screenplay
 #
 # `screenplay backup` / `restore` need pg_dump / pg_restore of the server's
-# major version: PG_MAJOR (17, as in docker-compose.yml) installs them from
-# the PostgreSQL project's apt repository.
+# major version (PG_MAJOR, 17 as in docker-compose.yml): the binaries are
+# copied from the official postgres image and only libpq is installed, so
+# the runtime image carries no Perl (Debian's postgresql-client would bring
+# it for its wrapper scripts).
+#
+# RUST_VERSION is the workspace's rust-version, the highest any locked
+# dependency needs; docker/check_toolchain.py (run by .ci/run) keeps the two
+# equal.
 
-ARG RUST_VERSION=1.88
+ARG RUST_VERSION=1.94
 ARG PG_MAJOR=17
+
+FROM postgres:${PG_MAJOR}-bookworm AS pgtools
 
 FROM rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /src
@@ -30,25 +38,26 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 FROM debian:bookworm-slim AS runtime
 ARG PG_MAJOR
+# libpq and the libraries pg_dump links (zstd, lz4, zlib) are Debian's;
+# no Perl is installed (check: `docker run --rm --entrypoint sh screenplay -c 'command -v perl'`).
 RUN set -eux; \
     apt-get update; \
-    apt-get install -y --no-install-recommends ca-certificates curl gnupg; \
-    install -d /usr/share/postgresql-common/pgdg; \
-    curl -fsSL -o /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc \
-        https://www.postgresql.org/media/keys/ACCC4CF8.asc; \
-    echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" \
-        > /etc/apt/sources.list.d/pgdg.list; \
-    apt-get update; \
-    apt-get install -y --no-install-recommends "postgresql-client-${PG_MAJOR}"; \
-    apt-get purge -y --auto-remove curl gnupg; \
+    apt-get install -y --no-install-recommends ca-certificates libpq5 libzstd1 liblz4-1 zlib1g; \
     rm -rf /var/lib/apt/lists/*; \
     useradd --system --home-dir /var/lib/screenplay --create-home --shell /usr/sbin/nologin screenplay
+COPY --from=pgtools /usr/lib/postgresql/${PG_MAJOR}/bin/pg_dump /usr/lib/postgresql/${PG_MAJOR}/bin/pg_restore \
+     /usr/lib/postgresql/${PG_MAJOR}/bin/psql /usr/lib/postgresql/${PG_MAJOR}/bin/
 COPY --from=build /usr/local/bin/screenplay /usr/local/bin/screenplay
-ENV SCREENPLAY_BIND=0.0.0.0:8080 \
+# Production: GraphiQL, introspection and field suggestions are off unless
+# SCREENPLAY_GRAPHIQL / SCREENPLAY_INTROSPECTION / SCREENPLAY_SUGGESTIONS say otherwise.
+ENV SCREENPLAY_ENV=production \
+    SCREENPLAY_BIND=0.0.0.0:8080 \
     SCREENPLAY_LOG_FORMAT=json \
     SCREENPLAY_PG_BIN=/usr/lib/postgresql/${PG_MAJOR}/bin
 USER screenplay
 WORKDIR /var/lib/screenplay
 EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["/usr/local/bin/screenplay", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/screenplay"]
 CMD ["serve"]

@@ -30,6 +30,13 @@ check(services.get("postgres", {}).get("image", "").startswith("pgvector/pgvecto
 check(services.get("pgbouncer", {}).get("profiles") == ["pgbouncer"], "pgbouncer is in its own profile")
 known = {"image", "build", "environment", "volumes", "ports", "command", "healthcheck", "depends_on",
          "restart", "profiles", "shm_size"}
+# The variables the server reads: every `env = "..."` of its configuration.
+server_vars = set()
+for folder, _, files in os.walk(os.path.join(ROOT, "api", "src")):
+    for name in files:
+        if name.endswith(".rs"):
+            with open(os.path.join(folder, name), encoding="utf-8") as f:
+                server_vars.update(re.findall(r'env = "([A-Z_][A-Z0-9_]*)"', f.read()))
 declared_volumes = set((doc.get("volumes") or {}).keys())
 for name, svc in services.items():
     check(set(svc) <= known, f"{name}: unexpected keys {set(svc) - known}")
@@ -58,6 +65,24 @@ server_env = services["server"]["environment"]
 for var in ["DATABASE_URL", "SCREENPLAY_MIGRATION_DATABASE_URL", "SCREENPLAY_JWT_SECRET", "SCREENPLAY_DB_PGBOUNCER"]:
     check(var in server_env, f"server: {var} missing")
 check("pg_stat_statements" in services["postgres"]["command"], "postgres preloads pg_stat_statements")
+for var in server_env:
+    check(var in server_vars, f"server: {var} is not a variable the server reads")
+for name, svc in services.items():
+    check("healthcheck" in svc, f"{name}: no healthcheck")
+check("screenplay" in " ".join(services["server"]["healthcheck"]["test"]) and
+      "healthcheck" in services["server"]["healthcheck"]["test"], "server: healthcheck runs `screenplay healthcheck`")
+for name, svc in services.items():
+    for dep, cond in (svc.get("depends_on") or {}).items():
+        if "healthcheck" in services.get(dep, {}):
+            check(cond.get("condition") == "service_healthy", f"{name}: waits for {dep} to be healthy")
+with open(os.path.join(ROOT, "Dockerfile"), encoding="utf-8") as f:
+    dockerfile = f.read()
+check(re.search(r"^HEALTHCHECK .*\n?.*screenplay\", \"healthcheck", dockerfile, re.M) is not None,
+      "Dockerfile: HEALTHCHECK runs `screenplay healthcheck`")
+check("SCREENPLAY_ENV=production" in dockerfile, "Dockerfile: SCREENPLAY_ENV=production")
+installs = " ".join(re.findall(r"apt-get install[^;&\n]*", dockerfile))
+check("postgresql-client" not in installs and "perl" not in installs,
+      "Dockerfile: the images install no postgresql-client (and so no Perl)")
 
 if errors:
     print("docker-compose.yml:", *errors, sep="\n  ")

@@ -11,6 +11,7 @@ mod audit;
 mod auth;
 mod backup;
 mod clients;
+mod container;
 mod dataloaders;
 mod doc_examples;
 mod documents;

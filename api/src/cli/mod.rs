@@ -3,6 +3,7 @@
 mod backup;
 mod db;
 mod export;
+mod healthcheck;
 mod ingest;
 mod maintenance;
 mod migrate;
@@ -10,10 +11,10 @@ mod serve;
 mod tenant;
 mod token;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::{
-    config::{DatabaseArgs, LogFormat, ServeArgs},
+    config::{DatabaseArgs, LogFormat, ServeArgs, without_empty_env},
     runtime,
 };
 
@@ -58,6 +59,8 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Exit 0 when the server on this machine is ready (GET /readyz), 1 otherwise.
+    Healthcheck(healthcheck::HealthcheckArgs),
     /// Ingest files and folders into a workspace's reference documents.
     Ingest {
         #[command(flatten)]
@@ -132,7 +135,8 @@ enum Command {
 
 /// Parses the command line and runs it; the process exit code follows the result.
 pub async fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let matches = without_empty_env(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     runtime::init_logging(cli.log_format);
     match cli.command {
         Command::Serve { serve, db } => serve::run(*serve, db).await,
@@ -157,6 +161,7 @@ pub async fn run() -> anyhow::Result<()> {
         } => backup::run_restore(file, into, clean, pg_bin, db).await,
         Command::Export { args, db } => export::run(args, db).await,
         Command::Ingest { ingest, db } => ingest::run(*ingest, db).await,
+        Command::Healthcheck(args) => healthcheck::run(args).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())

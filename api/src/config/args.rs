@@ -204,8 +204,28 @@ impl ServeArgs {
             serve: ServeArgs,
         }
         let args = std::iter::once("serve").chain(flags.iter().copied());
-        Ok(<Flags as clap::Parser>::try_parse_from(args)?.serve)
+        let matches = without_empty_env(<Flags as clap::CommandFactory>::command()).try_get_matches_from(args)?;
+        Ok(<Flags as clap::FromArgMatches>::from_arg_matches(&matches)?.serve)
     }
+}
+
+/// `cmd` reading no environment variable that is set but empty: an empty
+/// value counts as unset (compose passes `${VAR:-}` through as ""), so the
+/// default applies instead of a refusal.
+pub fn without_empty_env(mut cmd: clap::Command) -> clap::Command {
+    let empty: Vec<clap::Id> = cmd
+        .get_arguments()
+        .filter(|arg| arg.get_env().is_some_and(|name| std::env::var_os(name).is_some_and(|v| v.is_empty())))
+        .map(|arg| arg.get_id().clone())
+        .collect();
+    for id in empty {
+        cmd = cmd.mut_arg(id, |arg| arg.env(None::<&'static str>));
+    }
+    let subcommands: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_owned()).collect();
+    for name in subcommands {
+        cmd = cmd.mut_subcommand(name, without_empty_env);
+    }
+    cmd
 }
 
 /// The embedding provider: an OpenAI-compatible `/v1/embeddings` endpoint,
