@@ -86,6 +86,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0050_audit_logs_no_tenant_lock_up.sql"),
         include_str!("sql/0050_audit_logs_no_tenant_lock_down.sql"),
     ),
+    (
+        "m20261204_000060_owner_outside_row_security",
+        include_str!("sql/0060_owner_outside_row_security_up.sql"),
+        include_str!("sql/0060_owner_outside_row_security_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::helpers::{
     TestDb,
     seed::{insert_logs, row_counts, seed},
-    tools::{psql, screenplay, text, url_parts},
+    tools::{pg_program, psql, screenplay, text, url_parts},
 };
 
 /// The ids of the 5 nearest documents of a workspace to one of its own
@@ -197,5 +197,88 @@ async fn client_programs_of_another_major_version_are_refused() {
     );
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("pg_dump not found"), "{}", text(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The seed's own backup lines (README_DATABASE.md, 备份与恢复) run as
+/// written, as the schema owner: a full dump and a data-only one. Each
+/// restores: the full one into an empty database, the data into a freshly
+/// migrated one; both hold every row. The server's role still sees one
+/// tenant only.
+#[tokio::test]
+async fn the_seeds_pg_dump_lines_work_as_written_and_restore() {
+    let source = TestDb::create().await;
+    let owner = source.owner().await;
+    seed(&owner, 2, 2, 5).await;
+    let counts = row_counts(&owner).await;
+    let p = url_parts(&source.owner_url);
+    let dir = std::env::temp_dir().join(format!("screenplay-seed-dump-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let full = dir.join("backup.dump");
+    let data = dir.join("data.dump");
+    // pg_dump -U screenplay_user -d screenplay_db -F c -f backup.dump
+    let out = pg_program(
+        "pg_dump",
+        &source.owner_url,
+        &[
+            "-U",
+            &p.user,
+            "-d",
+            &p.database,
+            "-F",
+            "c",
+            "-f",
+            full.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "pg_dump: {}", text(&out.stderr));
+    // The data-only variant: pg_dump -U screenplay_user -d screenplay_db -a -F c -f data.dump
+    let out = pg_program(
+        "pg_dump",
+        &source.owner_url,
+        &[
+            "-U",
+            &p.user,
+            "-d",
+            &p.database,
+            "-a",
+            "-F",
+            "c",
+            "-f",
+            data.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "pg_dump -a: {}", text(&out.stderr));
+
+    let restored = TestDb::create_empty().await;
+    let out = screenplay(
+        &restored.owner_url,
+        &["restore", full.to_str().expect("utf-8"), "--into", &restored.owner_url],
+    );
+    assert!(out.status.success(), "restore: {}", text(&out.stderr));
+    assert_eq!(row_counts(&restored.owner().await).await, counts);
+
+    let migrated = TestDb::create().await;
+    let out = pg_program(
+        "pg_restore",
+        &migrated.owner_url,
+        &[
+            "-U",
+            &p.user,
+            "-d",
+            &url_parts(&migrated.owner_url).database,
+            "-a",
+            "-n",
+            "screenplay",
+            "--single-transaction",
+            "--exit-on-error",
+            data.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "pg_restore -a: {}", text(&out.stderr));
+    assert_eq!(row_counts(&migrated.owner().await).await, counts);
     let _ = std::fs::remove_dir_all(&dir);
 }

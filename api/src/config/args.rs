@@ -215,7 +215,10 @@ impl ServeArgs {
 pub fn without_empty_env(mut cmd: clap::Command) -> clap::Command {
     let empty: Vec<clap::Id> = cmd
         .get_arguments()
-        .filter(|arg| arg.get_env().is_some_and(|name| std::env::var_os(name).is_some_and(|v| v.is_empty())))
+        .filter(|arg| {
+            arg.get_env()
+                .is_some_and(|name| std::env::var_os(name).is_some_and(|v| v.is_empty()))
+        })
         .map(|arg| arg.get_id().clone())
         .collect();
     for id in empty {

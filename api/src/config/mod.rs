@@ -10,7 +10,9 @@ mod schedule;
 mod secret;
 mod settings;
 
-pub use args::{EmbeddingArgs, Environment, without_empty_env, IngestArgs, JwtArgs, LogFormat, ServeArgs, parse_duration};
+pub use args::{
+    EmbeddingArgs, Environment, IngestArgs, JwtArgs, LogFormat, ServeArgs, parse_duration, without_empty_env,
+};
 pub use database::DatabaseArgs;
 pub use schedule::ScheduleConfig;
 pub use secret::Secret;

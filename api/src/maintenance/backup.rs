@@ -215,9 +215,9 @@ pub async fn backup(url: &str, out_dir: &Path, keep_days: u32, tools: &ToolSearc
     let partial = out_dir.join(format!(".{}_{stamp}.dump.partial", target.database));
     let mut cmd = target.command(&pg_dump);
     cmd.args(["--format=custom", "--compress=6", "--no-password"])
-        // The owner is under FORCEd row-level security: with row security
-        // on, its `owner_access` policy shows it every row (off, pg_dump
-        // would refuse the tables).
+        // The owner bypasses row-level security (migration 0060); with row
+        // security on, pg_dump would still see every row through the
+        // owner's `owner_access` policy on a database migrated before it.
         .arg("--enable-row-security")
         // The local database's helper (see db::local) is not part of the data.
         .arg("--exclude-schema=screenplay_local")

@@ -34,9 +34,16 @@ pub fn url_parts(url: &str) -> UrlParts {
 /// Runs `psql` with `args` as the URL's role, host and port given through
 /// the environment (so the command line is the seed's), `stdin` as input.
 pub fn psql(url: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    pg_program("psql", url, args, stdin)
+}
+
+/// Runs a PostgreSQL program of the test installation (`pg_dump`,
+/// `pg_restore`, `psql`) like [`psql`]: host, port and password from the
+/// URL, through the environment.
+pub fn pg_program(program: &str, url: &str, args: &[&str], stdin: Option<&str>) -> Output {
     use std::io::Write;
     let p = url_parts(url);
-    let mut cmd = std::process::Command::new(pg_bin().join("psql"));
+    let mut cmd = std::process::Command::new(pg_bin().join(program));
     cmd.args(args)
         .env("PGHOST", &p.host)
         .env("PGPORT", p.port.to_string())
