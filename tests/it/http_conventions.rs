@@ -4,6 +4,7 @@
 //! development servers. (graphql-http's own audits run in `tests/it/js.rs`.)
 
 use reqwest::{StatusCode, header};
+use screenplay_api::auth::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, scalar_i64};
@@ -95,15 +96,20 @@ async fn mutations_never_run_over_get() {
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(response.headers()[header::ALLOW], "POST");
 
-    // Registered as an automatic persisted query by POST (with a query that
-    // fails, so that nothing is written), then sent over GET by its hash.
+    // Registered as an automatic persisted query by a viewer's POST (refused,
+    // so that nothing is written), then sent over GET by its hash.
+    let viewer = app.user(&fx, Role::Viewer).await;
     let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(mutation.as_bytes()));
     let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
     let (_, _, registered) = app
-        .post_with(None, json!({ "query": mutation, "extensions": extensions }), &[])
+        .post_with(
+            Some(&viewer.token),
+            json!({ "query": mutation, "extensions": extensions }),
+            &[],
+        )
         .await;
     assert_eq!(
-        registered["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        registered["errors"][0]["extensions"]["code"], "FORBIDDEN",
         "{registered}"
     );
     let response = app

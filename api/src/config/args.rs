@@ -9,6 +9,7 @@ use ipnet::IpNet;
 use super::{
     cron::Schedule,
     database::DatabaseArgs,
+    limits::{RoleLimits, Shorthands},
     schedule::ScheduleConfig,
     secret::Secret,
     settings::{
@@ -78,7 +79,7 @@ pub struct ServeArgs {
     pub max_depth: usize,
 
     /// Maximum query complexity for signed-in callers.
-    #[arg(long, env = "SCREENPLAY_MAX_COMPLEXITY", default_value_t = 5000)]
+    #[arg(long, env = "SCREENPLAY_MAX_COMPLEXITY", default_value_t = 50_000)]
     pub max_complexity: usize,
 
     /// Maximum query depth without a token.
@@ -89,6 +90,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SCREENPLAY_ANON_MAX_COMPLEXITY", default_value_t = 200)]
     pub anon_max_complexity: usize,
 
+    /// Per-role operation limits, JSON (see docs/security.md), e.g.
+    /// `{"anonymous": {"max_bytes": 4096}, "agent": {"max_complexity": 20000}}`.
+    #[arg(long, env = "SCREENPLAY_LIMITS")]
+    pub limits: Option<String>,
+
     /// Largest page a connection returns (`first` / `last`).
     #[arg(long, env = "SCREENPLAY_MAX_PAGE_SIZE", default_value_t = 100)]
     pub max_page_size: usize,
@@ -96,6 +102,10 @@ pub struct ServeArgs {
     /// Request body limit in bytes.
     #[arg(long, env = "SCREENPLAY_BODY_LIMIT", default_value_t = 8 * 1024 * 1024)]
     pub body_limit: usize,
+
+    /// Request body limit in bytes for callers without a valid token.
+    #[arg(long, env = "SCREENPLAY_ANON_BODY_LIMIT", default_value_t = 64 * 1024)]
+    pub anon_body_limit: usize,
 
     /// Per-request timeout.
     #[arg(long, env = "SCREENPLAY_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
@@ -139,6 +149,14 @@ pub struct ServeArgs {
     #[arg(long, env = "SCREENPLAY_APQ", default_value_t = true, action = clap::ArgAction::Set)]
     pub apq: bool,
 
+    /// Largest query (bytes) that APQ registers; larger ones still run.
+    #[arg(long, env = "SCREENPLAY_APQ_MAX_QUERY_BYTES", default_value_t = 8 * 1024)]
+    pub apq_max_query_bytes: usize,
+
+    /// Bytes all APQ-registered queries may hold together (least recently used evicted).
+    #[arg(long, env = "SCREENPLAY_APQ_CACHE_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub apq_cache_bytes: usize,
+
     /// A persisted-query manifest (JSON: {"<sha256>": "<query>", ...} or Apollo's
     /// {"operations": [{"id", "body"}]}) of operations the server knows in advance.
     #[arg(long, env = "SCREENPLAY_PERSISTED_QUERIES")]
@@ -147,6 +165,10 @@ pub struct ServeArgs {
     /// Accept only operations of the manifest (by hash or identical text).
     #[arg(long, env = "SCREENPLAY_PERSISTED_ONLY", default_value_t = false, action = clap::ArgAction::Set)]
     pub persisted_only: bool,
+
+    /// Operations (subscriptions included) one websocket may have in flight.
+    #[arg(long, env = "SCREENPLAY_WS_MAX_OPERATIONS", default_value_t = 64)]
+    pub ws_max_operations: usize,
 
     /// Seconds to wait for in-flight requests on shutdown.
     #[arg(long, env = "SCREENPLAY_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
@@ -389,9 +411,6 @@ impl Config {
         if args.max_page_size == 0 || args.max_page_size > 10_000 {
             bail!("SCREENPLAY_MAX_PAGE_SIZE must be between 1 and 10000");
         }
-        if args.max_depth == 0 || args.anon_max_depth == 0 {
-            bail!("SCREENPLAY_MAX_DEPTH and SCREENPLAY_ANON_MAX_DEPTH must be positive");
-        }
         if args.access_token_ttl < Duration::from_secs(30) {
             bail!("SCREENPLAY_ACCESS_TOKEN_TTL must be at least 30s");
         }
@@ -420,6 +439,15 @@ impl Config {
         }
         let embedding = args.embedding.config()?;
         let ingest = args.ingest.config()?;
+        let roles = RoleLimits::configure(
+            Shorthands {
+                max_depth: args.max_depth,
+                max_complexity: args.max_complexity,
+                anon_max_depth: args.anon_max_depth,
+                anon_max_complexity: args.anon_max_complexity,
+            },
+            args.limits.as_deref(),
+        )?;
         Ok(Self {
             bind: args.bind,
             database,
@@ -431,6 +459,8 @@ impl Config {
                 apq: args.apq,
                 manifest: args.persisted_queries,
                 only: args.persisted_only,
+                max_query_bytes: args.apq_max_query_bytes,
+                cache_bytes: args.apq_cache_bytes,
             },
             auth: AuthConfig {
                 jwt_secret: args.jwt.jwt_secret,
@@ -442,22 +472,21 @@ impl Config {
                 refresh_token_ttl: args.refresh_token_ttl,
             },
             limits: LimitsConfig {
-                max_depth: args.max_depth,
-                max_complexity: args.max_complexity,
-                anon_max_depth: args.anon_max_depth,
-                anon_max_complexity: args.anon_max_complexity,
+                roles,
                 max_page_size: args.max_page_size,
                 introspection: args.introspection.unwrap_or(development),
                 suggestions: args.suggestions.unwrap_or(development),
             },
             http: HttpConfig {
                 body_limit: args.body_limit,
+                anon_body_limit: args.anon_body_limit.min(args.body_limit),
                 request_timeout: args.request_timeout,
                 graphiql: args.graphiql.unwrap_or(development),
                 cors: cors_policy(args.cors_origins, development),
                 trusted_proxies: args.trusted_proxies,
                 shutdown_grace: args.shutdown_grace,
                 subscription_recheck: args.subscription_recheck,
+                ws_max_operations: args.ws_max_operations.max(1),
             },
             listen_database_url: args.listen_database_url,
             metrics_token: args.metrics_token,

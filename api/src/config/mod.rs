@@ -6,6 +6,7 @@
 mod args;
 pub mod cron;
 mod database;
+mod limits;
 mod schedule;
 mod secret;
 mod settings;
@@ -14,6 +15,7 @@ pub use args::{
     EmbeddingArgs, Environment, IngestArgs, JwtArgs, LogFormat, ServeArgs, parse_duration, without_empty_env,
 };
 pub use database::DatabaseArgs;
+pub use limits::{OperationLimits, RoleLimits, Shorthands};
 pub use schedule::ScheduleConfig;
 pub use secret::Secret;
 pub use settings::{

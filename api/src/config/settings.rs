@@ -4,7 +4,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use ipnet::IpNet;
 
-use super::{database::DatabaseArgs, schedule::ScheduleConfig, secret::Secret};
+use super::{database::DatabaseArgs, limits::RoleLimits, schedule::ScheduleConfig, secret::Secret};
 
 /// Validated server configuration.
 #[derive(Debug, Clone)]
@@ -30,13 +30,29 @@ pub struct Config {
 }
 
 /// Persisted queries.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PersistedConfig {
     /// Automatic Persisted Queries (register on first use).
     pub apq: bool,
     pub manifest: Option<PathBuf>,
     /// Only manifest operations are accepted.
     pub only: bool,
+    /// Largest query APQ registers.
+    pub max_query_bytes: usize,
+    /// What all registered queries may hold together.
+    pub cache_bytes: usize,
+}
+
+impl Default for PersistedConfig {
+    fn default() -> Self {
+        Self {
+            apq: true,
+            manifest: None,
+            only: false,
+            max_query_bytes: 8 * 1024,
+            cache_bytes: 8 * 1024 * 1024,
+        }
+    }
 }
 
 /// The embedding provider, validated.
@@ -94,10 +110,8 @@ pub struct AuthConfig {
 /// Query limits.
 #[derive(Debug, Clone)]
 pub struct LimitsConfig {
-    pub max_depth: usize,
-    pub max_complexity: usize,
-    pub anon_max_depth: usize,
-    pub anon_max_complexity: usize,
+    /// What one operation may cost, per kind of caller.
+    pub roles: RoleLimits,
     pub max_page_size: usize,
     pub introspection: bool,
     /// "Did you mean …?" in validation errors.
@@ -117,6 +131,8 @@ pub enum CorsPolicy {
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     pub body_limit: usize,
+    /// Body limit of requests without a valid token.
+    pub anon_body_limit: usize,
     pub request_timeout: Duration,
     pub graphiql: bool,
     pub cors: CorsPolicy,
@@ -124,15 +140,14 @@ pub struct HttpConfig {
     pub shutdown_grace: Duration,
     /// How often a subscription re-checks its caller.
     pub subscription_recheck: Duration,
+    /// Operations (subscriptions included) one websocket may have in flight.
+    pub ws_max_operations: usize,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
-            max_depth: 12,
-            max_complexity: 5000,
-            anon_max_depth: 6,
-            anon_max_complexity: 200,
+            roles: RoleLimits::default(),
             max_page_size: 100,
             introspection: true,
             suggestions: true,

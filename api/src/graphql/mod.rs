@@ -4,15 +4,20 @@
 // Connection fields take the four Relay arguments plus filters.
 #![allow(clippy::too_many_arguments)]
 
+pub mod admission;
 pub mod connection;
 pub mod context;
+pub mod cost;
 pub mod extensions;
+pub mod gate;
 pub mod guards;
 pub mod loaders;
 pub mod mutation;
+pub mod persisted;
 pub mod query;
 pub mod schema;
 pub mod subscription;
 pub mod types;
 
+pub use gate::SocketSlots;
 pub use schema::{AppSchema, Schemas, build_schemas, sdl};

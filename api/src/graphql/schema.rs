@@ -1,17 +1,24 @@
 //! The one schema builder, used by the server, the SDL export and the tests.
 
+use std::sync::Arc;
+
 use async_graphql::{
     SDLExportOptions, Schema, SchemaBuilder,
     parser::types::{ExecutableDocument, Selection},
 };
 
 use super::{
-    extensions::{PersistedQueries, RequestLifecycle, RequestMetrics},
+    extensions::{RequestLifecycle, RequestMetrics},
     mutation::MutationRoot,
     query::QueryRoot,
     subscription::SubscriptionRoot,
 };
-use crate::{auth::Principal, config::LimitsConfig, state::SharedState};
+use crate::{
+    auth::{Principal, Role},
+    config::{LimitsConfig, OperationLimits, RoleLimits},
+    request::persisted::PersistedQueryStore,
+    state::SharedState,
+};
 
 /// The API schema.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
@@ -23,38 +30,52 @@ const INTROSPECTION_DEPTH: usize = 20;
 /// about 120; a document of many aliased `__schema` copies is not.
 const INTROSPECTION_COMPLEXITY: usize = 1_000;
 
-/// Builds of the same schema: signed-in callers get the configured limits,
-/// anonymous callers stricter ones, and operations that select nothing but
-/// introspection (which reads no data) limits that admit the standard
-/// introspection query.
+/// Builds of the same schema, one per kind of caller (each with its role's
+/// depth and complexity limits), and one for operations that select
+/// nothing but introspection (which reads no data), with limits that admit
+/// the standard introspection query. [`Schemas`] is also the one way into
+/// them (see `gate`).
 #[derive(Clone)]
 pub struct Schemas {
-    pub authenticated: AppSchema,
-    pub anonymous: AppSchema,
-    pub introspection: AppSchema,
+    pub(super) anonymous: AppSchema,
+    pub(super) viewer: AppSchema,
+    pub(super) member: AppSchema,
+    pub(super) agent: AppSchema,
+    pub(super) tenant_admin: AppSchema,
+    pub(super) platform_admin: AppSchema,
+    pub(super) introspection: AppSchema,
+    pub(super) limits: Arc<RoleLimits>,
+    pub(super) persisted: Arc<PersistedQueryStore>,
+    /// Operations one websocket may have in flight.
+    pub(super) socket_operations: usize,
 }
 
 impl Schemas {
-    /// The build for `principal` running `document`.
-    pub fn for_operation(
-        &self,
-        principal: &Principal,
-        document: Option<&ExecutableDocument>,
-        operation_name: Option<&str>,
-    ) -> &AppSchema {
-        if document.is_some_and(|d| introspection_only(d, operation_name)) {
-            return &self.introspection;
-        }
-        match principal {
-            Principal::Anonymous { .. } => &self.anonymous,
-            _ => &self.authenticated,
+    /// The build and the limits for `principal`.
+    pub(super) fn for_caller(&self, principal: &Principal) -> (&AppSchema, &OperationLimits) {
+        let limits = &self.limits;
+        match principal.role() {
+            None => (&self.anonymous, &limits.anonymous),
+            Some(Role::Viewer) => (&self.viewer, &limits.viewer),
+            Some(Role::Member) => (&self.member, &limits.member),
+            Some(Role::Agent) => (&self.agent, &limits.agent),
+            Some(Role::TenantAdmin) => (&self.tenant_admin, &limits.tenant_admin),
+            Some(Role::PlatformAdmin) => (&self.platform_admin, &limits.platform_admin),
         }
     }
 }
 
+/// Limits of an introspection-only operation, whoever asks.
+pub(super) const INTROSPECTION_LIMITS: OperationLimits = OperationLimits {
+    max_depth: INTROSPECTION_DEPTH,
+    max_complexity: INTROSPECTION_COMPLEXITY,
+    max_fields: 1_000,
+    ..OperationLimits::ANONYMOUS
+};
+
 /// Whether the operation selects only `__schema`, `__type` and `__typename`
 /// at its root (a fragment at the root counts as data).
-fn introspection_only(document: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+pub(super) fn introspection_only(document: &ExecutableDocument, operation_name: Option<&str>) -> bool {
     let operation = match operation_name {
         Some(name) => document
             .operations
@@ -96,21 +117,27 @@ fn builder(
 
 /// Builds the server's schemas with its state and middleware.
 pub fn build_schemas(state: SharedState) -> Schemas {
-    let limits = state.config.limits.clone();
-    let build = |depth, complexity| {
-        builder(depth, complexity, &limits)
+    let config = state.config.clone();
+    let limits = &config.limits;
+    let build = |set: &OperationLimits| {
+        builder(set.max_depth, set.max_complexity, limits)
             .data(state.clone())
-            // The lifecycle first: it must see (and audit) requests that the
-            // persisted-query step refuses.
             .extension(RequestLifecycle)
-            .extension(PersistedQueries(state.persisted.clone()))
             .extension(RequestMetrics)
             .finish()
     };
+    let roles = &limits.roles;
     Schemas {
-        authenticated: build(limits.max_depth, limits.max_complexity),
-        anonymous: build(limits.anon_max_depth, limits.anon_max_complexity),
-        introspection: build(INTROSPECTION_DEPTH, INTROSPECTION_COMPLEXITY),
+        anonymous: build(&roles.anonymous),
+        viewer: build(&roles.viewer),
+        member: build(&roles.member),
+        agent: build(&roles.agent),
+        tenant_admin: build(&roles.tenant_admin),
+        platform_admin: build(&roles.platform_admin),
+        introspection: build(&INTROSPECTION_LIMITS),
+        limits: Arc::new(roles.clone()),
+        persisted: state.persisted.clone(),
+        socket_operations: config.http.ws_max_operations,
     }
 }
 
@@ -118,7 +145,8 @@ pub fn build_schemas(state: SharedState) -> Schemas {
 /// `@specifiedBy` URLs that introspection reports.
 pub fn sdl() -> String {
     let limits = LimitsConfig::default();
-    builder(limits.max_depth, limits.max_complexity, &limits)
+    let set = &limits.roles.tenant_admin;
+    builder(set.max_depth, set.max_complexity, &limits)
         .finish()
         .sdl_with_options(SDLExportOptions::new().include_specified_by())
 }

@@ -15,7 +15,7 @@
 
 use std::net::SocketAddr;
 
-use async_graphql::{ParseRequestError, parser::types::OperationType};
+use async_graphql::{Executor, ParseRequestError, parser::types::OperationType};
 use async_graphql_axum::GraphQLRequest;
 use axum::{
     Json,
@@ -29,7 +29,7 @@ use super::{client_ip, graphiql, request_id, state::HttpState};
 use crate::{
     auth::{self, Principal},
     error::{ErrorCode, code_of},
-    graphql::extensions::operation_info,
+    graphql::{extensions::operation_info, persisted},
     request::RequestMeta,
 };
 
@@ -91,9 +91,31 @@ pub async fn post_graphql(
         );
         return response;
     }
+    let (principal, meta) = request_context(&state, peer, &headers).await;
+    let request = match bounded_for(&state, &principal, request).await {
+        Ok(request) => request,
+        Err(too_large) => return too_large,
+    };
     match GraphQLRequest::<BadRequest>::from_request(request, &state).await {
-        Ok(request) => execute(&state, peer, &headers, request.into_inner()).await,
+        Ok(request) => execute(&state, principal, meta, &headers, request.into_inner()).await,
         Err(bad) => bad.into_response(),
+    }
+}
+
+/// The request, its body read within the anonymous limit when the caller
+/// has no valid token (signed-in callers have the router's larger limit).
+async fn bounded_for(state: &HttpState, principal: &Principal, request: Request) -> Result<Request, Response> {
+    if !matches!(principal, Principal::Anonymous { .. }) {
+        return Ok(request);
+    }
+    let limit = state.app.config.http.anon_body_limit;
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => Ok(Request::from_parts(parts, axum::body::Body::from(bytes))),
+        Err(_) => Err(error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("request body too large: at most {limit} bytes without a valid token"),
+        )),
     }
 }
 
@@ -128,7 +150,8 @@ pub async fn get_graphql(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return resp;
     }
-    execute(&state, peer, &headers, request).await
+    let (principal, meta) = request_context(&state, peer, &headers).await;
+    execute(&state, principal, meta, &headers, request).await
 }
 
 /// The document of a request: its text, or the persisted query its hash names.
@@ -141,13 +164,7 @@ fn document_text(state: &HttpState, request: &async_graphql::Request) -> Option<
 }
 
 fn persisted_hash(request: &async_graphql::Request) -> Option<String> {
-    match request.extensions.get("persistedQuery") {
-        Some(async_graphql::Value::Object(pq)) => match pq.get("sha256Hash") {
-            Some(async_graphql::Value::String(h)) => Some(h.to_lowercase()),
-            _ => None,
-        },
-        _ => None,
-    }
+    persisted::hash_of(request).ok().flatten()
 }
 
 fn is_mutation(state: &HttpState, request: &async_graphql::Request) -> bool {
@@ -175,24 +192,15 @@ pub async fn request_context(state: &HttpState, peer: SocketAddr, headers: &Head
 
 async fn execute(
     state: &HttpState,
-    peer: SocketAddr,
+    principal: Principal,
+    meta: RequestMeta,
     headers: &HeaderMap,
-    mut request: async_graphql::Request,
+    request: async_graphql::Request,
 ) -> Response {
     if request.query.trim().is_empty() && persisted_hash(&request).is_none() {
         return error_response(StatusCode::BAD_REQUEST, "a GraphQL request needs `query`");
     }
-    let (principal, meta) = request_context(state, peer, headers).await;
-    // Parsed once here (the schema reuses it); a syntax error is left for
-    // the schema to report.
-    let document = match request.query.is_empty() {
-        true => None,
-        false => request.parsed_query().ok().cloned(),
-    };
-    let schema = state
-        .schemas
-        .for_operation(&principal, document.as_ref(), request.operation_name.as_deref());
-    let response = schema.execute(request.data(principal).data(meta)).await;
+    let response = state.schemas.execute(request.data(principal).data(meta)).await;
     let graphql_response_json = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

@@ -29,7 +29,7 @@ use axum::{
 use futures::{SinkExt, StreamExt};
 
 use super::{graphql::request_context, state::HttpState};
-use crate::{auth, error::ErrorCode};
+use crate::{auth, error::ErrorCode, graphql::SocketSlots};
 
 /// How long a client has to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,8 +58,12 @@ pub async fn graphql_ws(
             .into_response();
     };
     let (_, meta) = request_context(&state, peer, &headers).await;
+    // A message is bounded like a request body.
+    let max_message = state.app.config.http.body_limit;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
         .on_upgrade(move |socket| serve(socket, state, protocol, meta))
 }
 
@@ -90,8 +94,9 @@ async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols
     // When the token of the accepted connection_init expires.
     let expires: Arc<OnceLock<SystemTime>> = Arc::default();
     let init_expires = expires.clone();
-    let mut messages = async_graphql::http::WebSocket::new(state.schemas.authenticated.clone(), input, protocol)
-        .on_connection_init(move |payload| async move {
+    let slots = SocketSlots::new(&state.schemas);
+    let mut messages = async_graphql::http::WebSocket::new(state.schemas.clone(), input, protocol).on_connection_init(
+        move |payload| async move {
             let Some(token) = init_token(&payload) else {
                 return Err(refused(
                     "send the access token in connection_init, e.g. {\"Authorization\": \"Bearer …\"}",
@@ -106,8 +111,10 @@ async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols
             let mut data = Data::default();
             data.insert(principal);
             data.insert(init_meta);
+            data.insert(slots);
             Ok(data)
-        });
+        },
+    );
     let shutdown = state.shutdown.clone();
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
     tokio::pin!(init_deadline);

@@ -1,8 +1,10 @@
 //! The queries the server knows by hash: the persisted-query manifest and
 //! the Automatic Persisted Queries registered by clients (see
-//! `graphql::extensions::persisted` for the protocol).
+//! `graphql::persisted` for the protocol). The registered queries are
+//! bounded in bytes, not in number: each at most `max_query_bytes`, all
+//! together at most `cache_bytes`, least recently used evicted first.
 
-use std::{collections::HashMap, num::NonZeroUsize, path::Path, sync::Mutex};
+use std::{collections::HashMap, path::Path, sync::Mutex};
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
@@ -14,8 +16,21 @@ pub struct PersistedQueryStore {
     apq: bool,
     only: bool,
     manifest: HashMap<String, String>,
+    max_query_bytes: usize,
+    cache_bytes: usize,
     /// Queries registered through APQ, least recently used evicted first.
-    cache: Mutex<lru::LruCache<String, String>>,
+    cache: Mutex<Registered>,
+}
+
+struct Registered {
+    queries: lru::LruCache<String, String>,
+    /// Bytes the entries hold, as [`entry_bytes`] counts them.
+    bytes: usize,
+}
+
+/// What an entry costs: its hash, its query, and the map's bookkeeping.
+fn entry_bytes(hash: &str, query: &str) -> usize {
+    hash.len() + query.len() + 2 * std::mem::size_of::<String>() + 64
 }
 
 impl PersistedQueryStore {
@@ -29,7 +44,12 @@ impl PersistedQueryStore {
             apq: config.apq && !config.only,
             only: config.only,
             manifest,
-            cache: Mutex::new(lru::LruCache::new(NonZeroUsize::new(4096).expect("non-zero"))),
+            max_query_bytes: config.max_query_bytes,
+            cache_bytes: config.cache_bytes,
+            cache: Mutex::new(Registered {
+                queries: lru::LruCache::unbounded(),
+                bytes: 0,
+            }),
         })
     }
 }
@@ -52,7 +72,8 @@ impl PersistedQueryStore {
 
     /// A query registered through APQ.
     pub fn cached(&self, hash: &str) -> Option<String> {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(hash).cloned()
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache.queries.get(hash).cloned()
     }
 
     /// The query a hash names: the manifest's, or one registered through APQ.
@@ -64,9 +85,31 @@ impl PersistedQueryStore {
         }
     }
 
-    /// Registers a query under its hash (APQ).
-    pub fn register(&self, hash: String, query: String) {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).put(hash, query);
+    /// Registers a query under its hash (APQ), unless it is larger than
+    /// allowed; evicts the least recently used queries beyond the budget.
+    pub fn register(&self, hash: String, query: &str) {
+        let size = entry_bytes(&hash, query);
+        if query.len() > self.max_query_bytes || size > self.cache_bytes {
+            return;
+        }
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.queries.contains(&hash) {
+            cache.queries.promote(&hash);
+            return;
+        }
+        cache.queries.put(hash, query.to_owned());
+        cache.bytes += size;
+        while cache.bytes > self.cache_bytes {
+            let Some((hash, query)) = cache.queries.pop_lru() else {
+                break;
+            };
+            cache.bytes -= entry_bytes(&hash, &query);
+        }
+    }
+
+    /// Bytes the registered queries hold now.
+    pub fn cached_bytes(&self) -> usize {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).bytes
     }
 }
 

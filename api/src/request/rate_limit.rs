@@ -21,14 +21,15 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    /// Admits one request of `tenant` under `per_minute`, or says how long to wait.
-    pub fn check(&self, tenant: TenantId, per_minute: u32) -> Result<(), Duration> {
-        self.check_at(tenant, per_minute, Instant::now())
+    /// Admits `cost` requests of `tenant` under `per_minute` (an operation
+    /// that searches five times costs five), or says how long to wait.
+    pub fn check(&self, tenant: TenantId, per_minute: u32, cost: u32) -> Result<(), Duration> {
+        self.check_at(tenant, per_minute, cost, Instant::now())
     }
 
-    fn check_at(&self, tenant: TenantId, per_minute: u32, now: Instant) -> Result<(), Duration> {
+    fn check_at(&self, tenant: TenantId, per_minute: u32, cost: u32, now: Instant) -> Result<(), Duration> {
         let per_minute = per_minute.max(1);
-        let interval = Duration::from_secs(60) / per_minute;
+        let interval = Duration::from_secs(60) / per_minute * cost.max(1);
         let burst = Duration::from_secs(60);
         let mut tat = self.tat.lock().unwrap_or_else(|e| e.into_inner());
         if tat.len() > 100_000 {
@@ -55,15 +56,22 @@ mod tests {
         let t = TenantId::from(uuid::Uuid::now_v7());
         let now = Instant::now();
         for _ in 0..6 {
-            assert!(limiter.check_at(t, 6, now).is_ok());
+            assert!(limiter.check_at(t, 6, 1, now).is_ok());
         }
         let wait = limiter
-            .check_at(t, 6, now)
+            .check_at(t, 6, 1, now)
             .expect_err("seventh request in the same instant");
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(10), "{wait:?}");
         // After one interval (10 s) one more request fits.
-        assert!(limiter.check_at(t, 6, now + Duration::from_secs(10)).is_ok());
+        assert!(limiter.check_at(t, 6, 1, now + Duration::from_secs(10)).is_ok());
+        // A costlier operation waits for as many intervals.
+        assert!(limiter.check_at(t, 6, 2, now + Duration::from_secs(10)).is_err());
+        assert!(limiter.check_at(t, 6, 2, now + Duration::from_secs(30)).is_ok());
         // Other tenants are independent.
-        assert!(limiter.check_at(TenantId::from(uuid::Uuid::now_v7()), 6, now).is_ok());
+        assert!(
+            limiter
+                .check_at(TenantId::from(uuid::Uuid::now_v7()), 6, 1, now)
+                .is_ok()
+        );
     }
 }

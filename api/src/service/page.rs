@@ -34,6 +34,9 @@ impl Cursor {
     }
 }
 
+/// Rows of a page when neither `first` nor `last` is given.
+pub const DEFAULT_PAGE_SIZE: u64 = 20;
+
 /// A validated page request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Page {
@@ -46,7 +49,7 @@ pub struct Page {
 }
 
 impl Page {
-    /// Checks `first` / `last` against the cap; the default page is 20 rows.
+    /// Checks `first` / `last` against the cap; the default page is [`DEFAULT_PAGE_SIZE`] rows.
     pub fn new(
         first: Option<i32>,
         after: Option<String>,
@@ -78,7 +81,7 @@ impl Page {
         let (limit, backward) = match (first, last) {
             (Some(f), None) => (check("first", f)?, false),
             (None, Some(l)) => (check("last", l)?, true),
-            _ => (20.min(max_page_size as u64), false),
+            _ => (DEFAULT_PAGE_SIZE.min(max_page_size as u64), false),
         };
         Ok(Self {
             limit,

@@ -1,5 +1,6 @@
 //! Request protection: limits, persisted queries, rate limits and quotas.
 
+mod hostile;
 mod limits;
 mod persisted_queries;
 mod quotas;

@@ -16,12 +16,20 @@ async fn automatic_persisted_queries_and_allow_list_mode() {
     let (_, _, body) = app.post_with(None, json!({ "extensions": ext }), &[]).await;
     assert_eq!(body["errors"][0]["message"], "PersistedQueryNotFound");
     assert_eq!(body["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND");
-    // Hash and query: registered and answered.
+    // Hash and query from an anonymous caller: answered, not registered.
     let (_, _, body) = app
         .post_with(None, json!({ "query": query, "extensions": ext }), &[])
         .await;
     assert_eq!(body["data"]["health"], "ok");
-    // Hash only, also over GET.
+    let (_, _, body) = app.post_with(None, json!({ "extensions": ext }), &[]).await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND");
+    assert_eq!(app.state.persisted.cached_bytes(), 0);
+    // From a signed-in caller: registered, then anyone may use the hash.
+    let fx = app.tenant("apq").await;
+    let (_, _, body) = app
+        .post_with(Some(&fx.admin_token), json!({ "query": query, "extensions": ext }), &[])
+        .await;
+    assert_eq!(body["data"]["health"], "ok");
     let (_, _, body) = app.post_with(None, json!({ "extensions": ext }), &[]).await;
     assert_eq!(body["data"]["health"], "ok");
     let resp = app
@@ -70,4 +78,42 @@ async fn automatic_persisted_queries_and_allow_list_mode() {
         .post_with(None, json!({ "query": "{ version }", "extensions": other }), &[])
         .await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_ALLOWED");
+}
+
+/// The APQ cache holds at most its byte budget, and no query larger than the
+/// per-query cap, whoever sends them.
+#[tokio::test]
+async fn the_apq_cache_is_bounded_in_bytes() {
+    use sha2::{Digest, Sha256};
+    let app = TestApp::spawn_with(&["--apq-max-query-bytes", "2048", "--apq-cache-bytes", "8192"]).await;
+    let fx = app.tenant("apq-bytes").await;
+    let send = |query: String| {
+        let hash = hex::encode(Sha256::digest(query.as_bytes()));
+        let body = json!({ "query": query, "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } });
+        let token = fx.admin_token.clone();
+        let app = &app;
+        async move { app.post_with(Some(&token), body, &[]).await.2 }
+    };
+    // Larger than the cap: answered, not registered.
+    let big = format!("#{}\n{{ health }}", "x".repeat(4096));
+    assert_eq!(send(big).await["data"]["health"], "ok");
+    assert_eq!(app.state.persisted.cached_bytes(), 0);
+    // Forty 1.5 KiB queries: the cache stays within 8 KiB, the newest kept.
+    let mut hashes = Vec::new();
+    for i in 0..40 {
+        let query = format!("#{i:04}{}\n{{ health }}", "y".repeat(1500));
+        hashes.push(hex::encode(Sha256::digest(query.as_bytes())));
+        assert_eq!(send(query).await["data"]["health"], "ok");
+        assert!(
+            app.state.persisted.cached_bytes() <= 8192,
+            "{}",
+            app.state.persisted.cached_bytes()
+        );
+    }
+    assert!(app.state.persisted.cached_bytes() > 4096);
+    assert!(app.state.persisted.lookup(&hashes[39]).is_some(), "the newest is kept");
+    assert!(
+        app.state.persisted.lookup(&hashes[0]).is_none(),
+        "the oldest is evicted"
+    );
 }

@@ -3,7 +3,10 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, audit::count};
+use crate::helpers::{
+    TestApp,
+    audit::{count, counter},
+};
 
 #[tokio::test]
 async fn over_limit_requests_are_refused_before_any_write() {
@@ -105,4 +108,41 @@ async fn searches_that_embed_their_query_respect_the_embedding_token_limit() {
         )
         .await;
     assert_eq!(data["searchDocuments"].as_array().expect("hits").len(), 1);
+}
+
+/// Each aliased `searchDocuments` is a request for the rate limit and a
+/// search for the quota: aliasing does not multiply what a tenant may do.
+#[tokio::test]
+async fn aliased_searches_count_one_by_one() {
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("aliased").await;
+    let workspace = app.workspace(&fx, "Refs").await;
+    app.gql(
+        Some(&app.platform_token()),
+        "mutation($i: UpdateTenantInput!) { updateTenant(input: $i) { tenant { id } } }",
+        json!({ "i": { "id": fx.id, "limits": { "requestsPerMinute": 6 } } }),
+    )
+    .await;
+    let searches = |n: usize| {
+        let fields: String = (0..n)
+            .map(|i| {
+                format!(
+                    "s{i}: searchDocuments(input: {{workspaceId: $w, query: \"storm\", mode: KEYWORD}}) {{ score }} "
+                )
+            })
+            .collect();
+        format!("query($w: UUID!) {{ {fields} }}")
+    };
+    let w = json!({ "w": workspace });
+    // Seven searches in one operation are over a limit of six a minute.
+    let (status, body) = app.post(Some(&fx.admin_token), &searches(7), w.clone()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+    // Five fit (the refused seven took nothing); then two more do not.
+    let data = app.gql(Some(&fx.admin_token), &searches(5), w.clone()).await;
+    assert!(data["s4"].is_array());
+    let (status, _) = app.post(Some(&fx.admin_token), &searches(2), w.clone()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // The five searches were counted as five against the search quota.
+    assert_eq!(counter(&app, fx.id, "search_queries").await, 5);
 }

@@ -4,8 +4,9 @@
 //! 1. `prepare_request`: a [`RequestScope`] for the caller (from the HTTP
 //!    handler's request data or the websocket connection's data) joins the
 //!    request data; the variables are kept, redacted, for the audit row.
-//! 2. `parse_query` / `validation`: what the operation is; request errors get
-//!    a stable `extensions.code`.
+//! 2. `parse_query` / `validation`: what the operation is (or the refusal
+//!    the gate attached, see `graphql::gate`); request errors get a stable
+//!    `extensions.code`.
 //! 3. `execute`: for a signed-in query or mutation the transaction opens
 //!    before any resolver runs (where a suspended tenant or disabled user is
 //!    refused), then the tenant's rate limit is checked, so a refused request
@@ -30,7 +31,7 @@ use async_graphql::{
         NextSubscribe, NextValidation,
     },
     futures_util::{StreamExt, stream::BoxStream},
-    parser::types::{ExecutableDocument, OperationType, Selection},
+    parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
 use chrono::Utc;
 use entity::enums::{AuditOutcome, QuotaMetric};
@@ -41,7 +42,7 @@ use crate::{
     audit::{AuditRecord, diff},
     auth::Principal,
     error::{AppError, ErrorCode, code_of, with_code},
-    graphql::loaders::Loaders,
+    graphql::{admission::Refused, loaders::Loaders},
     request::{Caller, RequestMeta, RequestScope},
     state::SharedState,
 };
@@ -272,6 +273,10 @@ impl Extension for Lifecycle {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        // The gate refused the request before parsing or before validation.
+        if let Some(Refused(err)) = ctx.data_opt::<Refused>() {
+            return Err(err.clone());
+        }
         let document = next
             .run(ctx, query, variables)
             .await
@@ -291,11 +296,16 @@ impl Extension for Lifecycle {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errors| {
+        next.run(ctx).await.map_err(|mut errors| {
+            for err in errors.iter_mut() {
+                // A literal that does not fit its scalar (met while computing
+                // a list's cost) is the caller's input, coded below.
+                if !err.message.starts_with("Failed to parse") {
+                    *err = with_code(err.clone(), ErrorCode::GraphqlValidationFailed);
+                }
+            }
+            self.inner.with(|s| uncoded::code_errors(&mut errors, &s.query));
             errors
-                .into_iter()
-                .map(|e| with_code(e, ErrorCode::GraphqlValidationFailed))
-                .collect()
         })
     }
 
@@ -321,7 +331,7 @@ impl Extension for Lifecycle {
                 inner.queue_audit(&response.errors).await;
                 return response;
             }
-            if let Err(err) = check_rate_limit(&app, &scope).await {
+            if let Err(err) = check_rate_limit(&app, &scope, operation.rate_cost()).await {
                 let _ = scope.finish(false, None).await;
                 let response = Response::from_errors(vec![err.to_server_error()]);
                 inner.queue_audit(&response.errors).await;
@@ -405,7 +415,7 @@ async fn count_request(inner: &Inner, mutation: bool) {
     }
 }
 
-async fn check_rate_limit(app: &SharedState, scope: &RequestScope) -> Result<(), AppError> {
+async fn check_rate_limit(app: &SharedState, scope: &RequestScope, cost: u32) -> Result<(), AppError> {
     if !app.audit.enabled() {
         return Ok(());
     }
@@ -414,7 +424,7 @@ async fn check_rate_limit(app: &SharedState, scope: &RequestScope) -> Result<(),
         return Ok(());
     };
     app.rate_limiter
-        .check(caller.tenant_id, u32::try_from(limit).unwrap_or(1))
+        .check(caller.tenant_id, u32::try_from(limit).unwrap_or(1), cost)
         .map_err(|wait| AppError::RateLimited {
             retry_after_seconds: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
         })
@@ -448,7 +458,21 @@ fn request_data<T: 'static>(request: &async_graphql::Request) -> Option<&T> {
         .and_then(|d| d.downcast_ref::<T>())
 }
 
+/// Root fields each counted as a request by the rate limit: every search
+/// and every ingest is its own piece of work, however they are aliased.
+const COUNTED_FIELDS: [&str; 2] = ["searchDocuments", "ingestDocuments"];
+
 impl OperationInfo {
+    /// What the operation costs against its tenant's rate limit.
+    pub fn rate_cost(&self) -> u32 {
+        let counted = self
+            .fields
+            .iter()
+            .filter(|f| COUNTED_FIELDS.contains(&f.as_str()))
+            .count();
+        u32::try_from(counted).unwrap_or(u32::MAX).max(1)
+    }
+
     /// How the operation appears in logs: its name, else its root fields.
     pub fn label(&self) -> String {
         let kind = self.operation_type.map(|t| t.to_string()).unwrap_or_default();
@@ -468,20 +492,45 @@ pub fn operation_info(doc: &ExecutableDocument, operation_name: Option<&str>) ->
     let Some((name, op)) = op else {
         return OperationInfo::default();
     };
-    let fields = op
-        .node
-        .selection_set
-        .node
-        .items
-        .iter()
-        .filter_map(|sel| match &sel.node {
-            Selection::Field(f) => Some(f.node.name.node.to_string()),
-            _ => None,
-        })
-        .collect();
+    let mut fields = Vec::new();
+    root_fields(doc, &op.node.selection_set.node, &mut Vec::new(), &mut fields);
     OperationInfo {
         operation_type: Some(op.node.ty),
         operation_name: name.map(|n| n.to_string()),
-        fields,
+        fields: fields.into_iter().map(|(_, name)| name.to_owned()).collect(),
+    }
+}
+
+/// Root fields as (response key, name), fragments at the root included, each
+/// response key once (fields under one key are one field); each fragment is
+/// read once, so a document that spreads fragments in a cycle or a bomb
+/// cannot make this walk long.
+fn root_fields<'a>(
+    doc: &'a ExecutableDocument,
+    set: &'a SelectionSet,
+    seen_fragments: &mut Vec<&'a str>,
+    out: &mut Vec<(&'a str, &'a str)>,
+) {
+    for item in &set.items {
+        match &item.node {
+            Selection::Field(f) => {
+                let name = f.node.name.node.as_str();
+                let key = f.node.alias.as_ref().map_or(name, |a| a.node.as_str());
+                if !out.iter().any(|(k, _)| *k == key) {
+                    out.push((key, name));
+                }
+            }
+            Selection::InlineFragment(inline) => root_fields(doc, &inline.node.selection_set.node, seen_fragments, out),
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                if seen_fragments.contains(&name) {
+                    continue;
+                }
+                seen_fragments.push(name);
+                if let Some(fragment) = doc.fragments.get(&spread.node.fragment_name.node) {
+                    root_fields(doc, &fragment.node.selection_set.node, seen_fragments, out);
+                }
+            }
+        }
     }
 }

@@ -81,6 +81,9 @@ fn argument_at(document: &ExecutableDocument, pos: Pos) -> Option<(String, Optio
 
 fn in_selection_set(set: &SelectionSet, pos: Pos) -> Option<(String, Option<String>)> {
     set.items.iter().find_map(|item| match &item.node {
+        // Computing a list's cost parses its size argument, and reports a
+        // failure at the field: the argument is the literal that is no Int.
+        Selection::Field(field) if field.pos == pos => out_of_range_argument(&field.node),
         Selection::Field(field) => in_field(&field.node, pos),
         Selection::InlineFragment(fragment) => in_selection_set(&fragment.node.selection_set.node, pos),
         Selection::FragmentSpread(_) => None,
@@ -96,6 +99,21 @@ fn in_field(field: &Field, pos: Pos) -> Option<(String, Option<String>)> {
         })
     });
     own.or_else(|| in_selection_set(&field.selection_set.node, pos))
+}
+
+/// The one argument of `field` whose literal is a number outside Int.
+fn out_of_range_argument(field: &Field) -> Option<(String, Option<String>)> {
+    let mut found = field
+        .arguments
+        .iter()
+        .filter(|(_, value)| match value.node.clone().into_const() {
+            Some(async_graphql::Value::Number(n)) => n.as_i64().is_none_or(|n| i32::try_from(n).is_err()),
+            _ => false,
+        });
+    match (found.next(), found.next()) {
+        (Some((name, _)), None) => Some((name.node.to_string(), None)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

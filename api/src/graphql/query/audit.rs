@@ -64,7 +64,10 @@ pub struct AuditQuery;
 impl AuditQuery {
     /// Audited operations, newest first: tenant admins see their tenant,
     /// platform admins any tenant (and requests without one).
-    #[graphql(guard = "Allow(Action::ReadAudit)")]
+    #[graphql(
+        guard = "Allow(Action::ReadAudit)",
+        complexity = "crate::graphql::cost::page(first, last, child_complexity)"
+    )]
     async fn audit_logs(
         &self,
         ctx: &Context<'_>,

@@ -73,7 +73,10 @@ pub struct DocumentQuery;
 #[Object]
 impl DocumentQuery {
     /// A workspace's document chunks, newest first.
-    #[graphql(guard = "Allow(Action::ReadContent)")]
+    #[graphql(
+        guard = "Allow(Action::ReadContent)",
+        complexity = "crate::graphql::cost::page(first, last, child_complexity)"
+    )]
     async fn documents(
         &self,
         ctx: &Context<'_>,
@@ -109,7 +112,10 @@ impl DocumentQuery {
     }
 
     /// Searches a workspace's documents by vector, keyword or both.
-    #[graphql(guard = "Allow(Action::ReadContent)")]
+    #[graphql(
+        guard = "Allow(Action::ReadContent)",
+        complexity = "crate::graphql::cost::search(input.limit, child_complexity)"
+    )]
     async fn search_documents(
         &self,
         ctx: &Context<'_>,

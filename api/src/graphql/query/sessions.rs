@@ -23,7 +23,10 @@ pub struct SessionQuery;
 #[Object]
 impl SessionQuery {
     /// The tenant's screenplay sessions (newest first unless `orderBy` says otherwise).
-    #[graphql(guard = "Allow(Action::ReadContent)")]
+    #[graphql(
+        guard = "Allow(Action::ReadContent)",
+        complexity = "crate::graphql::cost::page(first, last, child_complexity)"
+    )]
     async fn sessions(
         &self,
         ctx: &Context<'_>,

@@ -19,7 +19,10 @@ pub struct TenantQuery;
 #[Object]
 impl TenantQuery {
     /// Every tenant, newest first (platform admins).
-    #[graphql(guard = "Allow(Action::ManageTenants)")]
+    #[graphql(
+        guard = "Allow(Action::ManageTenants)",
+        complexity = "crate::graphql::cost::page(first, last, child_complexity)"
+    )]
     async fn tenants(
         &self,
         ctx: &Context<'_>,

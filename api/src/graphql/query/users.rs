@@ -19,7 +19,10 @@ pub struct UserQuery;
 #[Object]
 impl UserQuery {
     /// The tenant's users, newest first (tenant admins).
-    #[graphql(guard = "Allow(Action::ManageUsers)")]
+    #[graphql(
+        guard = "Allow(Action::ManageUsers)",
+        complexity = "crate::graphql::cost::page(first, last, child_complexity)"
+    )]
     async fn users(
         &self,
         ctx: &Context<'_>,

@@ -19,7 +19,10 @@ pub struct WorkspaceQuery;
 #[Object]
 impl WorkspaceQuery {
     /// The tenant's workspaces, newest first.
-    #[graphql(guard = "Allow(Action::ReadContent)")]
+    #[graphql(
+        guard = "Allow(Action::ReadContent)",
+        complexity = "crate::graphql::cost::page(first, last, child_complexity)"
+    )]
     async fn workspaces(
         &self,
         ctx: &Context<'_>,

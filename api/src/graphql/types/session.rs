@@ -151,6 +151,7 @@ impl Session {
     }
 
     /// The step tree in order (top-level steps; each has its `children`).
+    #[graphql(complexity = "crate::graphql::cost::list(child_complexity)")]
     async fn outline(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OutlineStep>> {
         let steps = ctx.loaders().one(StepsOfSession(self.0.id)).await?.unwrap_or_default();
         Ok(OutlineStep::tree(&steps))
@@ -158,6 +159,7 @@ impl Session {
 
     /// Fragments of the session, newest first (for the screenplay in outline
     /// order, use `outline { fragments }` or `screenplay`).
+    #[graphql(complexity = "crate::graphql::cost::page(first, last, child_complexity)")]
     async fn fragments(
         &self,
         ctx: &Context<'_>,
@@ -179,6 +181,7 @@ impl Session {
     }
 
     /// Documents agents retrieved for this session, newest first.
+    #[graphql(complexity = "crate::graphql::cost::page(first, last, child_complexity)")]
     async fn retrieved_documents(
         &self,
         ctx: &Context<'_>,
@@ -200,6 +203,7 @@ impl Session {
     }
 
     /// Agent actions logged for this session, newest first.
+    #[graphql(complexity = "crate::graphql::cost::page(first, last, child_complexity)")]
     async fn executions(
         &self,
         ctx: &Context<'_>,
@@ -221,6 +225,7 @@ impl Session {
     }
 
     /// LLM calls made for this session, newest first.
+    #[graphql(complexity = "crate::graphql::cost::page(first, last, child_complexity)")]
     async fn llm_calls(
         &self,
         ctx: &Context<'_>,
@@ -395,6 +400,7 @@ impl OutlineStep {
     }
 
     /// Child steps in order.
+    #[graphql(complexity = "crate::graphql::cost::list(child_complexity)")]
     async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OutlineStep>> {
         if let Some(children) = &self.children {
             return Ok(children.clone());
@@ -408,6 +414,7 @@ impl OutlineStep {
     }
 
     /// The step's fragments in order (current versions).
+    #[graphql(complexity = "crate::graphql::cost::list(child_complexity)")]
     async fn fragments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Fragment>> {
         let list = ctx
             .loaders()
@@ -418,6 +425,7 @@ impl OutlineStep {
     }
 
     /// Documents retrieved for this step.
+    #[graphql(complexity = "crate::graphql::cost::list(child_complexity)")]
     async fn retrievals(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RetrievedDocument>> {
         let list = ctx
             .loaders()
@@ -500,6 +508,7 @@ impl Fragment {
     }
 
     /// Every version, oldest first; the last one is the current version.
+    #[graphql(complexity = "crate::graphql::cost::list(child_complexity)")]
     async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FragmentVersion>> {
         let earlier = ctx
             .loaders()
@@ -724,6 +733,7 @@ impl LlmCall {
     }
 
     /// The retrievals recorded for the call's step (what fed the call).
+    #[graphql(complexity = "crate::graphql::cost::list(child_complexity)")]
     async fn retrievals(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RetrievedDocument>> {
         let Some(id) = self.0.step_id else {
             return Ok(Vec::new());
