@@ -26,7 +26,7 @@ use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-const SECRET: &str = "bench-secret-bench-secret-bench-secret-0123456789";
+const SECRET: &str = "4a8c2e6f0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a3c5e7b9d2f4a";
 const DATABASE: &str = "screenplay_bench";
 /// The nested page: 20 sessions × 10 steps × 5 fragments, with usage totals.
 const NESTED: &str = "query($after: String) { sessions(first: 20, after: $after) { pageInfo { endCursor }

@@ -193,6 +193,13 @@ impl AppError {
         Self::Internal(err.into())
     }
 
+    /// `RATE_LIMITED`, to be retried after `wait` (in whole seconds, up).
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        Self::RateLimited {
+            retry_after_seconds: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        }
+    }
+
     /// The message clients see; internal errors say nothing more.
     pub fn message(&self) -> String {
         match self {

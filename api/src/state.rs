@@ -9,7 +9,10 @@ use crate::{
     db::Db,
     embedding::SharedEmbedder,
     events::EventHub,
-    request::{persisted::PersistedQueryStore, rate_limit::RateLimiter},
+    request::{
+        persisted::PersistedQueryStore,
+        rate_limit::{LoginLimiter, RateLimiter},
+    },
     search::SharedVectorStore,
     service::documents::Deps,
 };
@@ -23,6 +26,8 @@ pub struct AppState {
     /// Audit rows and request counters on their way to the database.
     pub audit: AuditSink,
     pub rate_limiter: RateLimiter,
+    /// Sign-in attempts per client, tenant slug and account.
+    pub login_limiter: LoginLimiter,
     pub persisted: Arc<PersistedQueryStore>,
     /// Live session events (LISTEN/NOTIFY) for subscriptions.
     pub events: EventHub,

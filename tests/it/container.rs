@@ -37,3 +37,36 @@ async fn healthcheck_follows_readiness_and_empty_variables_are_unset() {
     let gone = healthcheck(&bind);
     assert_eq!(gone.status.code(), Some(1), "{}", String::from_utf8_lossy(&gone.stdout));
 }
+
+/// A placeholder or guessable signing secret stops the server at start,
+/// saying how to make one; the example environment file has no value.
+#[tokio::test]
+async fn guessable_signing_secrets_stop_the_server() {
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docker/env.example")).expect("env.example");
+    let line = example
+        .lines()
+        .find(|l| l.starts_with("SCREENPLAY_JWT_SECRET="))
+        .expect("the example names the secret");
+    assert_eq!(
+        line, "SCREENPLAY_JWT_SECRET=",
+        "the example file carries no usable secret"
+    );
+    for secret in [
+        "change-me-at-least-32-bytes-of-randomness",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "abababababababababababababababababababab",
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_screenplay"))
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+            .env("SCREENPLAY_JWT_SECRET", secret)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("screenplay serve");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{secret}: started");
+        assert!(stderr.contains("SCREENPLAY_JWT_SECRET"), "{secret}: {stderr}");
+        assert!(stderr.contains("openssl rand"), "{secret}: {stderr}");
+    }
+}

@@ -14,15 +14,21 @@ pub use database::ResolvedDatabase;
 
 use crate::{
     audit::AuditSink,
-    auth::jwt::{JwtIssuer, JwtVerifier},
-    config::{Config, Secret},
+    auth::{
+        jwt::{JwtIssuer, JwtVerifier},
+        password::{self, HashingLimits},
+    },
+    config::{Config, LoginConfig, Secret},
     db::Db,
     events::EventHub,
     graphql::build_schemas,
     http::router,
     maintenance::{partitions, scheduler::Scheduler},
     metrics::{SearchLatencyRecorder, flush_loop},
-    request::{persisted::PersistedQueryStore, rate_limit::RateLimiter},
+    request::{
+        persisted::PersistedQueryStore,
+        rate_limit::{LoginLimiter, RateLimiter},
+    },
     runtime::ShutdownSignal,
     service::demo::{self, DemoAccess},
     state::{AppState, SharedState},
@@ -177,6 +183,8 @@ async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) ->
         .unwrap_or_else(|| database.app_url.clone());
     let embedder = crate::embedding::from_config(&config.embedding)?;
     tracing::info!(model = embedder.model(), "embedding provider");
+    password::start(hashing_limits(&config.login));
+    let login_limiter = LoginLimiter::new(config.login.limits);
     Ok(AppState {
         config,
         db,
@@ -184,12 +192,29 @@ async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) ->
         issuer,
         audit,
         rate_limiter: RateLimiter::default(),
+        login_limiter,
         persisted,
         events: EventHub::new(listen_url),
         embedder,
         vectors: Arc::new(crate::search::PgVectorStore),
         graphiql_headers: None,
     })
+}
+
+/// The configured hashing capacity (0: the defaults, per core).
+fn hashing_limits(login: &LoginConfig) -> HashingLimits {
+    let defaults = HashingLimits::default();
+    let threads = match login.hashing_threads {
+        0 => defaults.threads,
+        n => n,
+    };
+    HashingLimits {
+        threads,
+        queue: match login.hashing_queue {
+            0 => 16 * threads,
+            n => n,
+        },
+    }
 }
 
 /// The server's own background work, stopped by `shutdown`: log

@@ -5,6 +5,7 @@
 
 pub mod copy;
 pub mod data;
+pub mod logins;
 pub mod middleware;
 pub mod run;
 
@@ -16,6 +17,9 @@ pub enum BenchAction {
     Search(Box<run::BenchArgs>),
     /// What the audit and quota middleware costs (on against off, one run).
     Middleware(middleware::MiddlewareArgs),
+    /// A storm of anonymous sign-ins: the server's peak memory, and another
+    /// tenant's reads during it.
+    Logins(logins::LoginsArgs),
 }
 
 /// Runs a benchmark.
@@ -23,5 +27,6 @@ pub async fn run(action: BenchAction, db: crate::config::DatabaseArgs) -> anyhow
     match action {
         BenchAction::Search(args) => run::run(*args, db).await,
         BenchAction::Middleware(args) => middleware::run(args, db).await,
+        BenchAction::Logins(args) => logins::run(args, db).await,
     }
 }

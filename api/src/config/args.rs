@@ -11,10 +11,10 @@ use super::{
     database::DatabaseArgs,
     limits::{RoleLimits, Shorthands},
     schedule::ScheduleConfig,
-    secret::Secret,
+    secret::{Secret, check_signing_secret},
     settings::{
         AuthConfig, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig, HttpConfig, HttpEmbeddingConfig,
-        IngestConfig, LimitsConfig, PersistedConfig,
+        IngestConfig, LimitsConfig, LoginConfig, LoginLimits, PersistedConfig,
     },
 };
 
@@ -73,6 +73,27 @@ pub struct ServeArgs {
     /// Lifetime of refresh tokens.
     #[arg(long, env = "SCREENPLAY_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = parse_duration)]
     pub refresh_token_ttl: Duration,
+
+    /// Password-hashing threads (default: one per core).
+    #[arg(long, env = "SCREENPLAY_PASSWORD_HASHING_THREADS", default_value_t = 0)]
+    pub password_hashing_threads: usize,
+
+    /// Password hashes that may wait for a thread; beyond, sign-in answers
+    /// RATE_LIMITED at once (default: 16 per thread).
+    #[arg(long, env = "SCREENPLAY_PASSWORD_HASHING_QUEUE", default_value_t = 0)]
+    pub password_hashing_queue: usize,
+
+    /// Sign-in attempts a minute from one client address.
+    #[arg(long, env = "SCREENPLAY_LOGIN_PER_CLIENT_PER_MINUTE", default_value_t = 30)]
+    pub login_per_client_per_minute: u32,
+
+    /// Sign-in attempts a minute for one tenant slug (existing or not).
+    #[arg(long, env = "SCREENPLAY_LOGIN_PER_TENANT_PER_MINUTE", default_value_t = 600)]
+    pub login_per_tenant_per_minute: u32,
+
+    /// Sign-in attempts a minute for one tenant slug and email (existing or not).
+    #[arg(long, env = "SCREENPLAY_LOGIN_PER_ACCOUNT_PER_MINUTE", default_value_t = 10)]
+    pub login_per_account_per_minute: u32,
 
     /// Maximum query depth for signed-in callers.
     #[arg(long, env = "SCREENPLAY_MAX_DEPTH", default_value_t = 12)]
@@ -389,12 +410,50 @@ impl IngestArgs {
 }
 
 impl JwtArgs {
-    /// Rejects a short secret.
+    /// Rejects a secret someone could guess (see [`check_signing_secret`]).
     pub fn check(&self) -> anyhow::Result<()> {
-        if let Some(secret) = &self.jwt_secret
-            && secret.expose().len() < 32
+        match &self.jwt_secret {
+            Some(secret) => check_signing_secret("SCREENPLAY_JWT_SECRET", secret.expose()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl ServeArgs {
+    /// The checks that need no other input; errors name the variable.
+    fn check(&self) -> anyhow::Result<()> {
+        self.jwt.check()?;
+        if self.jwt_public_key.is_some() && self.jwt_jwks.is_some() {
+            bail!("set SCREENPLAY_JWT_PUBLIC_KEY or SCREENPLAY_JWT_JWKS, not both");
+        }
+        if self.max_page_size == 0 || self.max_page_size > 10_000 {
+            bail!("SCREENPLAY_MAX_PAGE_SIZE must be between 1 and 10000");
+        }
+        if self.access_token_ttl < Duration::from_secs(30) {
+            bail!("SCREENPLAY_ACCESS_TOKEN_TTL must be at least 30s");
+        }
+        if self.subscription_recheck < Duration::from_secs(1) {
+            bail!("SCREENPLAY_SUBSCRIPTION_RECHECK must be at least 1s");
+        }
+        if self.refresh_token_ttl <= self.access_token_ttl {
+            bail!("SCREENPLAY_REFRESH_TOKEN_TTL must be longer than SCREENPLAY_ACCESS_TOKEN_TTL");
+        }
+        if self.log_retention_days < 1 {
+            bail!("SCREENPLAY_LOG_RETENTION_DAYS must be at least 1");
+        }
+        if let Some(token) = &self.metrics_token
+            && token.expose().len() < 16
         {
-            bail!("SCREENPLAY_JWT_SECRET must be at least 32 bytes");
+            bail!("SCREENPLAY_METRICS_TOKEN must be at least 16 characters");
+        }
+        for origin in &self.cors_origins {
+            if origin != "*" && !origin.is_empty() {
+                url::Url::parse(origin)
+                    .with_context(|| format!("SCREENPLAY_CORS_ORIGINS: `{origin}` is not an origin"))?;
+            }
+        }
+        if self.persisted_only && self.persisted_queries.is_none() {
+            bail!("SCREENPLAY_PERSISTED_ONLY needs SCREENPLAY_PERSISTED_QUERIES (the manifest of allowed operations)");
         }
         Ok(())
     }
@@ -404,39 +463,7 @@ impl Config {
     /// Checks the arguments and builds the configuration; errors name the variable.
     pub fn from_args(args: ServeArgs, database: DatabaseArgs) -> anyhow::Result<Self> {
         let development = args.env == Environment::Development;
-        args.jwt.check()?;
-        if args.jwt_public_key.is_some() && args.jwt_jwks.is_some() {
-            bail!("set SCREENPLAY_JWT_PUBLIC_KEY or SCREENPLAY_JWT_JWKS, not both");
-        }
-        if args.max_page_size == 0 || args.max_page_size > 10_000 {
-            bail!("SCREENPLAY_MAX_PAGE_SIZE must be between 1 and 10000");
-        }
-        if args.access_token_ttl < Duration::from_secs(30) {
-            bail!("SCREENPLAY_ACCESS_TOKEN_TTL must be at least 30s");
-        }
-        if args.subscription_recheck < Duration::from_secs(1) {
-            bail!("SCREENPLAY_SUBSCRIPTION_RECHECK must be at least 1s");
-        }
-        if args.refresh_token_ttl <= args.access_token_ttl {
-            bail!("SCREENPLAY_REFRESH_TOKEN_TTL must be longer than SCREENPLAY_ACCESS_TOKEN_TTL");
-        }
-        if args.log_retention_days < 1 {
-            bail!("SCREENPLAY_LOG_RETENTION_DAYS must be at least 1");
-        }
-        if let Some(token) = &args.metrics_token
-            && token.expose().len() < 16
-        {
-            bail!("SCREENPLAY_METRICS_TOKEN must be at least 16 characters");
-        }
-        for origin in &args.cors_origins {
-            if origin != "*" && !origin.is_empty() {
-                url::Url::parse(origin)
-                    .with_context(|| format!("SCREENPLAY_CORS_ORIGINS: `{origin}` is not an origin"))?;
-            }
-        }
-        if args.persisted_only && args.persisted_queries.is_none() {
-            bail!("SCREENPLAY_PERSISTED_ONLY needs SCREENPLAY_PERSISTED_QUERIES (the manifest of allowed operations)");
-        }
+        args.check()?;
         let embedding = args.embedding.config()?;
         let ingest = args.ingest.config()?;
         let roles = RoleLimits::configure(
@@ -470,6 +497,15 @@ impl Config {
                 audience: args.jwt.jwt_audience,
                 access_token_ttl: args.access_token_ttl,
                 refresh_token_ttl: args.refresh_token_ttl,
+            },
+            login: LoginConfig {
+                hashing_threads: args.password_hashing_threads,
+                hashing_queue: args.password_hashing_queue,
+                limits: LoginLimits {
+                    per_client: args.login_per_client_per_minute.max(1),
+                    per_tenant: args.login_per_tenant_per_minute.max(1),
+                    per_account: args.login_per_account_per_minute.max(1),
+                },
             },
             limits: LimitsConfig {
                 roles,

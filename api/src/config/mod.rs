@@ -20,5 +20,5 @@ pub use schedule::ScheduleConfig;
 pub use secret::Secret;
 pub use settings::{
     AuthConfig, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig, HttpConfig, HttpEmbeddingConfig,
-    IngestConfig, LimitsConfig, PersistedConfig,
+    IngestConfig, LimitsConfig, LoginConfig, LoginLimits, PersistedConfig,
 };

@@ -18,6 +18,7 @@ pub struct Config {
     pub audit_enabled: bool,
     pub persisted: PersistedConfig,
     pub auth: AuthConfig,
+    pub login: LoginConfig,
     pub limits: LimitsConfig,
     pub http: HttpConfig,
     /// LISTEN connection for live subscriptions; `None`: the server's DATABASE_URL.
@@ -105,6 +106,35 @@ pub struct AuthConfig {
     pub audience: Option<String>,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+}
+
+/// Sign-in: password hashing capacity and attempt limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LoginConfig {
+    /// Password-hashing threads (0: one per core).
+    pub hashing_threads: usize,
+    /// Password hashes that may wait for a thread (0: 16 per thread).
+    pub hashing_queue: usize,
+    pub limits: LoginLimits,
+}
+
+/// Sign-in attempts a minute (successful or not), counted before any
+/// password is hashed; unknown tenants and accounts count the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    pub per_client: u32,
+    pub per_tenant: u32,
+    pub per_account: u32,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        Self {
+            per_client: 30,
+            per_tenant: 600,
+            per_account: 10,
+        }
+    }
 }
 
 /// Query limits.

@@ -41,7 +41,10 @@ pub struct Session {
     pub user: users::Model,
 }
 
-/// Signs a user in with tenant slug, email and password.
+/// Signs a user in with tenant slug, email and password. The password is
+/// checked with no transaction open, so a flood of attempts on one account
+/// holds neither its row nor a pooled connection while hashing; failures are
+/// counted by one atomic UPDATE.
 pub async fn login(
     db: &Db,
     issuer: &JwtIssuer,
@@ -51,52 +54,35 @@ pub async fn login(
     secret: String,
 ) -> AppResult<Session> {
     let failure = || AppError::Unauthenticated(INVALID_CREDENTIALS.into());
-    let tenant = tenant_by_slug(db, tenant_slug.trim()).await?;
-    let Some((tenant_id, tenant_status)) = tenant else {
+    let Some(account) = find_account(db, tenant_slug.trim(), email.trim()).await? else {
         password::verify(secret, None).await?;
         return Err(failure());
     };
-    let tx = db.begin_tenant(tenant_id).await?;
-    let user = users::Entity::find_in(tenant_id)
-        .filter(Expr::cust_with_values(
-            "lower(email) = lower($1)",
-            [email.trim().to_owned()],
-        ))
-        .lock_exclusive()
-        .one(&tx)
-        .await?;
-    let Some(user) = user else {
-        password::verify(secret, None).await?;
-        return Err(failure());
-    };
+    let matches = password::verify(secret, account.user.password_hash.clone()).await?;
     let now = Utc::now();
-    let locked = user.locked_until.is_some_and(|until| until > now);
-    let matches = password::verify(secret, user.password_hash.clone()).await?;
-    if locked {
+    if account.user.locked_until.is_some_and(|until| until > now) {
         return Err(failure());
     }
     if !matches {
-        let failures = user.failed_login_count + 1;
-        let mut model: users::ActiveModel = user.into();
-        model.failed_login_count = Set(failures);
-        if failures >= FREE_FAILURES {
-            let seconds = 2_i64
-                .saturating_pow((failures - FREE_FAILURES) as u32)
-                .min(MAX_LOCK_SECONDS);
-            model.locked_until = Set(Some((now + ChronoDuration::seconds(seconds)).fixed_offset()));
-        }
-        model.update(&tx).await?;
-        tx.commit().await?;
+        record_failure(db, account.tenant_id, account.user.id).await?;
         return Err(failure());
     }
-    if tenant_status != TenantStatus::Active.as_str() || user.status != UserStatus::Active {
+    if !account.tenant_active || account.user.status != UserStatus::Active {
         return Err(failure());
     }
-    let mut model: users::ActiveModel = user.into();
-    model.failed_login_count = Set(0);
-    model.locked_until = Set(None);
-    model.last_login_at = Set(Some(now.fixed_offset()));
-    let user = model.update(&tx).await?;
+    let tx = db.begin_tenant(account.tenant_id).await?;
+    // Still active and not locked by a failure that landed meanwhile.
+    let user = users::Entity::update_many_in(account.tenant_id)
+        .col_expr(users::Column::FailedLoginCount, Expr::value(0))
+        .col_expr(users::Column::LockedUntil, Expr::cust("NULL"))
+        .col_expr(users::Column::LastLoginAt, Expr::current_timestamp())
+        .filter(users::Column::Id.eq(account.user.id))
+        .filter(users::Column::Status.eq(UserStatus::Active))
+        .filter(Expr::cust("(locked_until IS NULL OR locked_until <= now())"))
+        .exec_with_returning(&tx)
+        .await?
+        .pop()
+        .ok_or_else(failure)?;
     let refresh_token = insert_refresh_token(&tx, &user, Uuid::now_v7(), refresh_ttl).await?;
     let (access_token, exp) = issue_access(issuer, &user)?;
     tx.commit().await?;
@@ -106,6 +92,53 @@ pub async fn login(
         expires_at: DateTime::from_timestamp(exp as i64, 0).unwrap_or(now),
         user,
     })
+}
+
+/// A user found by tenant slug and email, as it was when read.
+struct Account {
+    tenant_id: TenantId,
+    tenant_active: bool,
+    user: users::Model,
+}
+
+async fn find_account(db: &Db, tenant_slug: &str, email: &str) -> AppResult<Option<Account>> {
+    let Some((tenant_id, tenant_status)) = tenant_by_slug(db, tenant_slug).await? else {
+        return Ok(None);
+    };
+    let tx = db.begin_tenant(tenant_id).await?;
+    let user = users::Entity::find_in(tenant_id)
+        .filter(Expr::cust_with_values("lower(email) = lower($1)", [email.to_owned()]))
+        .one(&tx)
+        .await?;
+    tx.commit().await?;
+    Ok(user.map(|user| Account {
+        tenant_id,
+        tenant_active: tenant_status == TenantStatus::Active.as_str(),
+        user,
+    }))
+}
+
+/// Counts a wrong password; from the `FREE_FAILURES`th on, the account locks
+/// for a time that doubles with each failure (at most `MAX_LOCK_SECONDS`).
+async fn record_failure(db: &Db, tenant_id: TenantId, user_id: Uuid) -> AppResult<()> {
+    let tx = db.begin_tenant(tenant_id).await?;
+    tx.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE screenplay.users SET failed_login_count = failed_login_count + 1, \
+         locked_until = CASE WHEN failed_login_count + 1 >= $2 \
+           THEN now() + make_interval(secs => least(power(2, failed_login_count + 1 - $2), $3)) \
+           ELSE locked_until END \
+         WHERE tenant_id = $4 AND id = $1",
+        [
+            user_id.into(),
+            FREE_FAILURES.into(),
+            (MAX_LOCK_SECONDS as f64).into(),
+            tenant_id.into(),
+        ],
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Exchanges a refresh token for a new pair; the presented one stops working.

@@ -41,7 +41,7 @@ pub struct TestApp {
 }
 
 /// The HS256 secret of test servers.
-pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+pub const JWT_SECRET: &str = "9c1f4e7a2b8d05f63a7e1c9b4d2f8a06e5b3c7d19f2a4e6b8c0d1e3f5a7b9c2d";
 
 impl TestApp {
     /// A server with default settings.

@@ -4,3 +4,4 @@ mod hostile;
 mod limits;
 mod persisted_queries;
 mod quotas;
+mod sign_in;

@@ -425,9 +425,7 @@ async fn check_rate_limit(app: &SharedState, scope: &RequestScope, cost: u32) ->
     };
     app.rate_limiter
         .check(caller.tenant_id, u32::try_from(limit).unwrap_or(1), cost)
-        .map_err(|wait| AppError::RateLimited {
-            retry_after_seconds: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-        })
+        .map_err(AppError::rate_limited)
 }
 
 /// The caller's facts on the operation's span.

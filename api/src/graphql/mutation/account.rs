@@ -1,6 +1,7 @@
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 
 use crate::{
+    error::AppError,
     graphql::{context::ContextExt, types::AuthPayload},
     service::auth,
 };
@@ -39,6 +40,9 @@ impl AccountMutation {
     /// Signs in with tenant slug, email and password.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> async_graphql::Result<AuthPayload> {
         let app = ctx.app();
+        app.login_limiter
+            .check(ctx.scope().meta.client_ip, &input.tenant_slug, &input.email)
+            .map_err(AppError::rate_limited)?;
         let session = auth::login(
             &app.db,
             &app.issuer,
