@@ -162,7 +162,7 @@ async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) ->
     {
         config.auth.jwt_secret = Some(Secret::new(database::local_jwt_secret(home)?));
     }
-    if config.auth.jwt_secret.is_none() && config.auth.jwt_public_key.is_none() && config.auth.jwt_jwks.is_none() {
+    if config.auth.jwt_secret.is_none() && config.auth.idp.public_key.is_none() && config.auth.idp.jwks.is_none() {
         anyhow::bail!(
             "no token keys: set SCREENPLAY_JWT_SECRET (and/or SCREENPLAY_JWT_PUBLIC_KEY or SCREENPLAY_JWT_JWKS)"
         );

@@ -17,11 +17,14 @@ use jsonwebtoken::{
     Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
     errors::ErrorKind, jwk::JwkSet,
 };
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use tokio::sync::RwLock;
 use uuid::Uuid;
 
-use super::principal::{Principal, Role};
+use super::{
+    claims::ClaimMapper,
+    principal::{Principal, Role},
+};
 use crate::config::AuthConfig;
 
 /// Clock skew allowed on `exp` and `nbf`.
@@ -54,25 +57,10 @@ pub struct Claims {
 }
 
 impl Claims {
-    /// The principal the claims describe, if they fit together: platform
-    /// admins have no tenant, everyone else has one.
+    /// The principal our own claims describe.
     pub fn principal(&self) -> Result<Principal, String> {
         let role = Role::parse(&self.role).ok_or_else(|| format!("unknown role `{}`", self.role))?;
-        if self.sub.trim().is_empty() {
-            return Err("token has an empty subject".into());
-        }
-        match (role, self.tid) {
-            (Role::PlatformAdmin, None) => Ok(Principal::Platform {
-                subject: self.sub.clone(),
-            }),
-            (Role::PlatformAdmin, Some(_)) => Err("a platform_admin token must not name a tenant".into()),
-            (_, Some(tenant_id)) => Ok(Principal::Tenant {
-                tenant_id: tenant_id.into(),
-                subject: self.sub.clone(),
-                role,
-            }),
-            (_, None) => Err(format!("a {} token must name its tenant (tid)", role.as_str())),
-        }
+        Principal::from_token(&self.sub, self.tid, role, "tid")
     }
 }
 
@@ -110,6 +98,8 @@ struct JwksState {
 pub struct JwtVerifier {
     secret: Option<DecodingKey>,
     external: ExternalKeys,
+    /// Where an identity provider's tokens keep tenant, role and subject.
+    claims: ClaimMapper,
     issuer: Option<String>,
     audience: Option<String>,
 }
@@ -117,7 +107,8 @@ pub struct JwtVerifier {
 impl JwtVerifier {
     /// Loads the configured keys (reads the PEM file, fetches the JWKS).
     pub async fn from_config(config: &AuthConfig) -> anyhow::Result<Self> {
-        let external = if let Some(path) = &config.jwt_public_key {
+        let idp = &config.idp;
+        let external = if let Some(path) = &idp.public_key {
             let pem =
                 std::fs::read(path).with_context(|| format!("reading SCREENPLAY_JWT_PUBLIC_KEY {}", path.display()))?;
             let (key, family) = decoding_key_from_pem(&pem).with_context(|| {
@@ -130,7 +121,7 @@ impl JwtVerifier {
                 key,
                 algorithms: family.algorithms().to_vec(),
             }
-        } else if let Some(source) = &config.jwt_jwks {
+        } else if let Some(source) = &idp.jwks {
             let cache = Arc::new(JwksCache {
                 source: source.clone(),
                 http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?,
@@ -151,6 +142,7 @@ impl JwtVerifier {
                 .as_ref()
                 .map(|s| DecodingKey::from_secret(s.expose().as_bytes())),
             external,
+            claims: ClaimMapper::from_config(&idp.claims)?,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
         })
@@ -163,43 +155,55 @@ impl JwtVerifier {
 
     /// Verifies `token`; returns the caller and until when the token is
     /// accepted (its expiry plus the clock-skew leeway), so that a websocket
-    /// connection lasts no longer than its token.
+    /// connection lasts no longer than its token. Our HS256 tokens carry our
+    /// [`Claims`]; an identity provider's are read through [`ClaimMapper`].
     pub async fn verify_until(&self, token: &str) -> Result<(Principal, std::time::SystemTime), TokenError> {
-        let claims = self.verify_claims(token).await?;
-        let principal = claims.principal().map_err(TokenError)?;
-        let until = std::time::UNIX_EPOCH + Duration::from_secs(claims.exp.saturating_add(LEEWAY_SECONDS));
-        Ok((principal, until))
-    }
-
-    async fn verify_claims(&self, token: &str) -> Result<Claims, TokenError> {
         let header = decode_header(token).map_err(|_| TokenError("malformed token".into()))?;
-        let family = family_of(header.alg);
-        if family == AlgorithmFamily::Hmac {
+        let (principal, exp) = if family_of(header.alg) == AlgorithmFamily::Hmac {
             let key = self
                 .secret
                 .as_ref()
                 .ok_or_else(|| TokenError(format!("algorithm {:?} is not accepted", header.alg)))?;
-            return self.decode_with(token, key, &[Algorithm::HS256]);
-        }
+            let claims: Claims = self.decode_with(token, key, &[Algorithm::HS256], &["exp", "sub"])?;
+            (claims.principal().map_err(TokenError)?, claims.exp)
+        } else {
+            let claims = self.decode_external(token, &header).await?;
+            let exp = claims["exp"].as_u64().unwrap_or_default(); // checked by jsonwebtoken
+            (self.claims.principal(&claims).map_err(TokenError)?, exp)
+        };
+        let until = std::time::UNIX_EPOCH + Duration::from_secs(exp.saturating_add(LEEWAY_SECONDS));
+        Ok((principal, until))
+    }
+
+    /// An identity provider's token, verified, as raw claims.
+    async fn decode_external(&self, token: &str, header: &Header) -> Result<serde_json::Value, TokenError> {
         match &self.external {
             ExternalKeys::None => Err(TokenError(format!("algorithm {:?} is not accepted", header.alg))),
-            ExternalKeys::Pem { key, algorithms } => self.decode_with(token, key, algorithms),
+            ExternalKeys::Pem { key, algorithms } => self.decode_with(token, key, algorithms, &["exp"]),
             ExternalKeys::Jwks(cache) => {
                 let (key, alg) = cache
                     .key_for(header.kid.as_deref(), header.alg)
                     .await
                     .ok_or_else(|| TokenError("no key for this token".into()))?;
-                self.decode_with(token, &key, &[alg])
+                self.decode_with(token, &key, &[alg], &["exp"])
             }
         }
     }
 
-    fn decode_with(&self, token: &str, key: &DecodingKey, algorithms: &[Algorithm]) -> Result<Claims, TokenError> {
+    /// Checks signature, algorithm, `exp`/`nbf` (with leeway), `iss` and
+    /// `aud` when configured, and the `required` claims.
+    fn decode_with<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        key: &DecodingKey,
+        algorithms: &[Algorithm],
+        required: &[&str],
+    ) -> Result<T, TokenError> {
         let mut validation = Validation::new(algorithms[0]);
         validation.algorithms = algorithms.to_vec();
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.set_required_spec_claims(required);
         match &self.issuer {
             Some(iss) => {
                 validation.set_issuer(&[iss]);
@@ -214,23 +218,23 @@ impl JwtVerifier {
             }
             None => validation.validate_aud = false,
         }
-        decode::<Claims>(token, key, &validation)
+        decode::<T>(token, key, &validation)
             .map(|data| data.claims)
-            .map_err(|e| {
-                TokenError(
-                    match e.kind() {
-                        ErrorKind::ExpiredSignature => "token expired",
-                        ErrorKind::ImmatureSignature => "token not yet valid",
-                        ErrorKind::InvalidSignature => "invalid token signature",
-                        ErrorKind::InvalidIssuer => "token issuer not accepted",
-                        ErrorKind::InvalidAudience => "token audience not accepted",
-                        ErrorKind::InvalidAlgorithm => "token algorithm not accepted",
-                        ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
-                        _ => "malformed token",
-                    }
-                    .to_owned(),
-                )
-            })
+            .map_err(|e| TokenError(refusal(e.kind()).to_owned()))
+    }
+}
+
+/// What a client is told about a token jsonwebtoken refused.
+fn refusal(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::ExpiredSignature => "token expired",
+        ErrorKind::ImmatureSignature => "token not yet valid",
+        ErrorKind::InvalidSignature => "invalid token signature",
+        ErrorKind::InvalidIssuer => "token issuer not accepted",
+        ErrorKind::InvalidAudience => "token audience not accepted",
+        ErrorKind::InvalidAlgorithm => "token algorithm not accepted",
+        ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
+        _ => "malformed token",
     }
 }
 

@@ -1,5 +1,6 @@
 //! Authentication (tokens, passwords) and authorisation (the policy).
 
+pub mod claims;
 pub mod jwt;
 pub mod password;
 pub mod policy;

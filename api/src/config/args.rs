@@ -9,6 +9,8 @@ use ipnet::IpNet;
 use super::{
     cron::Schedule,
     database::DatabaseArgs,
+    duration::parse_duration,
+    idp::IdpArgs,
     schedule::ScheduleConfig,
     secret::Secret,
     settings::{
@@ -57,13 +59,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub jwt: JwtArgs,
 
-    /// PEM public key (RSA, EC or Ed25519) of an external identity provider.
-    #[arg(long, env = "SCREENPLAY_JWT_PUBLIC_KEY")]
-    pub jwt_public_key: Option<PathBuf>,
-
-    /// JWKS of an external identity provider: a file path or an https URL.
-    #[arg(long, env = "SCREENPLAY_JWT_JWKS")]
-    pub jwt_jwks: Option<String>,
+    #[command(flatten)]
+    pub idp: IdpArgs,
 
     /// Lifetime of access tokens issued by `login` and `refreshToken`.
     #[arg(long, env = "SCREENPLAY_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
@@ -297,11 +294,6 @@ fn cors_policy(origins: Vec<String>, development: bool) -> CorsPolicy {
     }
 }
 
-/// `humantime` durations: `15m`, `30d`, `250ms`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration (e.g. 30s, 15m, 30d): {e}"))
-}
-
 impl EmbeddingArgs {
     /// Checks the provider settings; errors name the variable.
     pub fn config(&self) -> anyhow::Result<EmbeddingConfig> {
@@ -383,9 +375,7 @@ impl Config {
     pub fn from_args(args: ServeArgs, database: DatabaseArgs) -> anyhow::Result<Self> {
         let development = args.env == Environment::Development;
         args.jwt.check()?;
-        if args.jwt_public_key.is_some() && args.jwt_jwks.is_some() {
-            bail!("set SCREENPLAY_JWT_PUBLIC_KEY or SCREENPLAY_JWT_JWKS, not both");
-        }
+        let idp = args.idp.config()?;
         if args.max_page_size == 0 || args.max_page_size > 10_000 {
             bail!("SCREENPLAY_MAX_PAGE_SIZE must be between 1 and 10000");
         }
@@ -434,8 +424,7 @@ impl Config {
             },
             auth: AuthConfig {
                 jwt_secret: args.jwt.jwt_secret,
-                jwt_public_key: args.jwt_public_key,
-                jwt_jwks: args.jwt_jwks,
+                idp,
                 issuer: args.jwt.jwt_issuer,
                 audience: args.jwt.jwt_audience,
                 access_token_ttl: args.access_token_ttl,

@@ -6,17 +6,19 @@
 mod args;
 pub mod cron;
 mod database;
+mod duration;
+mod idp;
 mod schedule;
 mod secret;
 mod settings;
 
-pub use args::{
-    EmbeddingArgs, Environment, IngestArgs, JwtArgs, LogFormat, ServeArgs, parse_duration, without_empty_env,
-};
+pub use args::{EmbeddingArgs, Environment, IngestArgs, JwtArgs, LogFormat, ServeArgs, without_empty_env};
 pub use database::DatabaseArgs;
+pub use duration::parse_duration;
+pub use idp::IdpArgs;
 pub use schedule::ScheduleConfig;
 pub use secret::Secret;
 pub use settings::{
-    AuthConfig, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig, HttpConfig, HttpEmbeddingConfig,
-    IngestConfig, LimitsConfig, PersistedConfig,
+    AuthConfig, ClaimMapping, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig, HttpConfig,
+    HttpEmbeddingConfig, IdpConfig, IngestConfig, LimitsConfig, PersistedConfig,
 };
