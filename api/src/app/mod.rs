@@ -194,7 +194,8 @@ async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) ->
 
 /// The server's own background work, stopped by `shutdown`: log
 /// partitions kept ahead, search latency written for vector_db_metrics,
-/// and the maintenance scheduler when it is on.
+/// the identity provider's JWKS kept fresh, and the maintenance scheduler
+/// when it is on.
 fn spawn_background(
     state: &SharedState,
     database: &ResolvedDatabase,
@@ -206,6 +207,9 @@ fn spawn_background(
         tokio::spawn(partitions::keep_ahead(state.db.clone(), shutdown.clone())),
         tokio::spawn(flush_loop(recorder, state.db.clone(), shutdown.clone())),
     ];
+    if let Some(jwks) = state.verifier.jwks() {
+        tasks.push(tokio::spawn(jwks.run(shutdown.clone())));
+    }
     if let Some(plan) = state.config.maintenance_schedule.clone() {
         let scheduler = Scheduler::new(database.migration_url.clone(), plan, instance);
         tasks.push(tokio::spawn(scheduler.run(shutdown.clone())));

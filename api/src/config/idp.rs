@@ -1,11 +1,14 @@
-//! An external identity provider's settings: its keys, and where its
-//! tokens keep tenant, role and subject.
+//! An external identity provider's settings: its keys, how often its JWKS
+//! is refetched, and where its tokens keep tenant, role and subject.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::{Context, bail};
 
-use super::settings::{ClaimMapping, IdpConfig};
+use super::{
+    duration::parse_duration,
+    settings::{ClaimMapping, IdpConfig},
+};
 
 /// The identity provider's flags and variables.
 #[derive(Debug, Clone, clap::Args)]
@@ -17,6 +20,10 @@ pub struct IdpArgs {
     /// JWKS of an external identity provider: a file path or an https URL.
     #[arg(long, env = "SCREENPLAY_JWT_JWKS")]
     pub jwt_jwks: Option<String>,
+
+    /// How often the JWKS is refetched in the background (requests never wait for it).
+    #[arg(long, env = "SCREENPLAY_JWT_JWKS_REFRESH", default_value = "10m", value_parser = parse_duration)]
+    pub jwt_jwks_refresh: Duration,
 
     /// Prefix of namespaced claims (Auth0): tenant and role are read from
     /// `<namespace>tid` and `<namespace>role`.
@@ -48,6 +55,9 @@ impl IdpArgs {
         if self.jwt_public_key.is_some() && self.jwt_jwks.is_some() {
             bail!("set SCREENPLAY_JWT_PUBLIC_KEY or SCREENPLAY_JWT_JWKS, not both");
         }
+        if self.jwt_jwks_refresh < Duration::from_secs(1) {
+            bail!("SCREENPLAY_JWT_JWKS_REFRESH must be at least 1s");
+        }
         let claims = self.claims()?;
         if claims != ClaimMapping::default() && self.jwt_public_key.is_none() && self.jwt_jwks.is_none() {
             bail!(
@@ -58,6 +68,7 @@ impl IdpArgs {
         Ok(IdpConfig {
             public_key: self.jwt_public_key.clone(),
             jwks: self.jwt_jwks.clone(),
+            jwks_refresh: self.jwt_jwks_refresh,
             claims,
         })
     }

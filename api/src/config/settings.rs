@@ -93,13 +93,26 @@ pub struct AuthConfig {
 
 /// An external identity provider: where its keys are and where its tokens
 /// keep tenant, role and subject. Our own HS256 tokens are not affected.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdpConfig {
     /// A PEM public key file.
     pub public_key: Option<PathBuf>,
     /// A JWKS file path or URL.
     pub jwks: Option<String>,
+    /// How often the JWKS is refetched in the background.
+    pub jwks_refresh: Duration,
     pub claims: ClaimMapping,
+}
+
+impl Default for IdpConfig {
+    fn default() -> Self {
+        Self {
+            public_key: None,
+            jwks: None,
+            jwks_refresh: Duration::from_secs(600),
+            claims: ClaimMapping::default(),
+        }
+    }
 }
 
 /// Where an identity provider's token keeps what we need, as RFC 6901 JSON

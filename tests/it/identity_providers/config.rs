@@ -84,6 +84,9 @@ fn wrong_claim_settings_are_refused_with_the_variable_named() {
         "{why}"
     );
 
+    let why = refusal(&["--jwt-jwks", "jwks.json", "--jwt-jwks-refresh", "10ms"]);
+    assert!(why.contains("SCREENPLAY_JWT_JWKS_REFRESH"), "{why}");
+
     // Role names are checked where roles live, when the server builds its verifier.
     let unknown = config(&["--jwt-jwks", "jwks.json", "--jwt-role-map", "admins=owner"]).expect("config");
     let why = ClaimMapper::from_config(&unknown.auth.idp.claims)

@@ -3,6 +3,7 @@
 
 mod claims;
 mod config;
+mod jwks;
 
 use screenplay_api::auth::Role;
 use serde_json::{Value, json};
