@@ -1,7 +1,7 @@
 //! Authentication: tokens (ours and an identity provider's), sign-in,
 //! refresh rotation, lockout, suspended tenants and disabled users, the CLI.
 
-use std::{path::Path, process::Command};
+use std::process::Command;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 use crate::helpers::{
     JWT_SECRET, TestApp,
     fixtures::{PASSWORD, TenantFixture},
+    idp::{IdpKey, JwksServer, jwks},
+    tempdir,
 };
 
 const ME: &str = "{ me { role user { id } tenant { id } } }";
@@ -26,54 +28,6 @@ fn hs256(secret: &[u8], claims: &Value) -> String {
         &EncodingKey::from_secret(secret),
     )
     .expect("sign")
-}
-
-/// An RSA key pair (PEM files) made with openssl.
-fn rsa_keys(dir: &Path) -> (Vec<u8>, Vec<u8>) {
-    let private = dir.join("rsa.pem");
-    let public = dir.join("rsa.pub.pem");
-    let ok = Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-        ])
-        .arg(&private)
-        .status()
-        .expect("openssl is needed to make test keys")
-        .success()
-        && Command::new("openssl")
-            .args(["pkey", "-pubout", "-in"])
-            .arg(&private)
-            .arg("-out")
-            .arg(&public)
-            .status()
-            .expect("openssl")
-            .success();
-    assert!(ok, "openssl failed to make an RSA key");
-    (
-        std::fs::read(private).expect("private"),
-        std::fs::read(public).expect("public"),
-    )
-}
-
-/// The RSA modulus of a private key, base64url, for a JWK.
-fn rsa_modulus(dir: &Path) -> String {
-    let out = Command::new("openssl")
-        .args(["rsa", "-noout", "-modulus", "-in"])
-        .arg(dir.join("rsa.pem"))
-        .output()
-        .expect("openssl");
-    let text = String::from_utf8(out.stdout).expect("utf8");
-    let hex_modulus = text.trim().trim_start_matches("Modulus=");
-    let bytes: Vec<u8> = (0..hex_modulus.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex_modulus[i..i + 2], 16).expect("hex"))
-        .collect();
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 fn tenant_claims(fx: &TenantFixture, extra: Value) -> Value {
@@ -96,15 +50,14 @@ fn tenant_claims(fx: &TenantFixture, extra: Value) -> Value {
 #[tokio::test]
 async fn refused_tokens_are_unauthenticated() {
     let dir = tempdir();
-    let (private_pem, public_pem) = rsa_keys(&dir);
-    let public_path = dir.join("rsa.pub.pem");
+    let idp = IdpKey::generate(&dir, "rsa");
     let app = TestApp::spawn_with(&[
         "--jwt-issuer",
         "https://issuer.test",
         "--jwt-audience",
         "screenplay",
         "--jwt-public-key",
-        public_path.to_str().expect("path"),
+        idp.public_path.to_str().expect("path"),
     ])
     .await;
     let fx = app.tenant("jwt").await;
@@ -113,15 +66,9 @@ async fn refused_tokens_are_unauthenticated() {
     // Accepted: our HS256 token and the identity provider's RS256 token.
     let ours = hs256(JWT_SECRET.as_bytes(), &tenant_claims(&fx, good.clone()));
     assert_eq!(app.gql(Some(&ours), ME, json!({})).await["me"]["role"], "TENANT_ADMIN");
-    let rsa_key = EncodingKey::from_rsa_pem(&private_pem).expect("rsa key");
-    let idp = encode(
-        &Header::new(Algorithm::RS256),
-        &tenant_claims(&fx, good.clone()),
-        &rsa_key,
-    )
-    .expect("sign");
+    let idp_token = idp.sign(&tenant_claims(&fx, good.clone()));
     assert_eq!(
-        app.gql(Some(&idp), ME, json!({})).await["me"]["tenant"]["id"],
+        app.gql(Some(&idp_token), ME, json!({})).await["me"]["tenant"]["id"],
         fx.id.to_string()
     );
 
@@ -182,7 +129,7 @@ async fn refused_tokens_are_unauthenticated() {
         ("alg none", Some(none_token)),
         (
             "HS256 keyed with the RSA public key",
-            Some(hs256(&public_pem, &tenant_claims(&fx, good.clone()))),
+            Some(hs256(&idp.public_pem, &tenant_claims(&fx, good.clone()))),
         ),
         ("truncated", Some(ours[..ours.len() - 6].to_owned())),
         ("garbage", Some("garbage".into())),
@@ -229,41 +176,22 @@ async fn refused_tokens_are_unauthenticated() {
 #[tokio::test]
 async fn identity_provider_keys_from_a_jwks() {
     let dir = tempdir();
-    let (private_pem, _) = rsa_keys(&dir);
-    let jwks = json!({ "keys": [{ "kty": "RSA", "kid": "key-1", "alg": "RS256", "use": "sig",
-                                  "n": rsa_modulus(&dir), "e": "AQAB" }] });
+    let key = IdpKey::generate(&dir, "key-1");
     let jwks_path = dir.join("jwks.json");
-    std::fs::write(&jwks_path, jwks.to_string()).expect("write jwks");
+    std::fs::write(&jwks_path, jwks(&[&key]).to_string()).expect("write jwks");
     let app = TestApp::spawn_with(&["--jwt-jwks", jwks_path.to_str().expect("path")]).await;
     let fx = app.tenant("jwks").await;
-    let key = EncodingKey::from_rsa_pem(&private_pem).expect("key");
 
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = Some("key-1".into());
-    let token = encode(&header, &tenant_claims(&fx, json!({})), &key).expect("sign");
+    let token = key.sign(&tenant_claims(&fx, json!({})));
     assert_eq!(app.gql(Some(&token), ME, json!({})).await["me"]["role"], "TENANT_ADMIN");
 
-    header.kid = Some("unknown".into());
-    let token = encode(&header, &tenant_claims(&fx, json!({})), &key).expect("sign");
+    let token = key.sign_as("unknown", &tenant_claims(&fx, json!({})));
     assert_eq!(app.gql_err(Some(&token), ME, json!({})).await, "UNAUTHENTICATED");
 
     // The same JWKS from a URL (an identity provider's endpoint).
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let jwks_url = format!("http://{}/.well-known/jwks.json", listener.local_addr().expect("addr"));
-    let served = jwks.clone();
-    tokio::spawn(async move {
-        let router = axum::Router::new().route(
-            "/.well-known/jwks.json",
-            axum::routing::get(move || {
-                let served = served.clone();
-                async move { axum::Json(served) }
-            }),
-        );
-        axum::serve(listener, router).await.expect("serve jwks");
-    });
-    let remote = TestApp::spawn_on(app.db.clone(), &["--jwt-jwks", &jwks_url]).await;
-    header.kid = Some("key-1".into());
-    let token = encode(&header, &tenant_claims(&fx, json!({})), &key).expect("sign");
+    let provider = JwksServer::start(jwks(&[&key])).await;
+    let remote = TestApp::spawn_on(app.db.clone(), &["--jwt-jwks", &provider.url]).await;
+    let token = key.sign(&tenant_claims(&fx, json!({})));
     assert_eq!(
         remote.gql(Some(&token), ME, json!({})).await["me"]["role"],
         "TENANT_ADMIN"
@@ -584,11 +512,4 @@ async fn cli_issues_tokens_and_creates_tenants() {
         "agent",
     ]);
     assert!(!ok);
-}
-
-/// A fresh temporary folder.
-fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("screenplay-test-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("tempdir");
-    dir
 }

@@ -497,7 +497,7 @@ async fn one_privileged_url_migrates_and_serves_with_row_level_security_intact()
     use crate::helpers::JWT_SECRET;
     use screenplay_api::{
         auth::{Role, jwt::JwtIssuer},
-        config::{AuthConfig, Secret},
+        config::{AuthConfig, IdpConfig, Secret},
     };
 
     // A fresh database and only a superuser URL, as someone bringing their own PostgreSQL might.
@@ -515,8 +515,7 @@ async fn one_privileged_url_migrates_and_serves_with_row_level_security_intact()
 
     let issuer = JwtIssuer::from_config(&AuthConfig {
         jwt_secret: Some(Secret::new(JWT_SECRET.to_owned())),
-        jwt_public_key: None,
-        jwt_jwks: None,
+        idp: IdpConfig::default(),
         issuer: None,
         audience: None,
         access_token_ttl: Duration::from_secs(600),

@@ -21,6 +21,7 @@ mod foundation;
 mod fragments;
 mod graphiql;
 mod http_conventions;
+mod identity_providers;
 mod layout;
 mod logging;
 mod operations;

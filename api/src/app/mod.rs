@@ -168,7 +168,7 @@ async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) ->
     {
         config.auth.jwt_secret = Some(Secret::new(database::local_jwt_secret(home)?));
     }
-    if config.auth.jwt_secret.is_none() && config.auth.jwt_public_key.is_none() && config.auth.jwt_jwks.is_none() {
+    if config.auth.jwt_secret.is_none() && config.auth.idp.public_key.is_none() && config.auth.idp.jwks.is_none() {
         anyhow::bail!(
             "no token keys: set SCREENPLAY_JWT_SECRET (and/or SCREENPLAY_JWT_PUBLIC_KEY or SCREENPLAY_JWT_JWKS)"
         );
@@ -219,7 +219,8 @@ fn hashing_limits(login: &LoginConfig) -> HashingLimits {
 
 /// The server's own background work, stopped by `shutdown`: log
 /// partitions kept ahead, search latency written for vector_db_metrics,
-/// and the maintenance scheduler when it is on.
+/// the identity provider's JWKS kept fresh, and the maintenance scheduler
+/// when it is on.
 fn spawn_background(
     state: &SharedState,
     database: &ResolvedDatabase,
@@ -231,6 +232,9 @@ fn spawn_background(
         tokio::spawn(partitions::keep_ahead(state.db.clone(), shutdown.clone())),
         tokio::spawn(flush_loop(recorder, state.db.clone(), shutdown.clone())),
     ];
+    if let Some(jwks) = state.verifier.jwks() {
+        tasks.push(tokio::spawn(jwks.run(shutdown.clone())));
+    }
     if let Some(plan) = state.config.maintenance_schedule.clone() {
         let scheduler = Scheduler::new(database.migration_url.clone(), plan, instance);
         tasks.push(tokio::spawn(scheduler.run(shutdown.clone())));

@@ -6,35 +6,30 @@
 //! with an RSA public key as an HMAC secret never verifies, and `alg: none`
 //! does not parse.
 
-use std::{
-    collections::HashMap,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 use anyhow::{Context, bail};
 use jsonwebtoken::{
     Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode,
-    errors::ErrorKind, jwk::JwkSet,
+    errors::ErrorKind,
 };
-use serde::{Deserialize, Serialize};
-use tokio::sync::RwLock;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
-use super::principal::{Principal, Role};
+use super::{
+    claims::ClaimMapper,
+    jwks::JwksCache,
+    principal::{Principal, Role},
+};
 use crate::config::AuthConfig;
 
 /// Clock skew allowed on `exp` and `nbf`.
 const LEEWAY_SECONDS: u64 = 30;
-/// An unknown `kid` refetches the JWKS at most this often.
-const JWKS_MIN_REFRESH: Duration = Duration::from_secs(60);
-/// A JWKS from a URL is refetched at least this often.
-const JWKS_MAX_AGE: Duration = Duration::from_secs(600);
 
-/// The claims we read and write.
+/// The claims of our own tokens (identity providers' go through `ClaimMapper`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
-    /// User id (or the identity provider's subject).
+    /// User id.
     pub sub: String,
     /// Tenant id; absent for platform admins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,25 +49,10 @@ pub struct Claims {
 }
 
 impl Claims {
-    /// The principal the claims describe, if they fit together: platform
-    /// admins have no tenant, everyone else has one.
+    /// The principal our own claims describe.
     pub fn principal(&self) -> Result<Principal, String> {
         let role = Role::parse(&self.role).ok_or_else(|| format!("unknown role `{}`", self.role))?;
-        if self.sub.trim().is_empty() {
-            return Err("token has an empty subject".into());
-        }
-        match (role, self.tid) {
-            (Role::PlatformAdmin, None) => Ok(Principal::Platform {
-                subject: self.sub.clone(),
-            }),
-            (Role::PlatformAdmin, Some(_)) => Err("a platform_admin token must not name a tenant".into()),
-            (_, Some(tenant_id)) => Ok(Principal::Tenant {
-                tenant_id: tenant_id.into(),
-                subject: self.sub.clone(),
-                role,
-            }),
-            (_, None) => Err(format!("a {} token must name its tenant (tid)", role.as_str())),
-        }
+        Principal::from_token(&self.sub, self.tid, role, "tid")
     }
 }
 
@@ -89,27 +69,16 @@ enum ExternalKeys {
         key: DecodingKey,
         algorithms: Vec<Algorithm>,
     },
-    /// A JWKS, selected by `kid`.
+    /// A JWKS, selected by `kid`, refreshed in the background.
     Jwks(Arc<JwksCache>),
-}
-
-struct JwksCache {
-    source: String,
-    http: reqwest::Client,
-    state: RwLock<JwksState>,
-}
-
-struct JwksState {
-    keys: HashMap<String, (DecodingKey, Algorithm)>,
-    /// Keys without a `kid`, tried in order.
-    anonymous: Vec<(DecodingKey, Algorithm)>,
-    fetched_at: Instant,
 }
 
 /// Verifies access tokens.
 pub struct JwtVerifier {
     secret: Option<DecodingKey>,
     external: ExternalKeys,
+    /// Where an identity provider's tokens keep tenant, role and subject.
+    claims: ClaimMapper,
     issuer: Option<String>,
     audience: Option<String>,
 }
@@ -117,7 +86,8 @@ pub struct JwtVerifier {
 impl JwtVerifier {
     /// Loads the configured keys (reads the PEM file, fetches the JWKS).
     pub async fn from_config(config: &AuthConfig) -> anyhow::Result<Self> {
-        let external = if let Some(path) = &config.jwt_public_key {
+        let idp = &config.idp;
+        let external = if let Some(path) = &idp.public_key {
             let pem =
                 std::fs::read(path).with_context(|| format!("reading SCREENPLAY_JWT_PUBLIC_KEY {}", path.display()))?;
             let (key, family) = decoding_key_from_pem(&pem).with_context(|| {
@@ -130,17 +100,10 @@ impl JwtVerifier {
                 key,
                 algorithms: family.algorithms().to_vec(),
             }
-        } else if let Some(source) = &config.jwt_jwks {
-            let cache = Arc::new(JwksCache {
-                source: source.clone(),
-                http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?,
-                state: RwLock::new(JwksState {
-                    keys: HashMap::new(),
-                    anonymous: Vec::new(),
-                    fetched_at: Instant::now(),
-                }),
-            });
-            cache.refresh().await.context("loading SCREENPLAY_JWT_JWKS")?;
+        } else if let Some(source) = &idp.jwks {
+            let cache = JwksCache::load(source, idp.jwks_refresh)
+                .await
+                .context("loading SCREENPLAY_JWT_JWKS")?;
             ExternalKeys::Jwks(cache)
         } else {
             ExternalKeys::None
@@ -151,55 +114,76 @@ impl JwtVerifier {
                 .as_ref()
                 .map(|s| DecodingKey::from_secret(s.expose().as_bytes())),
             external,
+            claims: ClaimMapper::from_config(&idp.claims)?,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
         })
     }
 
-    /// Verifies `token` and turns its claims into a principal.
-    pub async fn verify(&self, token: &str) -> Result<Principal, TokenError> {
-        self.verify_until(token).await.map(|(principal, _)| principal)
+    /// The JWKS whose refresher the server runs, if keys come from one.
+    pub fn jwks(&self) -> Option<Arc<JwksCache>> {
+        match &self.external {
+            ExternalKeys::Jwks(cache) => Some(cache.clone()),
+            _ => None,
+        }
+    }
+
+    /// Verifies `token` and turns its claims into a principal. Nothing here
+    /// waits: keys are in memory (see [`JwksCache`]).
+    pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        self.verify_until(token).map(|(principal, _)| principal)
     }
 
     /// Verifies `token`; returns the caller and until when the token is
     /// accepted (its expiry plus the clock-skew leeway), so that a websocket
-    /// connection lasts no longer than its token.
-    pub async fn verify_until(&self, token: &str) -> Result<(Principal, std::time::SystemTime), TokenError> {
-        let claims = self.verify_claims(token).await?;
-        let principal = claims.principal().map_err(TokenError)?;
-        let until = std::time::UNIX_EPOCH + Duration::from_secs(claims.exp.saturating_add(LEEWAY_SECONDS));
-        Ok((principal, until))
-    }
-
-    async fn verify_claims(&self, token: &str) -> Result<Claims, TokenError> {
+    /// connection lasts no longer than its token. Our HS256 tokens carry our
+    /// [`Claims`]; an identity provider's are read through [`ClaimMapper`].
+    pub fn verify_until(&self, token: &str) -> Result<(Principal, std::time::SystemTime), TokenError> {
         let header = decode_header(token).map_err(|_| TokenError("malformed token".into()))?;
-        let family = family_of(header.alg);
-        if family == AlgorithmFamily::Hmac {
+        let (principal, exp) = if header.alg.family() == AlgorithmFamily::Hmac {
             let key = self
                 .secret
                 .as_ref()
                 .ok_or_else(|| TokenError(format!("algorithm {:?} is not accepted", header.alg)))?;
-            return self.decode_with(token, key, &[Algorithm::HS256]);
-        }
+            let claims: Claims = self.decode_with(token, key, &[Algorithm::HS256], &["exp", "sub"])?;
+            (claims.principal().map_err(TokenError)?, claims.exp)
+        } else {
+            let claims = self.decode_external(token, &header)?;
+            let exp = claims["exp"].as_u64().unwrap_or_default(); // checked by jsonwebtoken
+            (self.claims.principal(&claims).map_err(TokenError)?, exp)
+        };
+        let until = std::time::UNIX_EPOCH + Duration::from_secs(exp.saturating_add(LEEWAY_SECONDS));
+        Ok((principal, until))
+    }
+
+    /// An identity provider's token, verified, as raw claims.
+    fn decode_external(&self, token: &str, header: &Header) -> Result<serde_json::Value, TokenError> {
         match &self.external {
             ExternalKeys::None => Err(TokenError(format!("algorithm {:?} is not accepted", header.alg))),
-            ExternalKeys::Pem { key, algorithms } => self.decode_with(token, key, algorithms),
+            ExternalKeys::Pem { key, algorithms } => self.decode_with(token, key, algorithms, &["exp"]),
             ExternalKeys::Jwks(cache) => {
                 let (key, alg) = cache
                     .key_for(header.kid.as_deref(), header.alg)
-                    .await
                     .ok_or_else(|| TokenError("no key for this token".into()))?;
-                self.decode_with(token, &key, &[alg])
+                self.decode_with(token, &key, &[alg], &["exp"])
             }
         }
     }
 
-    fn decode_with(&self, token: &str, key: &DecodingKey, algorithms: &[Algorithm]) -> Result<Claims, TokenError> {
+    /// Checks signature, algorithm, `exp`/`nbf` (with leeway), `iss` and
+    /// `aud` when configured, and the `required` claims.
+    fn decode_with<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        key: &DecodingKey,
+        algorithms: &[Algorithm],
+        required: &[&str],
+    ) -> Result<T, TokenError> {
         let mut validation = Validation::new(algorithms[0]);
         validation.algorithms = algorithms.to_vec();
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.set_required_spec_claims(required);
         match &self.issuer {
             Some(iss) => {
                 validation.set_issuer(&[iss]);
@@ -214,114 +198,23 @@ impl JwtVerifier {
             }
             None => validation.validate_aud = false,
         }
-        decode::<Claims>(token, key, &validation)
+        decode::<T>(token, key, &validation)
             .map(|data| data.claims)
-            .map_err(|e| {
-                TokenError(
-                    match e.kind() {
-                        ErrorKind::ExpiredSignature => "token expired",
-                        ErrorKind::ImmatureSignature => "token not yet valid",
-                        ErrorKind::InvalidSignature => "invalid token signature",
-                        ErrorKind::InvalidIssuer => "token issuer not accepted",
-                        ErrorKind::InvalidAudience => "token audience not accepted",
-                        ErrorKind::InvalidAlgorithm => "token algorithm not accepted",
-                        ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
-                        _ => "malformed token",
-                    }
-                    .to_owned(),
-                )
-            })
+            .map_err(|e| TokenError(refusal(e.kind()).to_owned()))
     }
 }
 
-impl JwksCache {
-    async fn key_for(&self, kid: Option<&str>, alg: Algorithm) -> Option<(DecodingKey, Algorithm)> {
-        if let Some(found) = self.lookup(kid, alg).await {
-            let stale = self.state.read().await.fetched_at.elapsed() > JWKS_MAX_AGE;
-            if stale {
-                let _ = self.refresh().await;
-            }
-            return Some(found);
-        }
-        // Unknown key: the provider may have rotated; refetch, not too often.
-        let recently = self.state.read().await.fetched_at.elapsed() < JWKS_MIN_REFRESH;
-        if recently {
-            return None;
-        }
-        if let Err(e) = self.refresh().await {
-            tracing::warn!(error = %e, "refreshing the JWKS failed");
-        }
-        self.lookup(kid, alg).await
-    }
-
-    async fn lookup(&self, kid: Option<&str>, alg: Algorithm) -> Option<(DecodingKey, Algorithm)> {
-        let state = self.state.read().await;
-        let accept = |(key, key_alg): &(DecodingKey, Algorithm)| {
-            (family_of(*key_alg) == family_of(alg)).then(|| (key.clone(), alg))
-        };
-        match kid {
-            Some(kid) => state.keys.get(kid).and_then(accept),
-            None => state.anonymous.iter().find_map(accept),
-        }
-    }
-
-    async fn refresh(&self) -> anyhow::Result<()> {
-        let text = if self.source.starts_with("https://") || self.source.starts_with("http://") {
-            self.http
-                .get(&self.source)
-                .send()
-                .await?
-                .error_for_status()?
-                .text()
-                .await?
-        } else {
-            tokio::fs::read_to_string(&self.source)
-                .await
-                .with_context(|| format!("reading {}", self.source))?
-        };
-        let set: JwkSet = serde_json::from_str(&text).context("parsing the JWKS")?;
-        let mut keys = HashMap::new();
-        let mut anonymous = Vec::new();
-        for jwk in &set.keys {
-            let Ok(key) = DecodingKey::from_jwk(jwk) else { continue };
-            let alg = jwk
-                .common
-                .key_algorithm
-                .and_then(|a| a.to_string().parse::<Algorithm>().ok())
-                .unwrap_or(match key.family() {
-                    AlgorithmFamily::Rsa => Algorithm::RS256,
-                    AlgorithmFamily::Ec => Algorithm::ES256,
-                    AlgorithmFamily::Ed => Algorithm::EdDSA,
-                    AlgorithmFamily::Hmac => continue, // symmetric keys do not belong in a JWKS
-                });
-            if family_of(alg) == AlgorithmFamily::Hmac {
-                continue;
-            }
-            match &jwk.common.key_id {
-                Some(kid) => {
-                    keys.insert(kid.clone(), (key, alg));
-                }
-                None => anonymous.push((key, alg)),
-            }
-        }
-        if keys.is_empty() && anonymous.is_empty() {
-            bail!("the JWKS holds no usable public key");
-        }
-        *self.state.write().await = JwksState {
-            keys,
-            anonymous,
-            fetched_at: Instant::now(),
-        };
-        Ok(())
-    }
-}
-
-fn family_of(alg: Algorithm) -> AlgorithmFamily {
-    match alg {
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => AlgorithmFamily::Hmac,
-        Algorithm::ES256 | Algorithm::ES384 => AlgorithmFamily::Ec,
-        Algorithm::EdDSA => AlgorithmFamily::Ed,
-        _ => AlgorithmFamily::Rsa,
+/// What a client is told about a token jsonwebtoken refused.
+fn refusal(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::ExpiredSignature => "token expired",
+        ErrorKind::ImmatureSignature => "token not yet valid",
+        ErrorKind::InvalidSignature => "invalid token signature",
+        ErrorKind::InvalidIssuer => "token issuer not accepted",
+        ErrorKind::InvalidAudience => "token audience not accepted",
+        ErrorKind::InvalidAlgorithm => "token algorithm not accepted",
+        ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
+        _ => "malformed token",
     }
 }
 

@@ -1,5 +1,7 @@
 //! Authentication (tokens, passwords) and authorisation (the policy).
 
+pub mod claims;
+pub mod jwks;
 pub mod jwt;
 pub mod password;
 pub mod policy;
@@ -16,7 +18,7 @@ use jwt::JwtVerifier;
 /// anonymous; a refused token is anonymous too, but keeps the reason, so
 /// public operations (sign-in, refresh) still work and everything else
 /// answers `UNAUTHENTICATED` with that reason.
-pub async fn principal_from_headers(verifier: &JwtVerifier, headers: &HeaderMap) -> Principal {
+pub fn principal_from_headers(verifier: &JwtVerifier, headers: &HeaderMap) -> Principal {
     let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
         return Principal::anonymous();
     };
@@ -25,12 +27,12 @@ pub async fn principal_from_headers(verifier: &JwtVerifier, headers: &HeaderMap)
             token_error: Some("the Authorization header must be `Bearer <token>`".into()),
         };
     };
-    principal_from_token(verifier, token).await
+    principal_from_token(verifier, token)
 }
 
 /// Verifies a raw token (HTTP header or websocket `connection_init`).
-pub async fn principal_from_token(verifier: &JwtVerifier, token: &str) -> Principal {
-    match verifier.verify(token).await {
+pub fn principal_from_token(verifier: &JwtVerifier, token: &str) -> Principal {
+    match verifier.verify(token) {
         Ok(principal) => principal,
         Err(e) => Principal::Anonymous { token_error: Some(e.0) },
     }

@@ -88,6 +88,30 @@ impl Principal {
         Self::Anonymous { token_error: None }
     }
 
+    /// The caller a verified token describes, if its parts fit together:
+    /// platform admins have no tenant, everyone else has one. Our tokens
+    /// and identity providers' tokens both end here; `tenant_claim` names
+    /// the claim in the message.
+    pub fn from_token(subject: &str, tenant: Option<Uuid>, role: Role, tenant_claim: &str) -> Result<Self, String> {
+        if subject.trim().is_empty() {
+            return Err("token has an empty subject".into());
+        }
+        let subject = subject.to_owned();
+        match (role, tenant) {
+            (Role::PlatformAdmin, None) => Ok(Self::Platform { subject }),
+            (Role::PlatformAdmin, Some(_)) => Err("a platform_admin token must not name a tenant".into()),
+            (_, Some(tenant_id)) => Ok(Self::Tenant {
+                tenant_id: tenant_id.into(),
+                subject,
+                role,
+            }),
+            (_, None) => Err(format!(
+                "a {} token must name its tenant ({tenant_claim})",
+                role.as_str()
+            )),
+        }
+    }
+
     pub fn role(&self) -> Option<Role> {
         match self {
             Self::Anonymous { .. } => None,

@@ -47,8 +47,7 @@ pub async fn run(args: LoginsArgs, db_args: DatabaseArgs) -> anyhow::Result<()> 
     let base = format!("http://127.0.0.1:{port}/graphql");
     let issuer = JwtIssuer::from_config(&AuthConfig {
         jwt_secret: Some(Secret::new(SECRET.to_owned())),
-        jwt_public_key: None,
-        jwt_jwks: None,
+        idp: Default::default(),
         issuer: None,
         audience: None,
         access_token_ttl: Duration::from_secs(3600),

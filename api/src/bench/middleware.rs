@@ -143,8 +143,7 @@ async fn middleware(
     let off = spawn_server(false, secret.expose(), &db_args).await?;
     let issuer = crate::auth::jwt::JwtIssuer::from_config(&crate::config::AuthConfig {
         jwt_secret: Some(secret.clone()),
-        jwt_public_key: None,
-        jwt_jwks: None,
+        idp: crate::config::IdpConfig::default(),
         issuer: None,
         audience: None,
         access_token_ttl: Duration::from_secs(3600),

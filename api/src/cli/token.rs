@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::{
     app::database as setup,
     auth::{Principal, Role, jwt::JwtIssuer},
-    config::{AuthConfig, DatabaseArgs, JwtArgs, parse_duration},
+    config::{AuthConfig, DatabaseArgs, IdpConfig, JwtArgs, parse_duration},
     request::begin_as,
 };
 
@@ -50,8 +50,7 @@ pub async fn run(action: TokenAction, db_args: DatabaseArgs) -> anyhow::Result<(
     let (database, db) = setup::open_for_command(&db_args).await?;
     let issuer = JwtIssuer::from_config(&AuthConfig {
         jwt_secret: Some(setup::signing_secret(&jwt, &database)?),
-        jwt_public_key: None,
-        jwt_jwks: None,
+        idp: IdpConfig::default(),
         issuer: jwt.jwt_issuer.clone(),
         audience: jwt.jwt_audience.clone(),
         access_token_ttl: ttl,

@@ -9,6 +9,8 @@ use ipnet::IpNet;
 use super::{
     cron::Schedule,
     database::DatabaseArgs,
+    duration::parse_duration,
+    idp::IdpArgs,
     limits::{RoleLimits, Shorthands},
     schedule::ScheduleConfig,
     secret::{Secret, check_signing_secret},
@@ -58,13 +60,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub jwt: JwtArgs,
 
-    /// PEM public key (RSA, EC or Ed25519) of an external identity provider.
-    #[arg(long, env = "SCREENPLAY_JWT_PUBLIC_KEY")]
-    pub jwt_public_key: Option<PathBuf>,
-
-    /// JWKS of an external identity provider: a file path or an https URL.
-    #[arg(long, env = "SCREENPLAY_JWT_JWKS")]
-    pub jwt_jwks: Option<String>,
+    #[command(flatten)]
+    pub idp: IdpArgs,
 
     /// Lifetime of access tokens issued by `login` and `refreshToken`.
     #[arg(long, env = "SCREENPLAY_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
@@ -340,11 +337,6 @@ fn cors_policy(origins: Vec<String>, development: bool) -> CorsPolicy {
     }
 }
 
-/// `humantime` durations: `15m`, `30d`, `250ms`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration (e.g. 30s, 15m, 30d): {e}"))
-}
-
 impl EmbeddingArgs {
     /// Checks the provider settings; errors name the variable.
     pub fn config(&self) -> anyhow::Result<EmbeddingConfig> {
@@ -423,9 +415,6 @@ impl ServeArgs {
     /// The checks that need no other input; errors name the variable.
     fn check(&self) -> anyhow::Result<()> {
         self.jwt.check()?;
-        if self.jwt_public_key.is_some() && self.jwt_jwks.is_some() {
-            bail!("set SCREENPLAY_JWT_PUBLIC_KEY or SCREENPLAY_JWT_JWKS, not both");
-        }
         if self.max_page_size == 0 || self.max_page_size > 10_000 {
             bail!("SCREENPLAY_MAX_PAGE_SIZE must be between 1 and 10000");
         }
@@ -464,6 +453,7 @@ impl Config {
     pub fn from_args(args: ServeArgs, database: DatabaseArgs) -> anyhow::Result<Self> {
         let development = args.env == Environment::Development;
         args.check()?;
+        let idp = args.idp.config()?;
         let embedding = args.embedding.config()?;
         let ingest = args.ingest.config()?;
         let roles = RoleLimits::configure(
@@ -491,8 +481,7 @@ impl Config {
             },
             auth: AuthConfig {
                 jwt_secret: args.jwt.jwt_secret,
-                jwt_public_key: args.jwt_public_key,
-                jwt_jwks: args.jwt_jwks,
+                idp,
                 issuer: args.jwt.jwt_issuer,
                 audience: args.jwt.jwt_audience,
                 access_token_ttl: args.access_token_ttl,

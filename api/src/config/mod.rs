@@ -6,19 +6,21 @@
 mod args;
 pub mod cron;
 mod database;
+mod duration;
+mod idp;
 mod limits;
 mod schedule;
 mod secret;
 mod settings;
 
-pub use args::{
-    EmbeddingArgs, Environment, IngestArgs, JwtArgs, LogFormat, ServeArgs, parse_duration, without_empty_env,
-};
+pub use args::{EmbeddingArgs, Environment, IngestArgs, JwtArgs, LogFormat, ServeArgs, without_empty_env};
 pub use database::DatabaseArgs;
+pub use duration::parse_duration;
+pub use idp::IdpArgs;
 pub use limits::{OperationLimits, RoleLimits, Shorthands};
 pub use schedule::ScheduleConfig;
 pub use secret::Secret;
 pub use settings::{
-    AuthConfig, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig, HttpConfig, HttpEmbeddingConfig,
-    IngestConfig, LimitsConfig, LoginConfig, LoginLimits, PersistedConfig,
+    AuthConfig, ClaimMapping, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig, HttpConfig,
+    HttpEmbeddingConfig, IdpConfig, IngestConfig, LimitsConfig, LoginConfig, LoginLimits, PersistedConfig,
 };

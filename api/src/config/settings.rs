@@ -100,8 +100,8 @@ pub const EMBEDDING_DIMENSIONS: usize = 1536;
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     pub jwt_secret: Option<Secret<String>>,
-    pub jwt_public_key: Option<PathBuf>,
-    pub jwt_jwks: Option<String>,
+    /// An external identity provider's keys and claims.
+    pub idp: IdpConfig,
     pub issuer: Option<String>,
     pub audience: Option<String>,
     pub access_token_ttl: Duration,
@@ -133,6 +133,54 @@ impl Default for LoginLimits {
             per_client: 30,
             per_tenant: 600,
             per_account: 10,
+        }
+    }
+}
+
+/// An external identity provider: where its keys are and where its tokens
+/// keep tenant, role and subject. Our own HS256 tokens are not affected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpConfig {
+    /// A PEM public key file.
+    pub public_key: Option<PathBuf>,
+    /// A JWKS file path or URL.
+    pub jwks: Option<String>,
+    /// How often the JWKS is refetched in the background.
+    pub jwks_refresh: Duration,
+    pub claims: ClaimMapping,
+}
+
+impl Default for IdpConfig {
+    fn default() -> Self {
+        Self {
+            public_key: None,
+            jwks: None,
+            jwks_refresh: Duration::from_secs(600),
+            claims: ClaimMapping::default(),
+        }
+    }
+}
+
+/// Where an identity provider's token keeps what we need, as RFC 6901 JSON
+/// pointers into its claims (checked for syntax), and how its role values
+/// become ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimMapping {
+    pub tenant: String,
+    pub role: String,
+    pub subject: String,
+    /// `(provider value, our role name)` pairs; `None`: our role names are
+    /// taken as they are. Role names are checked where roles live (`auth`).
+    pub role_map: Option<Vec<(String, String)>>,
+}
+
+impl Default for ClaimMapping {
+    fn default() -> Self {
+        Self {
+            tenant: "/tid".into(),
+            role: "/role".into(),
+            subject: "/sub".into(),
+            role_map: None,
         }
     }
 }

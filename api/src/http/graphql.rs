@@ -178,7 +178,7 @@ fn is_mutation(state: &HttpState, request: &async_graphql::Request) -> bool {
 
 /// What the HTTP layer knows about the caller of a request.
 pub async fn request_context(state: &HttpState, peer: SocketAddr, headers: &HeaderMap) -> (Principal, RequestMeta) {
-    let principal = auth::principal_from_headers(&state.app.verifier, headers).await;
+    let principal = auth::principal_from_headers(&state.app.verifier, headers);
     let meta = RequestMeta {
         request_id: request_id::of(headers),
         client_ip: client_ip::resolve(Some(peer.ip()), headers, &state.app.config.http.trusted_proxies),

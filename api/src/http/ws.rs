@@ -105,7 +105,6 @@ async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols
             let (principal, until) = verifier_state
                 .verifier
                 .verify_until(&token)
-                .await
                 .map_err(|e| refused(&e.0))?;
             let _ = init_expires.set(until);
             let mut data = Data::default();

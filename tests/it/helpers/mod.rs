@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod docs;
 pub mod fixtures;
 pub mod fountain;
+pub mod idp;
 pub mod node;
 pub mod pgbouncer;
 pub mod process;
@@ -185,4 +186,11 @@ pub async fn scalar_i64(db: &DatabaseConnection, sql: &str) -> i64 {
         .expect("query")
         .expect("row");
     row.try_get_by_index::<i64>(0).expect("i64")
+}
+
+/// A fresh temporary folder.
+pub fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("screenplay-test-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("tempdir");
+    dir
 }
