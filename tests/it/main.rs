@@ -34,3 +34,4 @@ mod seed_commands;
 mod sessions;
 mod subscriptions;
 mod tenancy;
+mod traces;
