@@ -15,7 +15,7 @@
 //! `audit`, `maintenance` — the audit writer and diff; scheduled upkeep, backups
 //! `metrics` — the Prometheus registry and recorders
 //! `search`, `ingest`, `auth`, `events`, `db`, `embedding`, `domain` — leaves: retrieval, chunking, tokens, LISTEN/NOTIFY, the pool and tenant transactions, providers, validated values
-//! `error`, `config`, `text`, `runtime` — error codes and database-error classification, settings, CJK helpers, shutdown signals, TLS and logging
+//! `error`, `config`, `text`, `runtime`, `telemetry` — error codes and database-error classification, settings, CJK helpers, shutdown signals, TLS and logging, OpenTelemetry export
 //!
 //! Below them all, the `entity` crate (sea-orm models).
 
@@ -40,6 +40,7 @@ pub mod runtime;
 pub mod search;
 pub mod service;
 pub mod state;
+pub mod telemetry;
 pub mod text;
 
 /// Runs the command line; called by the `screenplay` binary.

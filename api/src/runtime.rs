@@ -1,10 +1,19 @@
 //! The process around the server: the shutdown signal every long-running
-//! task listens to, OS signals, the TLS provider and logging.
+//! task listens to, OS signals, the TLS provider and logging (with the
+//! export of traces when `telemetry` is on).
 
 use tokio::sync::watch;
-use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+use tracing_subscriber::{
+    EnvFilter, Layer, Registry,
+    filter::{FilterExt, filter_fn},
+    fmt,
+    prelude::*,
+};
 
-use crate::config::LogFormat;
+use crate::{
+    config::LogFormat,
+    telemetry::{self, Telemetry},
+};
 
 /// Fires once when the server should stop.
 #[derive(Clone)]
@@ -52,21 +61,30 @@ pub fn init_tls() {
 }
 
 /// Default filter when `RUST_LOG` is unset.
-const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn,tower_http=warn";
+const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn,tower_http=warn,opentelemetry=warn";
 
-/// Installs the global log subscriber (`RUST_LOG` filters; text or JSON
-/// lines on stderr, coloured only when stderr is a terminal); later calls
-/// are ignored (tests start many servers).
-pub fn init_logging(format: LogFormat) {
+/// Installs the global subscriber: log lines on stderr (`RUST_LOG` filters;
+/// text or JSON, coloured only when stderr is a terminal) and, given
+/// `traces`, the export of spans (with a filter of its own). Statement spans
+/// stay out of the logs. Later calls are ignored (tests start many servers).
+pub fn init_logging(format: LogFormat, traces: Option<&Telemetry>) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let registry = tracing_subscriber::registry().with(filter);
+    let no_statements = filter_fn(|meta| !telemetry::is_statement_span(meta));
+    let logs = log_layer(format).with_filter(filter.and(no_statements));
+    let _ = tracing_subscriber::registry()
+        .with(logs)
+        .with(traces.map(Telemetry::layer))
+        .try_init();
+}
+
+fn log_layer(format: LogFormat) -> Box<dyn Layer<Registry> + Send + Sync> {
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = match format {
-        LogFormat::Text => registry
-            .with(fmt::layer().with_ansi(colour).with_writer(std::io::stderr))
-            .try_init(),
-        LogFormat::Json => registry
-            .with(fmt::layer().json().with_current_span(true).with_writer(std::io::stderr))
-            .try_init(),
-    };
+    match format {
+        LogFormat::Text => fmt::layer().with_ansi(colour).with_writer(std::io::stderr).boxed(),
+        LogFormat::Json => fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_writer(std::io::stderr)
+            .boxed(),
+    }
 }

@@ -35,3 +35,4 @@ mod seed_commands;
 mod sessions;
 mod subscriptions;
 mod tenancy;
+mod traces;

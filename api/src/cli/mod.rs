@@ -16,6 +16,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::{
     config::{DatabaseArgs, LogFormat, ServeArgs, without_empty_env},
     runtime,
+    telemetry::Telemetry,
 };
 
 /// RAG screenplay backend: GraphQL API, database and operations.
@@ -137,8 +138,21 @@ enum Command {
 pub async fn run() -> anyhow::Result<()> {
     let matches = without_empty_env(Cli::command()).get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    runtime::init_logging(cli.log_format);
-    match cli.command {
+    // Traces are the server's: other commands run too briefly to need them.
+    let telemetry = match &cli.command {
+        Command::Serve { .. } => Telemetry::from_env()?,
+        _ => None,
+    };
+    runtime::init_logging(cli.log_format, telemetry.as_ref());
+    let result = run_command(cli.command).await;
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown().await;
+    }
+    result
+}
+
+async fn run_command(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve { serve, db } => serve::run(*serve, db).await,
         Command::Migrate { action, db } => migrate::run(action.unwrap_or_default(), db).await,
         Command::Db { action, db } => db::run(action, db).await,

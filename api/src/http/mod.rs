@@ -7,6 +7,7 @@ mod health;
 mod metrics;
 pub mod request_id;
 mod state;
+mod trace;
 mod ws;
 
 pub use state::HttpState;
@@ -49,7 +50,8 @@ pub fn router(app: SharedState, schemas: Schemas, shutdown: ShutdownSignal) -> R
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(trace::span_per_request));
     Router::new()
         .merge(api)
         // No timeout: a subscription lives as long as its socket.

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod cluster;
+pub mod collector;
 pub mod docs;
 pub mod fixtures;
 pub mod fountain;

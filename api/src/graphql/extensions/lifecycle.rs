@@ -35,6 +35,7 @@ use async_graphql::{
 };
 use chrono::Utc;
 use entity::enums::{AuditOutcome, QuotaMetric};
+use opentelemetry::KeyValue;
 use tracing::{Instrument, Span, field::Empty};
 
 use super::uncoded;
@@ -45,6 +46,7 @@ use crate::{
     graphql::{admission::Refused, loaders::Loaders},
     request::{Caller, RequestMeta, RequestScope},
     state::SharedState,
+    telemetry,
 };
 
 /// Installs the lifecycle on a schema.
@@ -187,6 +189,10 @@ impl Extension for Lifecycle {
             // Only requests that never executed are left: parse, validation and
             // persisted-query errors.
             inner.queue_audit(&response.errors).await;
+            if !response.errors.is_empty() {
+                let codes: Vec<&str> = response.errors.iter().map(|e| code_of(e).as_str()).collect();
+                telemetry::set_error(&inner.span, codes.join(", "));
+            }
             tracing::debug!(
                 errors = response.errors.len(),
                 duration_ms = inner.started.elapsed().as_millis() as u64,
@@ -284,6 +290,7 @@ impl Extension for Lifecycle {
         let requested = self.inner.with(|s| s.requested_operation.clone());
         let info = operation_info(&document, requested.as_deref());
         self.inner.span.record("operation", info.label());
+        record_for_traces(&self.inner.span, &info);
         self.inner.with(|s| {
             s.operation = info;
             s.query = query.to_owned();
@@ -437,6 +444,23 @@ fn record_caller(span: &Span, principal: &Principal, meta: &RequestMeta) {
     if let Some(subject) = principal.subject() {
         span.record("user_id", subject);
     }
+}
+
+/// The operation on its exported span, as OpenTelemetry's GraphQL
+/// conventions name it (logs keep their `operation` field).
+fn record_for_traces(span: &Span, info: &OperationInfo) {
+    if !telemetry::enabled() {
+        return;
+    }
+    telemetry::set_name(span, info.label());
+    let mut attributes = Vec::new();
+    if let Some(kind) = info.operation_type {
+        attributes.push(KeyValue::new("graphql.operation.type", kind.to_string()));
+    }
+    if let Some(name) = &info.operation_name {
+        attributes.push(KeyValue::new("graphql.operation.name", name.clone()));
+    }
+    telemetry::set_attributes(span, attributes);
 }
 
 /// `stream`, polled inside `span` (so events of the stream's work carry it).
