@@ -91,6 +91,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0060_owner_outside_row_security_up.sql"),
         include_str!("sql/0060_owner_outside_row_security_down.sql"),
     ),
+    (
+        "m20261204_000070_principals",
+        include_str!("sql/0070_principals_up.sql"),
+        include_str!("sql/0070_principals_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

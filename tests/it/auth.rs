@@ -460,7 +460,43 @@ async fn cli_issues_tokens_and_creates_tenants() {
         .expect("tenant id")
         .to_owned();
 
-    let (ok, platform_token, err) = run(&["token", "issue", "--role", "platform_admin", "--ttl", "10m"]);
+    // Platform admins are principals: no row, no token; no token longer than the maximum.
+    let (ok, _, err) = run(&[
+        "token",
+        "issue",
+        "--role",
+        "platform_admin",
+        "--subject",
+        "ops",
+        "--ttl",
+        "10m",
+    ]);
+    assert!(!ok && err.contains("not a platform admin"), "{err}");
+    let (ok, _, err) = run(&["platform-admin", "add", "--subject", "ops", "--name", "Ops"]);
+    assert!(ok, "{err}");
+    let (ok, list, err) = run(&["platform-admin", "list"]);
+    assert!(ok && list.contains("ops"), "{list}{err}");
+    let (ok, _, err) = run(&[
+        "token",
+        "issue",
+        "--role",
+        "platform_admin",
+        "--subject",
+        "ops",
+        "--ttl",
+        "36500d",
+    ]);
+    assert!(!ok && err.contains("SCREENPLAY_PLATFORM_TOKEN_MAX_TTL"), "{err}");
+    let (ok, platform_token, err) = run(&[
+        "token",
+        "issue",
+        "--role",
+        "platform_admin",
+        "--subject",
+        "ops",
+        "--ttl",
+        "10m",
+    ]);
     assert!(ok, "{err}");
     let data = app
         .gql(

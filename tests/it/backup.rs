@@ -261,6 +261,14 @@ async fn the_seeds_pg_dump_lines_work_as_written_and_restore() {
     assert_eq!(row_counts(&restored.owner().await).await, counts);
 
     let migrated = TestDb::create().await;
+    // A freshly migrated database holds no rows; the test template's
+    // platform admin would collide with the dumped one.
+    migrated
+        .owner()
+        .await
+        .execute_unprepared("DELETE FROM screenplay.platform_admins")
+        .await
+        .expect("empty");
     let out = pg_program(
         "pg_restore",
         &migrated.owner_url,

@@ -512,6 +512,7 @@ async fn one_privileged_url_migrates_and_serves_with_row_level_security_intact()
     let client = reqwest::Client::new();
     let ready = client.get(server.url("/readyz")).send().await.expect("readyz");
     assert_eq!(ready.status(), StatusCode::OK, "migrated at start");
+    crate::helpers::cluster::add_platform_admin(&only_url.owner_url, "p").await;
 
     let issuer = JwtIssuer::from_config(&AuthConfig {
         jwt_secret: Some(Secret::new(JWT_SECRET.to_owned())),
@@ -520,6 +521,7 @@ async fn one_privileged_url_migrates_and_serves_with_row_level_security_intact()
         audience: None,
         access_token_ttl: Duration::from_secs(600),
         refresh_token_ttl: Duration::from_secs(6000),
+        platform_token_max_ttl: std::time::Duration::from_secs(12 * 3600),
     });
     let platform = issuer
         .issue("p", None, Role::PlatformAdmin, Duration::from_secs(600))

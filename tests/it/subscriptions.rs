@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::helpers::{
     JWT_SECRET, TestApp,
+    fixtures::PASSWORD,
     process::ServerProcess,
     screenplay::uuid,
     ws::{WsClient, until_live},
@@ -246,7 +247,7 @@ async fn subscribers_are_authenticated_and_kept_to_their_tenant() {
     let payload = admin.next_payload().await;
     assert_eq!(payload["errors"][0]["extensions"]["code"], "FORBIDDEN", "{payload}");
 
-    // A disabled user's token is refused at subscribe time (the database is asked).
+    // A disabled user's token is refused in connection_init (the database is asked).
     let member = app.user(&a.fx, Role::Member).await;
     app.gql(
         Some(&a.fx.admin_token),
@@ -254,13 +255,12 @@ async fn subscribers_are_authenticated_and_kept_to_their_tenant() {
         json!({ "id": member.id }),
     )
     .await;
-    let mut client = WsClient::connect(app.addr, &member.token).await;
-    client.subscribe("1", EVENTS, json!({ "id": session })).await;
-    let payload = client.next_payload().await;
-    assert_eq!(
-        payload["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
-        "{payload}"
-    );
+    let mut client = WsClient::open(app.addr).await;
+    let frame = client
+        .init(json!({ "Authorization": format!("Bearer {}", member.token) }))
+        .await;
+    assert_eq!(frame["code"], 4403, "{frame}");
+    assert_eq!(frame["reason"], "UNAUTHENTICATED: user is disabled", "{frame}");
 }
 
 #[tokio::test]
@@ -310,6 +310,40 @@ async fn a_disabled_callers_subscription_ends() {
     );
     let frame = client.next(Duration::from_secs(5)).await.expect("complete");
     assert_eq!(frame["type"], "complete", "{frame}");
+}
+
+#[tokio::test]
+async fn a_signed_out_callers_subscription_ends() {
+    let app = TestApp::spawn_with(&["--subscription-recheck", "1s"]).await;
+    let s = app.studio("wslogout").await;
+    let session = app.create_session(&s.member.token, s.workspace, "Logout").await;
+    let login = app
+        .gql(
+            None,
+            "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }",
+            json!({ "i": { "tenantSlug": s.fx.slug, "email": "admin@wslogout.test", "password": PASSWORD } }),
+        )
+        .await;
+    let access = login["login"]["accessToken"].as_str().expect("access");
+    let mut client = WsClient::connect(app.addr, access).await;
+    client.subscribe("1", EVENTS, json!({ "id": session })).await;
+    until_live(&mut [&mut client], || async {
+        app.set_outline(&s.agent.token, session, json!([])).await;
+    })
+    .await;
+    app.gql(
+        None,
+        "mutation($i: LogoutInput!) { logout(input: $i) { ok } }",
+        json!({ "i": { "refreshToken": login["login"]["refreshToken"] } }),
+    )
+    .await;
+    let payload = client.next_payload().await;
+    let error = &payload["errors"][0];
+    assert_eq!(error["extensions"]["code"], "UNAUTHENTICATED", "{payload}");
+    assert!(
+        error["message"].as_str().is_some_and(|m| m.contains("sign-in ended")),
+        "{payload}"
+    );
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ use anyhow::bail;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::principal::{Principal, Role};
+use super::principal::{Principal, Role, TokenFacts};
 use crate::config::ClaimMapping;
 
 /// Reads tenant, role and subject from a provider's verified claims.
@@ -60,7 +60,17 @@ impl ClaimMapper {
             None => return Err(format!("token lacks the subject claim {}", self.subject)),
         };
         let role = self.role(claims)?;
-        Principal::from_token(subject, self.tenant(claims)?, role, &self.tenant)
+        let issuer = claims.get("iss").and_then(Value::as_str).unwrap_or_default();
+        if role == Role::PlatformAdmin && issuer.is_empty() {
+            // The issuer is half of the platform admin's name in the database.
+            return Err("an identity provider's platform_admin token must carry `iss`".into());
+        }
+        let facts = TokenFacts {
+            issuer: issuer.to_owned(),
+            issued_at: claims.get("iat").and_then(Value::as_u64),
+            session: None,
+        };
+        Principal::from_token(subject, self.tenant(claims)?, role, &self.tenant, facts)
     }
 
     /// The tenant id, if the token names one.

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::{
     claims::ClaimMapper,
     jwks::JwksCache,
-    principal::{Principal, Role},
+    principal::{Principal, Role, TokenFacts},
 };
 use crate::config::AuthConfig;
 
@@ -46,13 +46,22 @@ pub struct Claims {
     pub aud: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// The sign-in (refresh-token family) of a token from `login` or
+    /// `refreshToken`; revoked with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 impl Claims {
     /// The principal our own claims describe.
     pub fn principal(&self) -> Result<Principal, String> {
         let role = Role::parse(&self.role).ok_or_else(|| format!("unknown role `{}`", self.role))?;
-        Principal::from_token(&self.sub, self.tid, role, "tid")
+        let facts = TokenFacts {
+            issuer: String::new(),
+            issued_at: self.iat,
+            session: self.sid,
+        };
+        Principal::from_token(&self.sub, self.tid, role, "tid", facts)
     }
 }
 
@@ -81,6 +90,8 @@ pub struct JwtVerifier {
     claims: ClaimMapper,
     issuer: Option<String>,
     audience: Option<String>,
+    /// The longest a platform admin's token may be valid for.
+    platform_max_ttl: Duration,
 }
 
 impl JwtVerifier {
@@ -117,6 +128,7 @@ impl JwtVerifier {
             claims: ClaimMapper::from_config(&idp.claims)?,
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
+            platform_max_ttl: config.platform_token_max_ttl,
         })
     }
 
@@ -152,8 +164,25 @@ impl JwtVerifier {
             let exp = claims["exp"].as_u64().unwrap_or_default(); // checked by jsonwebtoken
             (self.claims.principal(&claims).map_err(TokenError)?, exp)
         };
+        self.check_platform_lifetime(&principal, exp)?;
         let until = std::time::UNIX_EPOCH + Duration::from_secs(exp.saturating_add(LEEWAY_SECONDS));
         Ok((principal, until))
+    }
+
+    /// A platform admin's token may be valid for at most the configured
+    /// lifetime (from its `iat`, or from now when it has none).
+    fn check_platform_lifetime(&self, principal: &Principal, exp: u64) -> Result<(), TokenError> {
+        let Principal::Platform { issued_at, .. } = principal else {
+            return Ok(());
+        };
+        let from = issued_at.unwrap_or_else(jsonwebtoken::get_current_timestamp);
+        if exp.saturating_sub(from) > self.platform_max_ttl.as_secs() + LEEWAY_SECONDS {
+            return Err(TokenError(format!(
+                "a platform_admin token may be valid for at most {} (SCREENPLAY_PLATFORM_TOKEN_MAX_TTL)",
+                humantime::format_duration(self.platform_max_ttl)
+            )));
+        }
+        Ok(())
     }
 
     /// An identity provider's token, verified, as raw claims.
@@ -255,6 +284,19 @@ impl JwtIssuer {
 
     /// Signs a token for `sub` in `tenant` with `role`, valid for `ttl`.
     pub fn issue(&self, sub: &str, tenant: Option<Uuid>, role: Role, ttl: Duration) -> anyhow::Result<(String, u64)> {
+        self.issue_in_session(sub, tenant, role, ttl, None)
+    }
+
+    /// [`Self::issue`] for a sign-in: the token carries `session` (`sid`)
+    /// and stops working when the sign-in is revoked.
+    pub fn issue_in_session(
+        &self,
+        sub: &str,
+        tenant: Option<Uuid>,
+        role: Role,
+        ttl: Duration,
+        session: Option<Uuid>,
+    ) -> anyhow::Result<(String, u64)> {
         let key = self
             .key
             .as_ref()
@@ -271,6 +313,7 @@ impl JwtIssuer {
             iss: self.issuer.clone(),
             aud: self.audience.clone().map(serde_json::Value::String),
             jti: Some(Uuid::now_v7().to_string()),
+            sid: session,
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, key)?;
         Ok((token, exp))

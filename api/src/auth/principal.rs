@@ -73,14 +73,31 @@ impl From<UserRole> for Role {
 pub enum Principal {
     /// No token, or a token that was refused (the reason is kept for the error).
     Anonymous { token_error: Option<String> },
-    /// A platform admin.
-    Platform { subject: String },
+    /// A platform admin; the database must know `(issuer, subject)`.
+    Platform {
+        subject: String,
+        /// `""` for our own tokens, the identity provider's `iss` for its.
+        issuer: String,
+        /// The token's `iat` (revocation refuses tokens issued earlier).
+        issued_at: Option<u64>,
+    },
     /// A user or agent of one tenant.
     Tenant {
         tenant_id: TenantId,
         subject: String,
         role: Role,
+        /// The sign-in the token belongs to (its refresh-token family), if any.
+        session: Option<Uuid>,
     },
+}
+
+/// What a verified token says besides subject, tenant and role.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenFacts {
+    /// `""` for our own tokens, the identity provider's `iss` for its.
+    pub issuer: String,
+    pub issued_at: Option<u64>,
+    pub session: Option<Uuid>,
 }
 
 impl Principal {
@@ -92,18 +109,29 @@ impl Principal {
     /// platform admins have no tenant, everyone else has one. Our tokens
     /// and identity providers' tokens both end here; `tenant_claim` names
     /// the claim in the message.
-    pub fn from_token(subject: &str, tenant: Option<Uuid>, role: Role, tenant_claim: &str) -> Result<Self, String> {
+    pub fn from_token(
+        subject: &str,
+        tenant: Option<Uuid>,
+        role: Role,
+        tenant_claim: &str,
+        facts: TokenFacts,
+    ) -> Result<Self, String> {
         if subject.trim().is_empty() {
             return Err("token has an empty subject".into());
         }
         let subject = subject.to_owned();
         match (role, tenant) {
-            (Role::PlatformAdmin, None) => Ok(Self::Platform { subject }),
+            (Role::PlatformAdmin, None) => Ok(Self::Platform {
+                subject,
+                issuer: facts.issuer,
+                issued_at: facts.issued_at,
+            }),
             (Role::PlatformAdmin, Some(_)) => Err("a platform_admin token must not name a tenant".into()),
             (_, Some(tenant_id)) => Ok(Self::Tenant {
                 tenant_id: tenant_id.into(),
                 subject,
                 role,
+                session: facts.session,
             }),
             (_, None) => Err(format!(
                 "a {} token must name its tenant ({tenant_claim})",
@@ -130,7 +158,7 @@ impl Principal {
     pub fn subject(&self) -> Option<&str> {
         match self {
             Self::Anonymous { .. } => None,
-            Self::Platform { subject } | Self::Tenant { subject, .. } => Some(subject),
+            Self::Platform { subject, .. } | Self::Tenant { subject, .. } => Some(subject),
         }
     }
 

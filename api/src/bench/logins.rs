@@ -52,6 +52,7 @@ pub async fn run(args: LoginsArgs, db_args: DatabaseArgs) -> anyhow::Result<()> 
         audience: None,
         access_token_ttl: Duration::from_secs(3600),
         refresh_token_ttl: Duration::from_secs(7200),
+        platform_token_max_ttl: std::time::Duration::from_secs(12 * 3600),
     });
     let token = issuer
         .issue(

@@ -134,6 +134,7 @@ async fn middleware(
             jwt_secret: None,
             jwt_issuer: None,
             jwt_audience: None,
+            platform_token_max_ttl: Duration::from_secs(12 * 3600),
         },
         &database,
     )
@@ -148,6 +149,7 @@ async fn middleware(
         audience: None,
         access_token_ttl: Duration::from_secs(3600),
         refresh_token_ttl: Duration::from_secs(7200),
+        platform_token_max_ttl: std::time::Duration::from_secs(12 * 3600),
     });
     let (token, _) = issuer.issue(
         &admin.to_string(),

@@ -7,6 +7,7 @@ mod healthcheck;
 mod ingest;
 mod maintenance;
 mod migrate;
+mod platform_admin;
 mod serve;
 mod tenant;
 mod token;
@@ -90,6 +91,13 @@ enum Command {
         #[command(flatten)]
         db: DatabaseArgs,
     },
+    /// Platform admins and the identity-provider subjects allowed to be one.
+    PlatformAdmin {
+        #[command(subcommand)]
+        action: platform_admin::PlatformAdminAction,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
     /// Manage tenants from the shell.
     Tenant {
         #[command(subcommand)]
@@ -158,6 +166,7 @@ async fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Db { action, db } => db::run(action, db).await,
         Command::Token { action, db } => token::run(action, db).await,
         Command::Tenant { action, db } => tenant::run(action, db).await,
+        Command::PlatformAdmin { action, db } => platform_admin::run(action, db).await,
         Command::Bench { action, db } => crate::bench::run(action, db).await,
         Command::Maintenance { action, db } => maintenance::run(action, db).await,
         Command::Backup {

@@ -26,9 +26,10 @@ pub enum TokenAction {
         /// The user (every role but platform_admin); must exist with this role.
         #[arg(long)]
         user: Option<Uuid>,
-        /// Subject of a platform admin token.
-        #[arg(long, default_value = "platform-admin")]
-        subject: String,
+        /// The platform admin (`screenplay platform-admin add`) a
+        /// platform_admin token is for.
+        #[arg(long)]
+        subject: Option<String>,
         /// Lifetime, e.g. 1h, 30d.
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
         ttl: Duration,
@@ -55,31 +56,49 @@ pub async fn run(action: TokenAction, db_args: DatabaseArgs) -> anyhow::Result<(
         audience: jwt.jwt_audience.clone(),
         access_token_ttl: ttl,
         refresh_token_ttl: ttl,
+        platform_token_max_ttl: jwt.platform_token_max_ttl,
     });
-    let (token, _) = match role {
+    let (sub, tenant_id, principal) = match role {
         Role::PlatformAdmin => {
             if tenant.is_some() || user.is_some() {
                 anyhow::bail!("a platform_admin token names no tenant and no user");
             }
-            issuer.issue(&subject, None, role, ttl)?
+            let Some(subject) = subject else {
+                anyhow::bail!("--subject names the platform admin (see `screenplay platform-admin list`)");
+            };
+            if ttl > jwt.platform_token_max_ttl {
+                anyhow::bail!(
+                    "a platform_admin token may be valid for at most {} (SCREENPLAY_PLATFORM_TOKEN_MAX_TTL)",
+                    humantime::format_duration(jwt.platform_token_max_ttl)
+                );
+            }
+            let principal = Principal::Platform {
+                subject: subject.clone(),
+                issuer: String::new(),
+                issued_at: Some(jsonwebtoken::get_current_timestamp()),
+            };
+            (subject, None, principal)
         }
         _ => {
             let (Some(tenant_id), Some(user_id)) = (tenant, user) else {
                 anyhow::bail!("--tenant and --user are required for role {}", role.as_str());
             };
-            // The same check every request makes: tenant active, user enabled, role current.
             let principal = Principal::Tenant {
                 tenant_id: tenant_id.into(),
                 subject: user_id.to_string(),
                 role,
+                session: None,
             };
-            let entry = begin_as(&db, &principal)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot issue this token: {}", e.message()))?;
-            entry.tx.rollback().await?;
-            issuer.issue(&user_id.to_string(), Some(tenant_id), role, ttl)?
+            (user_id.to_string(), Some(tenant_id), principal)
         }
     };
+    // The same check every request makes: tenant active, user enabled and
+    // in this role; or the platform admin present and enabled.
+    let entry = begin_as(&db, &principal)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot issue this token: {}", e.message()))?;
+    entry.tx.rollback().await?;
+    let (token, _) = issuer.issue(&sub, tenant_id, role, ttl)?;
     println!("{token}");
     Ok(())
 }

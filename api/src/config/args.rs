@@ -44,6 +44,11 @@ pub struct JwtArgs {
     /// `aud` claim: required on every token when set, and put on tokens we issue.
     #[arg(long, env = "SCREENPLAY_JWT_AUDIENCE")]
     pub jwt_audience: Option<String>,
+
+    /// The longest a platform admin's token may be valid for (ours and an
+    /// identity provider's alike).
+    #[arg(long, env = "SCREENPLAY_PLATFORM_TOKEN_MAX_TTL", default_value = "12h", value_parser = parse_duration)]
+    pub platform_token_max_ttl: Duration,
 }
 
 /// Everything `screenplay serve` needs beyond the database.
@@ -415,6 +420,9 @@ impl ServeArgs {
     /// The checks that need no other input; errors name the variable.
     fn check(&self) -> anyhow::Result<()> {
         self.jwt.check()?;
+        if self.jwt.platform_token_max_ttl < Duration::from_secs(60) {
+            bail!("SCREENPLAY_PLATFORM_TOKEN_MAX_TTL must be at least 1m");
+        }
         if self.max_page_size == 0 || self.max_page_size > 10_000 {
             bail!("SCREENPLAY_MAX_PAGE_SIZE must be between 1 and 10000");
         }
@@ -486,6 +494,7 @@ impl Config {
                 audience: args.jwt.jwt_audience,
                 access_token_ttl: args.access_token_ttl,
                 refresh_token_ttl: args.refresh_token_ttl,
+                platform_token_max_ttl: args.jwt.platform_token_max_ttl,
             },
             login: LoginConfig {
                 hashing_threads: args.password_hashing_threads,

@@ -106,6 +106,8 @@ pub struct AuthConfig {
     pub audience: Option<String>,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// The longest a platform admin's token may be valid for.
+    pub platform_token_max_ttl: Duration,
 }
 
 /// Sign-in: password hashing capacity and attempt limits.

@@ -12,5 +12,5 @@ pub mod tenant;
 
 pub use migrations::{connect_for_migrations, migrate_up, pending_migrations, with_migration_lock};
 pub use pool::{Db, DbStats, LoginRole, PoolOptions, PoolState};
-pub use scope::{CallerStatus, TxScope};
+pub use scope::{AdminStatus, CallerStatus, TxScope};
 pub use tenant::TenantOwned;

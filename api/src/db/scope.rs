@@ -20,8 +20,13 @@ use crate::{
 /// Who a transaction acts for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxScope {
-    /// A signed-in caller of one tenant; `subject` is the token's `sub`.
-    Tenant { tenant_id: TenantId, subject: String },
+    /// A signed-in caller of one tenant; `subject` is the token's `sub`,
+    /// `session` its sign-in (`sid`), if it has one.
+    Tenant {
+        tenant_id: TenantId,
+        subject: String,
+        session: Option<Uuid>,
+    },
     /// One tenant's data without a caller (sign-in, CLI, background work).
     TenantSystem { tenant_id: TenantId },
     /// Work across tenants: platform admins and the server's own writers.
@@ -40,6 +45,18 @@ pub struct CallerStatus {
     pub requests_per_minute: Option<i32>,
     /// The connection has the prepared audit INSERT (see [`super::audit_statement`]).
     pub audit_insert_prepared: bool,
+    /// The token's sign-in was revoked (logout, refresh-token reuse).
+    pub session_revoked: bool,
+}
+
+/// What the database says about a platform admin (`platform_admins`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminStatus {
+    pub admin_id: Uuid,
+    pub active: bool,
+    /// Tokens issued before this (seconds since the epoch, rounded up: a
+    /// token issued in the second of a revocation is refused too) are refused.
+    pub tokens_valid_after: Option<i64>,
 }
 
 impl Db {
@@ -49,16 +66,21 @@ impl Db {
     pub async fn begin(&self, scope: &TxScope) -> AppResult<(DatabaseTransaction, Option<CallerStatus>)> {
         let tx = self.begin_raw().await?;
         match scope {
-            TxScope::Tenant { tenant_id, subject } => {
+            TxScope::Tenant {
+                tenant_id,
+                subject,
+                session,
+            } => {
                 let row = tx
                     .query_one_raw(Statement::from_sql_and_values(
                         DbBackend::Postgres,
-                        "SELECT tenant_status, user_id, user_role, user_status, requests_per_minute, \
-                         current_setting($3, true) IS NOT DISTINCT FROM 'on' AS audit_insert_prepared \
-                         FROM screenplay.begin_tenant_request($1, $2)",
+                        "SELECT tenant_status, user_id, user_role, user_status, requests_per_minute, session_revoked, \
+                         current_setting($4, true) IS NOT DISTINCT FROM 'on' AS audit_insert_prepared \
+                         FROM screenplay.begin_tenant_request($1, $2, $3)",
                         [
                             (*tenant_id).into(),
                             subject.clone().into(),
+                            (*session).into(),
                             super::audit_statement::PREPARED_MARKER.into(),
                         ],
                     ))
@@ -70,6 +92,7 @@ impl Db {
                     user_role: row.try_get("", "user_role")?,
                     user_status: row.try_get("", "user_status")?,
                     requests_per_minute: row.try_get("", "requests_per_minute")?,
+                    session_revoked: row.try_get("", "session_revoked")?,
                     // Behind PgBouncer the marker may belong to another client's session.
                     audit_insert_prepared: !self.pgbouncer && row.try_get("", "audit_insert_prepared")?,
                 };
@@ -89,6 +112,38 @@ impl Db {
     /// A transaction scoped to one tenant, without a caller check.
     pub async fn begin_tenant(&self, tenant_id: TenantId) -> AppResult<DatabaseTransaction> {
         Ok(self.begin(&TxScope::TenantSystem { tenant_id }).await?.0)
+    }
+
+    /// A platform admin's transaction: its first statement reads the admin's
+    /// row and, only when there is one, assumes the platform role (the same
+    /// round trip). `None`: no such admin (the transaction is not in the
+    /// platform role then); checking the status is the caller's business.
+    pub async fn begin_platform_admin(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> AppResult<(DatabaseTransaction, Option<AdminStatus>)> {
+        let tx = self.begin_raw().await?;
+        let row = tx
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT admin_id, status, \
+                 CASE WHEN isfinite(tokens_valid_after) THEN ceil(extract(epoch FROM tokens_valid_after))::bigint END \
+                 AS tokens_valid_after, \
+                 set_config('role', 'screenplay_platform', true) AS role \
+                 FROM screenplay.platform_admin_status($1, $2)",
+                [issuer.into(), subject.into()],
+            ))
+            .await?;
+        let status = match row {
+            Some(row) => Some(AdminStatus {
+                admin_id: row.try_get("", "admin_id")?,
+                active: row.try_get::<String>("", "status")? == "active",
+                tokens_valid_after: row.try_get("", "tokens_valid_after")?,
+            }),
+            None => None,
+        };
+        Ok((tx, status))
     }
 
     /// A transaction in the platform role (all tenants).

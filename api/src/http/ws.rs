@@ -6,11 +6,15 @@
 //! token closes the socket with 4403, and so does the token's expiry later
 //! (clients reconnect with a fresh token; graphql-ws retries on 4403). When
 //! the server shuts down, every open socket is closed with 1001 (going away)
-//! so that shutdown never waits for them.
+//! so that shutdown never waits for them. A message larger than
+//! `SCREENPLAY_BODY_LIMIT` closes the socket with 1009.
 
 use std::{
     net::SocketAddr,
-    sync::{Arc, OnceLock},
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, SystemTime},
 };
 
@@ -29,7 +33,13 @@ use axum::{
 use futures::{SinkExt, StreamExt};
 
 use super::{graphql::request_context, state::HttpState};
-use crate::{auth, error::ErrorCode, graphql::SocketSlots};
+use crate::{
+    auth,
+    error::ErrorCode,
+    graphql::SocketSlots,
+    request::{RequestMeta, begin_as},
+    state::SharedState,
+};
 
 /// How long a client has to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -78,10 +88,18 @@ fn init_token(payload: &serde_json::Value) -> Option<String> {
     field(payload).or_else(|| payload.get("headers").and_then(field))
 }
 
-async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols, meta: crate::request::RequestMeta) {
+async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols, meta: RequestMeta) {
     let (mut sink, stream) = socket.split();
+    // A message over the limit ends the input; the socket then closes with 1009.
+    let too_big = Arc::new(AtomicBool::new(false));
+    let seen_too_big = too_big.clone();
     let input = stream
-        .take_while(|res| futures::future::ready(res.is_ok()))
+        .take_while(move |res| {
+            if let Err(err) = res {
+                seen_too_big.store(err.to_string().contains("too long"), Ordering::Relaxed);
+            }
+            futures::future::ready(res.is_ok())
+        })
         .filter_map(|msg| {
             futures::future::ready(match msg {
                 Ok(Message::Text(text)) => Some(text.as_str().as_bytes().to_vec()),
@@ -89,31 +107,13 @@ async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols
                 _ => None,
             })
         });
-    let verifier_state = state.app.clone();
-    let init_meta = meta.clone();
+    let app = state.app.clone();
     // When the token of the accepted connection_init expires.
     let expires: Arc<OnceLock<SystemTime>> = Arc::default();
     let init_expires = expires.clone();
     let slots = SocketSlots::new(&state.schemas);
-    let mut messages = async_graphql::http::WebSocket::new(state.schemas.clone(), input, protocol).on_connection_init(
-        move |payload| async move {
-            let Some(token) = init_token(&payload) else {
-                return Err(refused(
-                    "send the access token in connection_init, e.g. {\"Authorization\": \"Bearer …\"}",
-                ));
-            };
-            let (principal, until) = verifier_state
-                .verifier
-                .verify_until(&token)
-                .map_err(|e| refused(&e.0))?;
-            let _ = init_expires.set(until);
-            let mut data = Data::default();
-            data.insert(principal);
-            data.insert(init_meta);
-            data.insert(slots);
-            Ok(data)
-        },
-    );
+    let mut messages = async_graphql::http::WebSocket::new(state.schemas.clone(), input, protocol)
+        .on_connection_init(move |payload| accept_init(app, payload, meta, slots, init_expires));
     let shutdown = state.shutdown.clone();
     let init_deadline = tokio::time::sleep(INIT_TIMEOUT);
     tokio::pin!(init_deadline);
@@ -143,7 +143,14 @@ async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols
             }
             next = messages.next() => next,
         };
-        let Some(message) = next else { break };
+        let Some(message) = next else {
+            if too_big.load(Ordering::Relaxed) {
+                let _ = sink
+                    .send(close(1009, "message larger than SCREENPLAY_BODY_LIMIT"))
+                    .await;
+            }
+            break;
+        };
         let out = match message {
             WsMessage::Text(text) => {
                 if !acknowledged && text.contains("\"connection_ack\"") {
@@ -171,6 +178,36 @@ async fn serve(socket: WebSocket, state: HttpState, protocol: WebSocketProtocols
             break;
         }
     }
+}
+
+/// Accepts a `connection_init`: the token verifies and its principal passes
+/// the check every operation makes (user enabled and in its role, sign-in
+/// not revoked, platform admin present and enabled), so a revoked token never
+/// gets `connection_ack`.
+async fn accept_init(
+    app: SharedState,
+    payload: serde_json::Value,
+    meta: RequestMeta,
+    slots: SocketSlots,
+    expires: Arc<OnceLock<SystemTime>>,
+) -> async_graphql::Result<Data> {
+    let Some(token) = init_token(&payload) else {
+        return Err(refused(
+            "send the access token in connection_init, e.g. {\"Authorization\": \"Bearer …\"}",
+        ));
+    };
+    let (principal, until) = app.verifier.verify_until(&token).map_err(|e| refused(&e.0))?;
+    match begin_as(&app.db, &principal).await {
+        Ok(entry) => entry.tx.rollback().await.map_err(|e| refused(&e.to_string()))?,
+        Err(err) if err.code() == ErrorCode::Unauthenticated => return Err(refused(&err.message())),
+        Err(err) => return Err(async_graphql::Error::new(err.message())),
+    }
+    let _ = expires.set(until);
+    let mut data = Data::default();
+    data.insert(principal);
+    data.insert(meta);
+    data.insert(slots);
+    Ok(data)
 }
 
 /// A close reason naming the error code, e.g. `UNAUTHENTICATED: token expired`.

@@ -259,7 +259,7 @@ mod tests {
         let p3 = "Third one closes the text.";
         let text = format!("{p1}\n\n{p2}\n\n{p3}");
         let chunks = split(&text, chunking(70, 0));
-        assert_eq!(chunks, vec![format!("{p1}\n\n{p2}").as_str(), p3].to_vec());
+        assert_eq!(chunks, [format!("{p1}\n\n{p2}").as_str(), p3].to_vec());
         for c in &chunks {
             assert!(c.chars().count() <= 70);
         }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::{Principal, Role, TenantCaller},
-    db::{CallerStatus, Db, TxScope},
+    db::{AdminStatus, CallerStatus, Db, TxScope},
     domain::TenantId,
     error::{AppError, AppResult},
 };
@@ -49,23 +49,33 @@ pub struct Entry {
 pub async fn begin_as(db: &Db, principal: &Principal) -> AppResult<Entry> {
     match principal {
         Principal::Anonymous { .. } => Err(principal.unauthenticated()),
-        Principal::Platform { subject } => Ok(Entry {
-            tx: db.begin_platform().await?,
-            caller: Caller::Platform {
-                subject: subject.clone(),
-            },
-            requests_per_minute: None,
-            audit_insert_prepared: false,
-        }),
+        Principal::Platform {
+            subject,
+            issuer,
+            issued_at,
+        } => {
+            let (tx, status) = db.begin_platform_admin(issuer, subject).await?;
+            confirm_admin(status.as_ref(), *issued_at)?;
+            Ok(Entry {
+                tx,
+                caller: Caller::Platform {
+                    subject: subject.clone(),
+                },
+                requests_per_minute: None,
+                audit_insert_prepared: false,
+            })
+        }
         Principal::Tenant {
             tenant_id,
             subject,
             role,
+            session,
         } => {
             let (tx, status) = db
                 .begin(&TxScope::Tenant {
                     tenant_id: *tenant_id,
                     subject: subject.clone(),
+                    session: *session,
                 })
                 .await?;
             let status = status.ok_or_else(|| AppError::internal(anyhow::anyhow!("no caller status")))?;
@@ -93,6 +103,11 @@ fn confirm(tenant_id: TenantId, claimed: Role, status: &CallerStatus) -> AppResu
     if status.user_status.as_deref() != Some("active") {
         return Err(AppError::Unauthenticated("user is disabled".into()));
     }
+    if status.session_revoked {
+        return Err(AppError::Unauthenticated(
+            "this sign-in ended (signed out or revoked); sign in again".into(),
+        ));
+    }
     let current = status.user_role.as_deref().and_then(Role::parse);
     if current != Some(claimed) {
         return Err(AppError::Unauthenticated(
@@ -104,6 +119,24 @@ fn confirm(tenant_id: TenantId, claimed: Role, status: &CallerStatus) -> AppResu
         user_id: Some(user_id),
         role: claimed,
     })
+}
+
+/// Checks a platform admin's row: present (the allow-list), enabled, and
+/// its tokens not revoked since this one was issued.
+fn confirm_admin(status: Option<&AdminStatus>, issued_at: Option<u64>) -> AppResult<()> {
+    let status = status.ok_or_else(|| AppError::Unauthenticated("not a platform admin".into()))?;
+    if !status.active {
+        return Err(AppError::Unauthenticated("platform admin is disabled".into()));
+    }
+    if let Some(after) = status.tokens_valid_after {
+        let issued = issued_at.map_or(i64::MIN, |t| i64::try_from(t).unwrap_or(i64::MAX));
+        if issued < after {
+            return Err(AppError::Unauthenticated(
+                "this token was revoked; ask for a new one".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A short tenant transaction for the caller of a subscription: the same

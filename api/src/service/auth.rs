@@ -83,8 +83,9 @@ pub async fn login(
         .await?
         .pop()
         .ok_or_else(failure)?;
-    let refresh_token = insert_refresh_token(&tx, &user, Uuid::now_v7(), refresh_ttl).await?;
-    let (access_token, exp) = issue_access(issuer, &user)?;
+    let family = Uuid::now_v7();
+    let refresh_token = insert_refresh_token(&tx, &user, family, refresh_ttl).await?;
+    let (access_token, exp) = issue_access(issuer, &user, family)?;
     tx.commit().await?;
     Ok(Session {
         access_token,
@@ -183,7 +184,7 @@ pub async fn refresh(db: &Db, issuer: &JwtIssuer, refresh_ttl: std::time::Durati
     rotated.rotated_at = Set(Some(now.fixed_offset()));
     rotated.update(&tx).await?;
     let refresh_token = insert_refresh_token(&tx, &user, family, refresh_ttl).await?;
-    let (access_token, exp) = issue_access(issuer, &user)?;
+    let (access_token, exp) = issue_access(issuer, &user, family)?;
     tx.commit().await?;
     Ok(Session {
         access_token,
@@ -268,13 +269,16 @@ async fn tenant_by_slug(db: &Db, slug: &str) -> AppResult<Option<(TenantId, Stri
     })
 }
 
-fn issue_access(issuer: &JwtIssuer, user: &users::Model) -> AppResult<(String, u64)> {
+/// An access token bound to its sign-in (`family`): revoking the refresh
+/// family (logout, reuse) ends the access token too.
+fn issue_access(issuer: &JwtIssuer, user: &users::Model, family: Uuid) -> AppResult<(String, u64)> {
     issuer
-        .issue(
+        .issue_in_session(
             &user.id.to_string(),
             Some(user.tenant_id),
             Role::from(user.role),
             issuer.access_ttl,
+            Some(family),
         )
         .map_err(AppError::internal)
 }

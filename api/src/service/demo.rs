@@ -24,6 +24,8 @@ use crate::{
 /// Slug of the demo tenant.
 pub const DEMO_SLUG: &str = "demo";
 pub const DEMO_EMAIL: &str = "demo@screenplay.local";
+/// Subject of the local development platform admin.
+pub const DEMO_PLATFORM_ADMIN: &str = "local-platform-admin";
 
 /// What to tell the developer.
 pub struct DemoAccess {
@@ -91,6 +93,7 @@ pub async fn ensure(db: &Db, issuer: &JwtIssuer, ttl: Duration) -> AppResult<Dem
         }
         None => None,
     };
+    super::platform_admins::ensure(&tx, DEMO_PLATFORM_ADMIN, "Local platform admin").await?;
     tx.commit().await?;
     let admin_token = match admin {
         Some(admin) => Some(
@@ -102,7 +105,7 @@ pub async fn ensure(db: &Db, issuer: &JwtIssuer, ttl: Duration) -> AppResult<Dem
         None => None,
     };
     let platform_token = issuer
-        .issue("local-platform-admin", None, Role::PlatformAdmin, ttl)
+        .issue(DEMO_PLATFORM_ADMIN, None, Role::PlatformAdmin, ttl)
         .map_err(crate::error::AppError::internal)?
         .0;
     Ok(DemoAccess {

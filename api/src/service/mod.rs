@@ -12,6 +12,7 @@ pub mod ingestion;
 pub mod monitoring;
 pub mod outline;
 pub mod page;
+pub mod platform_admins;
 pub mod search;
 pub mod session_status;
 pub mod sessions;

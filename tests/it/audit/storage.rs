@@ -138,6 +138,7 @@ async fn every_column_survives_the_prepared_and_the_plain_audit_insert() {
     let scope = TxScope::Tenant {
         tenant_id: fx.id.into(),
         subject: fx.admin_id.to_string(),
+        session: None,
     };
     for prepared in [true, false] {
         let (tx, status) = app.state.db.begin(&scope).await.expect("begin");
@@ -216,6 +217,7 @@ async fn a_connection_opened_before_the_migrations_audits_with_the_plain_insert(
         .begin(&TxScope::Tenant {
             tenant_id: tenant.into(),
             subject: "nobody".into(),
+            session: None,
         })
         .await
         .expect("begin on the same connection");
@@ -242,6 +244,7 @@ async fn a_connection_opened_before_the_migrations_audits_with_the_plain_insert(
         .begin(&TxScope::Tenant {
             tenant_id: tenant.into(),
             subject: "nobody".into(),
+            session: None,
         })
         .await
         .expect("begin on a new connection");

@@ -95,6 +95,7 @@ async fn ensure_template(urls: &LocalUrls) -> String {
         screenplay_api::db::migrate_up(&owner_url)
             .await
             .expect("migrate template");
+        add_platform_admin(&owner_url, TEST_PLATFORM_ADMIN).await;
         admin
             .execute_unprepared(&format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\""))
             .await
@@ -106,6 +107,27 @@ async fn ensure_template(urls: &LocalUrls) -> String {
         .expect("unlock");
     admin.close().await.expect("close");
     name
+}
+
+/// Subject of the platform admin every migrated test database has.
+pub const TEST_PLATFORM_ADMIN: &str = "platform-test";
+
+/// Makes `subject` a platform admin (issuer: this server) in a migrated database.
+pub async fn add_platform_admin(owner_url: &str, subject: &str) {
+    add_platform_admin_of(owner_url, "", subject).await;
+}
+
+/// Makes `subject` of `issuer` (an identity provider's `iss`) a platform admin.
+pub async fn add_platform_admin_of(owner_url: &str, issuer: &str, subject: &str) {
+    let db = connect(owner_url).await;
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "INSERT INTO screenplay.platform_admins (issuer, subject) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        [issuer.into(), subject.into()],
+    ))
+    .await
+    .expect("add platform admin");
+    db.close().await.expect("close");
 }
 
 /// Drops test databases whose process is gone.
@@ -183,6 +205,7 @@ impl TestDb {
         screenplay_api::db::migrate_up(&db.owner_url)
             .await
             .expect("migrate C database");
+        add_platform_admin(&db.owner_url, TEST_PLATFORM_ADMIN).await;
         db
     }
 

@@ -32,7 +32,7 @@ impl TestApp {
         self.state
             .issuer
             .issue(
-                "platform-test",
+                super::cluster::TEST_PLATFORM_ADMIN,
                 None,
                 Role::PlatformAdmin,
                 std::time::Duration::from_secs(3600),

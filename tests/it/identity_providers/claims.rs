@@ -62,10 +62,12 @@ async fn auth0_namespaced_claims() {
     assert_eq!(idp.provider.fetches(), 1, "keys are fetched at start, not per token");
 }
 
+const KEYCLOAK_ISSUER: &str = "https://sso.screenplay.example/realms/screenplay";
+
 /// A Keycloak access token: realm roles beside the roles Keycloak always adds.
 fn keycloak(tenant: Option<Uuid>, roles: &[&str]) -> serde_json::Value {
     json!({
-        "iss": "https://sso.screenplay.example/realms/screenplay", "sub": "5b0c6f0e-kc-user",
+        "iss": KEYCLOAK_ISSUER, "sub": "5b0c6f0e-kc-user",
         "typ": "Bearer", "azp": "screenplay-web", "preferred_username": "writer",
         "tenant_id": tenant.map(|t| t.to_string()),
         "realm_access": { "roles": roles },
@@ -104,10 +106,20 @@ async fn keycloak_realm_roles() {
     let why = idp.refused(keycloak(None, &["screenplay-writer"])).await;
     assert_eq!(why, "a member token must name its tenant (/tenant_id)");
 
-    // The platform role, without a tenant, is a platform admin, as with our own tokens.
-    let me = idp
-        .me(keycloak(None, &[&builtin[..], &["screenplay-platform"]].concat()))
-        .await;
+    // The platform role, without a tenant, is a platform admin, as with our
+    // own tokens, once its issuer and subject are on the platform admin list.
+    let platform = keycloak(None, &[&builtin[..], &["screenplay-platform"]].concat());
+    assert_eq!(idp.refused(platform.clone()).await, "not a platform admin");
+    crate::helpers::cluster::add_platform_admin_of(&idp.app.db.owner_url, KEYCLOAK_ISSUER, "5b0c6f0e-kc-user").await;
+    // Another issuer's token for the same subject is still not one.
+    let mut other = platform.clone();
+    other["iss"] = json!("https://evil.example/realms/screenplay");
+    assert_eq!(idp.refused(other).await, "not a platform admin");
+    // Nor is a token valid for longer than SCREENPLAY_PLATFORM_TOKEN_MAX_TTL (12 h).
+    let mut long = platform.clone();
+    long["exp"] = json!(chrono::Utc::now().timestamp() + 13 * 3600);
+    assert!(idp.refused(long).await.contains("SCREENPLAY_PLATFORM_TOKEN_MAX_TTL"));
+    let me = idp.me(platform).await;
     assert_eq!(me["role"], "PLATFORM_ADMIN");
     assert!(me["tenant"].is_null() && me["user"].is_null(), "{me}");
     let why = idp
