@@ -1,6 +1,7 @@
 //! Live session events over graphql-transport-ws: a real websocket client,
 //! two `screenplay serve` processes on one database, commit order, auth in
-//! connection_init, other tenants, shutdown; forged notifications, pruning.
+//! connection_init, other tenants, shutdown; forged notifications, who may
+//! connect, pruning.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -10,7 +11,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{
-    JWT_SECRET, TestApp,
+    JWT_SECRET, TestApp, TestDb,
     audit::quote,
     cluster,
     process::ServerProcess,
@@ -458,6 +459,35 @@ async fn forged_notifications_deliver_nothing_and_a_real_deletion_does() {
     assert_eq!(event["sessionId"], session.to_string());
     let frame = client.next(Duration::from_secs(5)).await.expect("complete");
     assert_eq!(frame["type"], "complete", "{frame}");
+}
+
+#[tokio::test]
+async fn only_the_owner_and_the_servers_role_may_connect() {
+    let db = TestDb::create().await;
+    let superuser = cluster::connect(&LocalUrls::with_database(&db.superuser_url, &db.name)).await;
+    let role = format!("outsider_{}", Uuid::new_v4().simple());
+    superuser
+        .execute_unprepared(&format!("CREATE ROLE {role} LOGIN PASSWORD 'outsider-password'"))
+        .await
+        .expect("create role");
+    // The superuser URL with the outsider's name and password.
+    let (_, host) = db.superuser_url.split_once('@').expect("url");
+    let host = host.rsplit_once('/').expect("url").0;
+    let url = format!("postgres://{role}:outsider-password@{host}/{}", db.name);
+    let refused = sea_orm::Database::connect(url.as_str()).await;
+    superuser
+        .execute_unprepared(&format!("DROP ROLE {role}"))
+        .await
+        .expect("drop role");
+    let Err(err) = refused else {
+        panic!("an outsider connected");
+    };
+    let err = err.to_string();
+    assert!(err.contains("permission denied for database"), "{err}");
+    // The server's and the owner's roles connect.
+    for conn in [db.app().await, db.owner().await] {
+        assert_eq!(scalar_i64(&conn, "SELECT 1::bigint").await, 1);
+    }
 }
 
 #[tokio::test]
