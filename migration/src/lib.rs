@@ -96,6 +96,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0070_principals_up.sql"),
         include_str!("sql/0070_principals_down.sql"),
     ),
+    (
+        "m20261205_000071_session_events",
+        include_str!("sql/0071_session_events_up.sql"),
+        include_str!("sql/0071_session_events_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

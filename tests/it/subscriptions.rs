@@ -1,17 +1,22 @@
 //! Live session events over graphql-transport-ws: a real websocket client,
 //! two `screenplay serve` processes on one database, commit order, auth in
-//! connection_init, other tenants, shutdown.
+//! connection_init, other tenants, shutdown; forged notifications, who may
+//! connect, pruning.
 
 use std::{net::SocketAddr, time::Duration};
 
-use screenplay_api::auth::Role;
+use screenplay_api::{auth::Role, db::local::LocalUrls};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::{
-    JWT_SECRET, TestApp,
+    JWT_SECRET, TestApp, TestDb,
+    audit::quote,
+    cluster,
     fixtures::PASSWORD,
     process::ServerProcess,
+    scalar_i64,
     screenplay::uuid,
     ws::{WsClient, until_live},
 };
@@ -392,4 +397,173 @@ async fn a_websocket_closes_when_its_token_expires() {
     lasting.subscribe("1", EVENTS, json!({ "id": Uuid::new_v4() })).await;
     let payload = lasting.next_payload().await;
     assert_eq!(payload["errors"][0]["extensions"]["code"], "NOT_FOUND", "{payload}");
+}
+
+/// Runs `sql` on `db`; returns the error's text, if any.
+async fn try_sql(db: &impl ConnectionTrait, sql: &str) -> Option<String> {
+    db.execute_unprepared(sql).await.err().map(|e| e.to_string())
+}
+
+/// NOTIFYs `payload` on the events channel from `db`.
+async fn notify(db: &impl ConnectionTrait, payload: &str) {
+    let sql = format!("SELECT pg_notify('screenplay_session_events', {})", quote(payload));
+    if let Some(err) = try_sql(db, &sql).await {
+        panic!("{sql}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn forged_notifications_deliver_nothing_and_a_real_deletion_does() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("forge").await;
+    let session = app.create_session(&s.member.token, s.workspace, "Target").await;
+    let mut client = WsClient::connect(app.addr, &s.member.token).await;
+    client.subscribe("1", EVENTS, json!({ "id": session })).await;
+    until_live(&mut [&mut client], || async {
+        app.set_outline(&s.agent.token, session, json!([])).await;
+    })
+    .await;
+
+    // A whole event as the payload (what the triggers used to send), junk,
+    // an id already delivered and an id no event has: from the owner, the
+    // server's own role and the superuser, none of which the listener trusts.
+    let owner = app.owner().await;
+    let app_role = app.db.app().await;
+    let superuser = cluster::connect(&LocalUrls::with_database(&app.db.superuser_url, &app.db.name)).await;
+    let delivered = scalar_i64(&owner, "SELECT max(id) FROM screenplay.session_events").await;
+    let forged = json!({
+        "type": "session_deleted", "tenantId": s.fx.id, "sessionId": session,
+        "at": "2026-12-05T00:00:00Z", "previousStatus": "draft",
+    })
+    .to_string();
+    for db in [&owner, &app_role, &superuser] {
+        for payload in [
+            forged.clone(),
+            "junk".into(),
+            delivered.to_string(),
+            (delivered + 1_000_000).to_string(),
+        ] {
+            notify(db, &payload).await;
+        }
+    }
+    client.assert_quiet(Duration::from_millis(1500)).await;
+
+    // The server's role cannot write an event but through the triggers.
+    let insert = format!(
+        "INSERT INTO screenplay.session_events (tenant_id, session_id, kind, payload) \
+         VALUES ('{}', '{session}', 'session_deleted', '{{}}')",
+        s.fx.id
+    );
+    let record = format!(
+        "SELECT screenplay.record_session_event('{}', '{session}', 'session_deleted', '{{}}')",
+        s.fx.id
+    );
+    for sql in [&insert, &record] {
+        let err = try_sql(&app_role, sql).await.expect("refused");
+        assert!(err.contains("permission denied"), "{sql}: {err}");
+    }
+    // Its one announcement, outline_changed, is for its tenant's sessions only.
+    let other = app.tenant("forge-other").await;
+    for (tenant, kind, refusal) in [
+        (other.id, "outline_changed", "no session"),
+        (s.fx.id, "session_deleted", "sent by a trigger"),
+    ] {
+        let tx = app_role.begin().await.expect("begin");
+        let scope = format!("SELECT set_config('app.tenant_id', '{tenant}', true)");
+        tx.execute_unprepared(&scope).await.expect("tenant");
+        let sql = format!(
+            "SELECT screenplay.notify_session_event('{}', '{session}', '{kind}', '{{}}')",
+            s.fx.id
+        );
+        let err = try_sql(&tx, &sql).await.expect("refused");
+        tx.rollback().await.expect("rollback");
+        assert!(err.contains(refusal), "{kind}: {err}");
+    }
+    client.assert_quiet(Duration::from_millis(500)).await;
+
+    // A real deletion arrives, and ends the subscription.
+    app.gql(
+        Some(&s.member.token),
+        "mutation($id: UUID!) { deleteSession(id: $id) { deletedSessionId } }",
+        json!({ "id": session }),
+    )
+    .await;
+    let event = client.next_event().await;
+    assert_eq!(event["type"], "SESSION_DELETED", "{event}");
+    assert_eq!(event["sessionId"], session.to_string());
+    let frame = client.next(Duration::from_secs(5)).await.expect("complete");
+    assert_eq!(frame["type"], "complete", "{frame}");
+}
+
+#[tokio::test]
+async fn only_the_owner_and_the_servers_role_may_connect() {
+    let db = TestDb::create().await;
+    let superuser = cluster::connect(&LocalUrls::with_database(&db.superuser_url, &db.name)).await;
+    let role = format!("outsider_{}", Uuid::new_v4().simple());
+    superuser
+        .execute_unprepared(&format!("CREATE ROLE {role} LOGIN PASSWORD 'outsider-password'"))
+        .await
+        .expect("create role");
+    // The superuser URL with the outsider's name and password.
+    let (_, host) = db.superuser_url.split_once('@').expect("url");
+    let host = host.rsplit_once('/').expect("url").0;
+    let url = format!("postgres://{role}:outsider-password@{host}/{}", db.name);
+    let refused = sea_orm::Database::connect(url.as_str()).await;
+    superuser
+        .execute_unprepared(&format!("DROP ROLE {role}"))
+        .await
+        .expect("drop role");
+    let Err(err) = refused else {
+        panic!("an outsider connected");
+    };
+    let err = err.to_string();
+    assert!(err.contains("permission denied for database"), "{err}");
+    // The server's and the owner's roles connect.
+    for conn in [db.app().await, db.owner().await] {
+        assert_eq!(scalar_i64(&conn, "SELECT 1::bigint").await, 1);
+    }
+}
+
+#[tokio::test]
+async fn old_session_events_are_pruned_and_never_delivered() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("prune").await;
+    let session = app.create_session(&s.member.token, s.workspace, "Pruned").await;
+    app.set_outline(&s.agent.token, session, json!([{ "title": "Act" }]))
+        .await;
+    let owner = app.owner().await;
+    let app_role = app.db.app().await;
+    const OLD: &str = "SELECT count(*) FROM screenplay.session_events WHERE created_at < now() - interval '10 minutes'";
+    owner
+        .execute_unprepared("UPDATE screenplay.session_events SET created_at = created_at - interval '11 minutes'")
+        .await
+        .expect("age");
+    let old = scalar_i64(&owner, OLD).await;
+    assert!(old > 0, "events were written");
+    // Too old to be delivered even before they are pruned.
+    let readable =
+        "SELECT count(*) FROM screenplay.session_events_by_id(ARRAY(SELECT generate_series(1, 100000)::bigint))";
+    assert_eq!(scalar_i64(&app_role, readable).await, 0);
+
+    // The next event is the 1024th: it prunes.
+    owner
+        .execute_unprepared(
+            "SELECT setval(pg_get_serial_sequence('screenplay.session_events', 'id'), \
+             (SELECT (max(id) / 1024 + 1) * 1024 - 1 FROM screenplay.session_events))",
+        )
+        .await
+        .expect("setval");
+    app.set_outline(&s.agent.token, session, json!([])).await;
+    assert_eq!(scalar_i64(&owner, OLD).await, 0, "old events are pruned");
+    let kept = scalar_i64(&owner, "SELECT count(*) FROM screenplay.session_events").await;
+    assert!(kept > 0, "the new events are kept");
+    assert_eq!(scalar_i64(&app_role, readable).await, kept, "and readable");
+    assert_eq!(
+        scalar_i64(
+            &owner,
+            "SELECT count(*) FROM screenplay.session_events WHERE id % 1024 = 0"
+        )
+        .await,
+        1
+    );
 }

@@ -1,20 +1,33 @@
 //! Live session events from PostgreSQL `LISTEN/NOTIFY`.
 //!
-//! Triggers (migration 0010) `NOTIFY screenplay_session_events` inside the
-//! writing transaction, so PostgreSQL delivers each event on commit, in
-//! commit order, to every listening connection: every server instance on the
-//! database hears every event, whichever instance wrote it. Each instance
-//! keeps one dedicated listening connection (opened on the first
-//! subscription; `SCREENPLAY_LISTEN_DATABASE_URL`, since PgBouncer in
-//! transaction mode cannot LISTEN) and fans events out to its subscribers
-//! through a broadcast channel. When the listening connection drops, events
-//! may be lost: subscribers get a [`HubMessage::Gap`] (a `RESYNC` event) and
-//! the connection is re-established.
+//! Triggers (migrations 0010 and 0071) write each event as a row of
+//! `screenplay.session_events` inside the writing transaction and
+//! `NOTIFY screenplay_session_events` with the row's id, so PostgreSQL
+//! delivers each id on commit, in commit order, to every listening
+//! connection: every server instance on the database hears every event,
+//! whichever instance wrote it. The payload is only an id because any role
+//! that can connect may NOTIFY any channel: the listener reads the event
+//! back through `screenplay.session_events_by_id` (a function its role may
+//! call; the table itself is the owner's alone) and ignores an id it cannot
+//! find, so a forged NOTIFY delivers nothing, and an id it has delivered
+//! already (see `Delivered`), so a replayed one delivers nothing twice.
+//!
+//! Each instance keeps one dedicated listening connection (opened on the
+//! first subscription; `SCREENPLAY_LISTEN_DATABASE_URL`, since PgBouncer in
+//! transaction mode cannot LISTEN), which also runs the look-ups, and fans
+//! events out to its subscribers through a broadcast channel. When the
+//! listening connection drops (or a look-up fails), events may be lost:
+//! subscribers get a [`HubMessage::Gap`] (a `RESYNC` event) and the
+//! connection is re-established.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::{HashSet, VecDeque},
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sqlx::postgres::PgListener;
+use sea_orm::sqlx::postgres::{PgListener, PgNotification};
 use serde::Deserialize;
 use tokio::sync::{Mutex, broadcast, watch};
 use uuid::Uuid;
@@ -28,8 +41,19 @@ use crate::{
 pub const CHANNEL: &str = "screenplay_session_events";
 /// Events a slow subscriber may fall behind before it gets a `RESYNC`.
 const BUFFER: usize = 4096;
+/// Reads events back by id, in the order given: those that exist and are
+/// younger than 10 minutes (migration 0071).
+const LOOKUP_SQL: &str = "SELECT id, payload::text FROM screenplay.session_events_by_id($1)";
+/// How long a delivered id is remembered: longer than the look-up returns
+/// its row, so a replay after it is forgotten finds nothing.
+const REMEMBER_FOR: Duration = Duration::from_secs(11 * 60);
+/// Ids remembered at most (memory bound, about 40 MB; reached only above
+/// 1,500 events a second).
+const REMEMBER_AT_MOST: usize = 1 << 20;
+/// Notifications already received that are looked up together.
+const BATCH: usize = 256;
 
-/// One event as the trigger sent it.
+/// One event as the trigger wrote it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionEventRecord {
@@ -121,6 +145,7 @@ async fn connect(url: &str) -> anyhow::Result<PgListener> {
 async fn listen(mut listener: PgListener, sender: broadcast::Sender<HubMessage>, mut stop: watch::Receiver<bool>) {
     let mut backoff = Duration::from_millis(200);
     let mut connected = true;
+    let mut delivered = Delivered::default();
     loop {
         let received = tokio::select! {
             _ = stop.wait_for(|s| *s) => break,
@@ -130,11 +155,15 @@ async fn listen(mut listener: PgListener, sender: broadcast::Sender<HubMessage>,
             Ok(Some(notification)) => {
                 connected = true;
                 backoff = Duration::from_millis(200);
-                match serde_json::from_str::<SessionEventRecord>(notification.payload()) {
-                    Ok(event) => {
-                        let _ = sender.send(HubMessage::Event(Arc::new(event)));
-                    }
-                    Err(e) => tracing::warn!(error = %e, "unreadable session event ignored"),
+                let mut batch = vec![notification];
+                while batch.len() < BATCH
+                    && let Some(more) = listener.next_buffered()
+                {
+                    batch.push(more);
+                }
+                if let Err(e) = deliver(&mut listener, &batch, &mut delivered, &sender).await {
+                    tracing::warn!(error = %e, "session events could not be read back");
+                    let _ = sender.send(HubMessage::Gap);
                 }
             }
             Ok(None) => {
@@ -158,4 +187,106 @@ async fn listen(mut listener: PgListener, sender: broadcast::Sender<HubMessage>,
         }
     }
     tracing::debug!("session event listener stopped");
+}
+
+/// Reads the events `notifications` name back from the database and sends
+/// those found and not delivered before, in the order notified.
+async fn deliver(
+    listener: &mut PgListener,
+    notifications: &[PgNotification],
+    delivered: &mut Delivered,
+    sender: &broadcast::Sender<HubMessage>,
+) -> Result<(), sea_orm::sqlx::Error> {
+    delivered.forget_old(Instant::now());
+    let mut ids: Vec<i64> = Vec::with_capacity(notifications.len());
+    for notification in notifications {
+        match notification.payload().trim().parse::<i64>() {
+            Ok(id) if !delivered.contains(id) && !ids.contains(&id) => ids.push(id),
+            Ok(_) => {}
+            Err(_) => tracing::debug!("session event notification that is no event id ignored"),
+        }
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(i64, String)> = sea_orm::sqlx::query_as(LOOKUP_SQL)
+        .bind(&ids)
+        .fetch_all(&mut *listener)
+        .await?;
+    if rows.len() < ids.len() {
+        tracing::debug!(
+            unknown = ids.len() - rows.len(),
+            "session event ids without an event ignored"
+        );
+    }
+    for id in ids {
+        let Some((_, payload)) = rows.iter().find(|(found, _)| *found == id) else {
+            continue;
+        };
+        delivered.insert(id, Instant::now());
+        match serde_json::from_str::<SessionEventRecord>(payload) {
+            Ok(event) => {
+                let _ = sender.send(HubMessage::Event(Arc::new(event)));
+            }
+            Err(e) => tracing::warn!(error = %e, id, "unreadable session event ignored"),
+        }
+    }
+    Ok(())
+}
+
+/// Ids of the events delivered lately, oldest first, each remembered for
+/// [`REMEMBER_FOR`] (and at most [`REMEMBER_AT_MOST`] of them).
+#[derive(Default)]
+struct Delivered {
+    order: VecDeque<(Instant, i64)>,
+    ids: HashSet<i64>,
+}
+
+impl Delivered {
+    fn contains(&self, id: i64) -> bool {
+        self.ids.contains(&id)
+    }
+
+    fn insert(&mut self, id: i64, now: Instant) {
+        if self.ids.insert(id) {
+            self.order.push_back((now, id));
+        }
+        while self.order.len() > REMEMBER_AT_MOST {
+            self.forget_first();
+        }
+    }
+
+    fn forget_old(&mut self, now: Instant) {
+        while self
+            .order
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > REMEMBER_FOR)
+        {
+            self.forget_first();
+        }
+    }
+
+    fn forget_first(&mut self) {
+        if let Some((_, id)) = self.order.pop_front() {
+            self.ids.remove(&id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivered_ids_are_remembered_for_a_while() {
+        let start = Instant::now();
+        let mut delivered = Delivered::default();
+        delivered.insert(7, start);
+        delivered.insert(7, start);
+        delivered.insert(8, start + Duration::from_secs(60));
+        assert!(delivered.contains(7) && delivered.contains(8));
+        assert_eq!(delivered.order.len(), 2);
+        delivered.forget_old(start + REMEMBER_FOR + Duration::from_secs(1));
+        assert!(!delivered.contains(7) && delivered.contains(8));
+    }
 }

@@ -2,4 +2,5 @@
 
 mod admin_api;
 mod rows;
+mod secrets;
 mod storage;

@@ -57,7 +57,8 @@ async fn cluster() -> Cluster {
         .clone()
 }
 
-async fn connect(url: &str) -> DatabaseConnection {
+/// A small pool on `url`.
+pub async fn connect(url: &str) -> DatabaseConnection {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.max_connections(2)
         .sqlx_logging(false)

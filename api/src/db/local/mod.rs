@@ -430,7 +430,8 @@ async fn bootstrap_cluster(
 }
 
 /// Creates `name` (owned by the schema owner, with vector and pg_trgm) unless
-/// it exists; `template` clones another database.
+/// it exists; `template` clones another database. Either way only the
+/// owner and the app role may connect to it (not PUBLIC).
 pub async fn create_database(superuser_url: &str, name: &str, template: Option<&str>) -> anyhow::Result<()> {
     use sea_orm::ConnectionTrait;
     let admin = connect_retry(superuser_url).await?;
@@ -449,6 +450,15 @@ pub async fn create_database(superuser_url: &str, name: &str, template: Option<&
             .await
             .with_context(|| format!("creating database {name}"))?;
     }
+    // Only the server's role connects (the owner does as the database's
+    // owner; superusers always can): a role that could connect could also
+    // NOTIFY on the database, or look around its catalog.
+    admin
+        .execute_unprepared(&format!(
+            "REVOKE CONNECT ON DATABASE \"{name}\" FROM PUBLIC; GRANT CONNECT ON DATABASE \"{name}\" TO {APP_ROLE}"
+        ))
+        .await
+        .with_context(|| format!("granting connect on database {name}"))?;
     admin.close().await?;
     let db = connect_retry(&LocalUrls::with_database(superuser_url, name)).await?;
     db.execute_unprepared("CREATE EXTENSION IF NOT EXISTS vector; CREATE EXTENSION IF NOT EXISTS pg_trgm;")

@@ -3,10 +3,12 @@
 //!
 //! 1. `prepare_request`: a [`RequestScope`] for the caller (from the HTTP
 //!    handler's request data or the websocket connection's data) joins the
-//!    request data; the variables are kept, redacted, for the audit row.
+//!    request data; the variables are kept for the audit row, every value
+//!    redacted until the document is known.
 //! 2. `parse_query` / `validation`: what the operation is (or the refusal
-//!    the gate attached, see `graphql::gate`); request errors get a stable
-//!    `extensions.code`.
+//!    the gate attached, see `graphql::gate`); the variables that reach a
+//!    secret input are redacted by where the document puts them (see
+//!    [`secrets`]); request errors get a stable `extensions.code`.
 //! 3. `execute`: for a signed-in query or mutation the transaction opens
 //!    before any resolver runs (where a suspended tenant or disabled user is
 //!    refused), then the tenant's rate limit is checked, so a refused request
@@ -38,7 +40,7 @@ use entity::enums::{AuditOutcome, QuotaMetric};
 use opentelemetry::KeyValue;
 use tracing::{Instrument, Span, field::Empty};
 
-use super::uncoded;
+use super::{secrets, uncoded};
 use crate::{
     audit::{AuditRecord, diff},
     auth::Principal,
@@ -98,8 +100,10 @@ struct State {
     /// The operation the client asked for, from the request.
     requested_operation: Option<String>,
     operation: OperationInfo,
-    /// The document's text, to explain errors that come without a code.
+    /// The document's text, to explain errors that come without a code
+    /// (never stored: it may hold secrets written as literals).
     query: String,
+    /// The variables as the audit row keeps them (secrets redacted).
     variables: serde_json::Value,
     /// Set once the audit row is written or queued: one per operation.
     audited: bool,
@@ -258,7 +262,7 @@ impl Extension for Lifecycle {
                 .map(RequestMeta::for_operation)
                 .unwrap_or_default(),
         };
-        let variables = serde_json::to_value(&request.variables).unwrap_or_default();
+        let variables = secrets::redact_variables(&request.variables, None);
         record_caller(&self.inner.span, &principal, &meta);
         let scope = Arc::new(RequestScope::new(state.db.clone(), principal, meta));
         request.data.insert(Arc::new(Loaders::new(&scope)));
@@ -267,7 +271,7 @@ impl Extension for Lifecycle {
             s.app = Some(state);
             s.scope = Some(scope);
             s.requested_operation.clone_from(&request.operation_name);
-            s.variables = diff::redact(&variables);
+            s.variables = variables;
         });
         next.run(ctx, request).await
     }
@@ -291,9 +295,11 @@ impl Extension for Lifecycle {
         let info = operation_info(&document, requested.as_deref());
         self.inner.span.record("operation", info.label());
         record_for_traces(&self.inner.span, &info);
+        let redacted = secrets::redact_variables(variables, Some(&document));
         self.inner.with(|s| {
             s.operation = info;
             s.query = query.to_owned();
+            s.variables = redacted;
         });
         Ok(document)
     }
