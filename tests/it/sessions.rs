@@ -19,14 +19,17 @@ async fn create_update_cancel_delete() {
             Some(&s.member.token),
             CREATE,
             json!({ "i": { "workspaceId": s.workspace, "title": "  The Heist  ", "logline": "Five thieves.",
-                           "genre": "thriller", "language": "zh-Hans", "config": { "temperature": 0.7 } } }),
+                           "genre": "thriller", "language": "zh_hans", "config": { "temperature": 0.7 } } }),
         )
         .await;
     let session = &data["createSession"]["session"];
     assert_eq!(session["title"], "The Heist");
     assert_eq!(session["status"], "PLANNING");
     assert_eq!(session["version"], 1);
-    assert_eq!(session["language"], "zh-Hans");
+    assert_eq!(
+        session["language"], "zh-Hans",
+        "one language rule: canonical case, `_` read as `-`"
+    );
     assert_eq!(session["config"]["temperature"], 0.7);
     assert_eq!(session["workspace"]["id"], s.workspace.to_string());
     assert_eq!(session["createdBy"], s.member.id.to_string());

@@ -224,25 +224,6 @@ pub async fn count(db: &impl ConnectionTrait, caller: &TenantCaller, filter: &Se
     Ok(filtered(caller, filter).count(db).await?)
 }
 
-/// A BCP 47 language tag such as `en`, `zh-Hans`, `pt-BR`.
-fn language(field: &str, value: &str) -> AppResult<String> {
-    let value = value.trim();
-    let mut parts = value.split('-');
-    let primary = parts.next().unwrap_or_default();
-    let ok = (2..=3).contains(&primary.len())
-        && primary.bytes().all(|b| b.is_ascii_alphabetic())
-        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
-        && value.len() <= 35;
-    if ok {
-        Ok(value.to_owned())
-    } else {
-        Err(AppError::bad_input(
-            field,
-            format!("`{field}` must be a language tag such as `en`, `zh-Hans` or `pt-BR`"),
-        ))
-    }
-}
-
 fn config(value: serde_json::Value) -> AppResult<serde_json::Value> {
     let value = validate::json_object("config", value)?;
     if value.to_string().len() > MAX_CONFIG_BYTES {
@@ -263,7 +244,7 @@ pub async fn create(
     let title = validate::name("title", &input.title, MAX_TITLE)?;
     let logline = validate::optional_text("logline", input.logline, MAX_LOGLINE)?;
     let genre = validate::optional_text("genre", input.genre, MAX_GENRE)?;
-    let language = language("language", input.language.as_deref().unwrap_or("en"))?;
+    let language = validate::language("language", input.language.as_deref().unwrap_or("en"))?;
     let config = config(input.config.unwrap_or_else(|| serde_json::json!({})))?;
     let tx = db.begin().await?;
     workspaces::get_writable(&tx, caller, input.workspace_id).await?;
@@ -314,7 +295,7 @@ pub async fn update(
         model.genre = Set(validate::optional_text("genre", genre, MAX_GENRE)?);
     }
     if let Some(lang) = change.language {
-        model.language = Set(language("language", &lang)?);
+        model.language = Set(validate::language("language", &lang)?);
     }
     if let Some(value) = change.config {
         model.config = Set(config(value)?);
