@@ -73,10 +73,15 @@ try {
   await page.waitForTimeout(1500);
   await gql("mutation($s: UUID!) { setOutline(input: {sessionId: $s, steps: [{title: \"Act 1\"}]}) { outline { id } } }",
     { s: sessionId });
-  await page.waitForFunction(
-    () => document.querySelector(".result-window .CodeMirror")?.CodeMirror.getValue().includes("OUTLINE_CHANGED"),
+  // The event as shown: a later one (the session's status change) may
+  // replace it in the result pane a moment after, so keep this one.
+  const shown = await page.waitForFunction(
+    () => {
+      const text = document.querySelector(".result-window .CodeMirror")?.CodeMirror.getValue();
+      return text && text.includes("OUTLINE_CHANGED") ? text : null;
+    },
     null, { timeout: 20000 });
-  report.event = JSON.parse(await editorValue(".result-window .CodeMirror"));
+  report.event = JSON.parse(await shown.jsonValue());
 } catch (err) {
   report.error = String(err);
   try {
