@@ -11,7 +11,7 @@
 //! lost.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -21,7 +21,7 @@ use std::{
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use entity::{audit_logs, enums::QuotaMetric};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use tokio::{
     sync::{Mutex, mpsc, oneshot},
     task::JoinHandle,
@@ -331,81 +331,97 @@ impl From<sea_orm::DbErr> for WriteError {
     }
 }
 
+/// Writes a batch in one transaction. Every statement has one shape
+/// whatever the batch size (the rows travel as one JSON array), so each
+/// pooled backend caches one plan per statement, not one per batch size.
 async fn write(db: &Db, rows: &[AuditRecord], counters: &Counters) -> Result<(), WriteError> {
     let tx = db.begin_platform().await?;
-    // A tenant deleted since its request was answered: keep the row, unlinked.
-    // KEY SHARE makes a concurrent deletion wait for this batch (whose rows
-    // its trigger then deletes) rather than leave rows of a tenant gone.
-    let mentioned: Vec<Uuid> = rows
-        .iter()
-        .filter_map(|r| r.tenant_id)
-        .chain(counters.keys().map(|(t, _, _)| t.uuid()))
-        .collect::<std::collections::HashSet<_>>()
-        .into_iter()
-        .collect();
-    let existing: std::collections::HashSet<Uuid> = if mentioned.is_empty() {
-        Default::default()
-    } else {
-        entity::tenants::Entity::find()
-            .select_only()
-            .column(entity::tenants::Column::Id)
-            .filter(sea_orm::ColumnTrait::is_in(&entity::tenants::Column::Id, mentioned))
-            .lock(sea_orm::sea_query::LockType::KeyShare)
-            .into_tuple::<Uuid>()
-            .all(&tx)
-            .await?
-            .into_iter()
-            .collect()
-    };
-    let rows = rows.iter().cloned().map(|mut r| {
-        if let Some(t) = r.tenant_id
-            && !existing.contains(&t)
-        {
-            r.tenant_id = None;
-            if let Some(details) = r.details.as_object_mut() {
-                details.insert("deletedTenantId".into(), serde_json::Value::String(t.to_string()));
-            }
-        }
-        audit_logs::ActiveModel::from(r)
-    });
-    let rows: Vec<_> = rows.collect();
+    let existing = lock_tenants(&tx, rows, counters).await?;
     for chunk in rows.chunks(BATCH) {
-        audit_logs::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&tx)
-            .await?;
+        let rows: Vec<serde_json::Value> = chunk.iter().map(|r| row_json(r, &existing)).collect();
+        tx.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "INSERT INTO screenplay.audit_logs ({AUDIT_COLUMNS}) SELECT {AUDIT_COLUMNS} \
+                 FROM jsonb_populate_recordset(NULL::screenplay.audit_logs, $1::jsonb)"
+            ),
+            [serde_json::Value::Array(rows).into()],
+        ))
+        .await?;
     }
-    let counters: Vec<_> = counters
+    let counters: Vec<serde_json::Value> = counters
         .iter()
         .filter(|((t, _, _), _)| existing.contains(&t.uuid()))
+        .map(|((tenant, metric, bucket), amount)| {
+            serde_json::json!({ "t": tenant.uuid(), "m": metric.as_str(), "b": bucket, "v": amount })
+        })
         .collect();
     if !counters.is_empty() {
-        let mut sql =
-            String::from("INSERT INTO screenplay.quota_usage (tenant_id, metric, bucket_start, value) VALUES ");
-        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(counters.len() * 4);
-        for (i, ((tenant, metric, bucket), amount)) in counters.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            let n = i * 4;
-            sql.push_str(&format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4));
-            values.extend([
-                (*tenant).into(),
-                metric.as_str().into(),
-                (*bucket).into(),
-                rust_decimal::Decimal::from(**amount).into(),
-            ]);
-        }
-        sql.push_str(
-            " ON CONFLICT (tenant_id, metric, bucket_start) \
-              DO UPDATE SET value = quota_usage.value + EXCLUDED.value, updated_at = now()",
-        );
-        tx.execute_raw(sea_orm::Statement::from_sql_and_values(
-            sea_orm::DbBackend::Postgres,
-            sql,
-            values,
+        tx.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO screenplay.quota_usage (tenant_id, metric, bucket_start, value) \
+             SELECT t, m, b, v FROM jsonb_to_recordset($1::jsonb) AS c(t uuid, m text, b timestamptz, v numeric) \
+             ON CONFLICT (tenant_id, metric, bucket_start) \
+             DO UPDATE SET value = quota_usage.value + EXCLUDED.value, updated_at = now()",
+            [serde_json::Value::Array(counters).into()],
         ))
         .await?;
     }
     tx.commit().await?;
     Ok(())
+}
+
+const AUDIT_COLUMNS: &str = "id, created_at, tenant_id, user_id, subject, role, request_id, operation_type, \
+     operation_name, fields, resource_type, resource_ids, outcome, error_codes, ip, user_agent, details, duration_ms";
+
+/// The tenants the batch mentions that still exist, locked KEY SHARE: a
+/// concurrent deletion waits for this batch (whose rows its trigger then
+/// deletes) rather than leave rows of a tenant gone.
+async fn lock_tenants(
+    tx: &impl ConnectionTrait,
+    rows: &[AuditRecord],
+    counters: &Counters,
+) -> Result<HashSet<Uuid>, WriteError> {
+    let mentioned: HashSet<Uuid> = rows
+        .iter()
+        .filter_map(|r| r.tenant_id)
+        .chain(counters.keys().map(|(t, _, _)| t.uuid()))
+        .collect();
+    if mentioned.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows = tx
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id FROM screenplay.tenants WHERE id = ANY($1) FOR KEY SHARE",
+            [mentioned.into_iter().collect::<Vec<Uuid>>().into()],
+        ))
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| row.try_get::<Uuid>("", "id").ok())
+        .collect())
+}
+
+/// One audit row as `jsonb_populate_recordset` reads it. A row whose tenant
+/// was deleted since its request was answered is kept, unlinked.
+fn row_json(r: &AuditRecord, existing: &HashSet<Uuid>) -> serde_json::Value {
+    let mut details = r.details.clone();
+    let tenant_id = match r.tenant_id {
+        Some(t) if !existing.contains(&t) => {
+            if let Some(object) = details.as_object_mut() {
+                object.insert("deletedTenantId".into(), serde_json::Value::String(t.to_string()));
+            }
+            None
+        }
+        other => other,
+    };
+    serde_json::json!({
+        "id": r.id, "created_at": r.created_at, "tenant_id": tenant_id, "user_id": r.user_id,
+        "subject": r.subject, "role": r.role, "request_id": r.request_id,
+        "operation_type": r.operation_type, "operation_name": r.operation_name, "fields": r.fields,
+        "resource_type": r.resource_type, "resource_ids": r.resource_ids, "outcome": r.outcome.as_str(),
+        "error_codes": r.error_codes, "ip": r.ip, "user_agent": r.user_agent, "details": details,
+        "duration_ms": r.duration_ms,
+    })
 }

@@ -70,13 +70,25 @@ impl TestApp {
     /// A server whose pool connects through `app_url`; `pgbouncer` sets
     /// `SCREENPLAY_DB_PGBOUNCER` (PgBouncer in transaction mode in front).
     pub async fn spawn_with_pool(db: TestDb, app_url: String, flags: &[&str], pgbouncer: bool) -> Self {
+        let mut database = DatabaseArgs::at(&app_url, Some(&db.owner_url));
+        database.pool_size = 8;
+        database.pgbouncer = pgbouncer;
+        Self::spawn_with_database(db, database, flags).await
+    }
+
+    /// A server on a database of its own whose pool holds `size` connections.
+    pub async fn spawn_with_pool_size(size: u32) -> Self {
+        let db = TestDb::create().await;
+        let mut database = DatabaseArgs::at(&db.app_url, Some(&db.owner_url));
+        database.pool_size = size;
+        Self::spawn_with_database(db, database, &[]).await
+    }
+
+    async fn spawn_with_database(db: TestDb, database: DatabaseArgs, flags: &[&str]) -> Self {
         screenplay_api::runtime::init_tls();
         let mut args = vec!["--bind", "127.0.0.1:0", "--jwt-secret", JWT_SECRET, "--no-migrate"];
         args.extend_from_slice(flags);
         let serve = ServeArgs::parse_flags(&args).expect("serve flags");
-        let mut database = DatabaseArgs::at(&app_url, Some(&db.owner_url));
-        database.pool_size = 8;
-        database.pgbouncer = pgbouncer;
         let config = Config::from_args(serve, database).expect("config");
         let server = Application::build(config).await.expect("application").spawn();
         Self {
