@@ -55,7 +55,10 @@ impl Application {
         if config.migrate {
             database::migrate(&database).await?;
         }
-        let db = database::connect(&database, &config.database).await?;
+        let fairness = config.fairness;
+        let db = database::connect(&database, &config.database)
+            .await?
+            .with_timeouts(fairness.statement_timeout, fairness.lock_timeout);
         let mut state = build_state(config, db, &database).await?;
         // Local development only: a demo tenant, and GraphiQL signed in as its admin.
         let demo = match database.is_local() {

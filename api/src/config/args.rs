@@ -15,8 +15,8 @@ use super::{
     schedule::ScheduleConfig,
     secret::{Secret, check_signing_secret},
     settings::{
-        AuthConfig, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig, HttpConfig, HttpEmbeddingConfig,
-        IngestConfig, LimitsConfig, LoginConfig, LoginLimits, PersistedConfig,
+        AuthConfig, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig, FairnessConfig, HttpConfig,
+        HttpEmbeddingConfig, IngestConfig, LimitsConfig, LoginConfig, LoginLimits, PersistedConfig,
     },
 };
 
@@ -133,6 +133,18 @@ pub struct ServeArgs {
     /// Per-request timeout.
     #[arg(long, env = "SCREENPLAY_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+
+    /// Longest one statement may run (PostgreSQL `statement_timeout`, set in
+    /// every request's transaction); below the request timeout. Default:
+    /// 5/6 of the request timeout (25s of 30s).
+    #[arg(long, env = "SCREENPLAY_STATEMENT_TIMEOUT", value_parser = parse_duration)]
+    pub statement_timeout: Option<Duration>,
+
+    /// Longest a statement waits for a row or table lock (PostgreSQL
+    /// `lock_timeout`); at most the statement timeout. Default: 1/3 of the
+    /// request timeout (10s of 30s).
+    #[arg(long, env = "SCREENPLAY_LOCK_TIMEOUT", value_parser = parse_duration)]
+    pub lock_timeout: Option<Duration>,
 
     /// `development` or `production`: production turns GraphiQL,
     /// introspection, field suggestions and the localhost CORS default off
@@ -456,11 +468,46 @@ impl ServeArgs {
     }
 }
 
+impl ServeArgs {
+    /// Statement and lock timeouts inside the request timeout; errors name
+    /// the variables.
+    fn fairness(&self) -> anyhow::Result<FairnessConfig> {
+        let request = self.request_timeout;
+        if request < Duration::from_millis(100) {
+            bail!("SCREENPLAY_REQUEST_TIMEOUT must be at least 100ms");
+        }
+        let statement = self.statement_timeout.unwrap_or(request * 5 / 6);
+        let lock = self.lock_timeout.unwrap_or(request / 3).min(statement);
+        if statement.is_zero() || statement >= request {
+            bail!(
+                "SCREENPLAY_STATEMENT_TIMEOUT ({statement:?}) must be above 0 and below SCREENPLAY_REQUEST_TIMEOUT \
+                 ({request:?}), so a slow statement is stopped before its request is answered"
+            );
+        }
+        if let Some(explicit) = self.lock_timeout
+            && (explicit.is_zero() || explicit > statement)
+        {
+            bail!(
+                "SCREENPLAY_LOCK_TIMEOUT ({explicit:?}) must be above 0 and at most SCREENPLAY_STATEMENT_TIMEOUT \
+                 ({statement:?})"
+            );
+        }
+        if statement < Duration::from_millis(1) || lock < Duration::from_millis(1) {
+            bail!("SCREENPLAY_STATEMENT_TIMEOUT and SCREENPLAY_LOCK_TIMEOUT must be at least 1ms");
+        }
+        Ok(FairnessConfig {
+            statement_timeout: statement,
+            lock_timeout: lock,
+        })
+    }
+}
+
 impl Config {
     /// Checks the arguments and builds the configuration; errors name the variable.
     pub fn from_args(args: ServeArgs, database: DatabaseArgs) -> anyhow::Result<Self> {
         let development = args.env == Environment::Development;
         args.check()?;
+        let fairness = args.fairness()?;
         let idp = args.idp.config()?;
         let embedding = args.embedding.config()?;
         let ingest = args.ingest.config()?;
@@ -476,6 +523,7 @@ impl Config {
         Ok(Self {
             bind: args.bind,
             database,
+            fairness,
             migrate: !args.no_migrate,
             embedding,
             ingest,

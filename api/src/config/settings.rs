@@ -12,6 +12,8 @@ pub struct Config {
     pub bind: SocketAddr,
     /// Where the database is; unset URL: the local development database.
     pub database: DatabaseArgs,
+    /// Statement and lock timeouts.
+    pub fairness: FairnessConfig,
     /// Apply pending migrations at start.
     pub migrate: bool,
     /// Audit rows, usage counters and rate limits on.
@@ -28,6 +30,16 @@ pub struct Config {
     pub maintenance_schedule: Option<ScheduleConfig>,
     pub embedding: EmbeddingConfig,
     pub ingest: IngestConfig,
+}
+
+/// How long one request's statements may take, so that one slow or
+/// blocked request cannot hold a connection for long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FairnessConfig {
+    /// PostgreSQL `statement_timeout` of request transactions (below the request timeout).
+    pub statement_timeout: Duration,
+    /// PostgreSQL `lock_timeout` of request transactions (at most the statement timeout).
+    pub lock_timeout: Duration,
 }
 
 /// Persisted queries.

@@ -105,6 +105,10 @@ pub struct Db {
     switch_to_app_role: bool,
     max_connections: u32,
     stats: Arc<DbStats>,
+    /// `set_config` calls for the select list of a transaction's first
+    /// statement (statement and lock timeouts), each led by a comma; empty
+    /// when the transactions have no timeouts.
+    pub(super) tx_settings: Arc<str>,
 }
 
 impl Db {
@@ -147,7 +151,22 @@ impl Db {
             switch_to_app_role: false,
             max_connections: options.max_connections,
             stats,
+            tx_settings: Arc::from(""),
         })
+    }
+
+    /// Every transaction begun from now on limits its statements with
+    /// PostgreSQL's `statement_timeout` and `lock_timeout` (set local to the
+    /// transaction, in its first statement: no extra round trip).
+    pub fn with_timeouts(mut self, statement: Duration, lock: Duration) -> Self {
+        let millis = |d: Duration| d.as_millis().max(1);
+        self.tx_settings = Arc::from(format!(
+            ", set_config('statement_timeout', '{}', true) AS statement_timeout, \
+             set_config('lock_timeout', '{}', true) AS lock_timeout",
+            millis(statement),
+            millis(lock)
+        ));
+        self
     }
 
     /// Checks how the login role relates to row-level security. A role that

@@ -6,7 +6,9 @@
 //! tenant is active and the caller still exists and is enabled. PostgreSQL
 //! row-level security then limits every later statement of the transaction to
 //! that tenant, whatever the query says. Platform transactions assume the
-//! `screenplay_platform` role for the length of the transaction.
+//! `screenplay_platform` role for the length of the transaction. The same
+//! first statement sets the transaction's `statement_timeout` and
+//! `lock_timeout` (when the server has them, see [`Db::with_timeouts`]).
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use uuid::Uuid;
@@ -74,9 +76,13 @@ impl Db {
                 let row = tx
                     .query_one_raw(Statement::from_sql_and_values(
                         DbBackend::Postgres,
-                        "SELECT tenant_status, user_id, user_role, user_status, requests_per_minute, session_revoked, \
-                         current_setting($4, true) IS NOT DISTINCT FROM 'on' AS audit_insert_prepared \
-                         FROM screenplay.begin_tenant_request($1, $2, $3)",
+                        format!(
+                            "SELECT tenant_status, user_id, user_role, user_status, requests_per_minute, \
+                             session_revoked, \
+                             current_setting($4, true) IS NOT DISTINCT FROM 'on' AS audit_insert_prepared{} \
+                             FROM screenplay.begin_tenant_request($1, $2, $3)",
+                            self.tx_settings
+                        ),
                         [
                             (*tenant_id).into(),
                             subject.clone().into(),
@@ -99,11 +105,20 @@ impl Db {
                 Ok((tx, Some(status)))
             }
             TxScope::TenantSystem { tenant_id } => {
-                set_tenant(&tx, *tenant_id).await?;
+                tx.execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    format!("SELECT set_config('app.tenant_id', $1, true){}", self.tx_settings),
+                    [tenant_id.to_string().into()],
+                ))
+                .await?;
                 Ok((tx, None))
             }
             TxScope::Platform => {
-                tx.execute_unprepared("SET LOCAL ROLE screenplay_platform").await?;
+                tx.execute_unprepared(&format!(
+                    "SELECT set_config('role', 'screenplay_platform', true){}",
+                    self.tx_settings
+                ))
+                .await?;
                 Ok((tx, None))
             }
         }
@@ -127,11 +142,14 @@ impl Db {
         let row = tx
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT admin_id, status, \
-                 CASE WHEN isfinite(tokens_valid_after) THEN ceil(extract(epoch FROM tokens_valid_after))::bigint END \
-                 AS tokens_valid_after, \
-                 set_config('role', 'screenplay_platform', true) AS role \
-                 FROM screenplay.platform_admin_status($1, $2)",
+                format!(
+                    "SELECT admin_id, status, \
+                     CASE WHEN isfinite(tokens_valid_after) THEN ceil(extract(epoch FROM tokens_valid_after))::bigint \
+                     END AS tokens_valid_after, \
+                     set_config('role', 'screenplay_platform', true) AS role{} \
+                     FROM screenplay.platform_admin_status($1, $2)",
+                    self.tx_settings
+                ),
                 [issuer.into(), subject.into()],
             ))
             .await?;
@@ -150,15 +168,4 @@ impl Db {
     pub async fn begin_platform(&self) -> AppResult<DatabaseTransaction> {
         Ok(self.begin(&TxScope::Platform).await?.0)
     }
-}
-
-/// Scopes an open transaction to `tenant_id` (SET LOCAL app.tenant_id).
-pub async fn set_tenant(tx: &DatabaseTransaction, tenant_id: TenantId) -> AppResult<()> {
-    tx.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT set_config('app.tenant_id', $1, true)",
-        [tenant_id.to_string().into()],
-    ))
-    .await?;
-    Ok(())
 }
