@@ -8,7 +8,9 @@
 //! that tenant, whatever the query says. Platform transactions assume the
 //! `screenplay_platform` role for the length of the transaction. The same
 //! first statement sets the transaction's `statement_timeout` and
-//! `lock_timeout` (when the server has them, see [`Db::with_timeouts`]).
+//! `lock_timeout` (when the server has them, see [`Db::with_timeouts`]) and
+//! reports the backend's process id, so that an abandoned request's
+//! statement can be cancelled.
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use uuid::Uuid;
@@ -49,6 +51,8 @@ pub struct CallerStatus {
     pub audit_insert_prepared: bool,
     /// The token's sign-in was revoked (logout, refresh-token reuse).
     pub session_revoked: bool,
+    /// The server process of the transaction's connection (`pg_backend_pid()`).
+    pub backend_pid: i32,
 }
 
 /// What the database says about a platform admin (`platform_admins`).
@@ -59,6 +63,8 @@ pub struct AdminStatus {
     /// Tokens issued before this (seconds since the epoch, rounded up: a
     /// token issued in the second of a revocation is refused too) are refused.
     pub tokens_valid_after: Option<i64>,
+    /// The server process of the transaction's connection (`pg_backend_pid()`).
+    pub backend_pid: i32,
 }
 
 impl Db {
@@ -78,7 +84,7 @@ impl Db {
                         DbBackend::Postgres,
                         format!(
                             "SELECT tenant_status, user_id, user_role, user_status, requests_per_minute, \
-                             session_revoked, \
+                             session_revoked, pg_backend_pid() AS backend_pid, \
                              current_setting($4, true) IS NOT DISTINCT FROM 'on' AS audit_insert_prepared{} \
                              FROM screenplay.begin_tenant_request($1, $2, $3)",
                             self.tx_settings
@@ -99,6 +105,7 @@ impl Db {
                     user_status: row.try_get("", "user_status")?,
                     requests_per_minute: row.try_get("", "requests_per_minute")?,
                     session_revoked: row.try_get("", "session_revoked")?,
+                    backend_pid: row.try_get("", "backend_pid")?,
                     // Behind PgBouncer the marker may belong to another client's session.
                     audit_insert_prepared: !self.pgbouncer && row.try_get("", "audit_insert_prepared")?,
                 };
@@ -145,7 +152,7 @@ impl Db {
                 format!(
                     "SELECT admin_id, status, \
                      CASE WHEN isfinite(tokens_valid_after) THEN ceil(extract(epoch FROM tokens_valid_after))::bigint \
-                     END AS tokens_valid_after, \
+                     END AS tokens_valid_after, pg_backend_pid() AS backend_pid, \
                      set_config('role', 'screenplay_platform', true) AS role{} \
                      FROM screenplay.platform_admin_status($1, $2)",
                     self.tx_settings
@@ -158,6 +165,7 @@ impl Db {
                 admin_id: row.try_get("", "admin_id")?,
                 active: row.try_get::<String>("", "status")? == "active",
                 tokens_valid_after: row.try_get("", "tokens_valid_after")?,
+                backend_pid: row.try_get("", "backend_pid")?,
             }),
             None => None,
         };

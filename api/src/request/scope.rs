@@ -1,8 +1,14 @@
 //! One GraphQL operation's scope: the principal, the facts of the request
 //! behind it, the transaction every resolver shares (opened on first use
 //! through [`begin_as`]) and the notes its audit row is made from.
+//!
+//! An operation that ends without [`RequestScope::finish`] (timed out,
+//! its client gone) is abandoned: the statement its connection runs is
+//! cancelled and the transaction rolled back before the connection is
+//! given back, so the pool never gets a connection
+//! still waiting on a lock or inside a transaction.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use sea_orm::DatabaseTransaction;
 use tokio::sync::Mutex;
@@ -66,6 +72,8 @@ struct ScopeState {
     requests_per_minute: Option<i32>,
     /// The transaction's connection has the prepared audit INSERT.
     audit_insert_prepared: bool,
+    /// The server process of the transaction's connection.
+    backend_pid: Option<i32>,
     finished: bool,
 }
 
@@ -132,6 +140,7 @@ impl RequestScope {
         let (tx, caller) = (entry.tx, entry.caller);
         state.requests_per_minute = entry.requests_per_minute;
         state.audit_insert_prepared = entry.audit_insert_prepared;
+        state.backend_pid = entry.backend_pid;
         let tx = Arc::new(tx);
         state.tx = Some(tx.clone());
         state.caller = Some(caller.clone());
@@ -204,4 +213,48 @@ impl RequestScope {
             }
         }
     }
+}
+
+impl Drop for RequestScope {
+    /// An operation dropped with its transaction open (its client went
+    /// away, or a layer above gave up on it): abandoned on a task of its own.
+    fn drop(&mut self) {
+        let state = self.state.get_mut();
+        let Some(tx) = state.tx.take() else { return };
+        let pid = state.backend_pid;
+        let db = self.db.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(abandon(db, tx, pid));
+        }
+        // Without a runtime, dropping the transaction queues its rollback.
+    }
+}
+
+/// Cancels the statement of an abandoned transaction and rolls it back.
+/// The connection is held throughout, so the process id cannot belong to
+/// another request's connection by the time the cancel arrives.
+async fn abandon(db: Db, tx: Arc<DatabaseTransaction>, pid: Option<i32>) {
+    if let Some(pid) = pid {
+        db.cancel_backend(pid).await;
+    }
+    let mut tx = tx;
+    // Resolvers' clones go with the operation's futures; wait for stragglers briefly.
+    for _ in 0..100 {
+        match Arc::try_unwrap(tx) {
+            Ok(owned) => {
+                match tokio::time::timeout(Duration::from_secs(2), owned.rollback()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(err)) => tracing::warn!(error = %err, "rolling back an abandoned transaction failed"),
+                    // Dropped, the transaction queues its rollback for the pool to send.
+                    Err(_) => tracing::warn!("rolling back an abandoned transaction timed out"),
+                }
+                return;
+            }
+            Err(shared) => {
+                tx = shared;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    tracing::warn!("an abandoned transaction is still shared; its rollback is left to the pool");
 }

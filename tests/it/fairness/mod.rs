@@ -1,17 +1,19 @@
-//! Fast and fair under load: statement and lock timeouts.
+//! Fast and fair under load: statement and lock timeouts, and cancelled
+//! requests that leave nothing behind.
 //! Each test holds a row lock from another connection (as the owner) and
 //! sends requests that wait on it.
 
+mod cancellation;
 mod timeouts;
 
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::TestDb;
+use crate::helpers::{TestApp, TestDb, cluster, scalar_i64};
 
 /// The mutation that waits on a locked workspace row.
 pub const RENAME: &str = "mutation($i: UpdateWorkspaceInput!) { updateWorkspace(input: $i) { workspace { id name } } }";
@@ -58,6 +60,41 @@ pub async fn timed_post(
         .map(str::to_owned);
     let body = resp.json().await.unwrap_or(Value::Null);
     (status, retry_after, body, started.elapsed())
+}
+
+/// Backends of the server's pool (`application_name` screenplay) that are
+/// waiting on a lock, and those idle inside a transaction, as a superuser sees them.
+pub async fn stuck_backends(superuser: &DatabaseConnection, database: &str) -> (i64, i64) {
+    let waiting = scalar_i64(
+        superuser,
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{database}' \
+             AND application_name = 'screenplay' AND wait_event_type = 'Lock'"
+        ),
+    )
+    .await;
+    let idle_in_tx = scalar_i64(
+        superuser,
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{database}' \
+             AND application_name = 'screenplay' AND state LIKE 'idle in transaction%'"
+        ),
+    )
+    .await;
+    (waiting, idle_in_tx)
+}
+
+/// Polls [`stuck_backends`] until both are 0 or `within` passed; returns the last counts.
+pub async fn wait_unstuck(app: &TestApp, within: Duration) -> (i64, i64) {
+    let superuser = cluster::connect(&app.db.superuser_url).await;
+    let started = Instant::now();
+    loop {
+        let counts = stuck_backends(&superuser, &app.db.name).await;
+        if counts == (0, 0) || started.elapsed() > within {
+            return counts;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The first error's `extensions`.
