@@ -26,6 +26,7 @@ use crate::{
     maintenance::{partitions, scheduler::Scheduler},
     metrics::{SearchLatencyRecorder, flush_loop},
     request::{
+        bulkhead::{TENANT_WAIT, TenantBulkhead},
         persisted::PersistedQueryStore,
         rate_limit::{LoginLimiter, RateLimiter},
     },
@@ -188,6 +189,7 @@ async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) ->
     tracing::info!(model = embedder.model(), "embedding provider");
     password::start(hashing_limits(&config.login));
     let login_limiter = LoginLimiter::new(config.login.limits);
+    let bulkhead = TenantBulkhead::new(config.fairness.tenant_max_connections, TENANT_WAIT);
     Ok(AppState {
         config,
         db,
@@ -195,6 +197,7 @@ async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) ->
         issuer,
         audit,
         rate_limiter: RateLimiter::default(),
+        bulkhead,
         login_limiter,
         persisted,
         events: EventHub::new(listen_url),

@@ -146,6 +146,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SCREENPLAY_LOCK_TIMEOUT", value_parser = parse_duration)]
     pub lock_timeout: Option<Duration>,
 
+    /// Pool connections one tenant's requests may hold at once; a request
+    /// beyond waits a moment, then answers RATE_LIMITED. Default (0): half
+    /// the pool, at least 1.
+    #[arg(long, env = "SCREENPLAY_TENANT_MAX_CONNECTIONS", default_value_t = 0)]
+    pub tenant_max_connections: u32,
+
     /// `development` or `production`: production turns GraphiQL,
     /// introspection, field suggestions and the localhost CORS default off
     /// (each can still be turned on by its own setting).
@@ -469,9 +475,9 @@ impl ServeArgs {
 }
 
 impl ServeArgs {
-    /// Statement and lock timeouts inside the request timeout; errors name
-    /// the variables.
-    fn fairness(&self) -> anyhow::Result<FairnessConfig> {
+    /// Statement and lock timeouts inside the request timeout, and the
+    /// per-tenant share of the pool; errors name the variables.
+    fn fairness(&self, pool_size: u32) -> anyhow::Result<FairnessConfig> {
         let request = self.request_timeout;
         if request < Duration::from_millis(100) {
             bail!("SCREENPLAY_REQUEST_TIMEOUT must be at least 100ms");
@@ -495,9 +501,20 @@ impl ServeArgs {
         if statement < Duration::from_millis(1) || lock < Duration::from_millis(1) {
             bail!("SCREENPLAY_STATEMENT_TIMEOUT and SCREENPLAY_LOCK_TIMEOUT must be at least 1ms");
         }
+        if self.tenant_max_connections > pool_size {
+            bail!(
+                "SCREENPLAY_TENANT_MAX_CONNECTIONS ({}) must be at most SCREENPLAY_DB_POOL_SIZE ({pool_size})",
+                self.tenant_max_connections
+            );
+        }
+        let tenant_max_connections = match self.tenant_max_connections {
+            0 => (pool_size / 2).max(1),
+            n => n,
+        };
         Ok(FairnessConfig {
             statement_timeout: statement,
             lock_timeout: lock,
+            tenant_max_connections,
         })
     }
 }
@@ -507,7 +524,7 @@ impl Config {
     pub fn from_args(args: ServeArgs, database: DatabaseArgs) -> anyhow::Result<Self> {
         let development = args.env == Environment::Development;
         args.check()?;
-        let fairness = args.fairness()?;
+        let fairness = args.fairness(database.pool_size)?;
         let idp = args.idp.config()?;
         let embedding = args.embedding.config()?;
         let ingest = args.ingest.config()?;

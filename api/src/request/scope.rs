@@ -1,11 +1,12 @@
 //! One GraphQL operation's scope: the principal, the facts of the request
 //! behind it, the transaction every resolver shares (opened on first use
-//! through [`begin_as`]) and the notes its audit row is made from.
+//! through [`begin_as`], within the tenant's share of the pool) and the
+//! notes its audit row is made from.
 //!
 //! An operation that ends without [`RequestScope::finish`] (timed out,
 //! its client gone) is abandoned: the statement its connection runs is
-//! cancelled and the transaction rolled back before the connection is
-//! given back, so the pool never gets a connection
+//! cancelled and the transaction rolled back before the connection (and
+//! the tenant's share) is given back, so the pool never gets a connection
 //! still waiting on a lock or inside a transaction.
 
 use std::{sync::Arc, time::Duration};
@@ -13,7 +14,10 @@ use std::{sync::Arc, time::Duration};
 use sea_orm::DatabaseTransaction;
 use tokio::sync::Mutex;
 
-use super::tenancy::{Caller, begin_as};
+use super::{
+    bulkhead::{TenantBulkhead, TenantPermit},
+    tenancy::{Caller, begin_as},
+};
 use crate::{
     audit::{AuditRecord, diff, insert_and_commit},
     auth::{Principal, TenantCaller},
@@ -62,6 +66,7 @@ pub struct RequestScope {
     pub meta: RequestMeta,
     state: Mutex<ScopeState>,
     notes: std::sync::Mutex<AuditNotes>,
+    bulkhead: Option<TenantBulkhead>,
 }
 
 #[derive(Default)]
@@ -74,6 +79,8 @@ struct ScopeState {
     audit_insert_prepared: bool,
     /// The server process of the transaction's connection.
     backend_pid: Option<i32>,
+    /// The tenant's share of the pool this transaction holds.
+    permit: Option<TenantPermit>,
     finished: bool,
 }
 
@@ -85,7 +92,14 @@ impl RequestScope {
             meta,
             state: Mutex::new(ScopeState::default()),
             notes: std::sync::Mutex::new(AuditNotes::default()),
+            bulkhead: None,
         }
+    }
+
+    /// The transaction counts against its tenant's share of the pool.
+    pub fn with_bulkhead(mut self, bulkhead: TenantBulkhead) -> Self {
+        self.bulkhead = Some(bulkhead);
+        self
     }
 
     /// Records the resources a mutation touched (type and ids).
@@ -136,11 +150,16 @@ impl RequestScope {
         if let (Some(tx), Some(caller)) = (&state.tx, &state.caller) {
             return Ok((tx.clone(), caller.clone()));
         }
+        let permit = match (&self.bulkhead, self.principal.tenant_id()) {
+            (Some(bulkhead), Some(tenant)) => Some(bulkhead.acquire(tenant).await?),
+            _ => None,
+        };
         let entry = begin_as(&self.db, &self.principal).await?;
         let (tx, caller) = (entry.tx, entry.caller);
         state.requests_per_minute = entry.requests_per_minute;
         state.audit_insert_prepared = entry.audit_insert_prepared;
         state.backend_pid = entry.backend_pid;
+        state.permit = permit;
         let tx = Arc::new(tx);
         state.tx = Some(tx.clone());
         state.caller = Some(caller.clone());
@@ -187,10 +206,11 @@ impl RequestScope {
     /// A transaction still shared (a resolver that outlived the operation)
     /// is rolled back. Returns whether `audit` was written.
     pub async fn finish(&self, commit: bool, audit: Option<AuditRecord>) -> AppResult<bool> {
-        let (tx, prepared) = {
+        // The tenant's share is given back once the transaction has ended.
+        let (tx, prepared, _permit) = {
             let mut state = self.state.lock().await;
             state.finished = true;
-            (state.tx.take(), state.audit_insert_prepared)
+            (state.tx.take(), state.audit_insert_prepared, state.permit.take())
         };
         let Some(tx) = tx else { return Ok(false) };
         let tx = Arc::try_unwrap(tx).map_err(|_| {
@@ -221,10 +241,13 @@ impl Drop for RequestScope {
     fn drop(&mut self) {
         let state = self.state.get_mut();
         let Some(tx) = state.tx.take() else { return };
-        let pid = state.backend_pid;
+        let (pid, permit) = (state.backend_pid, state.permit.take());
         let db = self.db.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(abandon(db, tx, pid));
+            runtime.spawn(async move {
+                abandon(db, tx, pid).await;
+                drop(permit);
+            });
         }
         // Without a runtime, dropping the transaction queues its rollback.
     }

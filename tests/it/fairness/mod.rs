@@ -1,8 +1,9 @@
-//! Fast and fair under load: statement and lock timeouts, and cancelled
-//! requests that leave nothing behind.
+//! Fast and fair under load: statement and lock timeouts, cancelled
+//! requests that leave nothing behind, each tenant's share of the pool.
 //! Each test holds a row lock from another connection (as the owner) and
 //! sends requests that wait on it.
 
+mod bulkhead;
 mod cancellation;
 mod timeouts;
 

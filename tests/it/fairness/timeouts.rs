@@ -55,6 +55,7 @@ async fn the_timeouts_must_fit_inside_the_request_timeout() {
     let defaults = config(&[]).expect("defaults");
     assert_eq!(defaults.fairness.statement_timeout, Duration::from_secs(25));
     assert_eq!(defaults.fairness.lock_timeout, Duration::from_secs(10));
+    assert_eq!(defaults.fairness.tenant_max_connections, 8);
 
     let short = config(&["--request-timeout", "3s"]).expect("derived from the request timeout");
     assert_eq!(short.fairness.statement_timeout, Duration::from_millis(2500));
@@ -68,4 +69,9 @@ async fn the_timeouts_must_fit_inside_the_request_timeout() {
     );
     let err = config(&["--statement-timeout", "5s", "--lock-timeout", "6s"]).expect_err("lock above statement");
     assert!(format!("{err:#}").contains("SCREENPLAY_LOCK_TIMEOUT"), "{err:#}");
+    let err = config(&["--tenant-max-connections", "17"]).expect_err("above the pool");
+    assert!(
+        format!("{err:#}").contains("SCREENPLAY_TENANT_MAX_CONNECTIONS"),
+        "{err:#}"
+    );
 }

@@ -10,9 +10,9 @@
 //!    secret input are redacted by where the document puts them (see
 //!    [`secrets`]); request errors get a stable `extensions.code`.
 //! 3. `execute`: for a signed-in query or mutation the transaction opens
-//!    before any resolver runs (where a suspended tenant or disabled user is
-//!    refused), then the tenant's rate limit is checked, so a refused request
-//!    writes nothing. After the resolvers: a mutation's audit row is inserted
+//!    before any resolver runs (within the tenant's share of the pool; where
+//!    a suspended tenant or disabled user is refused), then the tenant's rate
+//!    limit is checked, so a refused request writes nothing. After the resolvers: a mutation's audit row is inserted
 //!    into its transaction and both commit together; a failed mutation rolls
 //!    back entirely (its `data` becomes null) and gets a failure row; queries
 //!    commit and queue their row; the tenant's `requests` and `mutations`
@@ -264,7 +264,8 @@ impl Extension for Lifecycle {
         };
         let variables = secrets::redact_variables(&request.variables, None);
         record_caller(&self.inner.span, &principal, &meta);
-        let scope = Arc::new(RequestScope::new(state.db.clone(), principal, meta));
+        let scope =
+            Arc::new(RequestScope::new(state.db.clone(), principal, meta).with_bulkhead(state.bulkhead.clone()));
         request.data.insert(Arc::new(Loaders::new(&scope)));
         request.data.insert(scope.clone());
         self.inner.with(|s| {
