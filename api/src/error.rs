@@ -46,8 +46,8 @@ pub enum ErrorCode {
     QuotaExceeded,
     RateLimited,
     /// The work took too long and was stopped: a statement or lock wait
-    /// over its limit, or no pool connection in time; nothing was changed,
-    /// and it may be retried.
+    /// over its limit, no pool connection in time, or the request's own
+    /// timeout; nothing was changed, and it may be retried.
     Timeout,
     Internal,
     /// The document is not GraphQL.
@@ -187,6 +187,8 @@ pub enum TimeoutReason {
     Lock,
     /// No pool connection came free in time.
     Pool,
+    /// The whole request ran longer than `SCREENPLAY_REQUEST_TIMEOUT` (HTTP 408).
+    Request,
 }
 
 impl TimeoutReason {
@@ -195,6 +197,7 @@ impl TimeoutReason {
             Self::Statement => "statement",
             Self::Lock => "lock",
             Self::Pool => "pool",
+            Self::Request => "request",
         }
     }
 
@@ -203,6 +206,7 @@ impl TimeoutReason {
             Self::Statement => "a database statement took too long and was cancelled; nothing was changed, retry later",
             Self::Lock => "the data is locked by other work; nothing was changed, retry later",
             Self::Pool => "the server is busy (no database connection free); nothing was changed, retry later",
+            Self::Request => "the request took too long and was cancelled; nothing was changed, retry later",
         }
     }
 }

@@ -31,6 +31,9 @@ pub struct RequestMeta {
     pub request_id: String,
     pub client_ip: Option<std::net::IpAddr>,
     pub user_agent: Option<String>,
+    /// When the request must be answered (`SCREENPLAY_REQUEST_TIMEOUT`);
+    /// `None` for websocket operations.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 impl RequestMeta {
@@ -232,6 +235,21 @@ impl RequestScope {
                 Ok(false)
             }
         }
+    }
+
+    /// Abandons the transaction now (the operation ran out of time): its
+    /// statement is cancelled and the transaction rolled back; nothing it
+    /// did is kept.
+    pub async fn abort(&self) {
+        let (tx, pid, permit) = {
+            let mut state = self.state.lock().await;
+            state.finished = true;
+            (state.tx.take(), state.backend_pid, state.permit.take())
+        };
+        if let Some(tx) = tx {
+            abandon(self.db.clone(), tx, pid).await;
+        }
+        drop(permit);
     }
 }
 

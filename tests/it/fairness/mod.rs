@@ -1,5 +1,6 @@
 //! Fast and fair under load: statement and lock timeouts, cancelled
-//! requests that leave nothing behind, each tenant's share of the pool.
+//! requests that leave nothing behind, each tenant's share of the pool, and
+//! the request timeout's answer audited.
 //! Each test holds a row lock from another connection (as the owner) and
 //! sends requests that wait on it.
 

@@ -7,8 +7,10 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use screenplay_api::config::{Config, DatabaseArgs, ServeArgs};
 
+use serde_json::json;
+
 use super::{RENAME, extensions, lock_workspace, rename, timed_post};
-use crate::helpers::{JWT_SECRET, TestApp};
+use crate::helpers::{JWT_SECRET, TestApp, audit::count_when};
 
 #[tokio::test]
 async fn a_statement_waiting_on_a_lock_past_the_lock_timeout_answers_timeout() {
@@ -74,4 +76,67 @@ async fn the_timeouts_must_fit_inside_the_request_timeout() {
         format!("{err:#}").contains("SCREENPLAY_TENANT_MAX_CONNECTIONS"),
         "{err:#}"
     );
+}
+
+/// An embedding provider that never answers in time.
+async fn silent_provider() -> String {
+    let app = axum::Router::new().route(
+        "/v1/embeddings",
+        axum::routing::post(|| async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            "late"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}/v1")
+}
+
+#[tokio::test]
+async fn a_request_answered_408_is_audited_with_the_timeout_and_leaves_no_transaction() {
+    let provider = silent_provider().await;
+    let app = TestApp::spawn_with(&[
+        "--request-timeout",
+        "1s",
+        "--embedding-url",
+        &provider,
+        "--embedding-model",
+        "fake-embed",
+        "--embedding-dimensions",
+        "8",
+        "--embedding-timeout",
+        "20s",
+        "--embedding-max-retries",
+        "0",
+    ])
+    .await;
+    let fx = app.tenant("late").await;
+    let workspace = app.workspace(&fx, "Scripts").await;
+
+    let started = std::time::Instant::now();
+    let (status, headers, body) = app
+        .post_with(
+            Some(&fx.admin_token),
+            json!({
+                "query": "query($i: SearchDocumentsInput!) { searchDocuments(input: $i) { score } }",
+                "variables": { "i": { "workspaceId": workspace, "query": "a storm at sea", "mode": "VECTOR" } },
+            }),
+            &[("x-request-id", "late-search-1")],
+        )
+        .await;
+    let took = started.elapsed();
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT, "{body}");
+    assert_eq!(extensions(&body)["code"], "TIMEOUT", "{body}");
+    assert_eq!(extensions(&body)["reason"], "request", "{body}");
+    assert_eq!(headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    assert!(took < Duration::from_millis(1900), "{took:?}");
+    eprintln!("answered 408 after {took:?}");
+
+    let sql = "SELECT count(*) FROM screenplay.audit_logs WHERE request_id = 'late-search-1' \
+               AND outcome = 'error' AND error_codes = '{TIMEOUT}'";
+    assert_eq!(count_when(&app, sql, |n| n == 1).await, 1, "the 408's audit row");
+    assert_eq!(super::wait_unstuck(&app, Duration::from_secs(2)).await, (0, 0));
 }
