@@ -189,6 +189,8 @@ pub enum TimeoutReason {
     Pool,
     /// The whole request ran longer than `SCREENPLAY_REQUEST_TIMEOUT` (HTTP 408).
     Request,
+    /// The server is shutting down and its grace period is over.
+    Shutdown,
 }
 
 impl TimeoutReason {
@@ -198,6 +200,7 @@ impl TimeoutReason {
             Self::Lock => "lock",
             Self::Pool => "pool",
             Self::Request => "request",
+            Self::Shutdown => "shutdown",
         }
     }
 
@@ -207,6 +210,7 @@ impl TimeoutReason {
             Self::Lock => "the data is locked by other work; nothing was changed, retry later",
             Self::Pool => "the server is busy (no database connection free); nothing was changed, retry later",
             Self::Request => "the request took too long and was cancelled; nothing was changed, retry later",
+            Self::Shutdown => "the server is shutting down; nothing was changed, retry on another instance",
         }
     }
 }

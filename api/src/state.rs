@@ -29,6 +29,9 @@ pub struct AppState {
     pub rate_limiter: RateLimiter,
     /// Each tenant's share of the pool.
     pub bulkhead: TenantBulkhead,
+    /// Set when the shutdown grace period is over: operations still running
+    /// are stopped, answered and audited.
+    pub grace_over: tokio::sync::watch::Sender<bool>,
     /// Sign-in attempts per client, tenant slug and account.
     pub login_limiter: LoginLimiter,
     pub persisted: Arc<PersistedQueryStore>,

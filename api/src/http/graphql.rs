@@ -12,8 +12,8 @@
 //!   200.
 //! - An operation refused for want of a valid token is 401 with
 //!   `WWW-Authenticate: Bearer`; a rate-limited one 429 with `Retry-After`;
-//!   one stopped by the request timeout 408, with `TIMEOUT` in the body
-//!   and `Retry-After`.
+//!   one stopped by the request timeout (or at the end of the shutdown
+//!   grace period) 408, with `TIMEOUT` in the body and `Retry-After`.
 
 use std::net::SocketAddr;
 
@@ -233,7 +233,7 @@ fn whole_request_timed_out(response: &async_graphql::Response) -> bool {
     response.errors.first().is_some_and(|e| {
         e.extensions.as_ref().is_some_and(|x| {
             matches!(x.get("reason"), Some(async_graphql::Value::String(r))
-                if r == TimeoutReason::Request.as_str())
+                if r == TimeoutReason::Request.as_str() || r == TimeoutReason::Shutdown.as_str())
         })
     })
 }

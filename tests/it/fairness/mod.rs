@@ -1,11 +1,12 @@
 //! Fast and fair under load: statement and lock timeouts, cancelled
-//! requests that leave nothing behind, each tenant's share of the pool, and
-//! the request timeout's answer audited.
+//! requests that leave nothing behind, each tenant's share of the pool, the
+//! request timeout's answer audited, and a shutdown bounded by its grace.
 //! Each test holds a row lock from another connection (as the owner) and
 //! sends requests that wait on it.
 
 mod bulkhead;
 mod cancellation;
+mod shutdown;
 mod timeouts;
 
 use std::time::{Duration, Instant};

@@ -13,7 +13,8 @@
 //!    before any resolver runs (within the tenant's share of the pool; where
 //!    a suspended tenant or disabled user is refused), then the tenant's rate
 //!    limit is checked, so a refused request writes nothing. The work races
-//!    the request's deadline: a stopped operation's statement is cancelled, its transaction rolled
+//!    the request's deadline and the end of the shutdown grace period: a
+//!    stopped operation's statement is cancelled, its transaction rolled
 //!    back, and it is answered `TIMEOUT` and audited like any other. After
 //!    the resolvers: a mutation's audit row is inserted
 //!    into its transaction and both commit together; a failed mutation rolls
@@ -342,11 +343,12 @@ impl Extension for Lifecycle {
             return next.run(ctx, operation_name).await;
         }
         let mutation = kind == Some(OperationType::Mutation);
-        // The work races the request's deadline.
+        // The work races the request's deadline and the end of the shutdown
+        // grace period; whichever comes first stops it.
         let work = run_operation(inner, &app, &scope, &operation, ctx, operation_name, next);
         let ran = tokio::select! {
             ran = work => ran,
-            reason = stopped(scope.meta.deadline) => {
+            reason = stopped(&app, scope.meta.deadline) => {
                 return answer_stopped(inner, &scope, reason, mutation).await;
             }
         };
@@ -420,13 +422,20 @@ async fn run_operation(
     Ran::Executed(next.run(ctx, operation_name).await)
 }
 
-/// Resolves when the operation must stop: its deadline passed.
-async fn stopped(deadline: Option<tokio::time::Instant>) -> TimeoutReason {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
+/// Resolves when the operation must stop: its deadline passed, or the
+/// shutdown grace period is over.
+async fn stopped(app: &SharedState, deadline: Option<tokio::time::Instant>) -> TimeoutReason {
+    let mut grace_over = app.grace_over.subscribe();
+    let request = async {
+        match deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = request => TimeoutReason::Request,
+        Ok(_) = grace_over.wait_for(|over| *over) => TimeoutReason::Shutdown,
     }
-    TimeoutReason::Request
 }
 
 /// The answer of an operation stopped for `reason`: its statement
