@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use super::{RENAME, extensions, lock_workspace, rename, timed_post};
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, audit::count_when};
 
 #[tokio::test]
 async fn a_tenant_blocked_on_a_lock_cannot_starve_the_others() {
@@ -76,4 +76,18 @@ async fn a_tenant_blocked_on_a_lock_cannot_starve_the_others() {
     }
     eprintln!("blocked tenant: {done} done after the lock, {limited} refused RATE_LIMITED");
     assert_eq!((done, limited), (4, 20));
+
+    // Every answer has its audit row, the refusals included.
+    let rows = |outcome: &str, codes: &str| {
+        format!(
+            "SELECT count(*) FROM screenplay.audit_logs WHERE tenant_id = '{}' \
+             AND 'updateWorkspace' = ANY(fields) AND outcome = '{outcome}' AND error_codes = '{codes}'",
+            blocked.id
+        )
+    };
+    assert_eq!(count_when(&app, &rows("ok", "{}"), |n| n == 4).await, 4);
+    assert_eq!(
+        count_when(&app, &rows("error", "{RATE_LIMITED}"), |n| n == 20).await,
+        20
+    );
 }
