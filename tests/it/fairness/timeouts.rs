@@ -5,7 +5,11 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use screenplay_api::config::{Config, DatabaseArgs, ServeArgs};
+use screenplay_api::{
+    config::{Config, DatabaseArgs, ServeArgs},
+    error::{AppError, ErrorCode, TimeoutReason},
+};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use serde_json::json;
 
@@ -139,4 +143,41 @@ async fn a_request_answered_408_is_audited_with_the_timeout_and_leaves_no_transa
                AND outcome = 'error' AND error_codes = '{TIMEOUT}'";
     assert_eq!(count_when(&app, sql, |n| n == 1).await, 1, "the 408's audit row");
     assert_eq!(super::wait_unstuck(&app, Duration::from_secs(2)).await, (0, 0));
+}
+
+#[tokio::test]
+async fn every_server_transaction_carries_the_timeouts_and_a_slow_statement_answers_timeout() {
+    let app = TestApp::spawn_with(&["--statement-timeout", "700ms", "--lock-timeout", "300ms"]).await;
+    let fx = app.tenant("slow").await;
+    let db = &app.state.db;
+    let settings = "SELECT current_setting('statement_timeout') || ' ' || current_setting('lock_timeout')";
+    for tx in [
+        db.begin_platform().await.expect("platform"),
+        db.begin_tenant(fx.id.into()).await.expect("tenant"),
+    ] {
+        let row = tx
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, settings))
+            .await
+            .expect("query")
+            .expect("row");
+        assert_eq!(row.try_get_by_index::<String>(0).expect("text"), "700ms 300ms");
+        tx.rollback().await.expect("rollback");
+    }
+    // Outside a transaction (the pool itself) nothing is limited.
+    let row = db
+        .conn()
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, settings))
+        .await
+        .expect("query")
+        .expect("row");
+    assert_eq!(row.try_get_by_index::<String>(0).expect("text"), "0 0");
+
+    let tx = db.begin_platform().await.expect("platform");
+    let err = AppError::from(
+        tx.execute_unprepared("SELECT pg_sleep(2)")
+            .await
+            .expect_err("timed out"),
+    );
+    assert!(matches!(err, AppError::Timeout(TimeoutReason::Statement)), "{err:?}");
+    assert_eq!(err.code(), ErrorCode::Timeout);
 }
