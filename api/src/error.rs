@@ -7,8 +7,10 @@
 //! from [`ErrorCode`] too, and [`code_of`] reads any error's code back.
 //! Database errors are classified once, here ([`DbFailure`]): unique
 //! violations become `CONFLICT`, check and foreign-key violations
-//! `BAD_USER_INPUT`, serialization failures `CONFLICT`; anything unexpected is
-//! logged with its detail and shown to the client as an opaque `INTERNAL`.
+//! `BAD_USER_INPUT`, serialization failures `CONFLICT`, statements stopped by
+//! `statement_timeout` or `lock_timeout` (and a pool with no free connection
+//! in time) `TIMEOUT` with a retry hint; anything unexpected is logged with
+//! its detail and shown to the client as an opaque `INTERNAL`.
 
 use async_graphql::{ErrorExtensions, ServerError, Value};
 use chrono::{DateTime, Utc};
@@ -43,6 +45,10 @@ pub enum ErrorCode {
     Conflict,
     QuotaExceeded,
     RateLimited,
+    /// The work took too long and was stopped: a statement or lock wait
+    /// over its limit, no pool connection in time, or the request's own
+    /// timeout; nothing was changed, and it may be retried.
+    Timeout,
     Internal,
     /// The document is not GraphQL.
     GraphqlParseFailed,
@@ -57,7 +63,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         Self::Unauthenticated,
         Self::Forbidden,
         Self::NotFound,
@@ -65,6 +71,7 @@ impl ErrorCode {
         Self::Conflict,
         Self::QuotaExceeded,
         Self::RateLimited,
+        Self::Timeout,
         Self::Internal,
         Self::GraphqlParseFailed,
         Self::GraphqlValidationFailed,
@@ -105,6 +112,7 @@ impl ErrorCode {
             Self::Conflict => "CONFLICT",
             Self::QuotaExceeded => "QUOTA_EXCEEDED",
             Self::RateLimited => "RATE_LIMITED",
+            Self::Timeout => "TIMEOUT",
             Self::Internal => "INTERNAL",
             Self::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
@@ -165,8 +173,50 @@ pub enum AppError {
     RateLimited {
         retry_after_seconds: u64,
     },
+    /// Stopped for taking too long (see [`TimeoutReason`]); retry later.
+    Timeout(TimeoutReason),
     Internal(anyhow::Error),
 }
+
+/// What ran out of time; clients see it as `extensions.reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutReason {
+    /// A statement ran longer than `SCREENPLAY_STATEMENT_TIMEOUT`.
+    Statement,
+    /// A row or table lock was not granted within `SCREENPLAY_LOCK_TIMEOUT`.
+    Lock,
+    /// No pool connection came free in time.
+    Pool,
+    /// The whole request ran longer than `SCREENPLAY_REQUEST_TIMEOUT` (HTTP 408).
+    Request,
+    /// The server is shutting down and its grace period is over.
+    Shutdown,
+}
+
+impl TimeoutReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Statement => "statement",
+            Self::Lock => "lock",
+            Self::Pool => "pool",
+            Self::Request => "request",
+            Self::Shutdown => "shutdown",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Self::Statement => "a database statement took too long and was cancelled; nothing was changed, retry later",
+            Self::Lock => "the data is locked by other work; nothing was changed, retry later",
+            Self::Pool => "the server is busy (no database connection free); nothing was changed, retry later",
+            Self::Request => "the request took too long and was cancelled; nothing was changed, retry later",
+            Self::Shutdown => "the server is shutting down; nothing was changed, retry on another instance",
+        }
+    }
+}
+
+/// The retry hint of a `TIMEOUT`, in seconds.
+const TIMEOUT_RETRY_AFTER_SECONDS: u64 = 1;
 
 impl AppError {
     /// A `BAD_USER_INPUT` error that names the offending input field.
@@ -219,6 +269,7 @@ impl AppError {
             Self::RateLimited { retry_after_seconds } => {
                 format!("rate limit exceeded; retry in {retry_after_seconds} s")
             }
+            Self::Timeout(reason) => reason.message().into(),
             Self::Internal(_) => "internal error".into(),
         }
     }
@@ -237,6 +288,7 @@ impl AppError {
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::QuotaExceeded(_) => ErrorCode::QuotaExceeded,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Timeout(_) => ErrorCode::Timeout,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -264,6 +316,10 @@ mod sqlstate {
     /// `\u0000` in jsonb.
     pub const UNTRANSLATABLE_CHARACTER: &str = "22P05";
     pub const RLS_VIOLATION: &str = "42501";
+    /// `statement_timeout` (or a cancel request).
+    pub const QUERY_CANCELED: &str = "57014";
+    /// `lock_timeout` (or `NOWAIT`).
+    pub const LOCK_NOT_AVAILABLE: &str = "55P03";
 }
 
 /// What the database said when it refused a statement.
@@ -325,6 +381,8 @@ impl DbFailure {
             sqlstate::CHARACTER_NOT_IN_REPERTOIRE | sqlstate::UNTRANSLATABLE_CHARACTER => {
                 AppError::bad_input("input", "text may not contain NUL characters")
             }
+            sqlstate::QUERY_CANCELED => AppError::Timeout(TimeoutReason::Statement),
+            sqlstate::LOCK_NOT_AVAILABLE => AppError::Timeout(TimeoutReason::Lock),
             _ => return None,
         })
     }
@@ -341,8 +399,13 @@ fn classify_db_error(err: DbErr) -> AppError {
             return AppError::not_found("resource");
         }
     }
-    if matches!(err, DbErr::RecordNotFound(_)) {
-        return AppError::not_found("resource");
+    match err {
+        DbErr::RecordNotFound(_) => return AppError::not_found("resource"),
+        DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout) => {
+            tracing::warn!("no pool connection came free in time");
+            return AppError::Timeout(TimeoutReason::Pool);
+        }
+        _ => {}
     }
     AppError::Internal(anyhow::Error::new(err))
 }
@@ -426,6 +489,10 @@ impl ErrorExtensions for AppError {
                 }
                 Self::RateLimited { retry_after_seconds } => {
                     e.set("retryAfterSeconds", *retry_after_seconds);
+                }
+                Self::Timeout(reason) => {
+                    e.set("reason", reason.as_str());
+                    e.set("retryAfterSeconds", TIMEOUT_RETRY_AFTER_SECONDS);
                 }
                 _ => {}
             }

@@ -10,6 +10,7 @@ use crate::{
     embedding::SharedEmbedder,
     events::EventHub,
     request::{
+        bulkhead::TenantBulkhead,
         persisted::PersistedQueryStore,
         rate_limit::{LoginLimiter, RateLimiter},
     },
@@ -26,6 +27,11 @@ pub struct AppState {
     /// Audit rows and request counters on their way to the database.
     pub audit: AuditSink,
     pub rate_limiter: RateLimiter,
+    /// Each tenant's share of the pool.
+    pub bulkhead: TenantBulkhead,
+    /// Set when the shutdown grace period is over: operations still running
+    /// are stopped, answered and audited.
+    pub grace_over: tokio::sync::watch::Sender<bool>,
     /// Sign-in attempts per client, tenant slug and account.
     pub login_limiter: LoginLimiter,
     pub persisted: Arc<PersistedQueryStore>,

@@ -17,6 +17,7 @@ mod doc_examples;
 mod documents;
 mod embedding;
 mod export;
+mod fairness;
 mod foundation;
 mod fragments;
 mod graphiql;

@@ -26,6 +26,7 @@ use crate::{
     maintenance::{partitions, scheduler::Scheduler},
     metrics::{SearchLatencyRecorder, flush_loop},
     request::{
+        bulkhead::{TENANT_WAIT, TenantBulkhead},
         persisted::PersistedQueryStore,
         rate_limit::{LoginLimiter, RateLimiter},
     },
@@ -42,6 +43,10 @@ pub struct Application {
     demo: Option<DemoAccess>,
 }
 
+/// What shutdown may take beyond the grace period for each of its last
+/// steps (answers leaving, the pool closing).
+const STOP_AFTER_GRACE: Duration = Duration::from_millis(400);
+
 /// How long the local demo tokens last.
 const DEMO_TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
 
@@ -55,7 +60,10 @@ impl Application {
         if config.migrate {
             database::migrate(&database).await?;
         }
-        let db = database::connect(&database, &config.database).await?;
+        let fairness = config.fairness;
+        let db = database::connect(&database, &config.database)
+            .await?
+            .with_timeouts(fairness.statement_timeout, fairness.lock_timeout);
         let mut state = build_state(config, db, &database).await?;
         // Local development only: a demo tenant, and GraphiQL signed in as its admin.
         let demo = match database.is_local() {
@@ -98,8 +106,9 @@ impl Application {
 
     /// Serves until `shutdown` fires, then stops in order: the listener
     /// closes, open websockets close (1001), in-flight requests finish (up
-    /// to the grace period), the audit queue is written, background writers
-    /// make their last write, and the pool closes.
+    /// to the grace period; those still running then are cancelled,
+    /// answered and audited), the audit queue is written, background
+    /// writers make their last write, and the pool closes.
     pub async fn run_until_stopped(self, shutdown: ShutdownSignal) -> anyhow::Result<()> {
         let state = self.state.clone();
         let app = router(state.clone(), build_schemas(state.clone()), shutdown.clone());
@@ -112,16 +121,26 @@ impl Application {
         state.events.stop();
         let grace = state.config.http.shutdown_grace;
         tracing::info!(grace = ?grace, "shutting down: finishing in-flight requests");
-        match tokio::time::timeout(grace, served).await {
-            Ok(result) => result.context("server task")?.context("serving")?,
-            Err(_) => tracing::warn!("in-flight requests did not finish within the grace period"),
+        let mut served = served;
+        if let Ok(result) = tokio::time::timeout(grace, &mut served).await {
+            result.context("server task")?.context("serving")?;
+        } else {
+            tracing::warn!("in-flight requests did not finish within the grace period; cancelling them");
+            let _ = state.grace_over.send(true);
+            // Cancelled operations answer at once; give their answers a moment to leave.
+            if tokio::time::timeout(STOP_AFTER_GRACE, &mut served).await.is_err() {
+                tracing::warn!("connections still open after the grace period; closing them");
+                served.abort();
+            }
         }
         // Every answered request's audit row is queued by now: write them all.
         state.audit.shutdown().await;
         for task in background {
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
         }
-        state.db.close().await;
+        if tokio::time::timeout(STOP_AFTER_GRACE, state.db.close()).await.is_err() {
+            tracing::warn!("the pool did not close in time; exiting anyway");
+        }
         Ok(())
     }
 }
@@ -185,6 +204,7 @@ async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) ->
     tracing::info!(model = embedder.model(), "embedding provider");
     password::start(hashing_limits(&config.login));
     let login_limiter = LoginLimiter::new(config.login.limits);
+    let bulkhead = TenantBulkhead::new(config.fairness.tenant_max_connections, TENANT_WAIT);
     Ok(AppState {
         config,
         db,
@@ -192,6 +212,8 @@ async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) ->
         issuer,
         audit,
         rate_limiter: RateLimiter::default(),
+        bulkhead,
+        grace_over: watch::channel(false).0,
         login_limiter,
         persisted,
         events: EventHub::new(listen_url),

@@ -15,8 +15,8 @@ use super::{
     schedule::ScheduleConfig,
     secret::{Secret, check_signing_secret},
     settings::{
-        AuthConfig, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig, HttpConfig, HttpEmbeddingConfig,
-        IngestConfig, LimitsConfig, LoginConfig, LoginLimits, PersistedConfig,
+        AuthConfig, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig, FairnessConfig, HttpConfig,
+        HttpEmbeddingConfig, IngestConfig, LimitsConfig, LoginConfig, LoginLimits, PersistedConfig,
     },
 };
 
@@ -133,6 +133,24 @@ pub struct ServeArgs {
     /// Per-request timeout.
     #[arg(long, env = "SCREENPLAY_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+
+    /// Longest one statement may run (PostgreSQL `statement_timeout`, set in
+    /// every request's transaction); below the request timeout. Default:
+    /// 5/6 of the request timeout (25s of 30s).
+    #[arg(long, env = "SCREENPLAY_STATEMENT_TIMEOUT", value_parser = parse_duration)]
+    pub statement_timeout: Option<Duration>,
+
+    /// Longest a statement waits for a row or table lock (PostgreSQL
+    /// `lock_timeout`); at most the statement timeout. Default: 1/3 of the
+    /// request timeout (10s of 30s).
+    #[arg(long, env = "SCREENPLAY_LOCK_TIMEOUT", value_parser = parse_duration)]
+    pub lock_timeout: Option<Duration>,
+
+    /// Pool connections one tenant's requests may hold at once; a request
+    /// beyond waits a moment, then answers RATE_LIMITED. Default (0): half
+    /// the pool, at least 1.
+    #[arg(long, env = "SCREENPLAY_TENANT_MAX_CONNECTIONS", default_value_t = 0)]
+    pub tenant_max_connections: u32,
 
     /// `development` or `production`: production turns GraphiQL,
     /// introspection, field suggestions and the localhost CORS default off
@@ -456,11 +474,57 @@ impl ServeArgs {
     }
 }
 
+impl ServeArgs {
+    /// Statement and lock timeouts inside the request timeout, and the
+    /// per-tenant share of the pool; errors name the variables.
+    fn fairness(&self, pool_size: u32) -> anyhow::Result<FairnessConfig> {
+        let request = self.request_timeout;
+        if request < Duration::from_millis(100) {
+            bail!("SCREENPLAY_REQUEST_TIMEOUT must be at least 100ms");
+        }
+        let statement = self.statement_timeout.unwrap_or(request * 5 / 6);
+        let lock = self.lock_timeout.unwrap_or(request / 3).min(statement);
+        if statement.is_zero() || statement >= request {
+            bail!(
+                "SCREENPLAY_STATEMENT_TIMEOUT ({statement:?}) must be above 0 and below SCREENPLAY_REQUEST_TIMEOUT \
+                 ({request:?}), so a slow statement is stopped before its request is answered"
+            );
+        }
+        if let Some(explicit) = self.lock_timeout
+            && (explicit.is_zero() || explicit > statement)
+        {
+            bail!(
+                "SCREENPLAY_LOCK_TIMEOUT ({explicit:?}) must be above 0 and at most SCREENPLAY_STATEMENT_TIMEOUT \
+                 ({statement:?})"
+            );
+        }
+        if statement < Duration::from_millis(1) || lock < Duration::from_millis(1) {
+            bail!("SCREENPLAY_STATEMENT_TIMEOUT and SCREENPLAY_LOCK_TIMEOUT must be at least 1ms");
+        }
+        if self.tenant_max_connections > pool_size {
+            bail!(
+                "SCREENPLAY_TENANT_MAX_CONNECTIONS ({}) must be at most SCREENPLAY_DB_POOL_SIZE ({pool_size})",
+                self.tenant_max_connections
+            );
+        }
+        let tenant_max_connections = match self.tenant_max_connections {
+            0 => (pool_size / 2).max(1),
+            n => n,
+        };
+        Ok(FairnessConfig {
+            statement_timeout: statement,
+            lock_timeout: lock,
+            tenant_max_connections,
+        })
+    }
+}
+
 impl Config {
     /// Checks the arguments and builds the configuration; errors name the variable.
     pub fn from_args(args: ServeArgs, database: DatabaseArgs) -> anyhow::Result<Self> {
         let development = args.env == Environment::Development;
         args.check()?;
+        let fairness = args.fairness(database.pool_size)?;
         let idp = args.idp.config()?;
         let embedding = args.embedding.config()?;
         let ingest = args.ingest.config()?;
@@ -476,6 +540,7 @@ impl Config {
         Ok(Self {
             bind: args.bind,
             database,
+            fairness,
             migrate: !args.no_migrate,
             embedding,
             ingest,

@@ -12,6 +12,8 @@ pub struct Config {
     pub bind: SocketAddr,
     /// Where the database is; unset URL: the local development database.
     pub database: DatabaseArgs,
+    /// Statement and lock timeouts, and each tenant's share of the pool.
+    pub fairness: FairnessConfig,
     /// Apply pending migrations at start.
     pub migrate: bool,
     /// Audit rows, usage counters and rate limits on.
@@ -28,6 +30,19 @@ pub struct Config {
     pub maintenance_schedule: Option<ScheduleConfig>,
     pub embedding: EmbeddingConfig,
     pub ingest: IngestConfig,
+}
+
+/// How long one request's statements may take and how much of the pool
+/// one tenant may hold, so that one slow or blocked tenant cannot take the
+/// server from the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FairnessConfig {
+    /// PostgreSQL `statement_timeout` of request transactions (below the request timeout).
+    pub statement_timeout: Duration,
+    /// PostgreSQL `lock_timeout` of request transactions (at most the statement timeout).
+    pub lock_timeout: Duration,
+    /// Pool connections one tenant's requests may hold at once.
+    pub tenant_max_connections: u32,
 }
 
 /// Persisted queries.

@@ -105,6 +105,13 @@ pub struct Db {
     switch_to_app_role: bool,
     max_connections: u32,
     stats: Arc<DbStats>,
+    /// `set_config` calls for the select list of a transaction's first
+    /// statement (statement and lock timeouts), each led by a comma; empty
+    /// when the transactions have no timeouts.
+    pub(super) tx_settings: Arc<str>,
+    /// A second, tiny pool for cancelling statements of abandoned
+    /// transactions: the main pool may have no connection to spare then.
+    control: DatabaseConnection,
 }
 
 impl Db {
@@ -141,13 +148,60 @@ impl Db {
                 .busy_micros
                 .fetch_add(info.elapsed.as_micros() as u64, Ordering::Relaxed);
         });
+        let mut control = ConnectOptions::new(url.to_owned());
+        let control_name = format!("{}-control", options.application_name);
+        control
+            .max_connections(2)
+            .min_connections(0)
+            .connect_timeout(Duration::from_secs(2))
+            .acquire_timeout(Duration::from_secs(2))
+            .idle_timeout(Duration::from_secs(60))
+            .sqlx_logging(false)
+            .connect_lazy(true)
+            .map_sqlx_postgres_opts(move |o| o.application_name(&control_name).statement_cache_capacity(0));
+        let control = Database::connect(control)
+            .await
+            .context("opening the control connection pool")?;
         Ok(Self {
             conn,
             pgbouncer,
             switch_to_app_role: false,
             max_connections: options.max_connections,
             stats,
+            tx_settings: Arc::from(""),
+            control,
         })
+    }
+
+    /// Every transaction begun from now on limits its statements with
+    /// PostgreSQL's `statement_timeout` and `lock_timeout` (set local to the
+    /// transaction, in its first statement: no extra round trip).
+    pub fn with_timeouts(mut self, statement: Duration, lock: Duration) -> Self {
+        let millis = |d: Duration| d.as_millis().max(1);
+        self.tx_settings = Arc::from(format!(
+            ", set_config('statement_timeout', '{}', true) AS statement_timeout, \
+             set_config('lock_timeout', '{}', true) AS lock_timeout",
+            millis(statement),
+            millis(lock)
+        ));
+        self
+    }
+
+    /// Cancels the statement the backend `pid` is running, from the control
+    /// pool (`pg_cancel_backend`: the same login role may). Only for a
+    /// backend whose connection the caller still holds, so that it cannot
+    /// be another request's by now; a backend between statements ignores it.
+    pub async fn cancel_backend(&self, pid: i32) {
+        let cancel = self.control.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_cancel_backend($1)",
+            [pid.into()],
+        ));
+        match tokio::time::timeout(Duration::from_secs(2), cancel).await {
+            Ok(Ok(_)) => tracing::debug!(pid, "cancelled the statement of an abandoned transaction"),
+            Ok(Err(err)) => tracing::warn!(pid, error = %err, "could not cancel an abandoned statement"),
+            Err(_) => tracing::warn!(pid, "cancelling an abandoned statement timed out"),
+        }
     }
 
     /// Checks how the login role relates to row-level security. A role that
@@ -222,7 +276,16 @@ impl Db {
         let tx = {
             // Counted while waiting, also when the caller gives up (drops the future).
             let _waiting = Waiting::enter(&self.stats);
-            self.conn.begin().await?
+            // sqlx's BEGIN is not cancel safe: dropped after BEGIN was sent
+            // but before its answer, it leaves the connection inside a
+            // transaction sqlx does not know of, and the pool hands that to
+            // the next caller ("there is already a transaction in progress").
+            // On a task of its own the BEGIN always completes; if the caller
+            // left meanwhile, the transaction is dropped there and rolled back.
+            let conn = self.conn.clone();
+            tokio::spawn(async move { conn.begin().await })
+                .await
+                .map_err(|e| crate::error::AppError::internal(anyhow::anyhow!("BEGIN task failed: {e}")))??
         };
         let mut prelude = String::new();
         if self.pgbouncer {
@@ -264,6 +327,7 @@ impl Db {
     /// Closes the pool.
     pub async fn close(&self) {
         let _ = self.conn.close_by_ref().await;
+        let _ = self.control.close_by_ref().await;
     }
 }
 

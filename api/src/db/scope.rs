@@ -6,7 +6,11 @@
 //! tenant is active and the caller still exists and is enabled. PostgreSQL
 //! row-level security then limits every later statement of the transaction to
 //! that tenant, whatever the query says. Platform transactions assume the
-//! `screenplay_platform` role for the length of the transaction.
+//! `screenplay_platform` role for the length of the transaction. The same
+//! first statement sets the transaction's `statement_timeout` and
+//! `lock_timeout` (when the server has them, see [`Db::with_timeouts`]) and
+//! reports the backend's process id, so that an abandoned request's
+//! statement can be cancelled.
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use uuid::Uuid;
@@ -47,6 +51,8 @@ pub struct CallerStatus {
     pub audit_insert_prepared: bool,
     /// The token's sign-in was revoked (logout, refresh-token reuse).
     pub session_revoked: bool,
+    /// The server process of the transaction's connection (`pg_backend_pid()`).
+    pub backend_pid: i32,
 }
 
 /// What the database says about a platform admin (`platform_admins`).
@@ -57,6 +63,8 @@ pub struct AdminStatus {
     /// Tokens issued before this (seconds since the epoch, rounded up: a
     /// token issued in the second of a revocation is refused too) are refused.
     pub tokens_valid_after: Option<i64>,
+    /// The server process of the transaction's connection (`pg_backend_pid()`).
+    pub backend_pid: i32,
 }
 
 impl Db {
@@ -74,9 +82,13 @@ impl Db {
                 let row = tx
                     .query_one_raw(Statement::from_sql_and_values(
                         DbBackend::Postgres,
-                        "SELECT tenant_status, user_id, user_role, user_status, requests_per_minute, session_revoked, \
-                         current_setting($4, true) IS NOT DISTINCT FROM 'on' AS audit_insert_prepared \
-                         FROM screenplay.begin_tenant_request($1, $2, $3)",
+                        format!(
+                            "SELECT tenant_status, user_id, user_role, user_status, requests_per_minute, \
+                             session_revoked, pg_backend_pid() AS backend_pid, \
+                             current_setting($4, true) IS NOT DISTINCT FROM 'on' AS audit_insert_prepared{} \
+                             FROM screenplay.begin_tenant_request($1, $2, $3)",
+                            self.tx_settings
+                        ),
                         [
                             (*tenant_id).into(),
                             subject.clone().into(),
@@ -93,17 +105,27 @@ impl Db {
                     user_status: row.try_get("", "user_status")?,
                     requests_per_minute: row.try_get("", "requests_per_minute")?,
                     session_revoked: row.try_get("", "session_revoked")?,
+                    backend_pid: row.try_get("", "backend_pid")?,
                     // Behind PgBouncer the marker may belong to another client's session.
                     audit_insert_prepared: !self.pgbouncer && row.try_get("", "audit_insert_prepared")?,
                 };
                 Ok((tx, Some(status)))
             }
             TxScope::TenantSystem { tenant_id } => {
-                set_tenant(&tx, *tenant_id).await?;
+                tx.execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    format!("SELECT set_config('app.tenant_id', $1, true){}", self.tx_settings),
+                    [tenant_id.to_string().into()],
+                ))
+                .await?;
                 Ok((tx, None))
             }
             TxScope::Platform => {
-                tx.execute_unprepared("SET LOCAL ROLE screenplay_platform").await?;
+                tx.execute_unprepared(&format!(
+                    "SELECT set_config('role', 'screenplay_platform', true){}",
+                    self.tx_settings
+                ))
+                .await?;
                 Ok((tx, None))
             }
         }
@@ -127,11 +149,14 @@ impl Db {
         let row = tx
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT admin_id, status, \
-                 CASE WHEN isfinite(tokens_valid_after) THEN ceil(extract(epoch FROM tokens_valid_after))::bigint END \
-                 AS tokens_valid_after, \
-                 set_config('role', 'screenplay_platform', true) AS role \
-                 FROM screenplay.platform_admin_status($1, $2)",
+                format!(
+                    "SELECT admin_id, status, \
+                     CASE WHEN isfinite(tokens_valid_after) THEN ceil(extract(epoch FROM tokens_valid_after))::bigint \
+                     END AS tokens_valid_after, pg_backend_pid() AS backend_pid, \
+                     set_config('role', 'screenplay_platform', true) AS role{} \
+                     FROM screenplay.platform_admin_status($1, $2)",
+                    self.tx_settings
+                ),
                 [issuer.into(), subject.into()],
             ))
             .await?;
@@ -140,6 +165,7 @@ impl Db {
                 admin_id: row.try_get("", "admin_id")?,
                 active: row.try_get::<String>("", "status")? == "active",
                 tokens_valid_after: row.try_get("", "tokens_valid_after")?,
+                backend_pid: row.try_get("", "backend_pid")?,
             }),
             None => None,
         };
@@ -150,15 +176,4 @@ impl Db {
     pub async fn begin_platform(&self) -> AppResult<DatabaseTransaction> {
         Ok(self.begin(&TxScope::Platform).await?.0)
     }
-}
-
-/// Scopes an open transaction to `tenant_id` (SET LOCAL app.tenant_id).
-pub async fn set_tenant(tx: &DatabaseTransaction, tenant_id: TenantId) -> AppResult<()> {
-    tx.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT set_config('app.tenant_id', $1, true)",
-        [tenant_id.to_string().into()],
-    ))
-    .await?;
-    Ok(())
 }

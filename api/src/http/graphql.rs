@@ -11,7 +11,9 @@
 //!   application/graphql-response+json` it is 400, with `application/json`
 //!   200.
 //! - An operation refused for want of a valid token is 401 with
-//!   `WWW-Authenticate: Bearer`; a rate-limited one 429 with `Retry-After`.
+//!   `WWW-Authenticate: Bearer`; a rate-limited one 429 with `Retry-After`;
+//!   one stopped by the request timeout (or at the end of the shutdown
+//!   grace period) 408, with `TIMEOUT` in the body and `Retry-After`.
 
 use std::net::SocketAddr;
 
@@ -28,7 +30,7 @@ use serde_json::json;
 use super::{client_ip, graphiql, request_id, state::HttpState};
 use crate::{
     auth::{self, Principal},
-    error::{ErrorCode, code_of},
+    error::{ErrorCode, TimeoutReason, code_of},
     graphql::{extensions::operation_info, persisted},
     request::RequestMeta,
 };
@@ -186,6 +188,7 @@ pub async fn request_context(state: &HttpState, peer: SocketAddr, headers: &Head
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(512).collect()),
+        deadline: Some(tokio::time::Instant::now() + state.app.config.http.request_timeout),
     };
     (principal, meta)
 }
@@ -218,10 +221,21 @@ fn status_of(response: &async_graphql::Response, request_error: bool, graphql_re
     let refused = matches!(response.data, async_graphql::Value::Null) && !response.errors.is_empty();
     match response.errors.first().map(code_of) {
         Some(ErrorCode::RateLimited) => StatusCode::TOO_MANY_REQUESTS,
+        Some(ErrorCode::Timeout) if refused && whole_request_timed_out(response) => StatusCode::REQUEST_TIMEOUT,
         Some(ErrorCode::Unauthenticated) if refused => StatusCode::UNAUTHORIZED,
         _ if request_error && graphql_response_json => StatusCode::BAD_REQUEST,
         _ => StatusCode::OK,
     }
+}
+
+/// The request itself ran out of time (not one of its statements).
+fn whole_request_timed_out(response: &async_graphql::Response) -> bool {
+    response.errors.first().is_some_and(|e| {
+        e.extensions.as_ref().is_some_and(|x| {
+            matches!(x.get("reason"), Some(async_graphql::Value::String(r))
+                if r == TimeoutReason::Request.as_str() || r == TimeoutReason::Shutdown.as_str())
+        })
+    })
 }
 
 fn into_http(response: async_graphql::Response, graphql_response_json: bool) -> Response {

@@ -34,6 +34,9 @@ use request_id::{MakeUuidV7, REQUEST_ID};
 
 use crate::{config::CorsPolicy, graphql::Schemas, runtime::ShutdownSignal, state::SharedState};
 
+/// How much later than the request timeout the HTTP layer gives up on a request.
+const TIMEOUT_BACKSTOP: Duration = Duration::from_secs(2);
+
 /// The router with every route and layer.
 pub fn router(app: SharedState, schemas: Schemas, shutdown: ShutdownSignal) -> Router {
     let http = &app.config.http;
@@ -45,11 +48,15 @@ pub fn router(app: SharedState, schemas: Schemas, shutdown: ShutdownSignal) -> R
         schemas,
         shutdown,
     };
+    // The request timeout is enforced inside the operation (see
+    // `graphql::extensions::lifecycle`), where the answer can be audited
+    // and the transaction abandoned cleanly; this layer is the backstop
+    // (a body that takes the whole timeout to arrive, say).
     let api = Router::new()
         .route("/graphql", get(graphql::get_graphql).post(graphql::post_graphql))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
-            timeout,
+            timeout + TIMEOUT_BACKSTOP,
         ))
         .layer(axum::middleware::from_fn(trace::span_per_request));
     Router::new()

@@ -1,7 +1,9 @@
 //! One request's life below GraphQL: its scope and transaction, the one
 //! entry from a principal to a confirmed caller ([`tenancy::begin_as`]),
-//! the per-tenant rate limiter and the persisted-query store.
+//! the per-tenant rate limiter, each tenant's share of the pool
+//! ([`bulkhead`]) and the persisted-query store.
 
+pub mod bulkhead;
 pub mod persisted;
 pub mod rate_limit;
 pub mod scope;

@@ -1,13 +1,23 @@
 //! One GraphQL operation's scope: the principal, the facts of the request
 //! behind it, the transaction every resolver shares (opened on first use
-//! through [`begin_as`]) and the notes its audit row is made from.
+//! through [`begin_as`], within the tenant's share of the pool) and the
+//! notes its audit row is made from.
+//!
+//! An operation that ends without [`RequestScope::finish`] (timed out,
+//! its client gone) is abandoned: the statement its connection runs is
+//! cancelled and the transaction rolled back before the connection (and
+//! the tenant's share) is given back, so the pool never gets a connection
+//! still waiting on a lock or inside a transaction.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use sea_orm::DatabaseTransaction;
 use tokio::sync::Mutex;
 
-use super::tenancy::{Caller, begin_as};
+use super::{
+    bulkhead::{TenantBulkhead, TenantPermit},
+    tenancy::{Caller, begin_as},
+};
 use crate::{
     audit::{AuditRecord, diff, insert_and_commit},
     auth::{Principal, TenantCaller},
@@ -21,6 +31,9 @@ pub struct RequestMeta {
     pub request_id: String,
     pub client_ip: Option<std::net::IpAddr>,
     pub user_agent: Option<String>,
+    /// When the request must be answered (`SCREENPLAY_REQUEST_TIMEOUT`);
+    /// `None` for websocket operations.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 impl RequestMeta {
@@ -56,6 +69,7 @@ pub struct RequestScope {
     pub meta: RequestMeta,
     state: Mutex<ScopeState>,
     notes: std::sync::Mutex<AuditNotes>,
+    bulkhead: Option<TenantBulkhead>,
 }
 
 #[derive(Default)]
@@ -66,6 +80,10 @@ struct ScopeState {
     requests_per_minute: Option<i32>,
     /// The transaction's connection has the prepared audit INSERT.
     audit_insert_prepared: bool,
+    /// The server process of the transaction's connection.
+    backend_pid: Option<i32>,
+    /// The tenant's share of the pool this transaction holds.
+    permit: Option<TenantPermit>,
     finished: bool,
 }
 
@@ -77,7 +95,14 @@ impl RequestScope {
             meta,
             state: Mutex::new(ScopeState::default()),
             notes: std::sync::Mutex::new(AuditNotes::default()),
+            bulkhead: None,
         }
+    }
+
+    /// The transaction counts against its tenant's share of the pool.
+    pub fn with_bulkhead(mut self, bulkhead: TenantBulkhead) -> Self {
+        self.bulkhead = Some(bulkhead);
+        self
     }
 
     /// Records the resources a mutation touched (type and ids).
@@ -128,10 +153,16 @@ impl RequestScope {
         if let (Some(tx), Some(caller)) = (&state.tx, &state.caller) {
             return Ok((tx.clone(), caller.clone()));
         }
+        let permit = match (&self.bulkhead, self.principal.tenant_id()) {
+            (Some(bulkhead), Some(tenant)) => Some(bulkhead.acquire(tenant).await?),
+            _ => None,
+        };
         let entry = begin_as(&self.db, &self.principal).await?;
         let (tx, caller) = (entry.tx, entry.caller);
         state.requests_per_minute = entry.requests_per_minute;
         state.audit_insert_prepared = entry.audit_insert_prepared;
+        state.backend_pid = entry.backend_pid;
+        state.permit = permit;
         let tx = Arc::new(tx);
         state.tx = Some(tx.clone());
         state.caller = Some(caller.clone());
@@ -178,10 +209,11 @@ impl RequestScope {
     /// A transaction still shared (a resolver that outlived the operation)
     /// is rolled back. Returns whether `audit` was written.
     pub async fn finish(&self, commit: bool, audit: Option<AuditRecord>) -> AppResult<bool> {
-        let (tx, prepared) = {
+        // The tenant's share is given back once the transaction has ended.
+        let (tx, prepared, _permit) = {
             let mut state = self.state.lock().await;
             state.finished = true;
-            (state.tx.take(), state.audit_insert_prepared)
+            (state.tx.take(), state.audit_insert_prepared, state.permit.take())
         };
         let Some(tx) = tx else { return Ok(false) };
         let tx = Arc::try_unwrap(tx).map_err(|_| {
@@ -204,4 +236,66 @@ impl RequestScope {
             }
         }
     }
+
+    /// Abandons the transaction now (the operation ran out of time): its
+    /// statement is cancelled and the transaction rolled back; nothing it
+    /// did is kept.
+    pub async fn abort(&self) {
+        let (tx, pid, permit) = {
+            let mut state = self.state.lock().await;
+            state.finished = true;
+            (state.tx.take(), state.backend_pid, state.permit.take())
+        };
+        if let Some(tx) = tx {
+            abandon(self.db.clone(), tx, pid).await;
+        }
+        drop(permit);
+    }
+}
+
+impl Drop for RequestScope {
+    /// An operation dropped with its transaction open (its client went
+    /// away, or a layer above gave up on it): abandoned on a task of its own.
+    fn drop(&mut self) {
+        let state = self.state.get_mut();
+        let Some(tx) = state.tx.take() else { return };
+        let (pid, permit) = (state.backend_pid, state.permit.take());
+        let db = self.db.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                abandon(db, tx, pid).await;
+                drop(permit);
+            });
+        }
+        // Without a runtime, dropping the transaction queues its rollback.
+    }
+}
+
+/// Cancels the statement of an abandoned transaction and rolls it back.
+/// The connection is held throughout, so the process id cannot belong to
+/// another request's connection by the time the cancel arrives.
+async fn abandon(db: Db, tx: Arc<DatabaseTransaction>, pid: Option<i32>) {
+    if let Some(pid) = pid {
+        db.cancel_backend(pid).await;
+    }
+    let mut tx = tx;
+    // Resolvers' clones go with the operation's futures; wait for stragglers briefly.
+    for _ in 0..100 {
+        match Arc::try_unwrap(tx) {
+            Ok(owned) => {
+                match tokio::time::timeout(Duration::from_secs(2), owned.rollback()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(err)) => tracing::warn!(error = %err, "rolling back an abandoned transaction failed"),
+                    // Dropped, the transaction queues its rollback for the pool to send.
+                    Err(_) => tracing::warn!("rolling back an abandoned transaction timed out"),
+                }
+                return;
+            }
+            Err(shared) => {
+                tx = shared;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    tracing::warn!("an abandoned transaction is still shared; its rollback is left to the pool");
 }

@@ -39,6 +39,8 @@ pub struct Entry {
     pub requests_per_minute: Option<i32>,
     /// The connection has the prepared audit INSERT (`db::audit_statement`).
     pub audit_insert_prepared: bool,
+    /// The server process of the transaction's connection.
+    pub backend_pid: Option<i32>,
 }
 
 /// Opens the transaction `principal` works in and confirms the caller: a
@@ -56,7 +58,9 @@ pub async fn begin_as(db: &Db, principal: &Principal) -> AppResult<Entry> {
         } => {
             let (tx, status) = db.begin_platform_admin(issuer, subject).await?;
             confirm_admin(status.as_ref(), *issued_at)?;
+            let backend_pid = status.map(|s| s.backend_pid);
             Ok(Entry {
+                backend_pid,
                 tx,
                 caller: Caller::Platform {
                     subject: subject.clone(),
@@ -85,6 +89,7 @@ pub async fn begin_as(db: &Db, principal: &Principal) -> AppResult<Entry> {
                 caller: Caller::Tenant(caller),
                 requests_per_minute: status.requests_per_minute,
                 audit_insert_prepared: status.audit_insert_prepared,
+                backend_pid: Some(status.backend_pid),
             })
         }
     }

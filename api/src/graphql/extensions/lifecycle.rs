@@ -10,9 +10,13 @@
 //!    secret input are redacted by where the document puts them (see
 //!    [`secrets`]); request errors get a stable `extensions.code`.
 //! 3. `execute`: for a signed-in query or mutation the transaction opens
-//!    before any resolver runs (where a suspended tenant or disabled user is
-//!    refused), then the tenant's rate limit is checked, so a refused request
-//!    writes nothing. After the resolvers: a mutation's audit row is inserted
+//!    before any resolver runs (within the tenant's share of the pool; where
+//!    a suspended tenant or disabled user is refused), then the tenant's rate
+//!    limit is checked, so a refused request writes nothing. The work races
+//!    the request's deadline and the end of the shutdown grace period: a
+//!    stopped operation's statement is cancelled, its transaction rolled
+//!    back, and it is answered `TIMEOUT` and audited like any other. After
+//!    the resolvers: a mutation's audit row is inserted
 //!    into its transaction and both commit together; a failed mutation rolls
 //!    back entirely (its `data` becomes null) and gets a failure row; queries
 //!    commit and queue their row; the tenant's `requests` and `mutations`
@@ -44,7 +48,7 @@ use super::{secrets, uncoded};
 use crate::{
     audit::{AuditRecord, diff},
     auth::Principal,
-    error::{AppError, ErrorCode, code_of, with_code},
+    error::{AppError, ErrorCode, TimeoutReason, code_of, with_code},
     graphql::{admission::Refused, loaders::Loaders},
     request::{Caller, RequestMeta, RequestScope},
     state::SharedState,
@@ -264,7 +268,8 @@ impl Extension for Lifecycle {
         };
         let variables = secrets::redact_variables(&request.variables, None);
         record_caller(&self.inner.span, &principal, &meta);
-        let scope = Arc::new(RequestScope::new(state.db.clone(), principal, meta));
+        let scope =
+            Arc::new(RequestScope::new(state.db.clone(), principal, meta).with_bulkhead(state.bulkhead.clone()));
         request.data.insert(Arc::new(Loaders::new(&scope)));
         request.data.insert(scope.clone());
         self.inner.with(|s| {
@@ -337,24 +342,21 @@ impl Extension for Lifecycle {
         if kind == Some(OperationType::Subscription) {
             return next.run(ctx, operation_name).await;
         }
-
-        if !matches!(scope.principal(), Principal::Anonymous { .. }) {
-            if let Err(err) = scope.open().await {
-                let response = Response::from_errors(vec![err.to_server_error()]);
-                inner.queue_audit(&response.errors).await;
-                return response;
-            }
-            if let Err(err) = check_rate_limit(&app, &scope, operation.rate_cost()).await {
-                let _ = scope.finish(false, None).await;
-                let response = Response::from_errors(vec![err.to_server_error()]);
-                inner.queue_audit(&response.errors).await;
-                return response;
-            }
-        }
-
-        let mut response = next.run(ctx, operation_name).await;
-        inner.with(|s| uncoded::code_errors(&mut response.errors, &s.query));
         let mutation = kind == Some(OperationType::Mutation);
+        // The work races the request's deadline and the end of the shutdown
+        // grace period; whichever comes first stops it.
+        let work = run_operation(inner, &app, &scope, &operation, ctx, operation_name, next);
+        let ran = tokio::select! {
+            ran = work => ran,
+            reason = stopped(&app, scope.meta.deadline) => {
+                return answer_stopped(inner, &scope, reason, mutation).await;
+            }
+        };
+        let mut response = match ran {
+            Ran::Refused(response) => return response,
+            Ran::Executed(response) => response,
+        };
+        inner.with(|s| uncoded::code_errors(&mut response.errors, &s.query));
         let ok = response.errors.is_empty();
 
         if mutation && ok && app.audit.enabled() && scope.is_open().await && inner.claim_audit() {
@@ -382,6 +384,69 @@ impl Extension for Lifecycle {
         count_request(inner, mutation).await;
         response
     }
+}
+
+/// How the work of an operation ended.
+enum Ran {
+    /// Refused before any resolver ran (caller, rate limit); audited.
+    Refused(Response),
+    /// The resolvers ran; the transaction is still to be finished.
+    Executed(Response),
+}
+
+/// Opens the transaction of a signed-in caller (a suspended tenant or
+/// disabled user is refused there), checks the tenant's rate limit, then
+/// runs the resolvers.
+async fn run_operation(
+    inner: &Inner,
+    app: &SharedState,
+    scope: &RequestScope,
+    operation: &OperationInfo,
+    ctx: &ExtensionContext<'_>,
+    operation_name: Option<&str>,
+    next: NextExecute<'_>,
+) -> Ran {
+    if !matches!(scope.principal(), Principal::Anonymous { .. }) {
+        if let Err(err) = scope.open().await {
+            let response = Response::from_errors(vec![err.to_server_error()]);
+            inner.queue_audit(&response.errors).await;
+            return Ran::Refused(response);
+        }
+        if let Err(err) = check_rate_limit(app, scope, operation.rate_cost()).await {
+            let _ = scope.finish(false, None).await;
+            let response = Response::from_errors(vec![err.to_server_error()]);
+            inner.queue_audit(&response.errors).await;
+            return Ran::Refused(response);
+        }
+    }
+    Ran::Executed(next.run(ctx, operation_name).await)
+}
+
+/// Resolves when the operation must stop: its deadline passed, or the
+/// shutdown grace period is over.
+async fn stopped(app: &SharedState, deadline: Option<tokio::time::Instant>) -> TimeoutReason {
+    let mut grace_over = app.grace_over.subscribe();
+    let request = async {
+        match deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = request => TimeoutReason::Request,
+        Ok(_) = grace_over.wait_for(|over| *over) => TimeoutReason::Shutdown,
+    }
+}
+
+/// The answer of an operation stopped for `reason`: its statement
+/// cancelled, its transaction rolled back, its audit row queued.
+async fn answer_stopped(inner: &Inner, scope: &RequestScope, reason: TimeoutReason, mutation: bool) -> Response {
+    scope.abort().await;
+    tracing::warn!(reason = reason.as_str(), "operation stopped before it finished");
+    let response = Response::from_errors(vec![AppError::Timeout(reason).to_server_error()]);
+    inner.queue_audit(&response.errors).await;
+    count_request(inner, mutation).await;
+    response
 }
 
 /// Queues the operation's audit row when dropped, unless it was written.

@@ -1,0 +1,93 @@
+//! Requests whose clients give up (or that time out) leave nothing behind:
+//! their statements are cancelled at once, no pooled connection is left
+//! inside a transaction, and the server goes on answering.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use screenplay_api::auth::Role;
+use serde_json::json;
+
+use super::{RENAME, lock_workspace, rename, stuck_backends, timed_post, wait_unstuck};
+use crate::helpers::{TestApp, cluster};
+
+#[tokio::test]
+async fn requests_dropped_by_their_clients_are_cancelled_and_leave_clean_connections() {
+    // The lock timeout is long: only cancellation can free the waiting backends.
+    let app = TestApp::spawn_with(&["--lock-timeout", "20s"]).await;
+    let fx = app.tenant("gone").await;
+    let workspace = app.workspace(&fx, "Scripts").await;
+    let member = app.user(&fx, Role::Member).await;
+    let lock = lock_workspace(&app.db, workspace).await;
+    let superuser = cluster::connect(&app.db.superuser_url).await;
+
+    // Clients that give up after 150 ms, 40 times, some at once.
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(150))
+        .build()
+        .expect("client");
+    let mut dropped = 0;
+    for round in 0..10 {
+        let mut tasks = Vec::new();
+        for i in 0..4 {
+            let (client, url, token) = (impatient.clone(), app.url("/graphql"), fx.admin_token.clone());
+            tasks.push(tokio::spawn(async move {
+                client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&json!({ "query": RENAME, "variables": rename(workspace, &format!("R{round}-{i}")) }))
+                    .send()
+                    .await
+                    .is_err()
+            }));
+        }
+        for t in tasks {
+            dropped += usize::from(t.await.expect("task"));
+        }
+    }
+    assert_eq!(dropped, 40, "every client should have given up");
+
+    // Still under the lock: no backend of the server waits on it any more.
+    let started = Instant::now();
+    let counts = wait_unstuck(&app, Duration::from_secs(3)).await;
+    assert_eq!(counts, (0, 0), "backends waiting on the lock / idle in transaction");
+    eprintln!(
+        "cancelled backends gone {:?} after the last client left",
+        started.elapsed()
+    );
+
+    drop(lock);
+    let (waiting, idle_in_tx) = stuck_backends(&superuser, &app.db.name).await;
+    assert_eq!((waiting, idle_in_tx), (0, 0));
+
+    // The next 200 requests (reads and writes, 8 at a time) all succeed.
+    let mut ok = 0;
+    for batch in 0..25 {
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let (client, url) = (app.client.clone(), app.url("/graphql"));
+            let (token, query, variables) = if i % 2 == 0 {
+                (
+                    fx.admin_token.clone(),
+                    RENAME,
+                    rename(workspace, &format!("N{batch}-{i}")),
+                )
+            } else {
+                (
+                    member.token.clone(),
+                    "{ me { role } workspaces { totalCount } }",
+                    json!({}),
+                )
+            };
+            tasks.push(tokio::spawn(async move {
+                let (status, _, body, _) = timed_post(&client, &url, &token, query, variables).await;
+                status == StatusCode::OK && body.get("errors").is_none()
+            }));
+        }
+        for t in tasks {
+            ok += usize::from(t.await.expect("task"));
+        }
+    }
+    assert_eq!(ok, 200, "requests after the cancelled ones");
+    assert_eq!(stuck_backends(&superuser, &app.db.name).await, (0, 0));
+}
