@@ -567,3 +567,43 @@ async fn old_session_events_are_pruned_and_never_delivered() {
         1
     );
 }
+
+/// The listening connection drops (a database outage, a failover): the
+/// subscriber hears `RESYNC` at once, and again once the server listens
+/// again, because events committed in between were never notified. Before,
+/// neither came while the database stayed unreachable (sqlx's listener
+/// retried inside its receive), and none after it came back.
+#[tokio::test]
+async fn a_subscriber_hears_resync_when_listening_resumes() {
+    use crate::helpers::proxy::TcpProxy;
+    let db = TestDb::create().await;
+    let url = url::Url::parse(&db.app_url).expect("url");
+    let target = format!("127.0.0.1:{}", url.port().expect("port"))
+        .parse()
+        .expect("addr");
+    let proxy = TcpProxy::start(target).await;
+    let mut listen_url = url.clone();
+    listen_url.set_port(Some(proxy.addr.port())).expect("port");
+    let app = TestApp::spawn_on(db, &["--listen-database-url", listen_url.as_str()]).await;
+    let s = app.studio("wsoutage").await;
+    let session = app.create_session(&s.member.token, s.workspace, "Outage").await;
+    let mut client = WsClient::connect(app.addr, &s.member.token).await;
+    client.subscribe("1", EVENTS, json!({ "id": session })).await;
+    until_live(&mut [&mut client], || async {
+        app.set_outline(&s.agent.token, session, json!([])).await;
+    })
+    .await;
+
+    proxy.cut().await;
+    assert_eq!(client.next_event().await["type"], "RESYNC", "when the connection drops");
+    // Committed while nobody listens: never notified.
+    app.set_outline(&s.agent.token, session, json!([{ "title": "During the outage" }]))
+        .await;
+    client.assert_quiet(Duration::from_millis(500)).await;
+    proxy.restore().await;
+    assert_eq!(client.next_event().await["type"], "RESYNC", "once listening resumes");
+    // And live again.
+    app.set_outline(&s.agent.token, session, json!([{ "title": "After" }]))
+        .await;
+    assert_eq!(client.next_event().await["type"], "OUTLINE_CHANGED");
+}

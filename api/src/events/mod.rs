@@ -17,8 +17,9 @@
 //! transaction mode cannot LISTEN), which also runs the look-ups, and fans
 //! events out to its subscribers through a broadcast channel. When the
 //! listening connection drops (or a look-up fails), events may be lost:
-//! subscribers get a [`HubMessage::Gap`] (a `RESYNC` event) and the
-//! connection is re-established.
+//! subscribers get a [`HubMessage::Gap`] (a `RESYNC` event) at once, the
+//! connection is re-established, and they get another once it listens again,
+//! since events committed in between were never notified.
 
 use std::{
     collections::{HashSet, VecDeque},
@@ -118,7 +119,12 @@ impl EventHub {
         if !*running {
             let listener = connect(self.inner.url.expose()).await.map_err(AppError::internal)?;
             let receiver = self.inner.sender.subscribe();
-            tokio::spawn(listen(listener, self.inner.sender.clone(), self.inner.stop.subscribe()));
+            tokio::spawn(listen(
+                self.inner.url.expose().to_owned(),
+                listener,
+                self.inner.sender.clone(),
+                self.inner.stop.subscribe(),
+            ));
             *running = true;
             return Ok(receiver);
         }
@@ -138,13 +144,19 @@ impl EventHub {
 
 async fn connect(url: &str) -> anyhow::Result<PgListener> {
     let mut listener = PgListener::connect(url).await?;
+    // A lost connection surfaces at once (`Ok(None)`), so subscribers hear
+    // RESYNC then; `reconnect` brings listening back.
+    listener.eager_reconnect(false);
     listener.listen(CHANNEL).await?;
     Ok(listener)
 }
 
-async fn listen(mut listener: PgListener, sender: broadcast::Sender<HubMessage>, mut stop: watch::Receiver<bool>) {
-    let mut backoff = Duration::from_millis(200);
-    let mut connected = true;
+async fn listen(
+    url: String,
+    mut listener: PgListener,
+    sender: broadcast::Sender<HubMessage>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut delivered = Delivered::default();
     loop {
         let received = tokio::select! {
@@ -153,8 +165,6 @@ async fn listen(mut listener: PgListener, sender: broadcast::Sender<HubMessage>,
         };
         match received {
             Ok(Some(notification)) => {
-                connected = true;
-                backoff = Duration::from_millis(200);
                 let mut batch = vec![notification];
                 while batch.len() < BATCH
                     && let Some(more) = listener.next_buffered()
@@ -166,27 +176,44 @@ async fn listen(mut listener: PgListener, sender: broadcast::Sender<HubMessage>,
                     let _ = sender.send(HubMessage::Gap);
                 }
             }
-            Ok(None) => {
-                // The connection dropped; the next try_recv reconnects and re-listens.
-                tracing::warn!("session event listener lost its connection; reconnecting");
+            lost => {
+                let error = lost.err().map(|e| e.to_string()).unwrap_or_default();
+                tracing::warn!(%error, "session event listener lost its connection; reconnecting");
                 let _ = sender.send(HubMessage::Gap);
-                connected = false;
-            }
-            Err(e) => {
-                if connected {
-                    let _ = sender.send(HubMessage::Gap);
-                    connected = false;
-                }
-                tracing::warn!(error = %e, retry_in = ?backoff, "session event listener cannot reach the database");
-                tokio::select! {
-                    _ = stop.wait_for(|s| *s) => break,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(10));
+                let Some(again) = reconnect(&url, &mut stop).await else {
+                    break;
+                };
+                listener = again;
+                // Events committed while nobody listened were never notified:
+                // subscribers re-read now that listening has resumed.
+                let _ = sender.send(HubMessage::Gap);
             }
         }
     }
     tracing::debug!("session event listener stopped");
+}
+
+/// A new listening connection, retried with backoff (at most 2 s apart, so
+/// listening resumes soon after the database does); `None` on shutdown.
+async fn reconnect(url: &str, stop: &mut watch::Receiver<bool>) -> Option<PgListener> {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), connect(url)).await {
+            Ok(Ok(listener)) => {
+                tracing::info!("session event listener listening again");
+                return Some(listener);
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "session event listener cannot reach the database")
+            }
+            Err(_) => tracing::warn!(retry_in = ?backoff, "session event listener: connecting timed out"),
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return None,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
 }
 
 /// Reads the events `notifications` name back from the database and sends
