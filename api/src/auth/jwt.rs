@@ -177,10 +177,7 @@ impl JwtVerifier {
         };
         let from = issued_at.unwrap_or_else(jsonwebtoken::get_current_timestamp);
         if exp.saturating_sub(from) > self.platform_max_ttl.as_secs() + LEEWAY_SECONDS {
-            return Err(TokenError(format!(
-                "a platform_admin token may be valid for at most {} (SCREENPLAY_PLATFORM_TOKEN_MAX_TTL)",
-                humantime::format_duration(self.platform_max_ttl)
-            )));
+            return Err(TokenError(platform_ttl_refusal(self.platform_max_ttl)));
         }
         Ok(())
     }
@@ -267,6 +264,8 @@ pub struct JwtIssuer {
     issuer: Option<String>,
     audience: Option<String>,
     pub access_ttl: Duration,
+    /// The longest a platform admin's token may be valid for.
+    platform_max_ttl: Duration,
 }
 
 impl JwtIssuer {
@@ -279,6 +278,7 @@ impl JwtIssuer {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             access_ttl: config.access_token_ttl,
+            platform_max_ttl: config.platform_token_max_ttl,
         }
     }
 
@@ -297,6 +297,9 @@ impl JwtIssuer {
         ttl: Duration,
         session: Option<Uuid>,
     ) -> anyhow::Result<(String, u64)> {
+        if role == Role::PlatformAdmin && ttl > self.platform_max_ttl {
+            anyhow::bail!(platform_ttl_refusal(self.platform_max_ttl));
+        }
         let key = self
             .key
             .as_ref()
@@ -318,4 +321,13 @@ impl JwtIssuer {
         let token = encode(&Header::new(Algorithm::HS256), &claims, key)?;
         Ok((token, exp))
     }
+}
+
+/// Why a platform admin's token is refused for living too long: issuing and
+/// verifying say the same.
+fn platform_ttl_refusal(max: Duration) -> String {
+    format!(
+        "a platform_admin token may be valid for at most {} (SCREENPLAY_PLATFORM_TOKEN_MAX_TTL)",
+        humantime::format_duration(max)
+    )
 }

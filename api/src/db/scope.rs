@@ -58,7 +58,6 @@ pub struct CallerStatus {
 /// What the database says about a platform admin (`platform_admins`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminStatus {
-    pub admin_id: Uuid,
     pub active: bool,
     /// Tokens issued before this (seconds since the epoch, rounded up: a
     /// token issued in the second of a revocation is refused too) are refused.
@@ -150,7 +149,7 @@ impl Db {
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 format!(
-                    "SELECT admin_id, status, \
+                    "SELECT status, \
                      CASE WHEN isfinite(tokens_valid_after) THEN ceil(extract(epoch FROM tokens_valid_after))::bigint \
                      END AS tokens_valid_after, pg_backend_pid() AS backend_pid, \
                      set_config('role', 'screenplay_platform', true) AS role{} \
@@ -162,7 +161,6 @@ impl Db {
             .await?;
         let status = match row {
             Some(row) => Some(AdminStatus {
-                admin_id: row.try_get("", "admin_id")?,
                 active: row.try_get::<String>("", "status")? == "active",
                 tokens_valid_after: row.try_get("", "tokens_valid_after")?,
                 backend_pid: row.try_get("", "backend_pid")?,

@@ -198,7 +198,11 @@ async fn accept_init(
     };
     let (principal, until) = app.verifier.verify_until(&token).map_err(|e| refused(&e.0))?;
     match begin_as(&app.db, &principal).await {
-        Ok(entry) => entry.tx.rollback().await.map_err(|e| refused(&e.to_string()))?,
+        Ok(entry) => entry
+            .tx
+            .rollback()
+            .await
+            .map_err(|e| async_graphql::Error::new(e.to_string()))?,
         Err(err) if err.code() == ErrorCode::Unauthenticated => return Err(refused(&err.message())),
         Err(err) => return Err(async_graphql::Error::new(err.message())),
     }

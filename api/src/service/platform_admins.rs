@@ -65,14 +65,10 @@ pub async fn add(
 
 /// Adds a platform admin unless it exists (used for the local demo admin).
 pub async fn ensure(db: &impl ConnectionTrait, subject: &str, name: &str) -> AppResult<()> {
-    db.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "INSERT INTO screenplay.platform_admins (issuer, subject, name) VALUES ('', $1, $2) \
-         ON CONFLICT (issuer, subject) DO NOTHING",
-        [subject.into(), name.into()],
-    ))
-    .await?;
-    Ok(())
+    match add(db, "", subject, Some(name)).await {
+        Ok(_) | Err(AppError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Every platform admin, by issuer and subject.

@@ -10,7 +10,7 @@ use screenplay_api::{
 };
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_code, fixtures::PASSWORD, ws::WsClient};
+use crate::helpers::{JWT_SECRET, TestApp, error_code, fixtures::PASSWORD, ws::WsClient};
 
 const ME: &str = "{ me { role } }";
 const LOGIN: &str = "mutation($input: LoginInput!) { login(input: $input) { accessToken refreshToken } }";
@@ -95,6 +95,18 @@ fn platform_token(app: &TestApp, subject: &str, ttl: Duration) -> String {
         .0
 }
 
+/// A platform token signed with the test secret, outside our issuer's rules.
+fn hand_signed_platform_token(subject: &str, ttl: Duration) -> String {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let claims = json!({ "sub": subject, "role": "platform_admin", "iat": now, "exp": now + ttl.as_secs() });
+    let key = EncodingKey::from_secret(JWT_SECRET.as_bytes());
+    encode(&Header::new(Algorithm::HS256), &claims, &key).expect("sign")
+}
+
 async fn change(app: &TestApp, subject: &str, what: Change) {
     let tx = app.state.db.begin_platform().await.expect("begin");
     platform_admins::change(&tx, "", subject, what).await.expect("change");
@@ -124,13 +136,14 @@ async fn platform_admins_are_rows_that_can_be_disabled_and_revoked_at_once() {
     assert_eq!(ws_init(&app, &token).await["type"], "connection_ack");
 
     // A token longer than SCREENPLAY_PLATFORM_TOKEN_MAX_TTL (12 h) is refused.
-    let long = platform_token(&app, "ops", Duration::from_secs(13 * 3600));
-    assert!(
-        refusal(&app, &long)
-            .await
-            .1
-            .contains("SCREENPLAY_PLATFORM_TOKEN_MAX_TTL")
-    );
+    // Our issuer will not make one; one signed by hand is refused on use.
+    let thirteen = Duration::from_secs(13 * 3600);
+    let issued = app.state.issuer.issue("ops", None, Role::PlatformAdmin, thirteen);
+    let why = issued.expect_err("a 13 h platform token is not issued").to_string();
+    assert!(why.contains("SCREENPLAY_PLATFORM_TOKEN_MAX_TTL"), "{why}");
+    let long = hand_signed_platform_token("ops", thirteen);
+    let (_, message) = refusal(&app, &long).await;
+    assert!(message.contains("SCREENPLAY_PLATFORM_TOKEN_MAX_TTL"), "{message}");
 
     change(&app, "ops", Change::Disable).await;
     assert_eq!(refusal(&app, &token).await.1, "platform admin is disabled");
