@@ -20,6 +20,7 @@ use entity::{
 use sea_orm::{ColumnTrait, DatabaseTransaction, QueryFilter};
 use uuid::Uuid;
 
+use super::waves::Waves;
 use crate::{
     auth::TenantCaller,
     db::TenantOwned,
@@ -73,18 +74,23 @@ pub trait LoaderValue<K> {
 /// The operation's loaders.
 pub struct Loaders {
     pub loader: DataLoader<ScopeLoader>,
+    /// Runs the operation so that its batches do not depend on timing.
+    pub waves: Arc<Waves>,
 }
 
 impl Loaders {
-    /// The loaders of `scope`'s operation.
+    /// The loaders of `scope`'s operation. No batching delay: [`Waves`]
+    /// starts each fetch once the resolvers have asked for every key.
     pub fn new(scope: &Arc<RequestScope>) -> Self {
+        let waves = Arc::new(Waves::default());
+        let spawner = waves.clone();
+        let loader = ScopeLoader {
+            scope: Arc::downgrade(scope),
+            waves: waves.clone(),
+        };
         Self {
-            loader: DataLoader::new(
-                ScopeLoader {
-                    scope: Arc::downgrade(scope),
-                },
-                tokio::spawn,
-            ),
+            loader: DataLoader::new(loader, move |fetch| spawner.spawn(fetch)).delay(std::time::Duration::ZERO),
+            waves,
         }
     }
 
@@ -105,6 +111,7 @@ impl Loaders {
 /// scope owns the loaders.
 pub struct ScopeLoader {
     scope: Weak<RequestScope>,
+    waves: Arc<Waves>,
 }
 
 impl ScopeLoader {
@@ -114,6 +121,13 @@ impl ScopeLoader {
             .upgrade()
             .ok_or_else(|| AppError::internal(anyhow::anyhow!("load after the operation ended")))?;
         Ok(scope.tenant().await?)
+    }
+
+    /// A fetch's result, handed out between passes (see [`Waves`]).
+    async fn handed<V>(&self, load: impl std::future::Future<Output = Result<V, LoadError>>) -> Result<V, LoadError> {
+        let result = load.await;
+        self.waves.deliver().await;
+        result
     }
 }
 
@@ -189,10 +203,13 @@ macro_rules! by_id_loader {
             type Error = LoadError;
 
             async fn load(&self, keys: &[$key]) -> LoadResult<$key> {
-                let (tx, caller) = self.tx().await?;
-                let wanted = ids(keys, |k| k.0);
-                let rows = $load(&*tx, &caller, &wanted).await?;
-                Ok(rows.into_iter().map(|m| ($key($id(&m)), m)).collect())
+                self.handed(async {
+                    let (tx, caller) = self.tx().await?;
+                    let wanted = ids(keys, |k| k.0);
+                    let rows = $load(&*tx, &caller, &wanted).await?;
+                    Ok(rows.into_iter().map(|m| ($key($id(&m)), m)).collect())
+                })
+                .await
             }
         }
     };
@@ -208,13 +225,16 @@ impl async_graphql::dataloader::Loader<WorkspaceById> for ScopeLoader {
     type Error = LoadError;
 
     async fn load(&self, keys: &[WorkspaceById]) -> LoadResult<WorkspaceById> {
-        let (tx, caller) = self.tx().await?;
-        let rows = workspaces::Entity::find_in(caller.tenant_id)
-            .filter(workspaces::Column::Id.is_in(ids(keys, |k| k.0)))
-            .all(&*tx)
-            .await
-            .map_err(AppError::from)?;
-        Ok(rows.into_iter().map(|m| (WorkspaceById(m.id), m)).collect())
+        self.handed(async {
+            let (tx, caller) = self.tx().await?;
+            let rows = workspaces::Entity::find_in(caller.tenant_id)
+                .filter(workspaces::Column::Id.is_in(ids(keys, |k| k.0)))
+                .all(&*tx)
+                .await
+                .map_err(AppError::from)?;
+            Ok(rows.into_iter().map(|m| (WorkspaceById(m.id), m)).collect())
+        })
+        .await
     }
 }
 
@@ -225,9 +245,12 @@ macro_rules! grouped_loader {
             type Error = LoadError;
 
             async fn load(&self, keys: &[$key]) -> LoadResult<$key> {
-                let (tx, caller) = self.tx().await?;
-                let rows = $load(&*tx, &caller, &ids(keys, |k| k.0)).await?;
-                Ok(grouped(keys, rows, |m| $parent(m).map($key)))
+                self.handed(async {
+                    let (tx, caller) = self.tx().await?;
+                    let rows = $load(&*tx, &caller, &ids(keys, |k| k.0)).await?;
+                    Ok(grouped(keys, rows, |m| $parent(m).map($key)))
+                })
+                .await
             }
         }
     };
@@ -262,9 +285,12 @@ impl async_graphql::dataloader::Loader<UsageOfSession> for ScopeLoader {
     type Error = LoadError;
 
     async fn load(&self, keys: &[UsageOfSession]) -> LoadResult<UsageOfSession> {
-        let (tx, caller) = self.tx().await?;
-        let usage = agent_records::usage_for_sessions(&*tx, &caller, &ids(keys, |k| k.0)).await?;
-        Ok(usage.into_iter().map(|(id, u)| (UsageOfSession(id), u)).collect())
+        self.handed(async {
+            let (tx, caller) = self.tx().await?;
+            let usage = agent_records::usage_for_sessions(&*tx, &caller, &ids(keys, |k| k.0)).await?;
+            Ok(usage.into_iter().map(|(id, u)| (UsageOfSession(id), u)).collect())
+        })
+        .await
     }
 }
 
@@ -285,14 +311,17 @@ macro_rules! page_loader {
             type Error = LoadError;
 
             async fn load(&self, keys: &[$key]) -> LoadResult<$key> {
-                let (tx, caller) = self.tx().await?;
-                let mut out = HashMap::new();
-                for (page, parents) in by_page(keys, |k| (k.0, k.1)) {
-                    for (parent, result) in $load(&*tx, &caller, &parents, &page).await? {
-                        out.insert($key(parent, page), Arc::new(result));
+                self.handed(async {
+                    let (tx, caller) = self.tx().await?;
+                    let mut out = HashMap::new();
+                    for (page, parents) in by_page(keys, |k| (k.0, k.1)) {
+                        for (parent, result) in $load(&*tx, &caller, &parents, &page).await? {
+                            out.insert($key(parent, page), Arc::new(result));
+                        }
                     }
-                }
-                Ok(out)
+                    Ok(out)
+                })
+                .await
             }
         }
     };
@@ -308,17 +337,20 @@ impl async_graphql::dataloader::Loader<ChildCount> for ScopeLoader {
     type Error = LoadError;
 
     async fn load(&self, keys: &[ChildCount]) -> LoadResult<ChildCount> {
-        let (tx, caller) = self.tx().await?;
-        let mut tables: HashMap<ChildTable, Vec<Uuid>> = HashMap::new();
-        for key in keys {
-            tables.entry(key.1).or_default().push(key.0);
-        }
-        let mut out = HashMap::new();
-        for (table, parents) in tables {
-            for (parent, n) in page::count_per_parent(&*tx, table, caller.tenant_id, &parents).await? {
-                out.insert(ChildCount(parent, table), n);
+        self.handed(async {
+            let (tx, caller) = self.tx().await?;
+            let mut tables: HashMap<ChildTable, Vec<Uuid>> = HashMap::new();
+            for key in keys {
+                tables.entry(key.1).or_default().push(key.0);
             }
-        }
-        Ok(out)
+            let mut out = HashMap::new();
+            for (table, parents) in tables {
+                for (parent, n) in page::count_per_parent(&*tx, table, caller.tenant_id, &parents).await? {
+                    out.insert(ChildCount(parent, table), n);
+                }
+            }
+            Ok(out)
+        })
+        .await
     }
 }

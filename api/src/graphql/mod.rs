@@ -18,6 +18,7 @@ pub mod query;
 pub mod schema;
 pub mod subscription;
 pub mod types;
+pub mod waves;
 
 pub use gate::SocketSlots;
 pub use schema::{AppSchema, Schemas, build_schemas, sdl};

@@ -419,7 +419,11 @@ async fn run_operation(
             return Ran::Refused(response);
         }
     }
-    Ran::Executed(next.run(ctx, operation_name).await)
+    let resolve = next.run(ctx, operation_name);
+    match ctx.data_opt::<Arc<Loaders>>() {
+        Some(loaders) => Ran::Executed(loaders.waves.run(resolve).await),
+        None => Ran::Executed(resolve.await),
+    }
 }
 
 /// Resolves when the operation must stop: its deadline passed, or the
