@@ -49,6 +49,9 @@ pub enum ErrorCode {
     /// over its limit, no pool connection in time, or the request's own
     /// timeout; nothing was changed, and it may be retried.
     Timeout,
+    /// The database cannot be reached (down, restarting, refusing
+    /// connections); nothing was changed, and it may be retried.
+    Unavailable,
     Internal,
     /// The document is not GraphQL.
     GraphqlParseFailed,
@@ -63,7 +66,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         Self::Unauthenticated,
         Self::Forbidden,
         Self::NotFound,
@@ -72,6 +75,7 @@ impl ErrorCode {
         Self::QuotaExceeded,
         Self::RateLimited,
         Self::Timeout,
+        Self::Unavailable,
         Self::Internal,
         Self::GraphqlParseFailed,
         Self::GraphqlValidationFailed,
@@ -113,6 +117,7 @@ impl ErrorCode {
             Self::QuotaExceeded => "QUOTA_EXCEEDED",
             Self::RateLimited => "RATE_LIMITED",
             Self::Timeout => "TIMEOUT",
+            Self::Unavailable => "UNAVAILABLE",
             Self::Internal => "INTERNAL",
             Self::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
@@ -175,6 +180,8 @@ pub enum AppError {
     },
     /// Stopped for taking too long (see [`TimeoutReason`]); retry later.
     Timeout(TimeoutReason),
+    /// The database cannot be reached; retry later.
+    Unavailable,
     Internal(anyhow::Error),
 }
 
@@ -217,6 +224,10 @@ impl TimeoutReason {
 
 /// The retry hint of a `TIMEOUT`, in seconds.
 const TIMEOUT_RETRY_AFTER_SECONDS: u64 = 1;
+
+/// The retry hint of `UNAVAILABLE`, in seconds: about how often the server
+/// tries the database again.
+const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 2;
 
 impl AppError {
     /// A `BAD_USER_INPUT` error that names the offending input field.
@@ -270,6 +281,7 @@ impl AppError {
                 format!("rate limit exceeded; retry in {retry_after_seconds} s")
             }
             Self::Timeout(reason) => reason.message().into(),
+            Self::Unavailable => "the database cannot be reached; nothing was changed, retry later".into(),
             Self::Internal(_) => "internal error".into(),
         }
     }
@@ -289,6 +301,7 @@ impl AppError {
             Self::QuotaExceeded(_) => ErrorCode::QuotaExceeded,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Timeout(_) => ErrorCode::Timeout,
+            Self::Unavailable => ErrorCode::Unavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -320,6 +333,33 @@ mod sqlstate {
     pub const QUERY_CANCELED: &str = "57014";
     /// `lock_timeout` (or `NOWAIT`).
     pub const LOCK_NOT_AVAILABLE: &str = "55P03";
+    /// The server is shutting down, crashed or is still starting.
+    pub const SHUTTING_DOWN: [&str; 3] = ["57P01", "57P02", "57P03"];
+    pub const TOO_MANY_CONNECTIONS: &str = "53300";
+    /// Class 08: connection exceptions.
+    pub const CONNECTION_EXCEPTION_CLASS: &str = "08";
+}
+
+/// The database could not be reached or dropped the connection (as opposed
+/// to refusing a statement): nothing was done, and a later retry may work.
+pub fn is_unreachable(err: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::ConnectionClosed) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match &**sqlx {
+        Sqlx::Io(_) | Sqlx::Tls(_) | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
+        Sqlx::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with(sqlstate::CONNECTION_EXCEPTION_CLASS)
+                || code == sqlstate::TOO_MANY_CONNECTIONS
+                || sqlstate::SHUTTING_DOWN.contains(&&*code)
+        }),
+        _ => false,
+    }
 }
 
 /// What the database said when it refused a statement.
@@ -389,6 +429,10 @@ impl DbFailure {
 }
 
 fn classify_db_error(err: DbErr) -> AppError {
+    if is_unreachable(&err) {
+        tracing::warn!(error = %err, "the database cannot be reached");
+        return AppError::Unavailable;
+    }
     if let Some(failure) = DbFailure::of(&err) {
         if let Some(client) = failure.client_error() {
             return client;
@@ -494,6 +538,7 @@ impl ErrorExtensions for AppError {
                     e.set("reason", reason.as_str());
                     e.set("retryAfterSeconds", TIMEOUT_RETRY_AFTER_SECONDS);
                 }
+                Self::Unavailable => e.set("retryAfterSeconds", UNAVAILABLE_RETRY_AFTER_SECONDS),
                 _ => {}
             }
         })

@@ -3,6 +3,13 @@
 //! export of traces when `telemetry` is on).
 
 use tokio::sync::watch;
+
+/// mimalloc rather than glibc's malloc: on the nested session page a fifth
+/// of the CPU went to glibc's malloc and free, and its per-thread arenas
+/// let the server's RSS creep up under steady load (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use tracing_subscriber::{
     EnvFilter, Layer, Registry,
     filter::{FilterExt, filter_fn},

@@ -5,18 +5,18 @@
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
 
 use anyhow::Context;
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
-    TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
+    TransactionTrait, error::ConnAcquireErr,
 };
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 use super::{audit_statement, migrations::pending_migrations};
 
@@ -29,6 +29,8 @@ pub struct DbStats {
     busy_micros: AtomicU64,
     /// Transactions waiting for a pool connection (and their BEGIN).
     waiting: AtomicU64,
+    /// The last BEGIN found the database unreachable.
+    unreachable: AtomicBool,
 }
 
 impl DbStats {
@@ -47,7 +49,20 @@ impl DbStats {
     pub fn waiting(&self) -> u64 {
         self.waiting.load(Ordering::Relaxed)
     }
+
+    /// Whether the last BEGIN found the database unreachable.
+    pub fn unreachable(&self) -> bool {
+        self.unreachable.load(Ordering::Relaxed)
+    }
 }
+
+/// How long a BEGIN may wait for a connection before the server checks that
+/// the database answers at all (a pool waiting to reconnect to a database
+/// that is down would otherwise wait its whole acquire timeout).
+const SUSPECT_AFTER: Duration = Duration::from_millis(500);
+
+/// How long the reachability check may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// One transaction waiting for a pool connection, for the metrics.
 struct Waiting<'a>(&'a DbStats);
@@ -282,10 +297,7 @@ impl Db {
             // the next caller ("there is already a transaction in progress").
             // On a task of its own the BEGIN always completes; if the caller
             // left meanwhile, the transaction is dropped there and rolled back.
-            let conn = self.conn.clone();
-            tokio::spawn(async move { conn.begin().await })
-                .await
-                .map_err(|e| crate::error::AppError::internal(anyhow::anyhow!("BEGIN task failed: {e}")))??
+            self.begin_on_task().await?
         };
         let mut prelude = String::new();
         if self.pgbouncer {
@@ -300,6 +312,36 @@ impl Db {
             tx.execute_unprepared(&prelude).await?;
         }
         Ok(tx)
+    }
+
+    /// BEGIN on a task of its own; a database that does not answer is
+    /// `UNAVAILABLE` within about a second rather than a pool timeout.
+    async fn begin_on_task(&self) -> AppResult<DatabaseTransaction> {
+        let conn = self.conn.clone();
+        let mut begin = tokio::spawn(async move { conn.begin().await });
+        let patience = if self.stats.unreachable() {
+            Duration::ZERO
+        } else {
+            SUSPECT_AFTER
+        };
+        let joined = match tokio::time::timeout(patience, &mut begin).await {
+            Ok(joined) => joined,
+            Err(_) if !self.answers().await => Ok(Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed))),
+            Err(_) => begin.await,
+        };
+        let result = joined
+            .map_err(|e| AppError::internal(anyhow::anyhow!("BEGIN task failed: {e}")))?
+            .map_err(AppError::from);
+        let unreachable = matches!(result, Err(AppError::Unavailable));
+        self.stats.unreachable.store(unreachable, Ordering::Relaxed);
+        result
+    }
+
+    /// Whether the database answers a statement within [`PROBE_TIMEOUT`]
+    /// (from the control pool: the main one may be busy).
+    async fn answers(&self) -> bool {
+        let probe = self.control.execute_unprepared("SELECT 1");
+        matches!(tokio::time::timeout(PROBE_TIMEOUT, probe).await, Ok(Ok(_)))
     }
 
     /// Whether the database answers and no migration is pending.
@@ -319,7 +361,7 @@ impl Db {
             }
             Ok(())
         };
-        tokio::time::timeout(Duration::from_secs(3), check)
+        tokio::time::timeout(PROBE_TIMEOUT, check)
             .await
             .unwrap_or_else(|_| Err("database check timed out".into()))
     }

@@ -59,6 +59,12 @@ impl LoadError {
             AppError::NotFound { what } => AppError::NotFound { what },
             AppError::BadInput { field, message } => AppError::bad_input(field.clone(), message.clone()),
             AppError::Conflict(m) => AppError::Conflict(m.clone()),
+            AppError::QuotaExceeded(q) => AppError::QuotaExceeded(q.clone()),
+            AppError::RateLimited { retry_after_seconds } => AppError::RateLimited {
+                retry_after_seconds: *retry_after_seconds,
+            },
+            AppError::Timeout(reason) => AppError::Timeout(*reason),
+            AppError::Unavailable => AppError::Unavailable,
             other => AppError::internal(anyhow::anyhow!("load failed: {:?}", other)),
         }
     }

@@ -6,6 +6,7 @@
 
 mod bulkhead;
 mod cancellation;
+mod outage;
 mod shutdown;
 mod timeouts;
 
