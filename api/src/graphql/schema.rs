@@ -7,12 +7,7 @@ use async_graphql::{
     parser::types::{ExecutableDocument, Selection},
 };
 
-use super::{
-    extensions::{RequestLifecycle, RequestMetrics},
-    mutation::MutationRoot,
-    query::QueryRoot,
-    subscription::SubscriptionRoot,
-};
+use super::{extensions::RequestLifecycle, mutation::MutationRoot, query::QueryRoot, subscription::SubscriptionRoot};
 use crate::{
     auth::{Principal, Role},
     config::{LimitsConfig, OperationLimits, RoleLimits},
@@ -123,7 +118,6 @@ pub fn build_schemas(state: SharedState) -> Schemas {
         builder(set.max_depth, set.max_complexity, limits)
             .data(state.clone())
             .extension(RequestLifecycle)
-            .extension(RequestMetrics)
             .finish()
     };
     let roles = &limits.roles;

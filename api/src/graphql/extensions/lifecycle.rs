@@ -44,7 +44,7 @@ use entity::enums::{AuditOutcome, QuotaMetric};
 use opentelemetry::KeyValue;
 use tracing::{Instrument, Span, field::Empty};
 
-use super::{secrets, uncoded};
+use super::{metrics, secrets, uncoded};
 use crate::{
     audit::{AuditRecord, diff},
     auth::Principal,
@@ -193,7 +193,10 @@ impl Extension for Lifecycle {
         let inner = &self.inner;
         async {
             let mut response = next.run(ctx).await;
-            inner.with(|s| uncoded::code_errors(&mut response.errors, &s.query));
+            inner.with(|s| {
+                uncoded::code_errors(&mut response.errors, &s.query);
+                metrics::observe(&s.operation, &response, inner.started.elapsed());
+            });
             // Only requests that never executed are left: parse, validation and
             // persisted-query errors.
             inner.queue_audit(&response.errors).await;

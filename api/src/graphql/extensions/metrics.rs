@@ -1,40 +1,16 @@
-//! Counts and times GraphQL operations, as an async-graphql extension of
-//! its own so that it sees every operation (HTTP and websocket) without
-//! touching the request lifecycle.
+//! Counts and times GraphQL operations (HTTP and websocket), called by the
+//! lifecycle extension when an operation ends: one extension per schema,
+//! since async-graphql sends every field through each extension's chain.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Instant,
-};
+use std::time::Duration;
 
-use async_graphql::{
-    Response, ServerResult, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest},
-    parser::types::{ExecutableDocument, OperationType},
-};
+use async_graphql::{Response, parser::types::OperationType};
 
-use super::lifecycle::operation_info;
+use super::lifecycle::OperationInfo;
 use crate::{error::code_of, metrics::observe_operation};
 
 /// More root fields than this are labelled `(multiple)`.
 const MAX_FIELDS_IN_LABEL: usize = 3;
-
-/// Installs [`Recorder`] on a schema.
-pub struct RequestMetrics;
-
-impl ExtensionFactory for RequestMetrics {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Recorder::default())
-    }
-}
-
-#[derive(Default)]
-struct Recorder {
-    /// The operation the client named, if any.
-    requested: Mutex<Option<String>>,
-    /// (operation type, operation label) once the query parsed.
-    operation: Mutex<Option<(&'static str, String)>>,
-}
 
 fn type_label(ty: Option<OperationType>) -> &'static str {
     match ty {
@@ -64,50 +40,15 @@ fn outcome(response: &Response) -> String {
     }
 }
 
-#[async_trait::async_trait]
-impl Extension for Recorder {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let started = Instant::now();
-        let response = next.run(ctx).await;
-        let (ty, operation) = self
-            .operation
-            .lock()
-            .ok()
-            .and_then(|o| o.clone())
-            .unwrap_or(("unknown", "(invalid)".into()));
-        if ty != "subscription" {
-            observe_operation(ty, &operation, &outcome(&response), started.elapsed());
-        }
-        response
-    }
-
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: async_graphql::Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<async_graphql::Request> {
-        if let Ok(mut slot) = self.requested.lock() {
-            slot.clone_from(&request.operation_name);
-        }
-        next.run(ctx, request).await
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let requested = self.requested.lock().ok().and_then(|r| r.clone());
-        let info = operation_info(&document, requested.as_deref());
-        if let Ok(mut slot) = self.operation.lock() {
-            *slot = Some((type_label(info.operation_type), operation_label(&info.fields)));
-        }
-        Ok(document)
-    }
+/// Records an operation that ended with `response` after `elapsed`
+/// (`info` as parsed; not parsed, it counts as `(invalid)`).
+pub fn observe(info: &OperationInfo, response: &Response, elapsed: Duration) {
+    let (ty, operation) = match info.operation_type {
+        None => ("unknown", "(invalid)".to_owned()),
+        Some(OperationType::Subscription) => return,
+        ty => (type_label(ty), operation_label(&info.fields)),
+    };
+    observe_operation(ty, &operation, &outcome(response), elapsed);
 }
 
 #[cfg(test)]

@@ -8,4 +8,3 @@ pub mod secrets;
 mod uncoded;
 
 pub use lifecycle::{RequestLifecycle, operation_info};
-pub use metrics::RequestMetrics;
