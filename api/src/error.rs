@@ -343,15 +343,19 @@ mod sqlstate {
 /// The database could not be reached or dropped the connection (as opposed
 /// to refusing a statement): nothing was done, and a later retry may work.
 pub fn is_unreachable(err: &DbErr) -> bool {
-    use sea_orm::sqlx::Error as Sqlx;
-    let sqlx = match err {
-        DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::ConnectionClosed) => return true,
+    match err {
+        DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::ConnectionClosed) => true,
         DbErr::Conn(RuntimeErr::SqlxError(e))
         | DbErr::Exec(RuntimeErr::SqlxError(e))
-        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
-        _ => return false,
-    };
-    match &**sqlx {
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => is_unreachable_sqlx(e),
+        _ => false,
+    }
+}
+
+/// [`is_unreachable`] for a driver error.
+pub fn is_unreachable_sqlx(err: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    match err {
         Sqlx::Io(_) | Sqlx::Tls(_) | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
         Sqlx::Database(db) => db.code().is_some_and(|code| {
             code.starts_with(sqlstate::CONNECTION_EXCEPTION_CLASS)

@@ -61,7 +61,7 @@ impl DbStats {
 /// that is down would otherwise wait its whole acquire timeout).
 const SUSPECT_AFTER: Duration = Duration::from_millis(500);
 
-/// How long the reachability check may take.
+/// How long the reachability check (one new connection) may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// One transaction waiting for a pool connection, for the metrics.
@@ -127,6 +127,8 @@ pub struct Db {
     /// A second, tiny pool for cancelling statements of abandoned
     /// transactions: the main pool may have no connection to spare then.
     control: DatabaseConnection,
+    /// Where a one-off connection checks that the database is there.
+    probe: sea_orm::sqlx::postgres::PgConnectOptions,
 }
 
 impl Db {
@@ -185,6 +187,11 @@ impl Db {
             stats,
             tx_settings: Arc::from(""),
             control,
+            probe: url
+                .parse::<sea_orm::sqlx::postgres::PgConnectOptions>()
+                .context("reading the database URL")?
+                .application_name(&format!("{}-probe", options.application_name))
+                .statement_cache_capacity(0),
         })
     }
 
@@ -326,7 +333,9 @@ impl Db {
         };
         let joined = match tokio::time::timeout(patience, &mut begin).await {
             Ok(joined) => joined,
-            Err(_) if !self.answers().await => Ok(Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed))),
+            Err(_) if self.refuses_connections().await => {
+                Ok(Err(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed)))
+            }
             Err(_) => begin.await,
         };
         let result = joined
@@ -337,11 +346,21 @@ impl Db {
         result
     }
 
-    /// Whether the database answers a statement within [`PROBE_TIMEOUT`]
-    /// (from the control pool: the main one may be busy).
-    async fn answers(&self) -> bool {
-        let probe = self.control.execute_unprepared("SELECT 1");
-        matches!(tokio::time::timeout(PROBE_TIMEOUT, probe).await, Ok(Ok(_)))
+    /// Whether a new connection to the database fails outright (refused,
+    /// reset, the server shutting down). A connection that is merely slow
+    /// (a busy machine, an unroutable host) proves nothing: the BEGIN goes
+    /// on waiting, and a pool timeout answers `TIMEOUT`.
+    async fn refuses_connections(&self) -> bool {
+        use sea_orm::sqlx::Connection;
+        let attempt = sea_orm::sqlx::PgConnection::connect_with(&self.probe);
+        match tokio::time::timeout(PROBE_TIMEOUT, attempt).await {
+            Ok(Ok(conn)) => {
+                tokio::spawn(conn.close());
+                false
+            }
+            Ok(Err(err)) => crate::error::is_unreachable_sqlx(&err),
+            Err(_) => false,
+        }
     }
 
     /// Whether the database answers and no migration is pending.

@@ -91,3 +91,62 @@ async fn requests_dropped_by_their_clients_are_cancelled_and_leave_clean_connect
     assert_eq!(ok, 200, "requests after the cancelled ones");
     assert_eq!(stuck_backends(&superuser, &app.db.name).await, (0, 0));
 }
+
+/// Clients that give up at any moment of a request (waiting for BEGIN,
+/// during the caller check, mid-resolution, at COMMIT), reads and writes
+/// alike, 300 times: afterwards no pooled connection is inside a
+/// transaction and the next 1,000 requests all succeed.
+#[tokio::test]
+async fn requests_cut_at_any_moment_leave_every_pooled_connection_idle() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("cuts").await;
+    crate::dataloaders::seed(&app, s.fx.id, s.workspace, 20, 5, 3).await;
+    let superuser = cluster::connect(&app.db.superuser_url).await;
+    let nested = json!({ "first": 20 });
+    let request = |i: usize| {
+        if i.is_multiple_of(3) {
+            (s.fx.admin_token.clone(), RENAME, rename(s.workspace, &format!("C{i}")))
+        } else {
+            (s.member.token.clone(), crate::dataloaders::NESTED, nested.clone())
+        }
+    };
+
+    let mut cut = 0;
+    for round in 0..30 {
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let (token, query, variables) = request(round * 10 + i);
+            let (client, url) = (app.client.clone(), app.url("/graphql"));
+            // Spread over a request's life: 0 to 40 ms (a nested page takes ~20 ms here).
+            let patience = Duration::from_micros(rand::random::<u64>() % 40_000);
+            tasks.push(tokio::spawn(async move {
+                let send = timed_post(&client, &url, &token, query, variables);
+                tokio::time::timeout(patience, send).await.is_err()
+            }));
+        }
+        for t in tasks {
+            cut += usize::from(t.await.expect("task"));
+        }
+    }
+    eprintln!("{cut} of 300 requests cut mid-flight");
+    assert!(cut >= 100, "only {cut} requests were cut: the test did not test much");
+    assert_eq!(wait_unstuck(&app, Duration::from_secs(5)).await, (0, 0));
+
+    let mut ok = 0;
+    for batch in 0..125 {
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let (token, query, variables) = request(batch * 8 + i);
+            let (client, url) = (app.client.clone(), app.url("/graphql"));
+            tasks.push(tokio::spawn(async move {
+                let (status, _, body, _) = timed_post(&client, &url, &token, query, variables).await;
+                status == StatusCode::OK && body.get("errors").is_none() && !body["data"].is_null()
+            }));
+        }
+        for t in tasks {
+            ok += usize::from(t.await.expect("task"));
+        }
+    }
+    assert_eq!(ok, 1000, "requests after the cut ones");
+    assert_eq!(stuck_backends(&superuser, &app.db.name).await, (0, 0));
+}
