@@ -328,6 +328,7 @@ async fn start_postgraphile(app_url: &str) -> anyhow::Result<(Child, String)> {
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(PROJECT)
+            .stdout(std::io::stderr())
             .status()
             .await?;
         anyhow::ensure!(status.success(), "npm ci failed in {PROJECT}");
