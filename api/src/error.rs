@@ -288,7 +288,11 @@ impl AppError {
 
     /// This error as a request-level GraphQL error (no path).
     pub fn to_server_error(&self) -> ServerError {
-        self.extend().into_server_error(async_graphql::Pos::default())
+        let mut err = self.extend().into_server_error(async_graphql::Pos::default());
+        // No place in the document: `locations` would say line 0, column 0,
+        // which the spec does not allow (they count from 1).
+        err.locations.clear();
+        err
     }
 
     pub fn code(&self) -> ErrorCode {

@@ -35,6 +35,8 @@ async fn during_an_outage_answers_are_unavailable_with_a_retry_hint_and_readyz_f
         assert_eq!(status, StatusCode::OK);
         assert_eq!(extensions(&body)["code"], "UNAVAILABLE", "attempt {attempt}: {body}");
         assert_eq!(extensions(&body)["retryAfterSeconds"], 2);
+        // A request-level error has no place in the document.
+        assert!(body["errors"][0].get("locations").is_none(), "{body}");
         assert_eq!(retry_after.as_deref(), Some("2"));
         assert!(
             took < Duration::from_secs(3),
