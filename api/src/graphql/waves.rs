@@ -30,6 +30,7 @@ use std::{
 };
 
 use futures::future::BoxFuture;
+use tracing::Instrument;
 
 /// The passes, waves and deliveries of one operation.
 #[derive(Default)]
@@ -117,11 +118,13 @@ impl Waves {
             arrived: AtomicBool::new(false),
         });
         let end = FetchEnd(self.clone(), me.clone());
-        tokio::spawn(async move {
+        let task = async move {
             end.0.between_passes().await;
             FETCH.scope(me, fetch).await;
             drop(end);
-        });
+        };
+        // In the operation's span: its statements belong to its trace.
+        tokio::spawn(task.in_current_span());
     }
 
     /// Called by a fetch with its values in hand: waits until its whole

@@ -195,7 +195,8 @@ impl Extension for Lifecycle {
             let mut response = next.run(ctx).await;
             inner.with(|s| {
                 uncoded::code_errors(&mut response.errors, &s.query);
-                metrics::observe(&s.operation, &response, inner.started.elapsed());
+                let info = &s.operation;
+                metrics::observe(info.operation_type, &info.fields, &response, inner.started.elapsed());
             });
             // Only requests that never executed are left: parse, validation and
             // persisted-query errors.

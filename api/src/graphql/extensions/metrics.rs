@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use async_graphql::{Response, parser::types::OperationType};
 
-use super::lifecycle::OperationInfo;
 use crate::{error::code_of, metrics::observe_operation};
 
 /// More root fields than this are labelled `(multiple)`.
@@ -40,13 +39,13 @@ fn outcome(response: &Response) -> String {
     }
 }
 
-/// Records an operation that ended with `response` after `elapsed`
-/// (`info` as parsed; not parsed, it counts as `(invalid)`).
-pub fn observe(info: &OperationInfo, response: &Response, elapsed: Duration) {
-    let (ty, operation) = match info.operation_type {
+/// Records an operation of type `ty` with root `fields` that ended with
+/// `response` after `elapsed` (`ty` unknown: it never parsed).
+pub fn observe(ty: Option<OperationType>, fields: &[String], response: &Response, elapsed: Duration) {
+    let (ty, operation) = match ty {
         None => ("unknown", "(invalid)".to_owned()),
         Some(OperationType::Subscription) => return,
-        ty => (type_label(ty), operation_label(&info.fields)),
+        ty => (type_label(ty), operation_label(fields)),
     };
     observe_operation(ty, &operation, &outcome(response), elapsed);
 }
