@@ -21,7 +21,6 @@
 use std::{
     collections::HashMap,
     future::Future,
-    pin::Pin,
     sync::{
         Arc, Mutex, MutexGuard,
         atomic::{AtomicBool, Ordering},
@@ -29,7 +28,7 @@ use std::{
     task::{Context, Poll, Waker},
 };
 
-use futures::future::BoxFuture;
+use futures::{Stream, StreamExt, future::BoxFuture};
 use tracing::Instrument;
 
 /// The passes, waves and deliveries of one operation.
@@ -97,11 +96,31 @@ impl Waves {
     }
 
     /// Runs `operation` in passes.
-    pub fn run<F: Future>(self: &Arc<Self>, operation: F) -> impl Future<Output = F::Output> {
-        Passes {
-            waves: self.clone(),
-            operation: Box::pin(operation),
+    pub fn run<F: Future>(self: &Arc<Self>, operation: F) -> impl Future<Output = F::Output> + use<F> {
+        let waves = self.clone();
+        let mut operation = Box::pin(operation);
+        std::future::poll_fn(move |cx| waves.pass(cx, |cx| operation.as_mut().poll(cx)))
+    }
+
+    /// Runs a subscription's stream in passes (each event's resolution).
+    pub fn run_stream<S: Stream + Unpin>(self: &Arc<Self>, mut stream: S) -> impl Stream<Item = S::Item> + use<S> {
+        let waves = self.clone();
+        futures::stream::poll_fn(move |cx| waves.pass(cx, |cx| stream.poll_next_unpin(cx)))
+    }
+
+    /// One pass: `poll` runs unless a wave's values are being handed out
+    /// (then the operation is woken once they are).
+    fn pass<T>(&self, cx: &mut Context<'_>, poll: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
+        {
+            let mut state = self.lock();
+            if state.delivering > 0 {
+                state.operation = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            state.in_pass = true;
         }
+        let _pass = PassGuard(self);
+        poll(cx)
     }
 
     /// The DataLoader's spawner: the fetch joins the current pass's wave
@@ -205,35 +224,11 @@ impl Drop for FetchEnd {
     }
 }
 
-/// The operation's future, polled only between deliveries.
-struct Passes<F: Future> {
-    waves: Arc<Waves>,
-    operation: Pin<Box<F>>,
-}
-
 /// Ends the pass even if the operation panics.
 struct PassGuard<'a>(&'a Waves);
 
 impl Drop for PassGuard<'_> {
     fn drop(&mut self) {
         self.0.end_pass();
-    }
-}
-
-impl<F: Future> Future for Passes<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.get_mut();
-        {
-            let mut state = this.waves.lock();
-            if state.delivering > 0 {
-                state.operation = Some(cx.waker().clone());
-                return Poll::Pending;
-            }
-            state.in_pass = true;
-        }
-        let _pass = PassGuard(&this.waves);
-        this.operation.as_mut().poll(cx)
     }
 }

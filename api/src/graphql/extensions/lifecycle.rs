@@ -227,7 +227,12 @@ impl Extension for Lifecycle {
         // A subscription that ends before its first event is audited then.
         let on_drop = AuditOnDrop(inner.clone());
         let span = inner.span.clone();
-        in_span(span, next.run(ctx, stream))
+        let stream = next.run(ctx, stream);
+        let stream = match ctx.data_opt::<Arc<Loaders>>() {
+            Some(loaders) => loaders.waves.run_stream(stream).boxed(),
+            None => stream,
+        };
+        in_span(span, stream)
             .then(move |response| {
                 let _ = &on_drop;
                 let inner = inner.clone();
