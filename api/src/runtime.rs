@@ -5,8 +5,8 @@
 use tokio::sync::watch;
 
 /// mimalloc rather than glibc's malloc: on the nested session page a fifth
-/// of the CPU went to glibc's malloc and free, and its per-thread arenas
-/// let the server's RSS creep up under steady load (BENCHMARKS.md).
+/// of the CPU went to glibc's malloc and free, and under steady load
+/// glibc's RSS kept creeping up where mimalloc's levels off (BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
