@@ -3,6 +3,7 @@
 //! of a real server; and ingest throughput against a plain COPY. A tool, not
 //! a test: its results are committed in BENCHMARKS.md.
 
+pub mod baseline;
 pub mod copy;
 pub mod data;
 pub mod logins;
