@@ -101,6 +101,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0071_session_events_up.sql"),
         include_str!("sql/0071_session_events_down.sql"),
     ),
+    (
+        "m20261205_000080_workspace_search_size",
+        include_str!("sql/0080_workspace_search_size_up.sql"),
+        include_str!("sql/0080_workspace_search_size_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.
