@@ -101,6 +101,16 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0071_session_events_up.sql"),
         include_str!("sql/0071_session_events_down.sql"),
     ),
+    (
+        "m20261205_000080_workspace_search_size",
+        include_str!("sql/0080_workspace_search_size_up.sql"),
+        include_str!("sql/0080_workspace_search_size_down.sql"),
+    ),
+    (
+        "m20261205_000081_embedding_model_check_probes",
+        include_str!("sql/0081_embedding_model_check_probes_up.sql"),
+        include_str!("sql/0081_embedding_model_check_probes_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

@@ -1,8 +1,9 @@
-//! `screenplay bench search`: search latency, throughput and recall on a clustered
-//! synthetic dataset, through the SQL functions and through the GraphQL API
+//! `screenplay bench search`: search latency and recall on a clustered
+//! synthetic dataset, through the bare statements a DBA would write and through the GraphQL API
 //! of a real server; and ingest throughput against a plain COPY. A tool, not
 //! a test: its results are committed in BENCHMARKS.md.
 
+pub mod baseline;
 pub mod copy;
 pub mod data;
 pub mod logins;
@@ -12,7 +13,7 @@ pub mod run;
 /// `screenplay bench …`.
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchAction {
-    /// Search latency, throughput and recall, and ingest against COPY, on a
+    /// Search latency and recall against the bare statements, and ingest against COPY, on a
     /// synthetic dataset.
     Search(Box<run::BenchArgs>),
     /// What the audit and quota middleware costs (on against off, one run).

@@ -1,19 +1,18 @@
 //! The benchmark itself (see the module documentation).
 
 use std::{
-    collections::{HashMap, HashSet},
     net::SocketAddr,
-    sync::Arc,
     time::{Duration, Instant},
 };
 
 use anyhow::Context;
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, prelude::PgVector};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
+    baseline::{self, Mode, Query},
     copy::{CopyRow, copy_rows},
     data::Generator,
 };
@@ -26,31 +25,30 @@ use crate::{
         local::{LocalDb, LocalUrls, create_database},
     },
     ingest,
-    search::{
-        Scored,
-        fusion::{Fusion, fuse},
-    },
     service::tenants::{self, Limits, NewTenant},
 };
 
 const MODEL: &str = "synthetic-1536";
 const DATABASE: &str = "screenplay_bench";
+const CLUSTERS: usize = 200;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// Vectors in the dataset.
+    /// Vectors in the small workspaces.
     #[arg(long, default_value_t = 100_000)]
     pub vectors: usize,
     /// Workspaces they are spread over (evenly).
     #[arg(long, default_value_t = 100)]
     pub workspaces: usize,
-    /// Distinct queries (a third of them fall between two clusters).
+    /// Rows of one more, large workspace (0: none), drawn from every
+    /// cluster: the case where the HNSW index matters.
+    #[arg(long, default_value_t = 0)]
+    pub big_workspace: usize,
+    /// Distinct queries per kind of workspace (a third of them fall between
+    /// two clusters).
     #[arg(long, default_value_t = 200)]
     pub queries: usize,
-    /// How long each throughput run lasts.
-    #[arg(long, default_value = "8s", value_parser = crate::config::parse_duration)]
-    pub duration: Duration,
-    /// Rows for the ingest comparison (COPY against ingestDocuments).
+    /// Rows for the ingest comparison (COPY against ingestDocuments; 0 skips it).
     #[arg(long, default_value_t = 5_000)]
     pub ingest_rows: usize,
     /// Reuse the dataset of an earlier run when it has the same size.
@@ -61,39 +59,21 @@ pub struct BenchArgs {
     pub seed: u64,
 }
 
-/// One query of the workload.
-#[derive(Clone)]
-struct Query {
-    workspace: Uuid,
-    text: String,
-    vector: Vec<f32>,
+/// The bench's workspaces.
+struct Workspaces {
+    small: Vec<Uuid>,
+    big: Option<Uuid>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-enum Mode {
-    Vector,
-    Keyword,
-    Hybrid,
-}
-
-impl Mode {
-    const ALL: [Mode; 3] = [Mode::Vector, Mode::Keyword, Mode::Hybrid];
-    fn name(self) -> &'static str {
-        match self {
-            Mode::Vector => "VECTOR",
-            Mode::Keyword => "KEYWORD",
-            Mode::Hybrid => "HYBRID",
-        }
-    }
-}
-
-/// Latency percentiles and throughput of one configuration.
-struct Measured {
-    p50: Duration,
-    p95: Duration,
-    p99: Duration,
-    qps1: f64,
-    qps4: f64,
+/// One mode on one kind of workspace: latencies of both paths, and recall.
+struct Row {
+    class: String,
+    mode: Mode,
+    bare: Vec<Duration>,
+    api: Vec<Duration>,
+    recall_bare: f64,
+    recall_api: f64,
+    recall_api_hard: f64,
 }
 
 pub async fn run(args: BenchArgs, db_args: DatabaseArgs) -> anyhow::Result<()> {
@@ -103,12 +83,14 @@ pub async fn run(args: BenchArgs, db_args: DatabaseArgs) -> anyhow::Result<()> {
     );
     let (owner_url, app_url) = bench_database(&db_args).await?;
     let owner = connect(&owner_url, 8).await?;
-    eprintln!("bench database ready; generating {} vectors", args.vectors);
+    eprintln!(
+        "bench database ready; generating {} vectors",
+        args.vectors + args.big_workspace
+    );
 
-    let mut generator = Generator::new(args.seed, 200, 0.8);
+    let mut generator = Generator::new(args.seed, CLUSTERS, 0.8);
     let (tenant_id, admin_id, workspaces) = dataset(&owner, &args, &mut generator).await?;
-
-    let queries = workload(&args, &mut generator, &workspaces);
+    let classes = workload(&args, &mut generator, &workspaces);
 
     // The real server, on the app role, like production.
     let jwt_secret = hex::encode(rand::random::<[u8; 32]>());
@@ -126,111 +108,129 @@ pub async fn run(args: BenchArgs, db_args: DatabaseArgs) -> anyhow::Result<()> {
         )?
         .0;
 
-    // Recall against exact search.
-    eprintln!("measuring recall@10 against exact search");
-    let recall = recall(&owner, &queries).await?;
-
-    let mut results: Vec<(Mode, &'static str, Measured)> = Vec::new();
-    for mode in Mode::ALL {
-        eprintln!("measuring {} through the SQL function and the API", mode.name());
-        let (sql, api) = measure(mode, &owner_url, addr, &token, &queries, args.duration).await?;
-        results.push((mode, SQL, sql));
-        results.push((mode, API, api));
+    let mut rows = Vec::new();
+    for (class, queries) in &classes {
+        for mode in Mode::ALL {
+            eprintln!("{class}: {} through the bare statement and the API", mode.name());
+            rows.push(compare(mode, class, &owner_url, addr, &token, queries).await?);
+        }
     }
-
-    eprintln!("measuring ingest: COPY against ingestDocuments");
-    let ingest = ingest_comparison(&owner, tenant_id, addr, &token, &args, &mut generator).await?;
-
+    let ingest = if args.ingest_rows > 0 {
+        eprintln!("measuring ingest: COPY against ingestDocuments");
+        Some(ingest_comparison(&owner, tenant_id, addr, &token, &args, &mut generator).await?)
+    } else {
+        None
+    };
     server.stop().await?;
-
-    report(&owner, &args, &queries, &results, &recall, &ingest).await
+    report(&owner, &args, &rows, ingest.as_ref()).await
 }
 
-/// The queries: random workspaces, a topic of each, a third of them
-/// between two clusters (the hard case for HNSW).
-fn workload(args: &BenchArgs, generator: &mut Generator, workspaces: &[Uuid]) -> Vec<Query> {
-    let topics = |w: usize| -> Vec<usize> { (0..8).map(|k| (w * 3 + k * 25) % 200).collect() };
+/// The queries of each kind of workspace: a topic of the workspace, a
+/// third of them between two of its topics (the hard case for HNSW).
+fn workload(args: &BenchArgs, generator: &mut Generator, workspaces: &Workspaces) -> Vec<(String, Vec<Query>)> {
     // The same clusters, a stream of its own.
     generator.reseed(args.seed ^ 0x9e37_79b9);
     let mut rng = StdRng::seed_from_u64(args.seed ^ 0x5eed);
-    (0..args.queries)
+    let mut query = |workspace: Uuid, topics: &[usize], chinese: bool, i: usize| {
+        let k = rng.random_range(0..topics.len());
+        let a = topics[k];
+        let hard = i % 3 == 2;
+        let vector = if hard {
+            generator.between(a, topics[(k + 1) % topics.len()])
+        } else {
+            generator.vector(a)
+        };
+        Query {
+            workspace,
+            text: generator.query_text(a, chinese),
+            vector,
+            hard,
+        }
+    };
+    let small_rows = args.vectors / args.workspaces;
+    let mut classes = Vec::new();
+    let small: Vec<Query> = (0..args.queries)
         .map(|i| {
-            let w = rng.random_range(0..workspaces.len());
-            let t = topics(w);
-            let a = t[rng.random_range(0..t.len())];
-            let vector = if i % 3 == 2 {
-                generator.between(a, t[(t.iter().position(|x| *x == a).unwrap_or(0) + 1) % t.len()])
-            } else {
-                generator.vector(a)
-            };
-            Query {
-                workspace: workspaces[w],
-                text: generator.query_text(a, w % 2 == 1),
-                vector,
-            }
+            let w = (i * 7919 + 13) % workspaces.small.len();
+            query(workspaces.small[w], &small_topics(w), w % 2 == 1, i)
         })
-        .collect()
+        .collect();
+    classes.push((format!("{small_rows}-row workspaces"), small));
+    if let Some(big) = workspaces.big {
+        let topics: Vec<usize> = (0..CLUSTERS).collect();
+        let queries = (0..args.queries).map(|i| query(big, &topics, false, i)).collect();
+        classes.push((format!("one {}-row workspace", args.big_workspace), queries));
+    }
+    classes
+}
+
+/// The 8 topics (clusters) of small workspace `w`.
+fn small_topics(w: usize) -> Vec<usize> {
+    (0..8).map(|k| (w * 3 + k * 25) % CLUSTERS).collect()
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    ms(sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)])
 }
 
 /// The report, in Markdown, on standard output.
 async fn report(
     owner: &DatabaseConnection,
     args: &BenchArgs,
-    queries: &[Query],
-    results: &[(Mode, &'static str, Measured)],
-    recall: &HashMap<Mode, f64>,
-    ingest: &IngestRates,
+    rows: &[Row],
+    ingest: Option<&IngestRates>,
 ) -> anyhow::Result<()> {
-    // The report, in Markdown.
-    let rows = scalar(owner, "SELECT count(*) FROM screenplay.code_documents").await?;
+    let total = scalar(owner, "SELECT count(*) FROM screenplay.code_documents").await?;
     let version = scalar_text(owner, "SELECT extversion FROM pg_extension WHERE extname = 'vector'").await?;
     let pg = scalar_text(owner, "SELECT current_setting('server_version')").await?;
     println!(
-        "Dataset: {} clustered 1536-dim vectors (200 clusters) in {} workspaces of {} rows, half English and half \
-         Chinese text; {} queries, a third of them between two clusters. PostgreSQL {pg}, pgvector {version}, \
-         HNSW m=16 ef_construction=64, ef_search 100 (the functions' default) with iterative scan (relaxed order) and exact re-ranking. Rows at the end: {rows}.\n",
+        "Dataset: {} clustered 1536-dim vectors ({CLUSTERS} clusters) in {} workspaces of {} rows (8 topics each, \
+         half English, half Chinese){}; {} queries per kind of workspace, a third of them between two clusters. \
+         PostgreSQL {pg}, pgvector {version}, HNSW m=16 ef_construction=64. Rows at the end: {total}.\n",
         args.vectors,
         args.workspaces,
         args.vectors / args.workspaces,
+        if args.big_workspace > 0 {
+            format!(
+                ", and one workspace of {} rows drawn from every cluster (English)",
+                args.big_workspace
+            )
+        } else {
+            String::new()
+        },
         args.queries
     );
-    println!("| mode | via | p50 ms | p95 ms | p99 ms | QPS 1 client | QPS 4 clients | recall@10 |");
-    println!("|---|---|--:|--:|--:|--:|--:|--:|");
-    for (mode, via, m) in results {
+    println!(
+        "| workspace | mode | bare p50 ms | bare p99 ms | API p50 ms | API p99 ms | API / bare (p50) | recall@10 API | recall@10 bare | API recall, between clusters |"
+    );
+    println!("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+    for r in rows {
+        let (mut bare, mut api) = (r.bare.clone(), r.api.clone());
+        bare.sort();
+        api.sort();
         println!(
-            "| {} | {via} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} | {} |",
-            mode.name(),
-            ms(m.p50),
-            ms(m.p95),
-            ms(m.p99),
-            m.qps1,
-            m.qps4,
-            recall.get(mode).map_or("–".to_owned(), |r| format!("{r:.3}"))
+            "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2}× | {:.3} | {:.3} | {:.3} |",
+            r.class,
+            r.mode.name(),
+            pct(&bare, 0.5),
+            pct(&bare, 0.99),
+            pct(&api, 0.5),
+            pct(&api, 0.99),
+            pct(&api, 0.5) / pct(&bare, 0.5),
+            r.recall_api,
+            r.recall_bare,
+            r.recall_api_hard
         );
     }
-    println!();
-    for mode in Mode::ALL {
-        let sql = results.iter().find(|r| r.0 == mode && r.1 == SQL);
-        let api = results.iter().find(|r| r.0 == mode && r.1 == API);
-        if let (Some(sql), Some(api)) = (sql, api) {
-            let added = (ms(api.2.p50) - ms(sql.2.p50)) / ms(sql.2.p50) * 100.0;
-            println!(
-                "- {}: the API adds {:.2} ms ({added:+.0}%) to the SQL function's p50.",
-                mode.name(),
-                ms(api.2.p50) - ms(sql.2.p50)
-            );
-        }
+    if let Some(ingest) = ingest {
+        println!(
+            "\n- Ingest of {} rows with provided embeddings: COPY {:.0} rows/s; ingestDocuments (GraphQL, batches of 100, 1 client) {:.0} rows/s, {:.0}% of COPY.",
+            ingest.rows,
+            ingest.copy_rate,
+            ingest.api_rate,
+            ingest.api_rate / ingest.copy_rate * 100.0
+        );
     }
-    if let Some(hard) = recall.get(&Mode::Vector).and(recall_hard(owner, queries).await.ok()) {
-        println!("- VECTOR recall@10 on the between-cluster third of the queries alone: {hard:.3}.");
-    }
-    println!(
-        "- Ingest of {} rows with provided embeddings: COPY {:.0} rows/s; ingestDocuments (GraphQL, batches of 100, 1 client) {:.0} rows/s, {:.0}% of COPY.",
-        ingest.rows,
-        ingest.copy_rate,
-        ingest.api_rate,
-        ingest.api_rate / ingest.copy_rate * 100.0
-    );
     Ok(())
 }
 
@@ -286,12 +286,106 @@ async fn bench_database(args: &DatabaseArgs) -> anyhow::Result<(String, String)>
     Ok((owner, LocalUrls::with_database(&urls.app, DATABASE)))
 }
 
+const API_QUERY: &str = "query($input: SearchDocumentsInput!) { searchDocuments(input: $input) { score \
+    document { id title sourcePath } highlight } }";
+
+fn api_body(mode: Mode, q: &Query) -> String {
+    let mut input = json!({ "workspaceId": q.workspace, "mode": mode.name(), "limit": 10 });
+    if mode != Mode::Keyword {
+        input["embedding"] = json!(q.vector);
+        input["embeddingModel"] = json!(MODEL);
+    }
+    if mode != Mode::Vector {
+        input["query"] = json!(q.text);
+    }
+    json!({ "query": API_QUERY, "variables": { "input": input } }).to_string()
+}
+
+/// The ids `searchDocuments` answered, in order.
+async fn api_ids(client: &reqwest::Client, url: &str, token: &str, body: String) -> anyhow::Result<Vec<Uuid>> {
+    let body: Value = client
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    anyhow::ensure!(body.get("errors").is_none(), "API error: {body}");
+    body["data"]["searchDocuments"]
+        .as_array()
+        .context("no hits array")?
+        .iter()
+        .map(|h| h["document"]["id"].as_str().context("no id")?.parse().context("bad id"))
+        .collect()
+}
+
+/// Latency (1 client; every query once through both paths after a warm-up
+/// pass, the bare statement and the API interleaved query by query so
+/// neither profits from the other's cache), and recall@10 of both against
+/// the exact answer.
+async fn compare(
+    mode: Mode,
+    class: &str,
+    owner_url: &str,
+    addr: SocketAddr,
+    token: &str,
+    queries: &[Query],
+) -> anyhow::Result<Row> {
+    // One connection, so every bare statement reuses its prepared statement.
+    let db = connect(owner_url, 1).await?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(2).build()?;
+    let url = format!("http://{addr}/graphql");
+    // Bodies are built before timing: the client's JSON encoding is not the server's cost.
+    let bodies: Vec<String> = queries.iter().map(|q| api_body(mode, q)).collect();
+    // The exact answers first: their full scans must not run between timed queries.
+    let mut truths = Vec::with_capacity(queries.len());
+    for q in queries {
+        truths.push(baseline::truth(&db, mode, q).await?);
+    }
+    for (q, body) in queries.iter().zip(&bodies) {
+        baseline::ids(&db, baseline::bare(mode, q)).await?;
+        api_ids(&client, &url, token, body.clone()).await?;
+    }
+    let (mut bare, mut api) = (Vec::new(), Vec::new());
+    let (mut recall_bare, mut recall_api, mut hard_api, mut hard) = (0.0, 0.0, 0.0, 0usize);
+    for ((q, body), truth) in queries.iter().zip(&bodies).zip(&truths) {
+        let stmt = baseline::bare(mode, q);
+        let started = Instant::now();
+        let bare_ids = baseline::ids(&db, stmt).await?;
+        bare.push(started.elapsed());
+        let body = body.clone();
+        let started = Instant::now();
+        let api_ids = api_ids(&client, &url, token, body).await?;
+        api.push(started.elapsed());
+        recall_bare += baseline::recall(&bare_ids, truth);
+        let r = baseline::recall(&api_ids, truth);
+        recall_api += r;
+        if q.hard {
+            hard_api += r;
+            hard += 1;
+        }
+    }
+    db.close_by_ref().await?;
+    let n = queries.len() as f64;
+    Ok(Row {
+        class: class.to_owned(),
+        mode,
+        bare,
+        api,
+        recall_bare: recall_bare / n,
+        recall_api: recall_api / n,
+        recall_api_hard: hard_api / hard.max(1) as f64,
+    })
+}
+
 /// The tenant, its admin and workspaces; the rows loaded (unless reused).
 async fn dataset(
     owner: &DatabaseConnection,
     args: &BenchArgs,
     generator: &mut Generator,
-) -> anyhow::Result<(Uuid, Uuid, Vec<Uuid>)> {
+) -> anyhow::Result<(Uuid, Uuid, Workspaces)> {
     if args.reuse
         && let Some(found) = earlier_dataset(owner, args).await?
     {
@@ -320,20 +414,31 @@ async fn dataset(
     )
     .await?;
     tx.commit().await?;
-    let mut workspaces = Vec::with_capacity(args.workspaces);
+    let new_workspace = |slug: String| {
+        let owner = owner.clone();
+        let tenant = tenant.id;
+        async move {
+            let row = owner
+                .query_one_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    format!(
+                        "INSERT INTO screenplay.workspaces (tenant_id, name, slug) VALUES ('{tenant}', '{slug}', '{slug}') RETURNING id"
+                    ),
+                ))
+                .await?
+                .context("workspace")?;
+            anyhow::Ok(row.try_get_by_index::<Uuid>(0)?)
+        }
+    };
+    let mut small = Vec::with_capacity(args.workspaces);
     for w in 0..args.workspaces {
-        let row = owner
-            .query_one_raw(Statement::from_string(
-                DbBackend::Postgres,
-                format!(
-                    "INSERT INTO screenplay.workspaces (tenant_id, name, slug) VALUES ('{}', 'Bench {w}', 'bench-{w}') RETURNING id",
-                    tenant.id
-                ),
-            ))
-            .await?
-            .context("workspace")?;
-        workspaces.push(row.try_get_by_index(0)?);
+        small.push(new_workspace(format!("bench-{w}")).await?);
     }
+    let big = match args.big_workspace {
+        0 => None,
+        _ => Some(new_workspace("bench-big".into()).await?),
+    };
+    let workspaces = Workspaces { small, big };
     load_rows(owner, args, generator, tenant.id, &workspaces).await?;
     Ok((tenant.id, admin.id, workspaces))
 }
@@ -342,7 +447,7 @@ async fn dataset(
 async fn earlier_dataset(
     owner: &DatabaseConnection,
     args: &BenchArgs,
-) -> anyhow::Result<Option<(Uuid, Uuid, Vec<Uuid>)>> {
+) -> anyhow::Result<Option<(Uuid, Uuid, Workspaces)>> {
     let Some(row) = owner
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -361,11 +466,11 @@ async fn earlier_dataset(
         ),
     )
     .await?;
-    if count as usize != args.vectors {
+    if count as usize != args.vectors + args.big_workspace {
         return Ok(None);
     }
     let workspaces = workspaces_of(owner, tenant).await?;
-    if workspaces.len() != args.workspaces {
+    if workspaces.small.len() != args.workspaces || workspaces.big.is_some() != (args.big_workspace > 0) {
         return Ok(None);
     }
     Ok(Some((tenant, row.try_get("", "admin")?, workspaces)))
@@ -377,25 +482,41 @@ async fn load_rows(
     args: &BenchArgs,
     generator: &mut Generator,
     tenant: Uuid,
-    workspaces: &[Uuid],
+    workspaces: &Workspaces,
 ) -> anyhow::Result<()> {
     owner
         .execute_unprepared("DROP INDEX IF EXISTS screenplay.code_documents_embedding_hnsw_idx")
         .await?;
     let started = Instant::now();
     let mut rows = Vec::with_capacity(10_000);
-    for i in 0..args.vectors {
-        let w = i % args.workspaces;
-        let c = (w * 3 + (i / args.workspaces % 8) * 25) % 200;
-        let content = generator.text(c, w % 2 == 1, 40);
+    for i in 0..args.vectors + args.big_workspace {
+        // The small workspaces take turns, 8 topics each; the big one draws from every cluster.
+        let (workspace, path, c, chinese) = match i.checked_sub(args.vectors) {
+            None => {
+                let w = i % args.workspaces;
+                (
+                    workspaces.small[w],
+                    format!("bench/{w}/{i}.md"),
+                    small_topics(w)[i / args.workspaces % 8],
+                    w % 2 == 1,
+                )
+            }
+            Some(j) => (
+                workspaces.big.context("big workspace")?,
+                format!("bench/big/{j}.md"),
+                j % CLUSTERS,
+                false,
+            ),
+        };
+        let content = generator.text(c, chinese, 40);
         rows.push(CopyRow {
             id: Uuid::now_v7(),
             tenant_id: tenant,
-            workspace_id: workspaces[w],
-            source_path: format!("bench/{w}/{i}.md"),
+            workspace_id: workspace,
+            source_path: path,
             title: format!("Bench document {i}"),
             content_hash: ingest::content_hash(&format!("{i}:{content}")),
-            language: if w % 2 == 1 { "zh" } else { "en" }.into(),
+            language: if chinese { "zh" } else { "en" }.into(),
             token_count: crate::text::estimate_tokens(&content) as i32,
             content,
             embedding: generator.vector(c),
@@ -407,7 +528,11 @@ async fn load_rows(
         }
     }
     copy_rows(owner, &rows).await?;
-    eprintln!("loaded {} rows by COPY in {:.1?}", args.vectors, started.elapsed());
+    eprintln!(
+        "loaded {} rows by COPY in {:.1?}",
+        args.vectors + args.big_workspace,
+        started.elapsed()
+    );
     let started = Instant::now();
     owner
         .execute_unprepared(
@@ -423,251 +548,29 @@ async fn load_rows(
     Ok(())
 }
 
-async fn workspaces_of(owner: &DatabaseConnection, tenant: Uuid) -> anyhow::Result<Vec<Uuid>> {
+async fn workspaces_of(owner: &DatabaseConnection, tenant: Uuid) -> anyhow::Result<Workspaces> {
     let rows = owner
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
-            format!("SELECT id FROM screenplay.workspaces WHERE tenant_id = '{tenant}' AND slug LIKE 'bench-%' ORDER BY (substr(slug, 7))::int"),
+            format!(
+                "SELECT id, slug FROM screenplay.workspaces WHERE tenant_id = '{tenant}' AND slug ~ '^bench-([0-9]+|big)$' \
+                 ORDER BY length(slug), slug"
+            ),
         ))
         .await?;
-    rows.iter().map(|r| Ok(r.try_get_by_index(0)?)).collect()
-}
-
-fn sql_statement(mode: Mode, q: &Query, limit: i32, exact: bool) -> Statement {
-    let v = || PgVector::from(q.vector.clone());
-    match mode {
-        Mode::Vector => Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT id, similarity AS score, rank FROM screenplay.search_similar_documents($1, $2, $3, \
-             p_embedding_model => $4, p_exact => $5)",
-            [q.workspace.into(), v().into(), limit.into(), MODEL.into(), exact.into()],
-        ),
-        Mode::Keyword => Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT id, score, rank FROM screenplay.search_by_keywords($1, $2, $3)",
-            [q.workspace.into(), q.text.clone().into(), limit.into()],
-        ),
-        Mode::Hybrid => Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT id, score, rank FROM screenplay.hybrid_search_documents($1, $2, $3, $4, \
-             p_embedding_model => $5)",
-            [
-                q.workspace.into(),
-                q.text.clone().into(),
-                v().into(),
-                limit.into(),
-                MODEL.into(),
-            ],
-        ),
-    }
-}
-
-async fn sql_hits(db: &DatabaseConnection, stmt: Statement) -> anyhow::Result<Vec<Scored>> {
-    let rows = db.query_all_raw(stmt).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Scored {
-                id: r.try_get("", "id")?,
-                score: r.try_get("", "score")?,
-                rank: r.try_get::<i32>("", "rank")? as u32,
-            })
-        })
-        .collect()
-}
-
-fn overlap(a: &[Scored], b: &[Scored]) -> f64 {
-    let want: HashSet<Uuid> = b.iter().map(|h| h.id).collect();
-    if want.is_empty() {
-        return 1.0;
-    }
-    a.iter().filter(|h| want.contains(&h.id)).count() as f64 / want.len() as f64
-}
-
-/// recall@10 of each mode against exact search: VECTOR against an exact
-/// scan; HYBRID against the fusion of exact vector candidates with the
-/// keyword candidates; KEYWORD against a sequential scan (GIN is exact).
-async fn recall(owner: &DatabaseConnection, queries: &[Query]) -> anyhow::Result<HashMap<Mode, f64>> {
-    let (mut vector, mut hybrid, mut keyword) = (0.0, 0.0, 0.0);
-    for q in queries {
-        let approx = sql_hits(owner, sql_statement(Mode::Vector, q, 10, false)).await?;
-        let exact = sql_hits(owner, sql_statement(Mode::Vector, q, 10, true)).await?;
-        vector += overlap(&approx, &exact);
-        let exact_candidates = sql_hits(owner, sql_statement(Mode::Vector, q, 50, true)).await?;
-        let keyword_candidates = sql_hits(owner, sql_statement(Mode::Keyword, q, 50, false)).await?;
-        let truth: Vec<Scored> = fuse(&exact_candidates, &keyword_candidates, Fusion::Rrf { k: 60 })
-            .into_iter()
-            .take(10)
-            .map(|f| Scored {
-                id: f.id,
-                score: f.score,
-                rank: 0,
-            })
-            .collect();
-        let got = sql_hits(owner, sql_statement(Mode::Hybrid, q, 10, false)).await?;
-        hybrid += overlap(&got, &truth);
-    }
-    let sample = &queries[..queries.len().min(40)];
-    for q in sample {
-        let indexed = sql_hits(owner, sql_statement(Mode::Keyword, q, 10, false)).await?;
-        let tx = {
-            use sea_orm::TransactionTrait;
-            owner.begin().await?
-        };
-        tx.execute_unprepared("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_indexscan = off")
-            .await?;
-        let rows = tx.query_all_raw(sql_statement(Mode::Keyword, q, 10, false)).await?;
-        let scanned: Vec<Scored> = rows
-            .iter()
-            .map(|r| {
-                Ok(Scored {
-                    id: r.try_get("", "id")?,
-                    score: r.try_get("", "score")?,
-                    rank: 0,
-                })
-            })
-            .collect::<anyhow::Result<_>>()?;
-        tx.rollback().await?;
-        keyword += overlap(&indexed, &scanned);
-    }
-    let n = queries.len() as f64;
-    Ok(HashMap::from([
-        (Mode::Vector, vector / n),
-        (Mode::Hybrid, hybrid / n),
-        (Mode::Keyword, keyword / sample.len() as f64),
-    ]))
-}
-
-async fn recall_hard(owner: &DatabaseConnection, queries: &[Query]) -> anyhow::Result<f64> {
-    let hard: Vec<&Query> = queries.iter().skip(2).step_by(3).collect();
-    let mut total = 0.0;
-    for q in &hard {
-        let approx = sql_hits(owner, sql_statement(Mode::Vector, q, 10, false)).await?;
-        let exact = sql_hits(owner, sql_statement(Mode::Vector, q, 10, true)).await?;
-        total += overlap(&approx, &exact);
-    }
-    Ok(total / hard.len().max(1) as f64)
-}
-
-const API_QUERY: &str = "query($input: SearchDocumentsInput!) { searchDocuments(input: $input) { score \
-    document { id title sourcePath } highlight } }";
-
-fn api_body(mode: Mode, q: &Query) -> Value {
-    let mut input = json!({ "workspaceId": q.workspace, "mode": mode.name(), "limit": 10 });
-    if mode != Mode::Keyword {
-        input["embedding"] = json!(q.vector);
-        input["embeddingModel"] = json!(MODEL);
-    }
-    if mode != Mode::Vector {
-        input["query"] = json!(q.text);
-    }
-    json!({ "query": API_QUERY, "variables": { "input": input } })
-}
-
-const SQL: &str = "SQL function";
-const API: &str = "GraphQL API";
-
-/// Latency (1 client; every query once through both paths after a warm-up
-/// pass, the two paths interleaved so neither profits from the other's
-/// cache) and throughput at 1 and 4 clients for `duration` each.
-async fn measure(
-    mode: Mode,
-    owner_url: &str,
-    addr: SocketAddr,
-    token: &str,
-    queries: &[Query],
-    duration: Duration,
-) -> anyhow::Result<(Measured, Measured)> {
-    let db = connect(owner_url, 4).await?;
-    let client = reqwest::Client::builder().pool_max_idle_per_host(8).build()?;
-    let url = format!("http://{addr}/graphql");
-    // Bodies are built before timing: the client's JSON encoding is not the server's cost.
-    let bodies: Arc<Vec<String>> = Arc::new(queries.iter().map(|q| api_body(mode, q).to_string()).collect());
-    let one = {
-        let (db, client, url, token, bodies) = (
-            db.clone(),
-            client.clone(),
-            url.clone(),
-            token.to_owned(),
-            bodies.clone(),
-        );
-        let queries = queries.to_vec();
-        move |via: &'static str, i: usize| {
-            let (db, client, url, token, bodies) =
-                (db.clone(), client.clone(), url.clone(), token.clone(), bodies.clone());
-            let q = queries[i % queries.len()].clone();
-            async move {
-                if via == SQL {
-                    let hits = sql_hits(&db, sql_statement(mode, &q, 10, false)).await?;
-                    anyhow::ensure!(mode == Mode::Keyword || !hits.is_empty(), "no hits");
-                } else {
-                    let resp = client
-                        .post(&url)
-                        .bearer_auth(&token)
-                        .header("content-type", "application/json")
-                        .body(bodies[i % bodies.len()].clone())
-                        .send()
-                        .await?;
-                    let body: Value = resp.json().await?;
-                    anyhow::ensure!(body.get("errors").is_none(), "API error: {body}");
-                }
-                anyhow::Ok(())
-            }
-        }
+    let mut found = Workspaces {
+        small: Vec::new(),
+        big: None,
     };
-    for i in 0..queries.len() {
-        one(SQL, i).await?;
-        one(API, i).await?;
-    }
-    let (mut sql, mut api) = (Vec::with_capacity(queries.len()), Vec::with_capacity(queries.len()));
-    for i in 0..queries.len() {
-        let started = Instant::now();
-        one(SQL, i).await?;
-        sql.push(started.elapsed());
-        let started = Instant::now();
-        one(API, i).await?;
-        api.push(started.elapsed());
-    }
-    let mut out = Vec::new();
-    for (via, mut latencies) in [(SQL, sql), (API, api)] {
-        latencies.sort();
-        let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
-        let mut qps = [0.0; 2];
-        for (slot, clients) in [(0, 1usize), (1, 4)] {
-            let deadline = Instant::now() + duration;
-            let started = Instant::now();
-            let tasks: Vec<_> = (0..clients)
-                .map(|c| {
-                    let one = one.clone();
-                    tokio::spawn(async move {
-                        let mut done = 0usize;
-                        let mut i = c * 7919;
-                        while Instant::now() < deadline {
-                            one(via, i).await?;
-                            done += 1;
-                            i += 1;
-                        }
-                        anyhow::Ok(done)
-                    })
-                })
-                .collect();
-            let mut total = 0;
-            for t in tasks {
-                total += t.await??;
-            }
-            qps[slot] = total as f64 / started.elapsed().as_secs_f64();
+    for r in rows {
+        let (id, slug): (Uuid, String) = (r.try_get("", "id")?, r.try_get("", "slug")?);
+        if slug == "bench-big" {
+            found.big = Some(id);
+        } else {
+            found.small.push(id);
         }
-        out.push(Measured {
-            p50: pct(0.50),
-            p95: pct(0.95),
-            p99: pct(0.99),
-            qps1: qps[0],
-            qps4: qps[1],
-        });
     }
-    db.close_by_ref().await?;
-    let api = out.pop().context("api")?;
-    let sql = out.pop().context("sql")?;
-    Ok((sql, api))
+    Ok(found)
 }
 
 struct IngestRates {

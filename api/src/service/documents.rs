@@ -144,7 +144,7 @@ pub fn check_filter(filter: SearchFilter) -> AppResult<SearchFilter> {
     })
 }
 
-fn filter_sql(filter: &SearchFilter, values: &mut Vec<Value>) -> String {
+pub(super) fn filter_sql(filter: &SearchFilter, values: &mut Vec<Value>) -> String {
     let mut sql = String::new();
     if let Some(language) = &filter.language {
         values.push(language.clone().into());

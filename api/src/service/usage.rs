@@ -28,14 +28,22 @@ pub async fn add(
     }
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "INSERT INTO screenplay.quota_usage (tenant_id, metric, bucket_start, value) \
-         VALUES ($1, $2, date_trunc('hour', now()), $3) \
-         ON CONFLICT (tenant_id, metric, bucket_start) \
-         DO UPDATE SET value = quota_usage.value + EXCLUDED.value, updated_at = now()",
+        add_sql("$1", "$2", "$3"),
         [tenant_id.into(), metric.as_str().into(), amount.into()],
     ))
     .await?;
     Ok(())
+}
+
+/// The statement of [`add`], with these expressions for the tenant, the
+/// metric and the amount (a search runs it inside its own statement).
+pub(super) fn add_sql(tenant: &str, metric: &str, amount: &str) -> String {
+    format!(
+        "INSERT INTO screenplay.quota_usage (tenant_id, metric, bucket_start, value) \
+         VALUES ({tenant}, {metric}, date_trunc('hour', now()), {amount}) \
+         ON CONFLICT (tenant_id, metric, bucket_start) \
+         DO UPDATE SET value = quota_usage.value + EXCLUDED.value, updated_at = now()"
+    )
 }
 
 /// The window a limit counts over.

@@ -311,3 +311,119 @@ async fn filtered_vector_search_keeps_recall_for_a_small_workspace() {
     };
     eprintln!("without iterative scan: {plain} of 100 wanted rows found");
 }
+
+/// The API's two vector plans: a workspace of at most `EXACT_MAX_ROWS`
+/// chunks is compared row by row, a larger one searched through the HNSW
+/// index (iterative scan, `ef_search` set in the search statement). The
+/// first must give exact search's top 10, the second a recall@10 of at
+/// least 0.95 (queries between clusters included); and another tenant's
+/// workspace must answer exactly as a workspace that does not exist.
+#[tokio::test]
+async fn both_vector_plans_give_the_exact_top_ten_and_stay_in_the_tenant() {
+    use screenplay_api::service::search::EXACT_MAX_ROWS;
+    const QUERIES: usize = 30;
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("plans").await;
+    let small = app.workspace(&fx, "small").await;
+    let big = app.workspace(&fx, "big").await;
+    let other = app.tenant("stranger").await;
+    let owner = app.owner().await;
+    let big_rows = EXACT_MAX_ROWS as usize + 1_000;
+    // 40 clusters; the small workspace has 8 of them as topics.
+    let mut generator = Generator::new(11, 40, 0.6);
+    let topics: Vec<usize> = (0..8).map(|k| k * 5).collect();
+    let rows: Vec<CopyRow> = (0..big_rows + 300)
+        .map(|i| {
+            let (workspace, c) = if i < big_rows {
+                (big, i % 40)
+            } else {
+                (small, topics[i % topics.len()])
+            };
+            CopyRow {
+                id: Uuid::now_v7(),
+                tenant_id: fx.id,
+                workspace_id: workspace,
+                source_path: format!("doc/{i}"),
+                title: format!("doc {i}"),
+                content: format!("chunk {i}"),
+                content_hash: format!("{i:064}"),
+                language: "en".into(),
+                embedding: generator.vector(c),
+                embedding_model: "synthetic".into(),
+                token_count: 2,
+            }
+        })
+        .collect();
+    owner
+        .execute_unprepared("DROP INDEX screenplay.code_documents_embedding_hnsw_idx")
+        .await
+        .expect("drop hnsw");
+    copy_rows(&owner, &rows).await.expect("copy");
+    owner
+        .execute_unprepared(
+            "SET maintenance_work_mem = '256MB'; \
+             CREATE INDEX code_documents_embedding_hnsw_idx ON screenplay.code_documents \
+             USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64); \
+             ANALYZE screenplay.code_documents",
+        )
+        .await
+        .expect("build hnsw");
+
+    let mut rng = StdRng::seed_from_u64(5);
+    for (workspace, label, want) in [(small, "exact plan", 1.0), (big, "HNSW plan", 0.95)] {
+        let mut found = 0;
+        for i in 0..QUERIES {
+            let a = rng.random_range(0..topics.len());
+            let query = if i % 3 == 0 {
+                generator.between(topics[a], topics[(a + 1) % topics.len()])
+            } else {
+                generator.vector(topics[a])
+            };
+            let exact: Vec<Uuid> = ids(
+                &owner,
+                format!(
+                    "SELECT id FROM screenplay.search_similar_documents('{workspace}', '{}', 10, p_exact => true)",
+                    vec_literal(&query)
+                ),
+            )
+            .await;
+            let hits = app
+                .search(
+                    &fx.admin_token,
+                    json!({ "workspaceId": workspace, "embedding": query, "embeddingModel": "synthetic",
+                            "mode": "VECTOR", "limit": 10 }),
+                )
+                .await;
+            let api: Vec<Uuid> = hits
+                .iter()
+                .map(|h| h["document"]["id"].as_str().expect("id").parse().expect("uuid"))
+                .collect();
+            assert_eq!(api.len(), 10, "{label}");
+            let ranks: Vec<i64> = hits.iter().map(|h| h["vectorRank"].as_i64().expect("rank")).collect();
+            assert_eq!(ranks, (1..=10).collect::<Vec<i64>>(), "{label}");
+            let exact: HashSet<Uuid> = exact.into_iter().collect();
+            found += api.iter().filter(|id| exact.contains(id)).count();
+        }
+        let recall = found as f64 / (10 * QUERIES) as f64;
+        eprintln!("{label}: recall@10 {recall:.3} against exact search");
+        assert!(recall >= want, "{label}: recall@10 {recall}");
+    }
+
+    // Another tenant's workspace, big or small, answers as a missing one.
+    let missing = Uuid::now_v7();
+    for mode in ["VECTOR", "KEYWORD", "HYBRID"] {
+        let mut codes = Vec::new();
+        for workspace in [small, big, missing] {
+            let mut input = json!({ "workspaceId": workspace, "mode": mode, "query": "chunk" });
+            if mode != "KEYWORD" {
+                input["embedding"] = json!(generator.vector(0));
+                input["embeddingModel"] = json!("synthetic");
+            }
+            codes.push(
+                app.gql_err(Some(&other.admin_token), SEARCH, json!({ "input": input }))
+                    .await,
+            );
+        }
+        assert_eq!(codes, ["NOT_FOUND", "NOT_FOUND", "NOT_FOUND"], "{mode}");
+    }
+}

@@ -57,7 +57,8 @@ pub struct SearchDocumentsInput {
     pub keyword_weight: Option<f64>,
     /// HYBRID: candidates each channel fetches (default max(50, limit)).
     pub candidates: Option<i32>,
-    /// HNSW candidates for this search (default 100, at least `limit`; larger is slower and finds more).
+    /// HNSW candidates for this search (default 800, at least `limit`; larger is slower and finds more). Workspaces of
+    /// at most 10,000 chunks are searched exactly and do not use it.
     pub ef_search: Option<i32>,
     pub filter: Option<DocumentFilter>,
     /// Record the hits as documents retrieved for this session (needs the

@@ -1,6 +1,8 @@
 //! Searching a workspace's documents by vector, keyword or both, and
 //! recording what an agent retrieved for a session step.
 
+mod statement;
+
 use std::collections::HashMap;
 
 use entity::enums::{QuotaMetric, RetrievalMethod};
@@ -8,6 +10,7 @@ use rust_decimal::Decimal;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use uuid::Uuid;
 
+pub use self::statement::{DEFAULT_EF_SEARCH, EXACT_MAX_ROWS};
 use super::{
     documents::{self, Deps, DocumentRow},
     usage,
@@ -236,32 +239,86 @@ async fn search_inner(
         (session, step) => Some(retrieval_target(tx, tenant_id, request.workspace_id, session, step).await?),
     };
     let (query_vector, tokens) = query_vector(tx, tenant_id, deps, &request, &plan).await?;
-    let mut fused = run_channels(tx, deps, &request, &plan, &filter, query_vector.as_ref()).await?;
-    if fused.is_empty() {
-        // Rows found prove the workspace is the tenant's (row-level
-        // security); without any, tell a missing workspace from an empty one.
-        documents::ensure_workspace(tx, caller, request.workspace_id).await?;
-    }
+    // Only counters are written without a retrieval record: they may be
+    // lost in a crash, and a search need not wait for the WAL flush.
+    let async_commit = retrieval_session.is_none();
+    let (mut fused, mut rows) = if deps.vectors.stores_in_document_rows() {
+        in_one_statement(
+            tx,
+            tenant_id,
+            &request,
+            &plan,
+            &filter,
+            query_vector.as_ref(),
+            async_commit,
+        )
+        .await?
+    } else {
+        let fused = run_channels(tx, deps, &request, &plan, &filter, query_vector.as_ref()).await?;
+        if fused.is_empty() {
+            // Rows found prove the workspace is the tenant's (row-level
+            // security); without any, tell a missing workspace from an empty one.
+            documents::ensure_workspace(tx, caller, request.workspace_id).await?;
+        }
+        if async_commit {
+            tx.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
+        }
+        usage::add(tx, tenant_id, QuotaMetric::SearchQueries, Decimal::ONE).await?;
+        (fused, HashMap::new())
+    };
     if let Some(min) = request.min_score {
         fused.retain(|f| f.1 >= min);
     }
     fused.truncate(plan.limit as usize);
-    let hits = load_hits(tx, caller, fused, plan.query.as_deref().unwrap_or_default()).await?;
-
-    match retrieval_session {
-        Some((session_id, step_id)) => {
-            let query = plan.query.as_deref();
-            record(tx, tenant_id, session_id, step_id, query, request.mode, &hits).await?;
-        }
-        // Only counters are written: they may be lost in a crash, and a
-        // search need not wait for the WAL flush.
-        None => {
-            tx.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
-        }
+    let missing: Vec<Uuid> = fused.iter().map(|f| f.0).filter(|id| !rows.contains_key(id)).collect();
+    if !missing.is_empty() {
+        rows.extend(
+            documents::get_many(tx, caller, &missing)
+                .await?
+                .into_iter()
+                .map(|r| (r.id, r)),
+        );
     }
-    usage::add(tx, tenant_id, QuotaMetric::SearchQueries, Decimal::ONE).await?;
+    let hits = hits(fused, rows, plan.query.as_deref().unwrap_or_default());
+    if let Some((session_id, step_id)) = retrieval_session {
+        let query = plan.query.as_deref();
+        record(tx, tenant_id, session_id, step_id, query, request.mode, &hits).await?;
+    }
     usage::add(tx, tenant_id, QuotaMetric::EmbeddingTokens, Decimal::from(tokens)).await?;
     Ok(hits)
+}
+
+/// The channels, the rows of single-channel hits and the usage counter in
+/// one statement (see [`statement`]).
+async fn in_one_statement(
+    tx: &DatabaseTransaction,
+    tenant_id: TenantId,
+    request: &SearchRequest,
+    plan: &Plan,
+    filter: &SearchFilter,
+    query_vector: Option<&(Vec<f32>, String)>,
+    async_commit: bool,
+) -> AppResult<(Vec<Fused>, HashMap<Uuid, DocumentRow>)> {
+    let keyword = match request.mode {
+        Mode::Keyword | Mode::Hybrid => plan.query.as_deref(),
+        Mode::Vector => None,
+    };
+    let found = statement::run(
+        tx,
+        &statement::Channels {
+            workspace_id: request.workspace_id,
+            tenant_id,
+            filter,
+            vector: query_vector.map(|(v, model)| (v.as_slice(), model.as_str(), plan.ef_search)),
+            keyword,
+            limit: channel_limit(request.mode, plan),
+            with_rows: request.mode != Mode::Hybrid,
+            async_commit,
+        },
+    )
+    .await?;
+    let fused = fuse_channels(request.mode, plan, &found.vector, &found.keyword);
+    Ok((fused, found.rows))
 }
 
 /// The query vector and its model (the client's, or the query text embedded
@@ -316,7 +373,17 @@ async fn query_vector(
 /// A fused hit: id, score, and each channel's own score and rank.
 type Fused = (Uuid, f64, Option<Scored>, Option<Scored>);
 
-/// Runs the mode's channels and fuses them (HYBRID), best first.
+/// Hits per channel: the limit, or a HYBRID search's candidates.
+fn channel_limit(mode: Mode, plan: &Plan) -> u32 {
+    if mode == Mode::Hybrid {
+        plan.candidates
+    } else {
+        plan.limit
+    }
+}
+
+/// Runs the mode's channels through the vector store and the keyword
+/// function, and fuses them (HYBRID), best first.
 async fn run_channels(
     tx: &DatabaseTransaction,
     deps: Deps<'_>,
@@ -325,11 +392,7 @@ async fn run_channels(
     filter: &SearchFilter,
     query_vector: Option<&(Vec<f32>, String)>,
 ) -> AppResult<Vec<Fused>> {
-    let channel_limit = if request.mode == Mode::Hybrid {
-        plan.candidates
-    } else {
-        plan.limit
-    };
+    let channel_limit = channel_limit(request.mode, plan);
     let vector_hits = match query_vector {
         Some((vector, model)) => {
             let query = VectorQuery {
@@ -351,30 +414,24 @@ async fn run_channels(
         }
         _ => Vec::new(),
     };
-    Ok(match request.mode {
+    Ok(fuse_channels(request.mode, plan, &vector_hits, &keyword_hits))
+}
+
+/// The mode's hits, best first: one channel's, or both fused.
+fn fuse_channels(mode: Mode, plan: &Plan, vector_hits: &[Scored], keyword_hits: &[Scored]) -> Vec<Fused> {
+    match mode {
         Mode::Vector => vector_hits.iter().map(|h| (h.id, h.score, Some(*h), None)).collect(),
         Mode::Keyword => keyword_hits.iter().map(|h| (h.id, h.score, None, Some(*h))).collect(),
-        Mode::Hybrid => fusion::fuse(&vector_hits, &keyword_hits, plan.fusion)
+        Mode::Hybrid => fusion::fuse(vector_hits, keyword_hits, plan.fusion)
             .into_iter()
             .map(|f| (f.id, f.score, f.vector, f.keyword))
             .collect(),
-    })
+    }
 }
 
-/// The hits' rows, in the fused order, with highlights.
-async fn load_hits(
-    tx: &DatabaseTransaction,
-    caller: &TenantCaller,
-    fused: Vec<Fused>,
-    query_text: &str,
-) -> AppResult<Vec<Hit>> {
-    let ids: Vec<Uuid> = fused.iter().map(|f| f.0).collect();
-    let mut rows: HashMap<Uuid, DocumentRow> = documents::get_many(tx, caller, &ids)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r))
-        .collect();
-    Ok(fused
+/// The hits with their rows, in the fused order, with highlights.
+fn hits(fused: Vec<Fused>, mut rows: HashMap<Uuid, DocumentRow>, query_text: &str) -> Vec<Hit> {
+    fused
         .into_iter()
         .filter_map(|(id, score, vector, keyword)| {
             rows.remove(&id).map(|document| Hit {
@@ -385,7 +442,7 @@ async fn load_hits(
                 keyword,
             })
         })
-        .collect())
+        .collect()
 }
 
 /// The session (and step) retrievals are recorded for: both of the tenant,

@@ -1,0 +1,214 @@
+//! The search statement: when vectors live in the document rows (the
+//! pgvector store), one statement in the tenant transaction checks the
+//! workspace (row-level security: another tenant's workspace is not found,
+//! as a missing one), checks the embedding model, picks the vector plan by
+//! the workspace's size, runs the channels, reads the hits' rows (VECTOR,
+//! KEYWORD) and counts the search against the tenant's usage.
+//!
+//! The vector plan: a workspace of at most [`EXACT_MAX_ROWS`] chunks is
+//! compared row by row through its btree index, which is exact and cheaper
+//! than walking the HNSW graph; a larger one is searched through the HNSW
+//! index with pgvector's iterative scan (relaxed order), `ef_search` set in
+//! the same statement just before the index is read. The nearest `limit`
+//! come back as they are: fetching more candidates to re-rank them exactly
+//! changed no result on the benchmark's workspaces.
+
+use std::collections::HashMap;
+
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, FromQueryResult, QueryResult, Statement, Value};
+use uuid::Uuid;
+
+use super::super::{
+    documents::{COLUMNS, DocumentRow, filter_sql},
+    usage,
+};
+use crate::{
+    domain::TenantId,
+    error::{AppError, AppResult},
+    search::{Scored, SearchFilter},
+};
+
+/// Workspaces of at most this many chunks are searched exactly (an exact
+/// scan of 10,000 chunks costs about what an HNSW search with
+/// [`DEFAULT_EF_SEARCH`] does).
+pub const EXACT_MAX_ROWS: i64 = 10_000;
+/// `ef_search` of an HNSW search when the request names none. On the
+/// benchmark's 100,000-row workspace (HNSW m 16, ef_construction 64),
+/// queries halfway between two clusters found 0.59 of the exact top 10 with
+/// ef_search 100, 0.66 with 200, 0.74 with 400 and 0.92 with 800
+/// (BENCHMARKS.md, issue 13).
+pub const DEFAULT_EF_SEARCH: u32 = 800;
+
+/// What to search for.
+pub(super) struct Channels<'a> {
+    pub workspace_id: Uuid,
+    pub tenant_id: TenantId,
+    pub filter: &'a SearchFilter,
+    /// The query vector, its model, and `ef_search` for the HNSW plan.
+    pub vector: Option<(&'a [f32], &'a str, Option<u32>)>,
+    /// The keyword query text.
+    pub keyword: Option<&'a str>,
+    /// Hits per channel.
+    pub limit: u32,
+    /// Read the hits' rows too (single-channel searches, whose hits are final).
+    pub with_rows: bool,
+    /// Commit without waiting for the WAL flush (only counters are written).
+    pub async_commit: bool,
+}
+
+/// What the statement found.
+#[derive(Default)]
+pub(super) struct Found {
+    pub vector: Vec<Scored>,
+    pub keyword: Vec<Scored>,
+    pub rows: HashMap<Uuid, DocumentRow>,
+}
+
+/// Runs the search statement; NOT_FOUND when the workspace is not the caller's.
+pub(super) async fn run(tx: &DatabaseTransaction, c: &Channels<'_>) -> AppResult<Found> {
+    let (sql, values) = statement(c);
+    let rows = tx
+        .query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+        .await?;
+    if rows.is_empty() {
+        return Err(AppError::not_found("workspace"));
+    }
+    let mut found = Found::default();
+    for row in &rows {
+        read_row(row, c.with_rows, &mut found)?;
+    }
+    Ok(found)
+}
+
+fn read_row(row: &QueryResult, with_rows: bool, found: &mut Found) -> AppResult<()> {
+    let Some(id) = row.try_get::<Option<Uuid>>("", "hit_id")? else {
+        return Ok(());
+    };
+    let hit = Scored {
+        id,
+        score: row.try_get("", "hit_score")?,
+        rank: row.try_get::<i32>("", "hit_rank")? as u32,
+    };
+    match row.try_get::<String>("", "hit_channel")?.as_str() {
+        "v" => found.vector.push(hit),
+        _ => found.keyword.push(hit),
+    }
+    if with_rows {
+        found.rows.insert(id, DocumentRow::from_query_result(row, "")?);
+    }
+    Ok(())
+}
+
+/// The statement and its parameters.
+fn statement(c: &Channels<'_>) -> (String, Vec<Value>) {
+    let mut values: Vec<Value> = vec![c.workspace_id.into(), c.tenant_id.into(), (c.limit as i32).into()];
+    // $1 workspace, $2 tenant, $3 limit per channel.
+    let mut ctes = vec![workspace_cte(c, &mut values)];
+    let mut channels = Vec::new();
+    if let Some((vector, _, ef_search)) = c.vector {
+        values.push(sea_orm::prelude::PgVector::from(vector.to_vec()).into());
+        let v = values.len();
+        values.push((ef_search.unwrap_or(DEFAULT_EF_SEARCH) as i32).into());
+        let ef = values.len();
+        let filter = filter_sql(c.filter, &mut values);
+        ctes.push(vector_ctes(v, ef, &filter));
+        channels.push(
+            "SELECT 'v' AS channel, id, 1 - distance AS score, row_number() OVER (ORDER BY distance, id) AS rank FROM vec",
+        );
+    }
+    if let Some(query) = c.keyword {
+        ctes.push(keyword_cte(c.filter, query, &mut values));
+        channels.push("SELECT 'k' AS channel, id, score, row_number() OVER (ORDER BY score DESC, id) AS rank FROM kw");
+    }
+    ctes.push(format!(
+        "counted AS ({})",
+        usage::add_sql("$2", "'search_queries'", "1")
+    ));
+    let (columns, join) = if c.with_rows {
+        let columns: Vec<String> = COLUMNS.split(',').map(|col| format!("d.{}", col.trim())).collect();
+        (
+            format!(", {}", columns.join(", ")),
+            " LEFT JOIN screenplay.code_documents AS d ON d.id = h.id",
+        )
+    } else {
+        (String::new(), "")
+    };
+    let sql = format!(
+        "WITH {} SELECT ws.size AS workspace_size, h.channel AS hit_channel, h.id AS hit_id, \
+         h.score::float8 AS hit_score, h.rank::int4 AS hit_rank{columns} \
+         FROM ws LEFT JOIN ({}) AS h ON true{join} ORDER BY h.channel, h.rank",
+        ctes.join(", "),
+        channels.join(" UNION ALL "),
+    );
+    (sql, values)
+}
+
+/// The caller's workspace (none under row-level security when it is
+/// another tenant's), its size up to the exact-scan limit, and the checks.
+fn workspace_cte(c: &Channels<'_>, values: &mut Vec<Value>) -> String {
+    // Conditions that are always true, run for their effect once the
+    // workspace is found (row-level security's condition comes first):
+    // check_embedding_model raises when the workspace holds another model.
+    let model_check = match c.vector {
+        Some((_, model, _)) => {
+            values.push(model.to_owned().into());
+            format!(
+                " AND coalesce(screenplay.check_embedding_model(w.id, ${})::text, '') = ''",
+                values.len()
+            )
+        }
+        None => String::new(),
+    };
+    let async_commit = if c.async_commit {
+        " AND set_config('synchronous_commit', 'off', true) = 'off'"
+    } else {
+        ""
+    };
+    format!(
+        "ws AS MATERIALIZED (SELECT w.id, screenplay.workspace_size_capped(w.id, {}) AS size \
+         FROM screenplay.workspaces AS w WHERE w.id = $1{model_check}{async_commit})",
+        EXACT_MAX_ROWS + 1
+    )
+}
+
+/// The vector channel: one of two plans runs, by the workspace's size.
+/// The HNSW plan's workspace condition is written so that no btree index
+/// can serve it (`IS TRUE`), which leaves the planner the HNSW index; its
+/// one-time condition sets `ef_search` and the iterative scan before the
+/// index is first read (pgvector reads both then).
+fn vector_ctes(v: usize, ef: usize, filter: &str) -> String {
+    format!(
+        "exact_hits AS MATERIALIZED ( \
+           SELECT d.id, (d.embedding <=> ${v}) + 0 AS distance FROM screenplay.code_documents AS d \
+           WHERE d.workspace_id = $1 AND d.embedding IS NOT NULL{filter} \
+             AND (SELECT size <= {max} FROM ws) \
+           ORDER BY 2, 1 LIMIT $3), \
+         index_hits AS MATERIALIZED ( \
+           SELECT d.id, d.embedding <=> ${v} AS distance FROM screenplay.code_documents AS d \
+           WHERE (d.workspace_id = $1) IS TRUE AND d.embedding IS NOT NULL{filter} \
+             AND (SELECT size > {max} \
+                         AND set_config('hnsw.ef_search', greatest(${ef}::int4, $3)::text, true) <> '' \
+                         AND set_config('hnsw.iterative_scan', 'relaxed_order', true) <> '' FROM ws) \
+           ORDER BY d.embedding <=> ${v} LIMIT $3), \
+         vec AS (SELECT id, distance FROM exact_hits UNION ALL SELECT id, distance FROM index_hits)",
+        max = EXACT_MAX_ROWS
+    )
+}
+
+/// The keyword channel: `keyword_hits` (the GIN index, the caller's tenant).
+fn keyword_cte(filter: &SearchFilter, query: &str, values: &mut Vec<Value>) -> String {
+    values.push(query.to_owned().into());
+    let q = values.len();
+    let mut param = |v: Value| {
+        values.push(v);
+        format!("${}", values.len())
+    };
+    let language = param(filter.language.clone().into());
+    let prefix = param(filter.source_path_prefix.clone().into());
+    let metadata = param(filter.metadata.clone().into());
+    format!(
+        "kw AS MATERIALIZED (SELECT k.id, k.score FROM ws, screenplay.keyword_hits($1, \
+           screenplay.keyword_tsquery(${q}, coalesce({language}::text, 'en')), $3, {language}::text, {prefix}::text, \
+           {metadata}::jsonb) AS k)"
+    )
+}

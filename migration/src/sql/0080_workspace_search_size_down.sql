@@ -1,0 +1,1 @@
+DROP FUNCTION screenplay.workspace_size_capped(uuid, integer);
