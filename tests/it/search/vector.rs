@@ -156,19 +156,7 @@ async fn filtered_vector_search_keeps_recall_for_a_small_workspace() {
             } else {
                 (workspaces[1 + i % 9], generator.cluster())
             };
-            CopyRow {
-                id: Uuid::now_v7(),
-                tenant_id: tenant,
-                workspace_id: workspace,
-                source_path: format!("doc/{i}"),
-                title: format!("doc {i}"),
-                content: format!("chunk {i}"),
-                content_hash: format!("{i:064}"),
-                language: "en".into(),
-                embedding: generator.vector(c),
-                embedding_model: "synthetic".into(),
-                token_count: 2,
-            }
+            synthetic_row(tenant, workspace, i, generator.vector(c))
         })
         .collect();
     owner
@@ -339,19 +327,7 @@ async fn both_vector_plans_give_the_exact_top_ten_and_stay_in_the_tenant() {
             } else {
                 (small, topics[i % topics.len()])
             };
-            CopyRow {
-                id: Uuid::now_v7(),
-                tenant_id: fx.id,
-                workspace_id: workspace,
-                source_path: format!("doc/{i}"),
-                title: format!("doc {i}"),
-                content: format!("chunk {i}"),
-                content_hash: format!("{i:064}"),
-                language: "en".into(),
-                embedding: generator.vector(c),
-                embedding_model: "synthetic".into(),
-                token_count: 2,
-            }
+            synthetic_row(fx.id, workspace, i, generator.vector(c))
         })
         .collect();
     owner
@@ -425,5 +401,22 @@ async fn both_vector_plans_give_the_exact_top_ten_and_stay_in_the_tenant() {
             );
         }
         assert_eq!(codes, ["NOT_FOUND", "NOT_FOUND", "NOT_FOUND"], "{mode}");
+    }
+}
+
+/// Row `i` of a synthetic workspace, with its embedding.
+fn synthetic_row(tenant: Uuid, workspace: Uuid, i: usize, embedding: Vec<f32>) -> CopyRow {
+    CopyRow {
+        id: Uuid::now_v7(),
+        tenant_id: tenant,
+        workspace_id: workspace,
+        source_path: format!("doc/{i}"),
+        title: format!("doc {i}"),
+        content: format!("chunk {i}"),
+        content_hash: format!("{i:064}"),
+        language: "en".into(),
+        embedding,
+        embedding_model: "synthetic".into(),
+        token_count: 2,
     }
 }
