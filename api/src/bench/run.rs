@@ -414,29 +414,13 @@ async fn dataset(
     )
     .await?;
     tx.commit().await?;
-    let new_workspace = |slug: String| {
-        let owner = owner.clone();
-        let tenant = tenant.id;
-        async move {
-            let row = owner
-                .query_one_raw(Statement::from_string(
-                    DbBackend::Postgres,
-                    format!(
-                        "INSERT INTO screenplay.workspaces (tenant_id, name, slug) VALUES ('{tenant}', '{slug}', '{slug}') RETURNING id"
-                    ),
-                ))
-                .await?
-                .context("workspace")?;
-            anyhow::Ok(row.try_get_by_index::<Uuid>(0)?)
-        }
-    };
     let mut small = Vec::with_capacity(args.workspaces);
     for w in 0..args.workspaces {
-        small.push(new_workspace(format!("bench-{w}")).await?);
+        small.push(new_workspace(owner, tenant.id, &format!("bench-{w}")).await?);
     }
     let big = match args.big_workspace {
         0 => None,
-        _ => Some(new_workspace("bench-big".into()).await?),
+        _ => Some(new_workspace(owner, tenant.id, "bench-big").await?),
     };
     let workspaces = Workspaces { small, big };
     load_rows(owner, args, generator, tenant.id, &workspaces).await?;
@@ -590,23 +574,8 @@ async fn ingest_comparison(
     generator: &mut Generator,
 ) -> anyhow::Result<IngestRates> {
     let run = Uuid::new_v4().simple().to_string()[..8].to_owned();
-    let new_workspace = |name: String| {
-        let owner = owner.clone();
-        async move {
-            let row = owner
-                .query_one_raw(Statement::from_string(
-                    DbBackend::Postgres,
-                    format!(
-                        "INSERT INTO screenplay.workspaces (tenant_id, name, slug) VALUES ('{tenant_id}', '{name}', '{name}') RETURNING id"
-                    ),
-                ))
-                .await?
-                .context("workspace")?;
-            anyhow::Ok(row.try_get_by_index::<Uuid>(0)?)
-        }
-    };
-    let copy_ws = new_workspace(format!("copy-{run}")).await?;
-    let api_ws = new_workspace(format!("api-{run}")).await?;
+    let copy_ws = new_workspace(owner, tenant_id, &format!("copy-{run}")).await?;
+    let api_ws = new_workspace(owner, tenant_id, &format!("api-{run}")).await?;
     let docs: Vec<(String, bool, Vec<f32>)> = (0..args.ingest_rows)
         .map(|i| {
             let c = i % 200;
@@ -679,4 +648,16 @@ async fn ingest_comparison(
         copy_rate,
         api_rate,
     })
+}
+
+/// A workspace of `tenant` named and slugged `slug`, made as the owner.
+async fn new_workspace(owner: &DatabaseConnection, tenant: Uuid, slug: &str) -> anyhow::Result<Uuid> {
+    let row = owner
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("INSERT INTO screenplay.workspaces (tenant_id, name, slug) VALUES ('{tenant}', '{slug}', '{slug}') RETURNING id"),
+        ))
+        .await?
+        .context("workspace")?;
+    Ok(row.try_get_by_index::<Uuid>(0)?)
 }

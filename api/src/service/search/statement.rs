@@ -134,7 +134,7 @@ fn statement(c: &Channels<'_>) -> (String, Vec<Value>) {
         (String::new(), "")
     };
     let sql = format!(
-        "WITH {} SELECT ws.size AS workspace_size, h.channel AS hit_channel, h.id AS hit_id, \
+        "WITH {} SELECT h.channel AS hit_channel, h.id AS hit_id, \
          h.score::float8 AS hit_score, h.rank::int4 AS hit_rank{columns} \
          FROM ws LEFT JOIN ({}) AS h ON true{join} ORDER BY h.channel, h.rank",
         ctes.join(", "),
