@@ -9,7 +9,7 @@
 //! `cli`, `bench` — the `screenplay` command and its measurements
 //! `app` — the composition root: `Application::build`, used by serve, tests and benches
 //! `http` — routes, the server loop, request ids, client addresses, health, metrics endpoint
-//! `graphql` — schema, guards, loaders, resolvers; `graphql/extensions` (lifecycle, persisted queries, metrics)
+//! `graphql` — schema, guards, loaders, resolvers; `graphql/lifecycle` (the operation lifecycle, metrics, secrets)
 //! `state` — what every request shares
 //! `service`, `request` — rules and transactions per domain; the per-operation scope, `request::tenancy::begin_as`, rate limits
 //! `audit`, `maintenance` — the audit writer and diff; scheduled upkeep, backups

@@ -1,7 +1,7 @@
 //! The audit writer.
 //!
 //! A mutation's audit row is inserted into the mutation's own transaction by
-//! the request lifecycle (see `graphql/extensions/lifecycle.rs`), so a change and its row commit
+//! the request lifecycle (see `graphql/lifecycle/operation.rs`), so a change and its row commit
 //! or roll back together. Every other row (queries, subscriptions, failed
 //! mutations, refused and anonymous requests) and the `requests` /
 //! `mutations` counters go through [`AuditSink`]: a bounded queue drained by

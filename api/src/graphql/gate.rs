@@ -16,6 +16,7 @@ use tokio::sync::Semaphore;
 
 use super::{
     admission::{self, Refused},
+    lifecycle::operation as lifecycle,
     persisted,
     schema::{AppSchema, INTROSPECTION_LIMITS, Schemas, introspection_only},
 };
@@ -73,7 +74,7 @@ impl Executor for Schemas {
     async fn execute(&self, request: Request) -> Response {
         let principal = request_principal(&request);
         let (schema, request) = self.admit(&principal, request);
-        schema.execute(request).await
+        lifecycle::execute(schema, request).await
     }
 
     /// Websocket operations: the caller is in the connection's data.
@@ -94,7 +95,7 @@ impl Executor for Schemas {
             },
             None => None,
         };
-        Executor::execute_stream(schema, request, session_data)
+        lifecycle::execute_stream(schema.clone(), request, session_data)
             .map(move |response| {
                 // The slot is free again when the operation's stream ends.
                 let _ = &permit;

@@ -7,7 +7,7 @@ use async_graphql::{
     parser::types::{ExecutableDocument, Selection},
 };
 
-use super::{extensions::RequestLifecycle, mutation::MutationRoot, query::QueryRoot, subscription::SubscriptionRoot};
+use super::{mutation::MutationRoot, query::QueryRoot, subscription::SubscriptionRoot};
 use crate::{
     auth::{Principal, Role},
     config::{LimitsConfig, OperationLimits, RoleLimits},
@@ -117,7 +117,6 @@ pub fn build_schemas(state: SharedState) -> Schemas {
     let build = |set: &OperationLimits| {
         builder(set.max_depth, set.max_complexity, limits)
             .data(state.clone())
-            .extension(RequestLifecycle)
             .finish()
     };
     let roles = &limits.roles;

@@ -31,7 +31,7 @@ use super::{client_ip, graphiql, request_id, state::HttpState};
 use crate::{
     auth::{self, Principal},
     error::{ErrorCode, TimeoutReason, code_of},
-    graphql::{extensions::operation_info, persisted},
+    graphql::{lifecycle::operation_info, persisted},
     request::RequestMeta,
 };
 

@@ -49,7 +49,7 @@ pub fn router(app: SharedState, schemas: Schemas, shutdown: ShutdownSignal) -> R
         shutdown,
     };
     // The request timeout is enforced inside the operation (see
-    // `graphql::extensions::lifecycle`), where the answer can be audited
+    // `graphql::lifecycle`), where the answer can be audited
     // and the transaction abandoned cleanly; this layer is the backstop
     // (a body that takes the whole timeout to arrive, say).
     let api = Router::new()

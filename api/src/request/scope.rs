@@ -62,7 +62,7 @@ pub struct AuditNotes {
 /// transaction every resolver of the operation shares. The transaction is
 /// opened on first use (for a tenant caller, that is also where the database
 /// confirms the tenant is active and the user enabled) and finished once,
-/// after execution, by the request lifecycle extension.
+/// after execution, by the operation lifecycle (`graphql::lifecycle`).
 pub struct RequestScope {
     db: Db,
     principal: Principal,

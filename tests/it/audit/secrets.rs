@@ -5,7 +5,7 @@
 //! `auditLogs`; variables that are no secret are kept.
 
 use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
-use screenplay_api::graphql::extensions::secrets::{REDACTED, is_secret_input};
+use screenplay_api::graphql::lifecycle::secrets::{REDACTED, is_secret_input};
 use serde_json::{Value, json};
 
 use crate::helpers::{

@@ -173,9 +173,9 @@ fn skip_char_or_lifetime(chars: &[char], i: usize) -> usize {
 
 /// One source file of a crate: its module path and tokens.
 pub struct SourceFile {
-    /// Relative to the crate's `src`, e.g. `graphql/extensions/lifecycle.rs`.
+    /// Relative to the crate's `src`, e.g. `graphql/lifecycle/operation.rs`.
     pub path: String,
-    /// `["graphql", "extensions", "lifecycle"]`; `mod.rs` names its folder.
+    /// `["graphql", "lifecycle", "operation"]`; `mod.rs` names its folder.
     pub module: Vec<String>,
     pub tokens: Vec<Token>,
 }

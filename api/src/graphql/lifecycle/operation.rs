@@ -1,29 +1,33 @@
-//! The life of one GraphQL operation, as an async-graphql extension so that
-//! HTTP requests and each websocket operation go through the same steps:
+//! The life of one GraphQL operation, HTTP request or websocket operation
+//! alike, around async-graphql's execution (called by the gate's
+//! executor). Not an async-graphql extension: with any extension
+//! registered, async-graphql sends every field and list item through the
+//! extension chain (a registry lookup and a boxed future each), which was
+//! the largest cost of a nested page after allocation.
 //!
-//! 1. `prepare_request`: a [`RequestScope`] for the caller (from the HTTP
+//! 1. [`Operation::start`]: a [`RequestScope`] for the caller (from the HTTP
 //!    handler's request data or the websocket connection's data) joins the
 //!    request data; the variables are kept for the audit row, every value
 //!    redacted until the document is known.
-//! 2. `parse_query` / `validation`: what the operation is (or the refusal
-//!    the gate attached, see `graphql::gate`); the variables that reach a
-//!    secret input are redacted by where the document puts them (see
-//!    [`secrets`]); request errors get a stable `extensions.code`.
-//! 3. `execute`: for a signed-in query or mutation the transaction opens
-//!    before any resolver runs (within the tenant's share of the pool; where
-//!    a suspended tenant or disabled user is refused), then the tenant's rate
-//!    limit is checked, so a refused request writes nothing. The work races
-//!    the request's deadline and the end of the shutdown grace period: a
-//!    stopped operation's statement is cancelled, its transaction rolled
-//!    back, and it is answered `TIMEOUT` and audited like any other. After
-//!    the resolvers: a mutation's audit row is inserted
-//!    into its transaction and both commit together; a failed mutation rolls
-//!    back entirely (its `data` becomes null) and gets a failure row; queries
+//! 2. [`Operation::read`]: what the operation is (or the refusal the gate
+//!    attached, see `graphql::gate`); the variables that reach a secret
+//!    input are redacted by where the document puts them (see [`secrets`]).
+//! 3. [`Operation::run`]: for a signed-in query or mutation the transaction
+//!    opens before async-graphql validates and executes (within the tenant's
+//!    share of the pool; where a suspended tenant or disabled user is
+//!    refused), then the tenant's rate limit is checked. A document that
+//!    fails validation rolls that transaction back: it wrote nothing. The
+//!    work races the request's deadline and the end of the shutdown grace
+//!    period: a stopped operation's statement is cancelled, its transaction
+//!    rolled back, and it is answered `TIMEOUT` and audited like any other.
+//!    After the resolvers: a mutation's audit row is inserted into its
+//!    transaction and both commit together; a failed mutation rolls back
+//!    entirely (its `data` becomes null) and gets a failure row; queries
 //!    commit and queue their row; the tenant's `requests` and `mutations`
 //!    counters are queued.
-//! 4. Operations that never reach `execute` (syntax or validation errors,
-//!    unknown persisted queries) are audited by `request` (HTTP) or
-//!    `subscribe` (websocket); subscriptions are audited when they start.
+//! 4. [`Operation::answer`]: errors without a code get one, metrics, and
+//!    the audit row of an operation that never executed. Subscriptions are
+//!    audited when they start.
 
 use std::{
     sync::{Arc, Mutex},
@@ -31,12 +35,11 @@ use std::{
 };
 
 use async_graphql::{
-    Response, ServerError, ServerResult, ValidationResult, Value, Variables,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextRequest,
-        NextSubscribe, NextValidation,
+    Data, Request, Response, ServerError, Value,
+    futures_util::{
+        StreamExt,
+        stream::{self, BoxStream},
     },
-    futures_util::{StreamExt, stream::BoxStream},
     parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
 use chrono::Utc;
@@ -49,31 +52,15 @@ use crate::{
     audit::{AuditRecord, diff},
     auth::Principal,
     error::{AppError, ErrorCode, TimeoutReason, code_of, with_code},
-    graphql::{admission::Refused, loaders::Loaders},
+    graphql::{admission::Refused, loaders::Loaders, schema::AppSchema},
     request::{Caller, RequestMeta, RequestScope},
     state::SharedState,
     telemetry,
 };
 
-/// Installs the lifecycle on a schema.
-pub struct RequestLifecycle;
-
-impl ExtensionFactory for RequestLifecycle {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Lifecycle {
-            inner: Arc::new(Inner {
-                started: Instant::now(),
-                state: Mutex::new(State::default()),
-                span: tracing::info_span!(
-                    "operation",
-                    request_id = Empty,
-                    tenant_id = Empty,
-                    user_id = Empty,
-                    operation = Empty
-                ),
-            }),
-        })
-    }
+/// One operation on its way through the lifecycle.
+pub struct Operation {
+    inner: Arc<Inner>,
 }
 
 /// What the operation turned out to be.
@@ -83,10 +70,6 @@ pub struct OperationInfo {
     pub operation_name: Option<String>,
     /// Top-level fields, in document order.
     pub fields: Vec<String>,
-}
-
-struct Lifecycle {
-    inner: Arc<Inner>,
 }
 
 struct Inner {
@@ -101,6 +84,7 @@ struct Inner {
 struct State {
     app: Option<SharedState>,
     scope: Option<Arc<RequestScope>>,
+    loaders: Option<Arc<Loaders>>,
     /// The operation the client asked for, from the request.
     requested_operation: Option<String>,
     operation: OperationInfo,
@@ -187,174 +171,102 @@ impl Inner {
     }
 }
 
-#[async_trait::async_trait]
-impl Extension for Lifecycle {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let inner = &self.inner;
-        async {
-            let mut response = next.run(ctx).await;
-            inner.with(|s| {
-                uncoded::code_errors(&mut response.errors, &s.query);
-                let info = &s.operation;
-                metrics::observe(info.operation_type, &info.fields, &response, inner.started.elapsed());
-            });
-            // Only requests that never executed are left: parse, validation and
-            // persisted-query errors.
-            inner.queue_audit(&response.errors).await;
-            if !response.errors.is_empty() {
-                let codes: Vec<&str> = response.errors.iter().map(|e| code_of(e).as_str()).collect();
-                telemetry::set_error(&inner.span, codes.join(", "));
-            }
-            tracing::debug!(
-                errors = response.errors.len(),
-                duration_ms = inner.started.elapsed().as_millis() as u64,
-                "operation finished"
-            );
-            response
-        }
-        .instrument(inner.span.clone())
-        .await
-    }
-
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        let inner = self.inner.clone();
-        let mut first = true;
-        // A subscription that ends before its first event is audited then.
-        let on_drop = AuditOnDrop(inner.clone());
-        let span = inner.span.clone();
-        let stream = next.run(ctx, stream);
-        let stream = match ctx.data_opt::<Arc<Loaders>>() {
-            Some(loaders) => loaders.waves.run_stream(stream).boxed(),
-            None => stream,
-        };
-        in_span(span, stream)
-            .then(move |response| {
-                let _ = &on_drop;
-                let inner = inner.clone();
-                let audit = std::mem::replace(&mut first, false);
-                async move {
-                    if audit {
-                        let subscription =
-                            inner.with(|s| s.operation.operation_type == Some(OperationType::Subscription));
-                        if subscription && response.errors.is_empty() {
-                            count_request(&inner, false).await;
-                        }
-                        inner.queue_audit(&response.errors).await;
-                    }
-                    response
-                }
-            })
-            .boxed()
-    }
-
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: async_graphql::Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<async_graphql::Request> {
-        let state = ctx
-            .data::<SharedState>()
-            .map_err(|e| e.into_server_error(async_graphql::Pos::default()))?
-            .clone();
-        let principal = request_data::<Principal>(&request)
-            .or_else(|| ctx.data_opt::<Principal>())
+impl Operation {
+    /// Starts the operation of `request` on `schema`: its scope and loaders
+    /// join the request data. `session` is a websocket connection's data.
+    pub fn start(schema: &AppSchema, request: &mut Request, session: Option<&Data>) -> Self {
+        let inner = Arc::new(Inner {
+            started: Instant::now(),
+            state: Mutex::new(State::default()),
+            span: tracing::info_span!(
+                "operation",
+                request_id = Empty,
+                tenant_id = Empty,
+                user_id = Empty,
+                operation = Empty
+            ),
+        });
+        let state = schema.data::<SharedState>().cloned();
+        let principal = data_of::<Principal>(&request.data)
+            .or_else(|| session.and_then(data_of::<Principal>))
             .cloned()
             .unwrap_or_else(Principal::anonymous);
         // HTTP puts the request's facts in the request data; a websocket puts
         // the connection's in its session data, and each operation gets an id.
-        let meta = match request_data::<RequestMeta>(&request) {
+        let meta = match data_of::<RequestMeta>(&request.data) {
             Some(meta) => meta.clone(),
-            None => ctx
-                .data_opt::<RequestMeta>()
+            None => session
+                .and_then(data_of::<RequestMeta>)
                 .map(RequestMeta::for_operation)
                 .unwrap_or_default(),
         };
         let variables = secrets::redact_variables(&request.variables, None);
-        record_caller(&self.inner.span, &principal, &meta);
-        let scope =
-            Arc::new(RequestScope::new(state.db.clone(), principal, meta).with_bulkhead(state.bulkhead.clone()));
-        request.data.insert(Arc::new(Loaders::new(&scope)));
-        request.data.insert(scope.clone());
-        self.inner.with(|s| {
-            s.app = Some(state);
-            s.scope = Some(scope);
+        record_caller(&inner.span, &principal, &meta);
+        if let Some(state) = state {
+            let scope =
+                Arc::new(RequestScope::new(state.db.clone(), principal, meta).with_bulkhead(state.bulkhead.clone()));
+            let loaders = Arc::new(Loaders::new(&scope));
+            request.data.insert(loaders.clone());
+            request.data.insert(scope.clone());
+            inner.with(|s| {
+                s.app = Some(state);
+                s.scope = Some(scope);
+                s.loaders = Some(loaders);
+            });
+        }
+        inner.with(|s| {
             s.requested_operation.clone_from(&request.operation_name);
             s.variables = variables;
         });
-        next.run(ctx, request).await
+        Self { inner }
     }
 
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        // The gate refused the request before parsing or before validation.
-        if let Some(Refused(err)) = ctx.data_opt::<Refused>() {
+    /// The operation's span (every log line of the operation carries it).
+    pub fn span(&self) -> Span {
+        self.inner.span.clone()
+    }
+
+    /// Reads the operation's type from its document (parsed by the gate),
+    /// or the error it is answered with (the gate's refusal, a parse error).
+    pub fn read(&self, request: &mut Request) -> Result<Option<OperationType>, ServerError> {
+        if let Some(Refused(err)) = data_of::<Refused>(&request.data) {
             return Err(err.clone());
         }
-        let document = next
-            .run(ctx, query, variables)
-            .await
-            .map_err(|e| with_code(e, ErrorCode::GraphqlParseFailed))?;
-        let requested = self.inner.with(|s| s.requested_operation.clone());
-        let info = operation_info(&document, requested.as_deref());
+        let requested = request.operation_name.clone();
+        let query = request.query.clone();
+        let variables = request.variables.clone();
+        let document = match request.parsed_query() {
+            Ok(document) => document,
+            Err(err) => return Err(with_code(err, ErrorCode::GraphqlParseFailed)),
+        };
+        let info = operation_info(document, requested.as_deref());
+        let redacted = secrets::redact_variables(&variables, Some(document));
         self.inner.span.record("operation", info.label());
         record_for_traces(&self.inner.span, &info);
-        let redacted = secrets::redact_variables(variables, Some(&document));
+        let kind = info.operation_type;
         self.inner.with(|s| {
             s.operation = info;
-            s.query = query.to_owned();
+            s.query = query;
             s.variables = redacted;
         });
-        Ok(document)
+        Ok(kind)
     }
 
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|mut errors| {
-            for err in errors.iter_mut() {
-                // A literal that does not fit its scalar (met while computing
-                // a list's cost) is the caller's input, coded below.
-                if !err.message.starts_with("Failed to parse") {
-                    *err = with_code(err.clone(), ErrorCode::GraphqlValidationFailed);
-                }
-            }
-            self.inner.with(|s| uncoded::code_errors(&mut errors, &s.query));
-            errors
-        })
-    }
-
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
+    /// Runs `execution` (async-graphql's validation and execution of the
+    /// operation) inside the caller's transaction, and finishes it.
+    pub async fn run(&self, kind: Option<OperationType>, execution: impl Future<Output = Response>) -> Response {
         let inner = &self.inner;
         let (app, scope, operation) = inner.with(|s| (s.app.clone(), s.scope.clone(), s.operation.clone()));
         let (Some(app), Some(scope)) = (app, scope) else {
-            return next.run(ctx, operation_name).await;
+            return execution.await;
         };
-        let kind = operation.operation_type;
         if kind == Some(OperationType::Subscription) {
-            return next.run(ctx, operation_name).await;
+            return execution.await;
         }
         let mutation = kind == Some(OperationType::Mutation);
         // The work races the request's deadline and the end of the shutdown
         // grace period; whichever comes first stops it.
-        let work = run_operation(inner, &app, &scope, &operation, ctx, operation_name, next);
+        let work = run_operation(inner, &app, &scope, &operation, execution);
         let ran = tokio::select! {
             ran = work => ran,
             reason = stopped(&app, scope.meta.deadline) => {
@@ -363,9 +275,13 @@ impl Extension for Lifecycle {
         };
         let mut response = match ran {
             Ran::Refused(response) => return response,
+            Ran::Invalid(response) => {
+                let _ = scope.finish(false, None).await;
+                return response;
+            }
             Ran::Executed(response) => response,
         };
-        inner.with(|s| uncoded::code_errors(&mut response.errors, &s.query));
+        inner.with(|s| uncoded::code_errors(&mut response.errors, &s.query, ErrorCode::Internal));
         let ok = response.errors.is_empty();
 
         if mutation && ok && app.audit.enabled() && scope.is_open().await && inner.claim_audit() {
@@ -393,27 +309,95 @@ impl Extension for Lifecycle {
         count_request(inner, mutation).await;
         response
     }
+
+    /// The end of an operation that answers once: codes, metrics, and the
+    /// audit row of one that never executed (refused, not parsed, invalid).
+    pub async fn answer(&self, mut response: Response) -> Response {
+        let inner = &self.inner;
+        inner.with(|s| {
+            uncoded::code_errors(&mut response.errors, &s.query, ErrorCode::Internal);
+            let info = &s.operation;
+            metrics::observe(info.operation_type, &info.fields, &response, inner.started.elapsed());
+        });
+        inner.queue_audit(&response.errors).await;
+        if !response.errors.is_empty() {
+            let codes: Vec<&str> = response.errors.iter().map(|e| code_of(e).as_str()).collect();
+            telemetry::set_error(&inner.span, codes.join(", "));
+        }
+        tracing::debug!(
+            errors = response.errors.len(),
+            duration_ms = inner.started.elapsed().as_millis() as u64,
+            "operation finished"
+        );
+        response
+    }
+
+    /// The responses of a subscription: audited (and counted) when the first
+    /// arrives, or when the stream ends before any did.
+    pub fn stream(self, stream: BoxStream<'static, Response>) -> BoxStream<'static, Response> {
+        let inner = self.inner;
+        let mut first = true;
+        let on_drop = AuditOnDrop(inner.clone());
+        let span = inner.span.clone();
+        let stream = match inner.with(|s| s.loaders.clone()) {
+            Some(loaders) => loaders.waves.run_stream(stream).boxed(),
+            None => stream,
+        };
+        in_span(span, stream)
+            .then(move |mut response| {
+                let _ = &on_drop;
+                let inner = inner.clone();
+                let audit = std::mem::replace(&mut first, false);
+                async move {
+                    if audit {
+                        if invalid(&response) {
+                            inner.with(|s| code_invalid(&mut response.errors, &s.query));
+                        } else if response.errors.is_empty() {
+                            count_request(&inner, false).await;
+                        }
+                        inner.queue_audit(&response.errors).await;
+                    }
+                    response
+                }
+            })
+            .boxed()
+    }
+}
+
+/// Whether async-graphql refused the operation before executing it: no
+/// data, and errors that point at no field (validation, variables, an
+/// unknown operation name; a resolver's error always has a path).
+fn invalid(response: &Response) -> bool {
+    matches!(response.data, Value::Null)
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+/// Codes the errors of an operation refused before execution.
+fn code_invalid(errors: &mut [ServerError], query: &str) {
+    uncoded::code_errors(errors, query, ErrorCode::GraphqlValidationFailed);
 }
 
 /// How the work of an operation ended.
 enum Ran {
     /// Refused before any resolver ran (caller, rate limit); audited.
     Refused(Response),
+    /// Refused by async-graphql before execution (validation); its errors
+    /// coded, its transaction still to be rolled back.
+    Invalid(Response),
     /// The resolvers ran; the transaction is still to be finished.
     Executed(Response),
 }
 
 /// Opens the transaction of a signed-in caller (a suspended tenant or
 /// disabled user is refused there), checks the tenant's rate limit, then
-/// runs the resolvers.
+/// validates and executes.
 async fn run_operation(
     inner: &Inner,
     app: &SharedState,
     scope: &RequestScope,
     operation: &OperationInfo,
-    ctx: &ExtensionContext<'_>,
-    operation_name: Option<&str>,
-    next: NextExecute<'_>,
+    execution: impl Future<Output = Response>,
 ) -> Ran {
     if !matches!(scope.principal(), Principal::Anonymous { .. }) {
         if let Err(err) = scope.open().await {
@@ -428,11 +412,16 @@ async fn run_operation(
             return Ran::Refused(response);
         }
     }
-    let resolve = next.run(ctx, operation_name);
-    match ctx.data_opt::<Arc<Loaders>>() {
-        Some(loaders) => Ran::Executed(loaders.waves.run(resolve).await),
-        None => Ran::Executed(resolve.await),
+    let loaders = inner.with(|s| s.loaders.clone());
+    let mut response = match loaders {
+        Some(loaders) => loaders.waves.run(execution).await,
+        None => execution.await,
+    };
+    if invalid(&response) {
+        inner.with(|s| code_invalid(&mut response.errors, &s.query));
+        return Ran::Invalid(response);
     }
+    Ran::Executed(response)
 }
 
 /// Resolves when the operation must stop: its deadline passed, or the
@@ -557,11 +546,58 @@ fn in_span<'s, T: Send + 's>(span: Span, stream: BoxStream<'s, T>) -> BoxStream<
     .boxed()
 }
 
-fn request_data<T: 'static>(request: &async_graphql::Request) -> Option<&T> {
-    request
-        .data
-        .get(&std::any::TypeId::of::<T>())
+fn data_of<T: 'static>(data: &Data) -> Option<&T> {
+    data.get(&std::any::TypeId::of::<T>())
         .and_then(|d| d.downcast_ref::<T>())
+}
+
+/// Runs one HTTP request on `schema`, through the whole lifecycle.
+pub async fn execute(schema: &AppSchema, mut request: Request) -> Response {
+    let operation = Operation::start(schema, &mut request, None);
+    let span = operation.span();
+    async {
+        let response = match operation.read(&mut request) {
+            Err(err) => Response::from_errors(vec![err]),
+            Ok(kind) => operation.run(kind, schema.execute(request)).await,
+        };
+        operation.answer(response).await
+    }
+    .instrument(span)
+    .await
+}
+
+/// Runs one websocket operation on `schema`: a subscription streams its
+/// events; a query or mutation answers once, as over HTTP.
+pub fn execute_stream(
+    schema: AppSchema,
+    mut request: Request,
+    session: Option<Arc<Data>>,
+) -> BoxStream<'static, Response> {
+    let operation = Operation::start(&schema, &mut request, session.as_deref());
+    let kind = match operation.read(&mut request) {
+        Ok(Some(OperationType::Subscription)) => {
+            let events = schema.execute_stream_with_session_data(request, session.unwrap_or_default());
+            return operation.stream(events);
+        }
+        Ok(kind) => kind,
+        Err(err) => {
+            let span = operation.span();
+            let answer = async move { operation.answer(Response::from_errors(vec![err])).await };
+            return stream::once(answer.instrument(span)).boxed();
+        }
+    };
+    let span = operation.span();
+    let answer = async move {
+        // The connection's data reaches the resolvers as over HTTP the request's.
+        let events = schema.execute_stream_with_session_data(request, session.unwrap_or_default());
+        let execution = async move {
+            let mut events = events;
+            events.next().await.unwrap_or_default()
+        };
+        let response = operation.run(kind, execution).await;
+        operation.answer(response).await
+    };
+    stream::once(answer.instrument(span)).boxed()
 }
 
 /// Root fields each counted as a request by the rate limit: every search

@@ -12,8 +12,9 @@ use async_graphql::{
 
 use crate::error::{ErrorCode, with_code};
 
-/// Gives each error without a code one; `query` is the operation's text.
-pub fn code_errors(errors: &mut [ServerError], query: &str) {
+/// Gives each error without a code one; `query` is the operation's text,
+/// `otherwise` the code of an error that is none of the kinds above.
+pub fn code_errors(errors: &mut [ServerError], query: &str, otherwise: ErrorCode) {
     if errors
         .iter()
         .all(|e| e.extensions.as_ref().is_some_and(|x| x.get("code").is_some()))
@@ -45,7 +46,7 @@ pub fn code_errors(errors: &mut [ServerError], query: &str) {
         match (parse_failure, argument) {
             (true, Some((name, variable))) => name_argument(err, &name, variable.as_deref()),
             (true, None) => *err = with_code(err.clone(), ErrorCode::BadUserInput),
-            (false, _) => *err = with_code(err.clone(), ErrorCode::Internal),
+            (false, _) => *err = with_code(err.clone(), otherwise),
         }
     }
 }
@@ -129,7 +130,7 @@ mod tests {
             "Failed to parse \"UUID\": invalid character",
             Some(Pos { line: 1, column: 35 }),
         )];
-        code_errors(&mut errors, query);
+        code_errors(&mut errors, query, ErrorCode::Internal);
         let ext = errors[0].extensions.as_ref().expect("extensions");
         assert_eq!(ext.get("code"), Some(&Value::from("BAD_USER_INPUT")));
         assert_eq!(ext.get("field"), Some(&Value::from("id")));
@@ -138,10 +139,12 @@ mod tests {
     }
 
     #[test]
-    fn other_errors_without_a_code_are_internal() {
-        let mut errors = vec![ServerError::new("something else", None)];
-        code_errors(&mut errors, "{ me { role } }");
-        let ext = errors[0].extensions.as_ref().expect("extensions");
-        assert_eq!(ext.get("code"), Some(&Value::from("INTERNAL")));
+    fn other_errors_without_a_code_get_the_code_named() {
+        for code in [ErrorCode::Internal, ErrorCode::GraphqlValidationFailed] {
+            let mut errors = vec![ServerError::new("something else", None)];
+            code_errors(&mut errors, "{ me { role } }", code);
+            let ext = errors[0].extensions.as_ref().expect("extensions");
+            assert_eq!(ext.get("code"), Some(&Value::from(code.as_str())));
+        }
     }
 }

@@ -1,6 +1,5 @@
 //! Counts and times GraphQL operations (HTTP and websocket), called by the
-//! lifecycle extension when an operation ends: one extension per schema,
-//! since async-graphql sends every field through each extension's chain.
+//! lifecycle when an operation ends.
 
 use std::time::Duration;
 
