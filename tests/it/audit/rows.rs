@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     TestApp, TestDb,
-    audit::{count, count_when, counter},
+    audit::{audit_text, count, count_when, counter},
+    cluster,
     process::ServerProcess,
     scalar_i64,
 };
@@ -429,4 +430,65 @@ async fn each_websocket_operation_is_audited() {
     )
     .await;
     assert_eq!(ids, 3);
+}
+
+/// A signed-in caller's transaction opens before async-graphql validates
+/// the document; one that fails validation (a mutation among them) rolls
+/// it back, writes nothing, gives its connection back, and is audited
+/// with its code.
+#[tokio::test]
+async fn invalid_documents_of_signed_in_callers_write_nothing_and_free_their_connection() {
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("invalid").await;
+    let documents = [
+        (
+            "mutation { createWorkspace(input: {name: \"Never\", slug: \"never\"}) { workspace { id noSuchField } } }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            "{ workspaces { totalCount } me { noSuchField } }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        ("query($id: UUID!) { workspace(id: $id) { id } }", "BAD_USER_INPUT"),
+        ("query A { me { role } } query B { me { role } }", "BAD_REQUEST"),
+    ];
+    for round in 0..10 {
+        for (i, (query, code)) in documents.iter().enumerate() {
+            let id = format!("invalid-{round}-{i}");
+            let (_, _, body) = app
+                .post_with(
+                    Some(&fx.admin_token),
+                    json!({ "query": query, "variables": { "id": "not-a-uuid" } }),
+                    &[("x-request-id", &id)],
+                )
+                .await;
+            assert_eq!(body["errors"][0]["extensions"]["code"], *code, "{query}: {body}");
+            assert!(body["data"].is_null(), "{query}: {body}");
+        }
+    }
+    let workspaces = format!(
+        "SELECT count(*) FROM screenplay.workspaces WHERE tenant_id = '{}'",
+        fx.id
+    );
+    assert_eq!(count(&app, &workspaces).await, 0, "the invalid mutation wrote nothing");
+    let superuser = cluster::connect(&app.db.superuser_url).await;
+    assert_eq!(
+        crate::fairness::stuck_backends(&superuser, &app.db.name).await,
+        (0, 0),
+        "no pooled connection is left waiting or inside a transaction"
+    );
+    let rows = count_when(
+        &app,
+        "SELECT count(*) FROM screenplay.audit_logs WHERE request_id LIKE 'invalid-%' AND outcome = 'error'",
+        |n| n == 40,
+    )
+    .await;
+    assert_eq!(rows, 40, "one error row per invalid request");
+    let codes = audit_text(&app, "invalid-3-0", "error_codes").await;
+    assert_eq!(codes.as_deref(), Some("{GRAPHQL_VALIDATION_FAILED}"));
+    // Valid requests go on working on the same pool.
+    let data = app
+        .gql(Some(&fx.admin_token), "{ workspaces { totalCount } }", json!({}))
+        .await;
+    assert_eq!(data["workspaces"]["totalCount"], 0);
 }
