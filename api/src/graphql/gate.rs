@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 
 use super::{
     admission::{self, Refused},
-    lifecycle::operation as lifecycle,
+    lifecycle::operation::{self as lifecycle, data_of},
     persisted,
     schema::{AppSchema, INTROSPECTION_LIMITS, Schemas, introspection_only},
 };
@@ -120,9 +120,4 @@ fn request_principal(request: &Request) -> Principal {
     data_of::<Principal>(&request.data)
         .cloned()
         .unwrap_or_else(Principal::anonymous)
-}
-
-fn data_of<T: 'static>(data: &Data) -> Option<&T> {
-    data.get(&std::any::TypeId::of::<T>())
-        .and_then(|d| d.downcast_ref::<T>())
 }

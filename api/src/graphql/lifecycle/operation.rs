@@ -546,7 +546,8 @@ fn in_span<'s, T: Send + 's>(span: Span, stream: BoxStream<'s, T>) -> BoxStream<
     .boxed()
 }
 
-fn data_of<T: 'static>(data: &Data) -> Option<&T> {
+/// A value of type `T` in request or connection data.
+pub fn data_of<T: 'static>(data: &Data) -> Option<&T> {
     data.get(&std::any::TypeId::of::<T>())
         .and_then(|d| d.downcast_ref::<T>())
 }
