@@ -85,8 +85,6 @@ struct State {
     app: Option<SharedState>,
     scope: Option<Arc<RequestScope>>,
     loaders: Option<Arc<Loaders>>,
-    /// The operation the client asked for, from the request.
-    requested_operation: Option<String>,
     operation: OperationInfo,
     /// The document's text, to explain errors that come without a code
     /// (never stored: it may hold secrets written as literals).
@@ -214,10 +212,7 @@ impl Operation {
                 s.loaders = Some(loaders);
             });
         }
-        inner.with(|s| {
-            s.requested_operation.clone_from(&request.operation_name);
-            s.variables = variables;
-        });
+        inner.with(|s| s.variables = variables);
         Self { inner }
     }
 
@@ -575,27 +570,21 @@ pub fn execute_stream(
     session: Option<Arc<Data>>,
 ) -> BoxStream<'static, Response> {
     let operation = Operation::start(&schema, &mut request, session.as_deref());
-    let kind = match operation.read(&mut request) {
-        Ok(Some(OperationType::Subscription)) => {
-            let events = schema.execute_stream_with_session_data(request, session.unwrap_or_default());
-            return operation.stream(events);
-        }
-        Ok(kind) => kind,
-        Err(err) => {
-            let span = operation.span();
-            let answer = async move { operation.answer(Response::from_errors(vec![err])).await };
-            return stream::once(answer.instrument(span)).boxed();
-        }
-    };
+    let read = operation.read(&mut request);
+    // The connection's data reaches the resolvers as the request's does over HTTP.
+    let events = move |request| schema.execute_stream_with_session_data(request, session.unwrap_or_default());
+    if let Ok(Some(OperationType::Subscription)) = read {
+        return operation.stream(events(request));
+    }
     let span = operation.span();
     let answer = async move {
-        // The connection's data reaches the resolvers as over HTTP the request's.
-        let events = schema.execute_stream_with_session_data(request, session.unwrap_or_default());
-        let execution = async move {
-            let mut events = events;
-            events.next().await.unwrap_or_default()
+        let response = match read {
+            Err(err) => Response::from_errors(vec![err]),
+            Ok(kind) => {
+                let execution = async move { events(request).next().await.unwrap_or_default() };
+                operation.run(kind, execution).await
+            }
         };
-        let response = operation.run(kind, execution).await;
         operation.answer(response).await
     };
     stream::once(answer.instrument(span)).boxed()

@@ -3,7 +3,8 @@
 //! malformed UUID, an Int out of range), becomes `BAD_USER_INPUT` naming
 //! the argument (and the variable it came from); a request that names an
 //! operation the document does not define, or sends a subscription over
-//! HTTP, is `BAD_REQUEST`; anything else `INTERNAL`.
+//! HTTP, is `BAD_REQUEST`; anything else gets the code its caller names
+//! (`GRAPHQL_VALIDATION_FAILED` before execution, `INTERNAL` after).
 
 use async_graphql::{
     Pos, ServerError,
