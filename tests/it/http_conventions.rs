@@ -46,6 +46,70 @@ async fn posts_need_a_json_body_with_a_query() {
     }
 }
 
+/// A JSON body is one request: a batch, broken JSON and a body over the
+/// limit (streamed without a length, so only reading it can tell) are
+/// refused with their own answers.
+#[tokio::test]
+async fn json_bodies_are_one_request_within_the_body_limit() {
+    let app = TestApp::spawn_with(&["--body-limit", "100000"]).await;
+    let tenant = app.tenant("jsonbody").await;
+    let post = |body: reqwest::Body| {
+        app.client
+            .post(app.url("/graphql"))
+            .bearer_auth(&tenant.admin_token)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+    };
+    let cases = [
+        (
+            " [{\"query\": \"{ health { status } }\"}]",
+            "batched requests are not supported",
+        ),
+        ("{\"query\": ", "not a GraphQL request"),
+    ];
+    for (body, message) in cases {
+        let response = post(body.into()).await.expect("request");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        let answer: Value = response.json().await.expect("json");
+        assert_eq!(answer["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+        let text = answer["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(text.contains(message), "{body}: {answer}");
+    }
+    let padding = " ".repeat(150_000);
+    let oversized = format!("{{\"query\": \"{{ health {{ status }} }}\"{padding}}}");
+    assert_eq!(chunked_post(&app, &tenant.admin_token, &oversized).await, 413);
+    let within = format!("{{\"query\": \"{{ health {{ status }} }}\"{}}}", " ".repeat(50_000));
+    let response = post(within.into()).await.expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// The status of a POST whose body is sent in chunks, without a length.
+async fn chunked_post(app: &TestApp, token: &str, body: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    for chunk in body.as_bytes().chunks(10_000) {
+        let framed = [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"].concat();
+        if stream.write_all(&framed).await.is_err() {
+            break; // the server answered and closed early
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let status = String::from_utf8_lossy(&answer)
+        .split(' ')
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    status.parse().expect("status line")
+}
+
 #[tokio::test]
 async fn request_errors_have_no_data_and_are_400_for_graphql_response_json() {
     let app = TestApp::spawn().await;

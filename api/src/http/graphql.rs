@@ -98,10 +98,47 @@ pub async fn post_graphql(
         Ok(request) => request,
         Err(too_large) => return too_large,
     };
-    match GraphQLRequest::<BadRequest>::from_request(request, &state).await {
-        Ok(request) => execute(&state, principal, meta, &headers, request.into_inner()).await,
+    let parsed = if is_multipart(&headers) {
+        GraphQLRequest::<BadRequest>::from_request(request, &state)
+            .await
+            .map(GraphQLRequest::into_inner)
+    } else {
+        json_request(request).await
+    };
+    match parsed {
+        Ok(request) => execute(&state, principal, meta, &headers, request).await,
         Err(bad) => bad.into_response(),
     }
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/"))
+}
+
+/// A JSON body parsed straight into one request. async-graphql's own reader
+/// accepts a batch too, through serde's untagged buffering, which parses
+/// every value twice (a 1,536-float embedding costs that on each search);
+/// batches are refused here anyway.
+async fn json_request(request: Request) -> Result<async_graphql::Request, BadRequest> {
+    let bytes = axum::body::to_bytes(request.into_body(), usize::MAX)
+        .await
+        .map_err(|err| {
+            let mut source = std::error::Error::source(&err);
+            while let Some(inner) = source {
+                if inner.is::<http_body_util::LengthLimitError>() {
+                    return ParseRequestError::PayloadTooLarge;
+                }
+                source = inner.source();
+            }
+            ParseRequestError::Io(std::io::Error::other(err.to_string()))
+        })?;
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ParseRequestError::UnsupportedBatch.into());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ParseRequestError::InvalidRequest(Box::new(e)).into())
 }
 
 /// The request, its body read within the anonymous limit when the caller
