@@ -229,13 +229,19 @@ impl Operation {
         }
         let requested = request.operation_name.clone();
         let query = request.query.clone();
-        let variables = request.variables.clone();
-        let document = match request.parsed_query() {
-            Ok(document) => document,
-            Err(err) => return Err(with_code(err, ErrorCode::GraphqlParseFailed)),
+        // Taken out while the parsed document borrows the request, then put back.
+        let variables = std::mem::take(&mut request.variables);
+        let (info, redacted) = match request.parsed_query() {
+            Ok(document) => (
+                operation_info(document, requested.as_deref()),
+                secrets::redact_variables(&variables, Some(document)),
+            ),
+            Err(err) => {
+                request.variables = variables;
+                return Err(with_code(err, ErrorCode::GraphqlParseFailed));
+            }
         };
-        let info = operation_info(document, requested.as_deref());
-        let redacted = secrets::redact_variables(&variables, Some(document));
+        request.variables = variables;
         self.inner.span.record("operation", info.label());
         record_for_traces(&self.inner.span, &info);
         let kind = info.operation_type;

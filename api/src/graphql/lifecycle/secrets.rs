@@ -21,7 +21,7 @@ use async_graphql::{
     Variables,
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
-use async_graphql_value::Value;
+use async_graphql_value::{ConstValue, Value};
 
 use crate::audit::diff;
 
@@ -69,32 +69,35 @@ pub fn redact_variables(variables: &Variables, document: Option<&ExecutableDocum
         let value = if secret.contains(name.as_str()) {
             serde_json::Value::String(REDACTED.into())
         } else {
-            diff::redact(&redact_secret_keys(serde_json::to_value(value).unwrap_or_default()))
+            audit_value(value)
         };
         (diff::storable(name), value)
     });
     serde_json::Value::Object(kept.collect())
 }
 
-/// `value` with the value of every secret input field replaced, at any depth.
-fn redact_secret_keys(value: serde_json::Value) -> serde_json::Value {
+/// `value` as the audit log keeps it, in one pass: the value of every secret
+/// input field and of every key the audit log never keeps (`diff::is_secret_key`,
+/// which covers embeddings) replaced at any depth, and strings made storable.
+/// A replaced value is never converted: a 1,536-float embedding costs nothing.
+fn audit_value(value: &ConstValue) -> serde_json::Value {
     match value {
-        serde_json::Value::Object(map) => serde_json::Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let v = if is_secret_input(&k) {
+        ConstValue::Object(fields) => serde_json::Value::Object(
+            fields
+                .iter()
+                .map(|(key, field)| {
+                    let kept = if is_secret_input(key) || diff::is_secret_key(key) {
                         serde_json::Value::String(REDACTED.into())
                     } else {
-                        redact_secret_keys(v)
+                        audit_value(field)
                     };
-                    (k, v)
+                    (diff::storable(key), kept)
                 })
                 .collect(),
         ),
-        serde_json::Value::Array(items) => {
-            serde_json::Value::Array(items.into_iter().map(redact_secret_keys).collect())
-        }
-        other => other,
+        ConstValue::List(items) => serde_json::Value::Array(items.iter().map(audit_value).collect()),
+        ConstValue::String(text) => serde_json::Value::String(diff::storable(text)),
+        scalar => serde_json::to_value(scalar).unwrap_or_default(),
     }
 }
 
@@ -184,6 +187,18 @@ mod tests {
         assert_eq!(
             r,
             json!({ "i": { "slug": "s", "adminPassword": REDACTED, "limits": [{ "clientSecret": REDACTED }] } })
+        );
+    }
+
+    #[test]
+    fn embeddings_are_not_kept_and_strings_are_storable() {
+        let r = redacted(
+            "query($i: SearchDocumentsInput!) { searchDocuments(input: $i) { score } }",
+            json!({ "i": { "embedding": [0.1, 0.2], "query": "a\u{0}b", "limit": 3 } }),
+        );
+        assert_eq!(
+            r,
+            json!({ "i": { "embedding": REDACTED, "query": "a\u{FFFD}b", "limit": 3 } })
         );
     }
 
