@@ -64,9 +64,20 @@ fn terms(query: &str) -> Vec<Vec<char>> {
 /// characters holding the most matches (the start of the chunk when
 /// nothing matches).
 pub fn highlight(content: &str, query: &str) -> String {
+    let terms = terms(query);
+    if terms.is_empty() {
+        // Nothing to mark (a vector search without text): the chunk's start.
+        let chars: Vec<char> = content.chars().take(WINDOW + 1).collect();
+        let end = chars.len().min(WINDOW);
+        let mut out = String::new();
+        escape_into(&mut out, &chars[..end]);
+        if chars.len() > WINDOW {
+            out.push('…');
+        }
+        return out;
+    }
     let chars: Vec<char> = content.chars().collect();
     let lower: Vec<char> = content.chars().map(|c| c.to_lowercase().next().unwrap_or(c)).collect();
-    let terms = terms(query);
     // Matches as (start, end) char ranges, non-overlapping, in order.
     let mut matches: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
@@ -181,5 +192,12 @@ mod tests {
     #[test]
     fn no_match_gives_the_start() {
         assert_eq!(highlight("short text", "zebra"), "short text");
+    }
+
+    #[test]
+    fn no_terms_give_the_same_start_as_no_match() {
+        let text = "<a> & 雨夜 ".repeat(40);
+        assert_eq!(highlight(&text, ""), highlight(&text, "zebra"));
+        assert_eq!(highlight("<b>", "  "), "&lt;b&gt;");
     }
 }
