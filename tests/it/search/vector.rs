@@ -77,6 +77,18 @@ async fn vector_search_matches_brute_force_and_stays_in_its_workspace() {
             .map(|h| h["document"]["sourcePath"].as_str().expect("path").to_owned())
             .collect();
         assert_eq!(got, expected, "query {q}");
+        // Any limit: the plan reads a fixed number of rows, the answer has `limit`.
+        let limit = 1 + q % 4 * 3;
+        let first: Vec<String> = app
+            .search(
+                &viewer.token,
+                json!({ "workspaceId": ws, "embedding": query, "embeddingModel": "test-model", "mode": "VECTOR", "limit": limit }),
+            )
+            .await
+            .iter()
+            .map(|h| h["document"]["sourcePath"].as_str().expect("path").to_owned())
+            .collect();
+        assert_eq!(first, expected[..limit], "query {q}, limit {limit}");
         for (i, h) in hits.iter().enumerate() {
             assert_eq!(h["vectorRank"], i + 1);
             assert_eq!(h["score"], h["vectorScore"]);
