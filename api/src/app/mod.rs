@@ -26,7 +26,7 @@ use crate::{
     maintenance::{partitions, scheduler::Scheduler},
     metrics::{SearchLatencyRecorder, flush_loop},
     request::{
-        bulkhead::{TENANT_WAIT, TenantBulkhead},
+        bulkhead::TenantBulkhead,
         persisted::PersistedQueryStore,
         rate_limit::{LoginLimiter, RateLimiter},
     },
@@ -204,7 +204,7 @@ async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) ->
     tracing::info!(model = embedder.model(), "embedding provider");
     password::start(hashing_limits(&config.login));
     let login_limiter = LoginLimiter::new(config.login.limits);
-    let bulkhead = TenantBulkhead::new(config.fairness.tenant_max_connections, TENANT_WAIT);
+    let bulkhead = TenantBulkhead::new(config.fairness.tenant_max_connections, config.fairness.tenant_wait);
     Ok(AppState {
         config,
         db,

@@ -152,6 +152,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SCREENPLAY_TENANT_MAX_CONNECTIONS", default_value_t = 0)]
     pub tenant_max_connections: u32,
 
+    /// How long a request beyond its tenant's share waits for one of the
+    /// tenant's connections before RATE_LIMITED; below the request timeout.
+    /// Default: 1s, or a third of a shorter request timeout.
+    #[arg(long, env = "SCREENPLAY_TENANT_WAIT", value_parser = parse_duration)]
+    pub tenant_wait: Option<Duration>,
+
     /// `development` or `production`: production turns GraphiQL,
     /// introspection, field suggestions and the localhost CORS default off
     /// (each can still be turned on by its own setting).
@@ -507,6 +513,10 @@ impl ServeArgs {
                 self.tenant_max_connections
             );
         }
+        let tenant_wait = self.tenant_wait.unwrap_or((request / 3).min(Duration::from_secs(1)));
+        if tenant_wait >= request {
+            bail!("SCREENPLAY_TENANT_WAIT ({tenant_wait:?}) must be below SCREENPLAY_REQUEST_TIMEOUT ({request:?})");
+        }
         let tenant_max_connections = match self.tenant_max_connections {
             0 => (pool_size / 2).max(1),
             n => n,
@@ -515,6 +525,7 @@ impl ServeArgs {
             statement_timeout: statement,
             lock_timeout: lock,
             tenant_max_connections,
+            tenant_wait,
         })
     }
 }

@@ -43,6 +43,8 @@ pub struct FairnessConfig {
     pub lock_timeout: Duration,
     /// Pool connections one tenant's requests may hold at once.
     pub tenant_max_connections: u32,
+    /// How long a request beyond its tenant's share waits for a connection.
+    pub tenant_wait: Duration,
 }
 
 /// Persisted queries.

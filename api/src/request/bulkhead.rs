@@ -18,9 +18,6 @@ use crate::{
     error::{AppError, AppResult},
 };
 
-/// How long a request waits for its tenant's share before `RATE_LIMITED`.
-pub const TENANT_WAIT: Duration = Duration::from_secs(1);
-
 /// The per-tenant connection caps. Cheap to clone.
 #[derive(Clone)]
 pub struct TenantBulkhead {

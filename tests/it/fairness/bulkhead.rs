@@ -91,3 +91,32 @@ async fn a_tenant_blocked_on_a_lock_cannot_starve_the_others() {
         20
     );
 }
+
+/// `SCREENPLAY_TENANT_WAIT` is how long a request beyond the share waits.
+#[tokio::test]
+async fn the_wait_for_a_share_is_configured() {
+    let app = TestApp::spawn_with(&["--tenant-max-connections", "1", "--tenant-wait", "200ms"]).await;
+    let tenant = app.tenant("waits").await;
+    let workspace = app.workspace(&tenant, "Scripts").await;
+    let lock = lock_workspace(&app.db, workspace).await;
+    let (client, url, token) = (app.client.clone(), app.url("/graphql"), tenant.admin_token.clone());
+    let stuck = tokio::spawn(async move { timed_post(&client, &url, &token, RENAME, rename(workspace, "A")).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, _, body, took) = timed_post(
+        &app.client,
+        &app.url("/graphql"),
+        &tenant.admin_token,
+        "{ me { role } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(extensions(&body)["code"], "RATE_LIMITED");
+    assert!(
+        took >= Duration::from_millis(200) && took < Duration::from_millis(900),
+        "refused after {took:?}, configured 200ms"
+    );
+    drop(lock);
+    let (status, _, body, _) = stuck.await.expect("task");
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

@@ -80,6 +80,11 @@ async fn the_timeouts_must_fit_inside_the_request_timeout() {
         format!("{err:#}").contains("SCREENPLAY_TENANT_MAX_CONNECTIONS"),
         "{err:#}"
     );
+    assert_eq!(defaults.fairness.tenant_wait, Duration::from_secs(1));
+    let patient = config(&["--tenant-wait", "250ms"]).expect("a shorter wait");
+    assert_eq!(patient.fairness.tenant_wait, Duration::from_millis(250));
+    let err = config(&["--request-timeout", "2s", "--tenant-wait", "2s"]).expect_err("not below the request timeout");
+    assert!(format!("{err:#}").contains("SCREENPLAY_TENANT_WAIT"), "{err:#}");
 }
 
 /// An embedding provider that never answers in time.
