@@ -67,13 +67,19 @@ fn error_response(status: StatusCode, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// The body's media type (`Content-Type` without its parameters).
+fn media_type(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(value.split(';').next().unwrap_or_default().trim())
+}
+
 /// Whether a POST body of this content type can be a GraphQL request.
 fn supported_content_type(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let essence = value.split(';').next().unwrap_or_default().trim();
-    essence.eq_ignore_ascii_case("application/json") || essence.eq_ignore_ascii_case("multipart/form-data")
+    media_type(headers).is_some_and(|m| m.eq_ignore_ascii_case("application/json") || is_multipart(m))
+}
+
+fn is_multipart(media_type: &str) -> bool {
+    media_type.eq_ignore_ascii_case("multipart/form-data")
 }
 
 pub async fn post_graphql(
@@ -98,7 +104,7 @@ pub async fn post_graphql(
         Ok(request) => request,
         Err(too_large) => return too_large,
     };
-    let parsed = if is_multipart(&headers) {
+    let parsed = if media_type(&headers).is_some_and(is_multipart) {
         GraphQLRequest::<BadRequest>::from_request(request, &state)
             .await
             .map(GraphQLRequest::into_inner)
@@ -109,13 +115,6 @@ pub async fn post_graphql(
         Ok(request) => execute(&state, principal, meta, &headers, request).await,
         Err(bad) => bad.into_response(),
     }
-}
-
-fn is_multipart(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/"))
 }
 
 /// A JSON body parsed straight into one request. async-graphql's own reader
