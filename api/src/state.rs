@@ -9,6 +9,7 @@ use crate::{
     db::Db,
     embedding::SharedEmbedder,
     events::EventHub,
+    ingest::ChunkPolicy,
     request::{
         bulkhead::TenantBulkhead,
         persisted::PersistedQueryStore,
@@ -41,6 +42,8 @@ pub struct AppState {
     pub embedder: SharedEmbedder,
     /// Where document vectors are stored and searched.
     pub vectors: SharedVectorStore,
+    /// How documents are cut into chunks (the embedding model's tokenizer).
+    pub chunking: ChunkPolicy,
     /// The headers GraphiQL opens with (local development: the demo admin's token).
     pub graphiql_headers: Option<String>,
 }
@@ -52,6 +55,7 @@ impl AppState {
             embedder: self.embedder.as_ref(),
             vectors: self.vectors.as_ref(),
             ingest: self.config.ingest,
+            chunking: &self.chunking,
         }
     }
 }

@@ -27,6 +27,10 @@ pub struct Model {
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
+    pub section: Option<String>,
+    pub source_format: Option<String>,
+    pub source_encoding: Option<String>,
+    pub chunking: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

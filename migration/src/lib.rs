@@ -111,6 +111,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0081_embedding_model_check_probes_up.sql"),
         include_str!("sql/0081_embedding_model_check_probes_down.sql"),
     ),
+    (
+        "m20261206_000090_document_sources",
+        include_str!("sql/0090_document_sources_up.sql"),
+        include_str!("sql/0090_document_sources_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

@@ -201,7 +201,12 @@ async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) ->
         .clone()
         .unwrap_or_else(|| database.app_url.clone());
     let embedder = crate::embedding::from_config(&config.embedding)?;
-    tracing::info!(model = embedder.model(), "embedding provider");
+    let chunking = crate::ingest::ChunkPolicy::load(&config.chunking, embedder.model())?;
+    tracing::info!(
+        model = embedder.model(),
+        tokenizer = chunking.tokenizer().map(|t| t.name()),
+        "embedding provider"
+    );
     password::start(hashing_limits(&config.login));
     let login_limiter = LoginLimiter::new(config.login.limits);
     let bulkhead = TenantBulkhead::new(config.fairness.tenant_max_connections, config.fairness.tenant_wait);
@@ -219,6 +224,7 @@ async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) ->
         events: EventHub::new(listen_url),
         embedder,
         vectors: Arc::new(crate::search::PgVectorStore),
+        chunking,
         graphiql_headers: None,
     })
 }

@@ -1,6 +1,7 @@
-//! `screenplay ingest --workspace ID PATH…`: text, Markdown, Fountain and
-//! source files into a workspace, in batches (one transaction each), with a
-//! progress bar and a summary of what was added, skipped and why files failed.
+//! `screenplay ingest --workspace ID PATH…`: PDF, Word, HTML, Markdown,
+//! Fountain, text and source files into a workspace, in batches (one
+//! transaction each), with a progress bar and a summary of what was added,
+//! which files were left out and why, and why files failed.
 
 use std::path::PathBuf;
 
@@ -17,11 +18,11 @@ use crate::{
     domain::TenantId,
     embedding,
     error::AppError,
-    ingest::files,
+    ingest::{ChunkPolicy, ChunkRequest, files},
     search::PgVectorStore,
     service::{
         documents::Deps,
-        ingestion::{self, IngestRequest, NewDocument},
+        ingestion::{self, DocumentBody, IngestRequest, NewDocument},
     },
 };
 
@@ -31,7 +32,8 @@ pub struct IngestCommand {
     #[arg(long)]
     pub workspace: Uuid,
 
-    /// Files and folders; folders are walked for text, Markdown, Fountain and source files.
+    /// Files and folders; folders are walked (with .gitignore rules) for
+    /// PDF, DOCX, HTML, Markdown, Fountain, text and source files.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
 
@@ -46,6 +48,14 @@ pub struct IngestCommand {
     /// Characters repeated from the end of the previous chunk.
     #[arg(long)]
     pub overlap: Option<usize>,
+
+    /// Largest chunk in tokens of the embedding model's tokenizer.
+    #[arg(long)]
+    pub max_tokens: Option<usize>,
+
+    /// Tokens repeated from the end of the previous chunk.
+    #[arg(long)]
+    pub overlap_tokens: Option<usize>,
 
     /// Language of every file (default: guessed per file).
     #[arg(long)]
@@ -62,6 +72,8 @@ struct Summary {
     added: usize,
     skipped: usize,
     tokens: u64,
+    /// Left out by a rule (hidden, ignored, unsupported type).
+    left_out: Vec<(String, String)>,
     failed: Vec<(String, String)>,
 }
 
@@ -70,6 +82,7 @@ pub async fn run(cmd: IngestCommand, db_args: DatabaseArgs) -> anyhow::Result<()
         anyhow::bail!("--batch-size must be between 1 and 1000");
     }
     let embedder = embedding::from_config(&cmd.embedding.config()?)?;
+    let chunking = ChunkPolicy::load(&cmd.embedding.chunking()?, embedder.model())?;
     let (_, db) = setup::open_for_command(&db_args).await?;
     let tenant_id = workspace_tenant(&db, cmd.workspace).await?;
     let vectors = PgVectorStore;
@@ -80,12 +93,16 @@ pub async fn run(cmd: IngestCommand, db_args: DatabaseArgs) -> anyhow::Result<()
             max_documents: cmd.batch_size,
             max_chunks: 1_000_000,
         },
+        chunking: &chunking,
     };
 
     let found = files::collect(&cmd.paths);
     let mut summary = Summary::default();
     for (path, reason) in found.failed {
         summary.failed.push((path.display().to_string(), reason));
+    }
+    for (path, reason) in found.skipped {
+        summary.left_out.push((path.display().to_string(), reason));
     }
     let bar = progress_bar(found.files.len());
     eprintln!(
@@ -138,13 +155,13 @@ fn read_batch(
     let mut docs = Vec::new();
     for file in batch {
         let name = file.path.display().to_string();
-        match files::read_text(&file.path) {
-            Ok(content) => docs.push((
+        match files::read(&file.path) {
+            Ok(extracted) => docs.push((
                 name,
                 NewDocument {
                     source_path: file.source_path.clone(),
                     title: None,
-                    content,
+                    content: DocumentBody::File(extracted),
                     language: cmd.language.clone(),
                     metadata: None,
                     embedding: None,
@@ -175,8 +192,12 @@ async fn ingest_batch(
         let request = IngestRequest {
             workspace_id: cmd.workspace,
             documents: docs.iter().map(|(_, d)| d.clone()).collect(),
-            max_chars: cmd.max_chars,
-            overlap: cmd.overlap,
+            chunking: ChunkRequest {
+                max_chars: cmd.max_chars,
+                overlap: cmd.overlap,
+                max_tokens: cmd.max_tokens,
+                overlap_tokens: cmd.overlap_tokens,
+            },
             embedding_model: None,
         };
         match ingestion::ingest(&tx, caller, deps, request).await {
@@ -212,6 +233,12 @@ fn report(cmd: &IngestCommand, summary: &Summary) -> anyhow::Result<()> {
         "{} file(s) ingested into workspace {}: {} chunk(s) added, {} skipped (already present), {} embedding token(s)",
         summary.files, cmd.workspace, summary.added, summary.skipped, summary.tokens
     );
+    if !summary.left_out.is_empty() {
+        println!("{} path(s) left out:", summary.left_out.len());
+        for (name, reason) in &summary.left_out {
+            println!("  {name}: {reason}");
+        }
+    }
     if summary.failed.is_empty() {
         return Ok(());
     }

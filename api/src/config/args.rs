@@ -15,8 +15,9 @@ use super::{
     schedule::ScheduleConfig,
     secret::{Secret, check_signing_secret},
     settings::{
-        AuthConfig, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig, FairnessConfig, HttpConfig,
-        HttpEmbeddingConfig, IngestConfig, LimitsConfig, LoginConfig, LoginLimits, PersistedConfig,
+        AuthConfig, ChunkingConfig, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig, FairnessConfig,
+        HttpConfig, HttpEmbeddingConfig, IngestConfig, LimitsConfig, LoginConfig, LoginLimits, PersistedConfig,
+        TokenizerSetting,
     },
 };
 
@@ -334,6 +335,25 @@ pub struct EmbeddingArgs {
     /// Retries of a request answered 429 or 5xx, or that timed out.
     #[arg(long, env = "SCREENPLAY_EMBEDDING_MAX_RETRIES", default_value_t = 4)]
     pub embedding_max_retries: u32,
+
+    /// What chunk sizes are counted in: `auto` (the tiktoken encoding of an
+    /// OpenAI model, else characters), `chars`, a tiktoken encoding
+    /// (`cl100k_base`, `o200k_base`) or the path of a `tokenizer.json`.
+    #[arg(long, env = "SCREENPLAY_EMBEDDING_TOKENIZER", default_value = "auto")]
+    pub embedding_tokenizer: String,
+
+    /// The model's input limit in tokens (default: the tokenizer file's
+    /// truncation length, else 8191 for tiktoken, 512 for tokenizer.json).
+    #[arg(long, env = "SCREENPLAY_EMBEDDING_MAX_TOKENS")]
+    pub embedding_max_tokens: Option<usize>,
+
+    /// Chunk size in tokens when chunks are counted in tokens.
+    #[arg(long, env = "SCREENPLAY_CHUNK_TOKENS", default_value_t = 512)]
+    pub chunk_tokens: usize,
+
+    /// Tokens repeated from the end of the previous chunk.
+    #[arg(long, env = "SCREENPLAY_CHUNK_OVERLAP_TOKENS", default_value_t = 64)]
+    pub chunk_overlap_tokens: usize,
 }
 
 /// Limits of one `ingestDocuments` call.
@@ -367,6 +387,34 @@ fn cors_policy(origins: Vec<String>, development: bool) -> CorsPolicy {
 }
 
 impl EmbeddingArgs {
+    /// The default chunking; errors name the variable.
+    pub fn chunking(&self) -> anyhow::Result<ChunkingConfig> {
+        let tokenizer = match self.embedding_tokenizer.trim() {
+            "" | "auto" => TokenizerSetting::Auto,
+            "chars" => TokenizerSetting::Chars,
+            name if name.ends_with(".json") || name.contains(['/', '\\']) => TokenizerSetting::File(name.into()),
+            name => TokenizerSetting::Tiktoken(name.to_owned()),
+        };
+        if self
+            .embedding_max_tokens
+            .is_some_and(|n| !(16..=1_000_000).contains(&n))
+        {
+            bail!("SCREENPLAY_EMBEDDING_MAX_TOKENS must be between 16 and 1000000");
+        }
+        if !(16..=1_000_000).contains(&self.chunk_tokens) {
+            bail!("SCREENPLAY_CHUNK_TOKENS must be between 16 and 1000000");
+        }
+        if self.chunk_overlap_tokens * 2 > self.chunk_tokens {
+            bail!("SCREENPLAY_CHUNK_OVERLAP_TOKENS must be at most half of SCREENPLAY_CHUNK_TOKENS");
+        }
+        Ok(ChunkingConfig {
+            tokenizer,
+            model_max_tokens: self.embedding_max_tokens,
+            max_tokens: self.chunk_tokens,
+            overlap_tokens: self.chunk_overlap_tokens,
+        })
+    }
+
     /// Checks the provider settings; errors name the variable.
     pub fn config(&self) -> anyhow::Result<EmbeddingConfig> {
         let Some(url) = self.embedding_url.as_deref().filter(|u| !u.trim().is_empty()) else {
@@ -539,6 +587,7 @@ impl Config {
         let idp = args.idp.config()?;
         let embedding = args.embedding.config()?;
         let ingest = args.ingest.config()?;
+        let chunking = args.embedding.chunking()?;
         let roles = RoleLimits::configure(
             Shorthands {
                 max_depth: args.max_depth,
@@ -555,6 +604,7 @@ impl Config {
             migrate: !args.no_migrate,
             embedding,
             ingest,
+            chunking,
             audit_enabled: args.audit,
             persisted: PersistedConfig {
                 apq: args.apq,

@@ -21,6 +21,7 @@ pub use limits::{OperationLimits, RoleLimits, Shorthands};
 pub use schedule::ScheduleConfig;
 pub use secret::Secret;
 pub use settings::{
-    AuthConfig, ClaimMapping, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig, FairnessConfig, HttpConfig,
-    HttpEmbeddingConfig, IdpConfig, IngestConfig, LimitsConfig, LoginConfig, LoginLimits, PersistedConfig,
+    AuthConfig, ChunkingConfig, ClaimMapping, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig,
+    FairnessConfig, HttpConfig, HttpEmbeddingConfig, IdpConfig, IngestConfig, LimitsConfig, LoginConfig, LoginLimits,
+    PersistedConfig, TokenizerSetting,
 };

@@ -30,6 +30,7 @@ pub struct Config {
     pub maintenance_schedule: Option<ScheduleConfig>,
     pub embedding: EmbeddingConfig,
     pub ingest: IngestConfig,
+    pub chunking: ChunkingConfig,
 }
 
 /// How long one request's statements may take and how much of the pool
@@ -92,6 +93,42 @@ pub struct HttpEmbeddingConfig {
     pub batch_size: usize,
     pub timeout: Duration,
     pub max_retries: u32,
+}
+
+/// How documents are cut into chunks when a call does not say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkingConfig {
+    pub tokenizer: TokenizerSetting,
+    /// The embedding model's input limit in tokens; `None`: what the
+    /// tokenizer file declares, else 8191 (tiktoken) or 512 (tokenizer.json).
+    pub model_max_tokens: Option<usize>,
+    /// Chunk size in tokens (capped at the model's limit).
+    pub max_tokens: usize,
+    pub overlap_tokens: usize,
+}
+
+impl Default for ChunkingConfig {
+    fn default() -> Self {
+        Self {
+            tokenizer: TokenizerSetting::Auto,
+            model_max_tokens: None,
+            max_tokens: 512,
+            overlap_tokens: 64,
+        }
+    }
+}
+
+/// Which tokenizer sizes chunks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenizerSetting {
+    /// The tiktoken encoding of an OpenAI model, else characters.
+    Auto,
+    /// Characters (the fallback for models without a known tokenizer).
+    Chars,
+    /// A tiktoken encoding: `cl100k_base`, `o200k_base`…
+    Tiktoken(String),
+    /// A HuggingFace `tokenizer.json`.
+    File(PathBuf),
 }
 
 /// Limits of one ingest call.

@@ -1,22 +1,20 @@
-//! Files for `screenplay ingest`: folders walked recursively for text,
-//! Markdown, Fountain and source code; hidden and build folders skipped.
+//! Files for `screenplay ingest`: folders walked with `.gitignore` and
+//! `.ignore` rules (the `ignore` crate, as ripgrep does), hidden and build
+//! folders left out, and every file left out reported with its reason.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::HashSet,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+};
 
-/// Extensions picked up when walking a folder (files named on the command
-/// line are always tried).
-pub const TEXT_EXTENSIONS: &[&str] = &[
-    "txt", "text", "md", "markdown", "mdx", "rst", "adoc", "org", "fountain", "spmd", "fdx", "tex", "csv", "tsv",
-    "json", "yaml", "yml", "toml", "xml", "html", "htm", "rs", "py", "js", "mjs", "ts", "tsx", "jsx", "go", "java",
-    "kt", "scala", "c", "h", "cc", "cpp", "hpp", "cs", "rb", "php", "swift", "m", "sh", "bash", "sql", "lua", "r",
-    "jl", "hs", "ml", "ex", "exs", "erl", "clj", "dart", "vue", "svelte", "css", "scss",
-];
+use super::extract::{self, Extracted};
 
-/// Folders never walked into.
+/// Folders never walked into, ignore files or not.
 const SKIPPED_DIRS: &[&str] = &["node_modules", "target", "__pycache__", "venv", "dist", "build"];
 
 /// Largest file read (bigger ones fail with a reason).
-pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// A file to ingest and the source path it is stored under: relative to
 /// the folder named on the command line (`/`-separated), or the file's own
@@ -28,10 +26,12 @@ pub struct FoundFile {
     pub source_path: String,
 }
 
-/// What the walk found: files to read, and paths that failed with a reason.
+/// What the walk found: files to read; paths left out by a rule (hidden,
+/// ignored, unsupported type) and paths that failed, each with a reason.
 #[derive(Debug, Default)]
 pub struct Found {
     pub files: Vec<FoundFile>,
+    pub skipped: Vec<(PathBuf, String)>,
     pub failed: Vec<(PathBuf, String)>,
 }
 
@@ -40,7 +40,7 @@ pub fn collect(paths: &[PathBuf]) -> Found {
     let mut found = Found::default();
     for path in paths {
         match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => walk(path, path, &mut found),
+            Ok(meta) if meta.is_dir() => walk(path, &mut found),
             Ok(meta) if meta.is_file() => found.files.push(FoundFile {
                 source_path: path
                     .file_name()
@@ -55,65 +55,103 @@ pub fn collect(paths: &[PathBuf]) -> Found {
     found
 }
 
-fn walk(root: &Path, dir: &Path, found: &mut Found) {
-    let mut entries: Vec<_> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries.filter_map(Result::ok).collect(),
-        Err(e) => {
-            found.failed.push((dir.to_path_buf(), e.to_string()));
-            return;
-        }
-    };
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        let Ok(kind) = entry.file_type() else { continue };
-        if kind.is_dir() {
-            if !SKIPPED_DIRS.contains(&name.as_str()) {
-                walk(root, &path, found);
+fn builder(root: &Path) -> ignore::WalkBuilder {
+    let mut builder = ignore::WalkBuilder::new(root);
+    builder
+        .require_git(false)
+        .git_global(false)
+        .follow_links(false)
+        .sort_by_file_name(|a, b| a.cmp(b));
+    builder
+}
+
+/// Two walks: with the ignore rules (what is read), then without them, to
+/// name each path the rules left out (a left-out folder once, not its files).
+fn walk(root: &Path, found: &mut Found) {
+    let mut kept: HashSet<PathBuf> = HashSet::new();
+    let mut walker = builder(root);
+    walker.filter_entry(|e| !(e.depth() > 0 && (e.file_name() == ".git" || is_skipped_dir(e))));
+    for entry in walker.build() {
+        match entry {
+            Ok(entry) => {
+                kept.insert(entry.path().to_path_buf());
+                if entry.file_type().is_some_and(|t| t.is_file()) {
+                    add_file(root, entry.path(), found);
+                }
             }
-        } else if kind.is_file() && has_text_extension(&path) {
-            let relative = path.strip_prefix(root).unwrap_or(&path);
-            let source_path = relative
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
-            found.files.push(FoundFile { path, source_path });
+            Err(e) => found.failed.push((root.to_path_buf(), e.to_string())),
         }
+    }
+    let kept = Arc::new(kept);
+    let left_out: Arc<Mutex<Vec<(PathBuf, String)>>> = Arc::default();
+    let mut all = builder(root);
+    all.standard_filters(false);
+    let (seen, out) = (Arc::clone(&kept), Arc::clone(&left_out));
+    all.filter_entry(move |e| {
+        if e.depth() == 0 || e.file_name() == ".git" || seen.contains(e.path()) {
+            return e.file_name() != ".git" || e.depth() == 0;
+        }
+        if let Ok(mut out) = out.lock() {
+            out.push((e.path().to_path_buf(), left_out_reason(e)));
+        }
+        false
+    });
+    for _ in all.build() {}
+    if let Ok(mut left_out) = left_out.lock() {
+        found.skipped.append(&mut left_out);
     }
 }
 
-fn has_text_extension(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| TEXT_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+fn is_skipped_dir(e: &ignore::DirEntry) -> bool {
+    e.file_type().is_some_and(|t| t.is_dir()) && SKIPPED_DIRS.contains(&e.file_name().to_string_lossy().as_ref())
+}
+
+fn left_out_reason(e: &ignore::DirEntry) -> String {
+    let folder = e.file_type().is_some_and(|t| t.is_dir());
+    let what = if folder { "folder" } else { "file" };
+    if e.file_name().to_string_lossy().starts_with('.') {
+        format!("hidden {what}")
+    } else if is_skipped_dir(e) {
+        "build or dependency folder".to_owned()
+    } else {
+        format!("{what} ignored by .gitignore or .ignore rules")
+    }
+}
+
+fn add_file(root: &Path, path: &Path, found: &mut Found) {
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    let source_path = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/");
+    if !extract::is_supported_name(&source_path) {
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let reason = if ext.is_empty() {
+            "unsupported file type (no extension)".to_owned()
+        } else {
+            format!("unsupported file type (.{ext})")
+        };
+        found.skipped.push((path.to_path_buf(), reason));
+        return;
+    }
+    found.files.push(FoundFile {
+        path: path.to_path_buf(),
+        source_path,
+    });
 }
 
 /// The text of a file, or why it cannot be ingested.
-pub fn read_text(path: &Path) -> Result<String, String> {
+pub fn read(path: &Path) -> Result<Extracted, String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(format!("larger than {} MiB", MAX_FILE_BYTES / (1024 * 1024)));
+        return Err(format!("larger than {} MiB", MAX_FILE_BYTES >> 20));
     }
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    text_of(&bytes)
-}
-
-/// UTF-8 text without NUL bytes (a BOM is dropped), or why not.
-pub fn text_of(bytes: &[u8]) -> Result<String, String> {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    if bytes.contains(&0) {
-        return Err("binary file (contains NUL bytes)".into());
-    }
-    let text = String::from_utf8(bytes.to_vec()).map_err(|_| "not UTF-8 text".to_owned())?;
-    if text.trim().is_empty() {
-        return Err("empty".into());
-    }
-    Ok(text)
+    extract::extract(&path.to_string_lossy(), &bytes)
 }
 
 #[cfg(test)]
@@ -121,10 +159,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn text_checks() {
-        assert_eq!(text_of(b"\xef\xbb\xbfhello").as_deref(), Ok("hello"));
-        assert!(text_of(b"a\0b").is_err());
-        assert!(text_of(&[0xff, 0xfe, 0x41]).is_err());
-        assert!(text_of(b"  \n").is_err());
+    fn walks_report_what_the_rules_leave_out() {
+        let dir = std::env::temp_dir().join(format!("screenplay-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for sub in ["notes", "drafts", "node_modules/x", ".cache", ".git"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        for (file, text) in [
+            (".gitignore", "drafts/\n*.log\n"),
+            ("notes/a.md", "# A"),
+            ("notes/b.pdf", "%PDF-"),
+            ("notes/c.png", "png"),
+            ("notes/run.log", "log"),
+            ("drafts/d.md", "d"),
+            ("node_modules/x/e.md", "e"),
+            (".cache/f.md", "f"),
+            (".git/config", "g"),
+        ] {
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+        let found = collect(std::slice::from_ref(&dir));
+        let files: Vec<&str> = found.files.iter().map(|f| f.source_path.as_str()).collect();
+        assert_eq!(files, ["notes/a.md", "notes/b.pdf"]);
+        let skipped: Vec<(String, &str)> = found
+            .skipped
+            .iter()
+            .map(|(p, r)| (p.strip_prefix(&dir).unwrap().display().to_string(), r.as_str()))
+            .collect();
+        let expect = [
+            (".cache", "hidden folder"),
+            (".gitignore", "hidden file"),
+            ("drafts", "folder ignored by .gitignore or .ignore rules"),
+            ("node_modules", "build or dependency folder"),
+            ("notes/c.png", "unsupported file type (.png)"),
+            ("notes/run.log", "file ignored by .gitignore or .ignore rules"),
+        ];
+        let mut skipped_sorted = skipped.clone();
+        skipped_sorted.sort();
+        assert_eq!(skipped_sorted, expect.map(|(p, r)| (p.to_owned(), r)).to_vec());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

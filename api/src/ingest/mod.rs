@@ -1,15 +1,44 @@
-//! Preparing documents for ingestion: splitting text into chunks, guessing
-//! a language, hashing content, and (for `screenplay ingest`) finding and
-//! reading files.
+//! Preparing documents for ingestion: extracting text from files (PDF,
+//! DOCX, HTML, Markdown, text in any encoding), splitting it into chunks
+//! counted in characters or the model's tokens, guessing a language,
+//! hashing content, and (for `screenplay ingest`) finding files.
 
 pub mod chunk;
+pub mod decode;
+pub mod extract;
 pub mod files;
+pub mod policy;
+pub mod tokens;
 
-pub use chunk::{Chunking, split};
+pub use chunk::{Chunking, Measure, split};
+pub use extract::{Extracted, Format, Section};
+pub use policy::{ChunkPolicy, ChunkRequest};
+pub use tokens::Tokenizer;
 
 use sha2::{Digest, Sha256};
 
 use crate::text::is_cjk;
+
+/// One chunk of a document and the heading path it sits under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    pub text: String,
+    pub section: Option<String>,
+}
+
+/// The chunks of every section, in order; sections are never merged, so
+/// a chunk holds text of one heading only.
+pub fn chunk_sections(sections: &[Section], chunking: &Chunking) -> Vec<Chunk> {
+    sections
+        .iter()
+        .flat_map(|section| {
+            split(&section.text, chunking).into_iter().map(|text| Chunk {
+                text,
+                section: section.heading.clone(),
+            })
+        })
+        .collect()
+}
 
 /// SHA-256 (hex) of a chunk: what makes re-ingesting the same text a no-op.
 pub fn content_hash(content: &str) -> String {

@@ -26,7 +26,7 @@ use crate::{
     db::TenantOwned,
     embedding::{self, Embedder},
     error::{AppError, AppResult},
-    ingest::{self, Chunking},
+    ingest::{self, ChunkPolicy, Chunking},
     search::{SearchFilter, VectorRecord, VectorStore},
     text::estimate_tokens,
 };
@@ -50,11 +50,17 @@ pub struct DocumentRow {
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<FixedOffset>,
     pub updated_at: DateTime<FixedOffset>,
+    /// The heading path the chunk sits under.
+    pub section: Option<String>,
+    pub source_format: Option<String>,
+    pub source_encoding: Option<String>,
+    /// The chunking rules it was cut with.
+    pub chunking: Option<String>,
 }
 
 pub(super) const COLUMNS: &str = "id, tenant_id, workspace_id, source_path, title, content, content_hash, language, \
                        chunk_index, chunk_count, metadata, embedding_model, token_count, created_by, created_at, \
-                       updated_at";
+                       updated_at, section, source_format, source_encoding, chunking";
 
 /// What ingestion and search need besides the database.
 #[derive(Clone, Copy)]
@@ -62,6 +68,8 @@ pub struct Deps<'a> {
     pub embedder: &'a dyn Embedder,
     pub vectors: &'a dyn VectorStore,
     pub ingest: IngestConfig,
+    /// How documents are cut into chunks.
+    pub chunking: &'a ChunkPolicy,
 }
 
 /// A client-supplied vector: 1536 dimensions (or the server model's own

@@ -1,13 +1,17 @@
 //! Ingestion: documents in, chunks with vectors out, in one transaction.
 //!
-//! The steps, each its own function: prepare (check and split every
-//! document before touching the database), dedupe (chunks whose content
+//! The steps, each its own function: prepare (check, extract and split
+//! every document before touching the database), replace (a source's
+//! chunks cut under other chunking rules are deleted), dedupe (chunks whose content
 //! hash the workspace already holds are skipped), embed (the new chunks the
 //! client sent no vector for), insert (in batches, `ON CONFLICT DO NOTHING`
 //! for a concurrent call ingesting the same text) and tally (what happened to
 //! each input document).
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    borrow::Cow,
+    collections::{HashMap, HashSet},
+};
 
 use entity::{enums::QuotaMetric, workspaces};
 use rust_decimal::Decimal;
@@ -25,21 +29,39 @@ use crate::{
     auth::TenantCaller,
     domain::validate,
     error::{AppError, AppResult},
-    ingest::{self, Chunking},
+    ingest::{self, ChunkRequest, Chunking, Extracted, Measure},
     search::VectorRecord,
     text::estimate_tokens,
 };
 
 /// Rows per INSERT statement.
 const INSERT_BATCH: usize = 200;
+/// Values per inserted row.
+const ROW_VALUES: usize = 19;
+
+/// What a document's text arrived as.
+#[derive(Debug, Clone)]
+pub enum DocumentBody {
+    /// Text; Markdown and HTML are recognised by the source path.
+    Text(String),
+    /// A file already extracted (`ingest::extract`).
+    File(Extracted),
+}
+
+impl Default for DocumentBody {
+    fn default() -> Self {
+        DocumentBody::Text(String::new())
+    }
+}
 
 /// One document to ingest.
 #[derive(Debug, Clone, Default)]
 pub struct NewDocument {
     pub source_path: String,
-    /// Defaults to the last segment of the source path.
+    /// Defaults to the title the file declares, else the last segment of
+    /// the source path.
     pub title: Option<String>,
-    pub content: String,
+    pub content: DocumentBody,
     /// A language tag (`en`, `zh-Hans`); guessed from the text when absent.
     pub language: Option<String>,
     pub metadata: Option<serde_json::Value>,
@@ -52,8 +74,8 @@ pub struct NewDocument {
 pub struct IngestRequest {
     pub workspace_id: Uuid,
     pub documents: Vec<NewDocument>,
-    pub max_chars: Option<usize>,
-    pub overlap: Option<usize>,
+    /// Chunk sizes the call asks for; none: the server's.
+    pub chunking: ChunkRequest,
     /// The model of client-supplied embeddings; defaults to the server's.
     pub embedding_model: Option<String>,
 }
@@ -92,6 +114,11 @@ struct Prepared {
     chunk_count: i32,
     metadata: serde_json::Value,
     embedding: Option<Vec<f32>>,
+    token_count: i32,
+    section: Option<String>,
+    source_format: &'static str,
+    source_encoding: Option<&'static str>,
+    chunking: String,
 }
 
 /// Ingests documents in one transaction (a savepoint of `db`).
@@ -102,11 +129,12 @@ pub async fn ingest(
     request: IngestRequest,
 ) -> AppResult<IngestOutcome> {
     let chunking = check_call(&request, deps)?;
-    let prepared = prepare(&request, chunking, deps)?;
+    let prepared = prepare(&request, &chunking, deps)?;
     let model = model_of(&request, &prepared, deps)?;
 
     let tx = db.begin().await?;
     let workspace = writable_workspace(&tx, caller, request.workspace_id).await?;
+    replace_other_chunkings(&tx, caller, deps, workspace.id, &prepared).await?;
     let hashes: Vec<String> = prepared.iter().map(|p| p.hash.clone()).collect();
     let mut ids_by_hash = existing_ids(&tx, workspace.id, &hashes).await?;
     let new = dedupe(&prepared, &ids_by_hash);
@@ -162,11 +190,13 @@ fn check_call(request: &IngestRequest, deps: Deps<'_>) -> AppResult<Chunking> {
             ),
         ));
     }
-    Chunking::new(request.max_chars, request.overlap).map_err(|(field, msg)| AppError::bad_input(field, msg))
+    deps.chunking
+        .chunking(request.chunking)
+        .map_err(|(field, msg)| AppError::bad_input(field, msg))
 }
 
 /// Checks and splits every document before the database is touched.
-fn prepare(request: &IngestRequest, chunking: Chunking, deps: Deps<'_>) -> AppResult<Vec<Prepared>> {
+fn prepare(request: &IngestRequest, chunking: &Chunking, deps: Deps<'_>) -> AppResult<Vec<Prepared>> {
     let mut prepared: Vec<Prepared> = Vec::new();
     for (i, doc) in request.documents.iter().enumerate() {
         prepared.extend(prepare_document(i, doc, chunking, deps)?);
@@ -184,22 +214,27 @@ fn prepare(request: &IngestRequest, chunking: Chunking, deps: Deps<'_>) -> AppRe
 }
 
 /// One document's chunks; errors name the field (`documents[3].title`).
-fn prepare_document(i: usize, doc: &NewDocument, chunking: Chunking, deps: Deps<'_>) -> AppResult<Vec<Prepared>> {
+fn prepare_document(i: usize, doc: &NewDocument, chunking: &Chunking, deps: Deps<'_>) -> AppResult<Vec<Prepared>> {
     let field = |name: &str| format!("documents[{i}].{name}");
     let source_path = validate::name(&field("sourcePath"), &doc.source_path, 1000)?;
-    let title = match &doc.title {
-        Some(t) => validate::name(&field("title"), t, 500)?,
-        None => default_title(&source_path),
+    let extracted = match &doc.content {
+        DocumentBody::Text(text) => Cow::Owned(ingest::extract::from_content(&source_path, text)),
+        DocumentBody::File(extracted) => Cow::Borrowed(extracted),
+    };
+    let title = match (&doc.title, &extracted.title) {
+        (Some(t), _) => validate::name(&field("title"), t, 500)?,
+        (None, Some(declared)) => declared.chars().take(500).collect(),
+        (None, None) => default_title(&source_path),
     };
     let language = match &doc.language {
         Some(l) => validate::language(&field("language"), l)?,
-        None => ingest::detect_language(&doc.content).to_owned(),
+        None => ingest::detect_language(extracted.sections.first().map_or("", |s| s.text.as_str())).to_owned(),
     };
     let metadata = validate::json_object(
         &field("metadata"),
         doc.metadata.clone().unwrap_or_else(|| serde_json::json!({})),
     )?;
-    let chunks = ingest::split(&doc.content, chunking);
+    let chunks = ingest::chunk_sections(&extracted.sections, chunking);
     if chunks.is_empty() {
         return Err(AppError::bad_input(field("content"), "the content is empty"));
     }
@@ -208,33 +243,83 @@ fn prepare_document(i: usize, doc: &NewDocument, chunking: Chunking, deps: Deps<
             return Err(AppError::bad_input(
                 field("embedding"),
                 format!(
-                    "the content splits into {} chunks of at most {} characters; an embedding can only be given \
-                     for content that is one chunk (raise chunking.maxChars or split it yourself)",
+                    "the content splits into {} chunks of at most {} {}; an embedding can only be given for \
+                     content that is one chunk (raise the chunk size or split it yourself)",
                     chunks.len(),
-                    chunking.max_chars
+                    chunking.max,
+                    chunking.unit()
                 ),
             ));
         }
         Some(values) => Some(client_vector(&field("embedding"), values, deps.embedder)?),
         None => None,
     };
-    let count = chunks.len() as i32;
+    let (count, rules) = (chunks.len() as i32, chunking.describe());
     Ok(chunks
         .into_iter()
         .enumerate()
-        .map(|(index, content)| Prepared {
+        .map(|(index, chunk)| Prepared {
             doc: i,
             source_path: source_path.clone(),
             title: title.clone(),
-            hash: ingest::content_hash(&content),
-            content,
+            hash: ingest::content_hash(&chunk.text),
+            token_count: token_count(&chunk.text, chunking),
+            content: chunk.text,
             language: language.clone(),
             chunk_index: index as i32,
             chunk_count: count,
             metadata: metadata.clone(),
             embedding: embedding.clone(),
+            section: chunk.section,
+            source_format: extracted.format.as_str(),
+            source_encoding: extracted.encoding,
+            chunking: rules.clone(),
         })
         .collect())
+}
+
+/// Tokens of a chunk: counted by the model's tokenizer when chunks are
+/// sized in tokens, else estimated.
+fn token_count(text: &str, chunking: &Chunking) -> i32 {
+    let n = match &chunking.measure {
+        Measure::Tokens(t) => t.count(text) as u64,
+        Measure::Chars => estimate_tokens(text),
+    };
+    n.min(i32::MAX as u64) as i32
+}
+
+/// Deletes the chunks of these sources that were cut under other chunking
+/// rules (or before rules were recorded): re-ingesting a source with new
+/// rules replaces it rather than adding a second, overlapping set.
+async fn replace_other_chunkings(
+    tx: &DatabaseTransaction,
+    caller: &TenantCaller,
+    deps: Deps<'_>,
+    workspace_id: Uuid,
+    prepared: &[Prepared],
+) -> AppResult<()> {
+    let Some(rules) = prepared.first().map(|p| p.chunking.clone()) else {
+        return Ok(());
+    };
+    let paths: Vec<String> = prepared
+        .iter()
+        .map(|p| p.source_path.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let rows = tx
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "DELETE FROM screenplay.code_documents WHERE tenant_id = $1 AND workspace_id = $2 \
+             AND source_path = ANY($3) AND chunking IS DISTINCT FROM $4 RETURNING id",
+            [caller.tenant_id.into(), workspace_id.into(), paths.into(), rules.into()],
+        ))
+        .await?;
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.try_get("", "id")).collect::<Result<_, _>>()?;
+    if !ids.is_empty() && !deps.vectors.stores_in_document_rows() {
+        deps.vectors.delete(tx, caller.tenant_id, &ids).await?;
+    }
+    Ok(())
 }
 
 /// The model the call's vectors come from: the client's when it sent
@@ -366,7 +451,7 @@ async fn insert(
     Ok(added)
 }
 
-/// The 15 values of one new row, in `insert_statement`'s column order.
+/// The 19 values of one new row, in `insert_statement`'s column order.
 fn row_values(
     id: Uuid,
     caller: &TenantCaller,
@@ -374,7 +459,7 @@ fn row_values(
     p: &Prepared,
     inline_vector: Option<Vec<f32>>,
     model: &str,
-) -> [Value; 15] {
+) -> [Value; ROW_VALUES] {
     let model = inline_vector.as_ref().map(|_| model.to_owned());
     [
         id.into(),
@@ -390,21 +475,25 @@ fn row_values(
         p.metadata.clone().into(),
         Value::from(inline_vector.map(PgVector::from)),
         model.into(),
-        (estimate_tokens(&p.content).min(i32::MAX as u64) as i32).into(),
+        p.token_count.into(),
         caller.user_id.into(),
+        p.section.clone().into(),
+        p.source_format.into(),
+        p.source_encoding.into(),
+        p.chunking.clone().into(),
     ]
 }
 
 /// `INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING RETURNING …`.
-fn insert_statement(rows: Vec<[Value; 15]>) -> Statement {
+fn insert_statement(rows: Vec<[Value; ROW_VALUES]>) -> Statement {
     let mut sql = String::from(
         "INSERT INTO screenplay.code_documents (id, tenant_id, workspace_id, source_path, title, content, \
          content_hash, language, chunk_index, chunk_count, metadata, embedding, embedding_model, token_count, \
-         created_by) VALUES ",
+         created_by, section, source_format, source_encoding, chunking) VALUES ",
     );
     let placeholders: Vec<String> = (0..rows.len())
         .map(|n| {
-            let columns: Vec<String> = (1..=15).map(|k| format!("${}", n * 15 + k)).collect();
+            let columns: Vec<String> = (1..=ROW_VALUES).map(|k| format!("${}", n * ROW_VALUES + k)).collect();
             format!("({})", columns.join(","))
         })
         .collect();

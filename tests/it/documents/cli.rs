@@ -39,7 +39,7 @@ async fn the_ingest_command_reads_folders_with_progress_and_a_summary() {
     assert!(!out.status.success(), "a failed file fails the run: {stdout}");
     assert!(stdout.contains("3 file(s) ingested"), "{stdout}");
     assert!(stdout.contains("3 chunk(s) added, 0 skipped"), "{stdout}");
-    assert!(stdout.contains("image.png: binary file"), "{stdout}");
+    assert!(stdout.contains("image.png: unsupported file type (.png)"), "{stdout}");
     let owner = app.owner().await;
     assert_eq!(
         scalar_i64(

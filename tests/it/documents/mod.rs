@@ -2,6 +2,7 @@
 
 mod changes;
 mod cli;
+mod extraction;
 mod ingest;
 mod lists;
 mod upload;

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, docs::INGEST};
 
 /// A GraphQL multipart request (the spec's `operations`, `map` and files).
-async fn multipart(app: &TestApp, token: &str, operations: Value, files: &[(&str, &str, &[u8])]) -> Value {
+pub(super) async fn multipart(app: &TestApp, token: &str, operations: Value, files: &[(&str, &str, &[u8])]) -> Value {
     let boundary = "screenplay-test-boundary-7f3a";
     let mut body: Vec<u8> = Vec::new();
     let mut part = |name: &str, filename: Option<&str>, content: &[u8]| {

@@ -11,19 +11,20 @@ use crate::{
         guards::Allow,
         types::{Document, IngestResult},
     },
-    ingest::files,
+    ingest::{ChunkRequest, extract},
     service::{
         documents::{self, DocumentChange},
-        ingestion::{self, IngestRequest, NewDocument},
+        ingestion::{self, DocumentBody, IngestRequest, NewDocument},
     },
 };
 
-/// One document to ingest: `content`, or an uploaded `file` (GraphQL
-/// multipart request), UTF-8 text either way.
+/// One document to ingest: `content` (text; Markdown and HTML recognised
+/// by `sourcePath`), or an uploaded `file` (GraphQL multipart request):
+/// PDF, DOCX, HTML, Markdown or text in any common encoding.
 #[derive(InputObject)]
 pub struct DocumentInput {
     pub source_path: String,
-    /// Defaults to the file name of `sourcePath`.
+    /// Defaults to the title the file declares (HTML), else the file name of `sourcePath`.
     pub title: Option<String>,
     pub content: Option<String>,
     pub file: Option<Upload>,
@@ -34,13 +35,19 @@ pub struct DocumentInput {
     pub embedding: Option<Vec<f64>>,
 }
 
-/// How long content is split.
+/// How long content is split: in characters, or in tokens of the
+/// embedding model's tokenizer. Omitted: the server's default (tokens when
+/// it knows the model's tokenizer, else 2000 characters).
 #[derive(InputObject)]
 pub struct ChunkingInput {
     /// Largest chunk in characters (100 to 20000, default 2000).
     pub max_chars: Option<i32>,
     /// Characters repeated from the end of the previous chunk (default 200).
     pub overlap: Option<i32>,
+    /// Largest chunk in tokens (16 to the model's limit; default SCREENPLAY_CHUNK_TOKENS).
+    pub max_tokens: Option<i32>,
+    /// Tokens repeated from the end of the previous chunk.
+    pub overlap_tokens: Option<i32>,
 }
 
 #[derive(InputObject)]
@@ -100,6 +107,27 @@ fn size(field: &str, value: Option<i32>) -> Result<Option<usize>, AppError> {
     }
 }
 
+/// An uploaded file's text, extracted off the async workers (a PDF takes
+/// CPU); the format comes from its content and its name (else `sourcePath`).
+async fn upload_body(ctx: &Context<'_>, i: usize, source_path: &str, file: Upload) -> Result<DocumentBody, AppError> {
+    let field = format!("documents[{i}].file");
+    let unreadable = |e: std::io::Error| AppError::bad_input(field.clone(), format!("cannot read the upload: {e}"));
+    let mut value = file.value(ctx).map_err(&unreadable)?;
+    let mut bytes = Vec::new();
+    value.content.read_to_end(&mut bytes).map_err(&unreadable)?;
+    let filename = value.filename;
+    let name = if filename.contains('.') {
+        filename.clone()
+    } else {
+        source_path.to_owned()
+    };
+    let extracted = tokio::task::spawn_blocking(move || extract::extract(&name, &bytes))
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("extracting an upload stopped: {e}")))?
+        .map_err(|reason| AppError::bad_input(field.clone(), format!("`{filename}`: {reason}")))?;
+    Ok(DocumentBody::File(extracted))
+}
+
 #[derive(Default)]
 pub struct DocumentMutation;
 
@@ -116,20 +144,8 @@ impl DocumentMutation {
         let mut docs = Vec::with_capacity(input.documents.len());
         for (i, doc) in input.documents.into_iter().enumerate() {
             let content = match (doc.content, doc.file) {
-                (Some(content), None) => content,
-                (None, Some(file)) => {
-                    let field = format!("documents[{i}].file");
-                    let mut value = file
-                        .value(ctx)
-                        .map_err(|e| AppError::bad_input(field.clone(), format!("cannot read the upload: {e}")))?;
-                    let mut bytes = Vec::new();
-                    value
-                        .content
-                        .read_to_end(&mut bytes)
-                        .map_err(|e| AppError::bad_input(field.clone(), format!("cannot read the upload: {e}")))?;
-                    files::text_of(&bytes)
-                        .map_err(|reason| AppError::bad_input(field, format!("`{}`: {reason}", value.filename)))?
-                }
+                (Some(content), None) => DocumentBody::Text(content),
+                (None, Some(file)) => upload_body(ctx, i, &doc.source_path, file).await?,
                 _ => {
                     return Err(AppError::bad_input(
                         format!("documents[{i}].content"),
@@ -147,9 +163,14 @@ impl DocumentMutation {
                 embedding: doc.embedding,
             });
         }
-        let (max_chars, overlap) = match input.chunking {
-            Some(c) => (size("maxChars", c.max_chars)?, size("overlap", c.overlap)?),
-            None => (None, None),
+        let chunking = match input.chunking {
+            Some(c) => ChunkRequest {
+                max_chars: size("maxChars", c.max_chars)?,
+                overlap: size("overlap", c.overlap)?,
+                max_tokens: size("maxTokens", c.max_tokens)?,
+                overlap_tokens: size("overlapTokens", c.overlap_tokens)?,
+            },
+            None => ChunkRequest::default(),
         };
         let (tx, caller) = ctx.scope().tenant().await?;
         let outcome = ingestion::ingest(
@@ -159,8 +180,7 @@ impl DocumentMutation {
             IngestRequest {
                 workspace_id: input.workspace_id,
                 documents: docs,
-                max_chars,
-                overlap,
+                chunking,
                 embedding_model: input.embedding_model,
             },
         )

@@ -26,8 +26,17 @@ pub struct Document {
     pub metadata: Json<serde_json::Value>,
     /// The model the embedding came from (null: not embedded).
     pub embedding_model: Option<String>,
-    /// Estimated tokens of `content`.
+    /// Tokens of `content`: counted by the embedding model's tokenizer when
+    /// chunks are sized in tokens, else estimated.
     pub token_count: i32,
+    /// The heading path this chunk sits under (`Act One > The Projectionist`).
+    pub section: Option<String>,
+    /// What the text was extracted from: `text`, `markdown`, `html`, `pdf`, `docx`.
+    pub source_format: Option<String>,
+    /// The detected encoding of a text file (`UTF-8`, `GB18030`, `Big5`, `UTF-16LE`…).
+    pub source_encoding: Option<String>,
+    /// The chunking rules it was cut with (`v2 tokens cl100k_base 512/64`).
+    pub chunking: Option<String>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<FixedOffset>,
     pub updated_at: DateTime<FixedOffset>,
@@ -48,6 +57,10 @@ impl From<documents::DocumentRow> for Document {
             metadata: Json(r.metadata),
             embedding_model: r.embedding_model,
             token_count: r.token_count,
+            section: r.section,
+            source_format: r.source_format,
+            source_encoding: r.source_encoding,
+            chunking: r.chunking,
             created_by: r.created_by,
             created_at: r.created_at,
             updated_at: r.updated_at,
