@@ -31,6 +31,10 @@ pub struct Model {
     pub source_format: Option<String>,
     pub source_encoding: Option<String>,
     pub chunking: Option<String>,
+    /// `PENDING`, `EMBEDDING`, `READY` (searchable) or `FAILED`.
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub ingestion_job_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

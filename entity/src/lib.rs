@@ -6,6 +6,7 @@ pub mod code_documents;
 pub mod enums;
 pub mod execution_logs;
 pub mod fragment_versions;
+pub mod ingestion_jobs;
 pub mod llm_call_logs;
 pub mod outline_steps;
 pub mod quota_usage;

@@ -116,6 +116,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0090_document_sources_up.sql"),
         include_str!("sql/0090_document_sources_down.sql"),
     ),
+    (
+        "m20261206_000091_ingestion_jobs",
+        include_str!("sql/0091_ingestion_jobs_up.sql"),
+        include_str!("sql/0091_ingestion_jobs_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

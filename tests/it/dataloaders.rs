@@ -54,9 +54,10 @@ async fn statements_of(app: &TestApp, token: &str, query: &str, first: i32) -> (
 #[tokio::test]
 async fn nested_session_page_runs_a_constant_number_of_statements() {
     // The pool's statement counter also sees the audit writer, which flushes
-    // every 250 ms whatever the requests do; queries write nothing of their
-    // own in their transaction, so without it the count is the request's.
-    let app = TestApp::spawn_with(&["--audit", "false"]).await;
+    // every 250 ms whatever the requests do, and the indexing worker looking
+    // for jobs; queries write nothing of their own in their transaction, so
+    // without them the count is the request's.
+    let app = TestApp::spawn_with(&["--audit", "false", "--indexing-workers", "0"]).await;
     let s = app.studio("loaders").await;
     seed(&app, s.fx.id, s.workspace, 25, 10, 5).await;
     let token = s.member.token.clone();

@@ -22,7 +22,7 @@ use screenplay_api::{
 };
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, scalar_i64};
+use crate::helpers::{TestApp, process::ServerProcess, scalar_i64};
 
 /// What the fake provider does with each request, in order; then `Ok`.
 #[derive(Clone, Copy, Debug)]
@@ -40,6 +40,11 @@ struct Provider {
     requests: Arc<AtomicUsize>,
     seen: Arc<Mutex<Vec<Value>>>,
     auth: Arc<Mutex<Vec<String>>>,
+    /// `api-key` headers (Azure) and request paths with their queries.
+    api_keys: Arc<Mutex<Vec<String>>>,
+    uris: Arc<Mutex<Vec<String>>>,
+    /// Milliseconds every answer waits (a slow provider).
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// 8 dimensions from the characters of a text.
@@ -51,7 +56,20 @@ fn fake_vector(text: &str) -> Vec<f32> {
     v
 }
 
-async fn embeddings(State(p): State<Provider>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn embeddings(
+    State(p): State<Provider>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    p.uris.lock().expect("lock").push(uri.to_string());
+    if let Some(key) = headers.get("api-key").and_then(|v| v.to_str().ok()) {
+        p.api_keys.lock().expect("lock").push(key.to_owned());
+    }
+    let delay = p.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     p.requests.fetch_add(1, Ordering::SeqCst);
     p.seen.lock().expect("lock").push(body.clone());
     if let Some(a) = headers.get("authorization").and_then(|v| v.to_str().ok()) {
@@ -105,6 +123,7 @@ async fn embeddings(State(p): State<Provider>, headers: HeaderMap, Json(body): J
 async fn start(provider: Provider) -> String {
     let app = Router::new()
         .route("/v1/embeddings", post(embeddings))
+        .route("/openai/deployments/{deployment}/embeddings", post(embeddings))
         .with_state(provider);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -116,6 +135,7 @@ async fn start(provider: Provider) -> String {
 
 fn config(base: &str, batch_size: usize, timeout: Duration, max_retries: u32) -> HttpEmbeddingConfig {
     HttpEmbeddingConfig {
+        flavor: screenplay_api::config::ProviderFlavor::Openai,
         endpoint: format!("{base}/embeddings").parse().expect("url"),
         model: "fake-embed".into(),
         api_key: Some(screenplay_api::config::Secret::new("sk-test".into())),
@@ -196,13 +216,10 @@ async fn gives_up_after_its_retries_and_does_not_retry_refusals() {
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
-#[tokio::test]
-async fn the_server_embeds_documents_and_queries_with_the_configured_provider() {
-    let provider = Provider::default();
-    let base = start(provider.clone()).await;
-    let app = TestApp::spawn_with(&[
+async fn provider_app(base: &str, extra: &[&str]) -> TestApp {
+    let mut flags = vec![
         "--embedding-url",
-        &base,
+        base,
         "--embedding-model",
         "fake-embed",
         "--embedding-dimensions",
@@ -211,8 +228,16 @@ async fn the_server_embeds_documents_and_queries_with_the_configured_provider() 
         "sk-test",
         "--embedding-max-retries",
         "2",
-    ])
-    .await;
+    ];
+    flags.extend_from_slice(extra);
+    TestApp::spawn_with(&flags).await
+}
+
+#[tokio::test]
+async fn the_server_embeds_documents_in_the_background_and_queries_with_the_provider() {
+    let provider = Provider::default();
+    let base = start(provider.clone()).await;
+    let app = provider_app(&base, &[]).await;
     let fx = app.tenant("http").await;
     let ws = app.workspace(&fx, "docs").await;
     *provider.script.lock().expect("lock") = vec![Answer::TooMany];
@@ -226,9 +251,28 @@ async fn the_server_embeds_documents_and_queries_with_the_configured_provider() 
             ]),
         )
         .await;
+    // The call returns with the chunks stored and a job to embed them.
     assert_eq!(out["embeddingModel"], "fake-embed");
-    assert_eq!(out["embeddingTokens"], 5, "the provider's usage, not an estimate");
-    assert_eq!(out["documents"][0]["embeddingModel"], "fake-embed");
+    assert_eq!(out["embeddingTokens"], 0, "nothing embedded inside the call");
+    assert_eq!(out["job"]["totalChunks"], 2);
+    let job = app.wait_for_job(&fx.admin_token, &out["job"]["id"]).await;
+    assert_eq!(job["status"], "COMPLETED", "{job}");
+    assert_eq!(
+        (&job["readyChunks"], &job["embeddingTokens"]),
+        (&json!(2), &json!(5)),
+        "the provider's usage, not an estimate"
+    );
+    let doc = app
+        .gql(
+            Some(&fx.admin_token),
+            "query($id: UUID!) { document(id: $id) { status embeddingModel ingestionJobId } }",
+            json!({ "id": out["documents"][0]["id"] }),
+        )
+        .await;
+    assert_eq!(
+        doc["document"],
+        json!({ "status": "READY", "embeddingModel": "fake-embed", "ingestionJobId": out["job"]["id"] })
+    );
     // A client embedding may have the provider's 8 dimensions.
     let mut eight = vec![0.0; 8];
     eight[(b'b' as usize) % 8] = 1.0;
@@ -260,21 +304,289 @@ async fn the_server_embeds_documents_and_queries_with_the_configured_provider() 
     )
     .await;
     assert_eq!(tokens, 6);
+}
 
-    // A provider that keeps failing fails the ingest, opaquely, writing nothing.
-    *provider.script.lock().expect("lock") = vec![Answer::Unavailable; 10];
-    let code = app
-        .gql_err(
-            Some(&fx.admin_token),
-            crate::helpers::docs::INGEST,
-            json!({ "input": { "workspaceId": ws, "documents": [{ "sourcePath": "c", "content": "cccc" }] } }),
+#[tokio::test]
+async fn an_unavailable_provider_postpones_the_job_and_a_refusing_one_fails_its_chunks() {
+    let provider = Provider::default();
+    let base = start(provider.clone()).await;
+    let app = provider_app(&base, &["--indexing-max-attempts", "2"]).await;
+    let fx = app.tenant("flaky").await;
+    let ws = app.workspace(&fx, "docs").await;
+    // Three answers of 503 use up the first claim's retries; the second claim succeeds.
+    *provider.script.lock().expect("lock") = vec![Answer::Unavailable; 3];
+    let out = app
+        .ingest(
+            &fx.admin_token,
+            ws,
+            json!([{ "sourcePath": "c", "content": "cccc cccc" }]),
         )
         .await;
-    assert_eq!(code, "INTERNAL");
-    assert_eq!(
-        scalar_i64(&owner, "SELECT count(*) FROM screenplay.code_documents").await,
-        2
+    assert_eq!(out["documents"][0]["status"], "PENDING");
+    let keyword = json!({ "workspaceId": ws, "query": "cccc", "mode": "KEYWORD" });
+    assert!(
+        app.search(&fx.admin_token, keyword.clone()).await.is_empty(),
+        "not searchable before READY"
     );
+    let job = app.wait_for_job(&fx.admin_token, &out["job"]["id"]).await;
+    assert_eq!(
+        (&job["status"], &job["attempts"]),
+        (&json!("COMPLETED"), &json!(2)),
+        "{job}"
+    );
+    assert!(
+        job["lastError"].as_str().unwrap_or_default().contains("unavailable"),
+        "{job}"
+    );
+    assert_eq!(app.search(&fx.admin_token, keyword).await.len(), 1);
+
+    // A refusal is not retried: the chunk fails with the reason, unsearchable.
+    *provider.script.lock().expect("lock") = vec![Answer::BadRequest];
+    let out = app
+        .ingest(
+            &fx.admin_token,
+            ws,
+            json!([{ "sourcePath": "d", "content": "dddd dddd" }]),
+        )
+        .await;
+    let job = app.wait_for_job(&fx.admin_token, &out["job"]["id"]).await;
+    assert_eq!(
+        (&job["status"], &job["failedChunks"]),
+        (&json!("FAILED"), &json!(1)),
+        "{job}"
+    );
+    let doc = app
+        .gql(
+            Some(&fx.admin_token),
+            "query($id: UUID!) { document(id: $id) { status statusReason } }",
+            json!({ "id": out["documents"][0]["id"] }),
+        )
+        .await;
+    assert_eq!(doc["document"]["status"], "FAILED");
+    assert!(
+        doc["document"]["statusReason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unknown model"),
+        "{doc}"
+    );
+    let keyword = json!({ "workspaceId": ws, "query": "dddd", "mode": "KEYWORD" });
+    assert!(app.search(&fx.admin_token, keyword).await.is_empty());
+}
+
+/// A GraphQL request to a server process.
+async fn post_to(addr: std::net::SocketAddr, token: &str, query: &str, variables: Value) -> Value {
+    reqwest::Client::new()
+        .post(format!("http://{addr}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_job_loses_nothing_and_the_next_one_finishes_it() {
+    let provider = Provider::default();
+    provider.delay_ms.store(60, Ordering::SeqCst);
+    let base = start(provider.clone()).await;
+    // The in-process server embeds with the built-in model: it never claims
+    // the processes' jobs, which are of the provider's model.
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("crash").await;
+    let ws = app.workspace(&fx, "docs").await;
+    let env = [
+        ("SCREENPLAY_EMBEDDING_URL", base.as_str()),
+        ("SCREENPLAY_EMBEDDING_MODEL", "fake-embed"),
+        ("SCREENPLAY_EMBEDDING_DIMENSIONS", "8"),
+        ("SCREENPLAY_EMBEDDING_BATCH_SIZE", "8"),
+        ("SCREENPLAY_INDEXING_LEASE", "1s"),
+        ("RUST_LOG", "warn"),
+    ];
+    let mut first = ServerProcess::spawn_with_args(&app.db, &["--no-migrate"], &env).await;
+    let paragraphs: Vec<String> = (0..150)
+        .map(|i| format!("Paragraph {i} of the long night: the detective counts {i} raindrops on the glass."))
+        .collect();
+    let input = json!({ "input": { "workspaceId": ws, "chunking": { "maxChars": 100, "overlap": 0 },
+        "documents": [{ "sourcePath": "night.txt", "content": paragraphs.join("\n\n") }] } });
+    let out = post_to(first.addr, &fx.admin_token, crate::helpers::docs::INGEST, input).await;
+    let job_id = out["data"]["ingestDocuments"]["job"]["id"].clone();
+    assert_eq!(out["data"]["ingestDocuments"]["job"]["totalChunks"], 150, "{out:#}");
+
+    // Killed once the first batch is stored, the rest still to do.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let ready_before = loop {
+        let job = post_to(
+            first.addr,
+            &fx.admin_token,
+            crate::helpers::docs::JOB,
+            json!({ "id": job_id }),
+        )
+        .await;
+        let ready = job["data"]["ingestionJob"]["readyChunks"].as_i64().unwrap_or_default();
+        if ready > 0 {
+            break ready;
+        }
+        assert!(std::time::Instant::now() < deadline, "no progress: {job}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    first.child.start_kill().expect("SIGKILL");
+    first.wait().await;
+    assert!(ready_before < 150, "the job finished before the kill");
+
+    let second = ServerProcess::spawn_with_args(&app.db, &["--no-migrate"], &env).await;
+    let job = app.wait_for_job(&fx.admin_token, &job_id).await;
+    assert_eq!(
+        (&job["status"], &job["readyChunks"]),
+        (&json!("COMPLETED"), &json!(150)),
+        "{job}"
+    );
+    assert!(job["attempts"].as_i64().unwrap_or_default() >= 2, "{job}");
+    let owner = app.owner().await;
+    let rows = format!("FROM screenplay.code_documents WHERE workspace_id = '{ws}'");
+    for what in [
+        "count(*)",
+        "count(DISTINCT content_hash)",
+        "count(embedding) FILTER (WHERE status = 'READY')",
+    ] {
+        assert_eq!(
+            scalar_i64(&owner, &format!("SELECT {what} {rows}")).await,
+            150,
+            "{what}"
+        );
+    }
+    // Every paragraph is found, once.
+    for i in [0, 77, 149] {
+        let hits = app
+            .search(
+                &fx.admin_token,
+                json!({ "workspaceId": ws, "query": format!("Paragraph {i} of"), "mode": "KEYWORD", "limit": 100 }),
+            )
+            .await;
+        let exact = hits
+            .iter()
+            .filter(|h| {
+                h["chunk"]["content"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with(&format!("Paragraph {i} ")))
+            })
+            .count();
+        assert_eq!(exact, 1, "paragraph {i}");
+    }
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn ingestion_progress_streams_a_job_to_its_end_and_hides_it_from_other_tenants() {
+    let provider = Provider::default();
+    provider.delay_ms.store(40, Ordering::SeqCst);
+    let base = start(provider.clone()).await;
+    let app = provider_app(&base, &["--embedding-batch-size", "4"]).await;
+    let fx = app.tenant("progress").await;
+    let other = app.tenant("progress-other").await;
+    let ws = app.workspace(&fx, "docs").await;
+    let documents: Vec<Value> = (0..80)
+        .map(|i| json!({ "sourcePath": format!("n{i}.txt"), "content": format!("note {i} about the rain") }))
+        .collect();
+    let out = app.ingest(&fx.admin_token, ws, json!(documents)).await;
+    let job_id = out["job"]["id"].clone();
+    const PROGRESS: &str =
+        "subscription($id: UUID!) { ingestionProgress(jobId: $id) { status readyChunks totalChunks } }";
+
+    let mut foreign = crate::helpers::ws::WsClient::connect(app.addr, &other.admin_token).await;
+    foreign.subscribe("x", PROGRESS, json!({ "id": job_id })).await;
+    let refused = foreign.next_payload().await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "NOT_FOUND", "{refused}");
+
+    let mut ws_client = crate::helpers::ws::WsClient::connect(app.addr, &fx.admin_token).await;
+    ws_client.subscribe("1", PROGRESS, json!({ "id": job_id })).await;
+    let mut seen: Vec<Value> = Vec::new();
+    loop {
+        let frame = ws_client.next(Duration::from_secs(30)).await.expect("a frame");
+        if frame["type"] == "complete" {
+            break;
+        }
+        assert_eq!(frame["type"], "next", "{frame}");
+        seen.push(frame["payload"]["data"]["ingestionProgress"].clone());
+    }
+    let last = seen.last().expect("progress");
+    assert_eq!(
+        (&last["status"], &last["readyChunks"]),
+        (&json!("COMPLETED"), &json!(80)),
+        "{seen:?}"
+    );
+    let ready: Vec<i64> = seen
+        .iter()
+        .map(|j| j["readyChunks"].as_i64().unwrap_or_default())
+        .collect();
+    assert!(
+        ready.windows(2).all(|w| w[0] <= w[1]),
+        "progress goes forward: {ready:?}"
+    );
+    assert!(seen.len() >= 3, "several steps seen: {seen:?}");
+}
+
+#[tokio::test]
+async fn azure_openai_gets_its_deployment_url_api_version_and_key_header() {
+    use clap::Parser;
+    use screenplay_api::config::{EmbeddingArgs, EmbeddingConfig};
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        e: EmbeddingArgs,
+    }
+    let provider = Provider::default();
+    let base = start(provider.clone()).await;
+    let deployment = format!("{}/openai/deployments/emb-small", base.trim_end_matches("/v1"));
+    let flags = |url: &str| {
+        Flags::try_parse_from([
+            "x",
+            "--embedding-provider",
+            "azure",
+            "--embedding-url",
+            url,
+            "--embedding-model",
+            "text-embedding-3-small",
+            "--embedding-api-key",
+            "az-key",
+            "--embedding-dimensions",
+            "8",
+            "--embedding-max-retries",
+            "2",
+        ])
+        .expect("flags")
+        .e
+        .config()
+    };
+    let refused = flags(&base).map(|_| ()).expect_err("not a deployment URL");
+    assert!(refused.to_string().contains("Azure deployment URL"), "{refused}");
+    let EmbeddingConfig::Http(config) = flags(&deployment).expect("azure config") else {
+        panic!("not an HTTP provider");
+    };
+    // A 429 first: Azure's answers are retried like OpenAI's.
+    *provider.script.lock().expect("lock") = vec![Answer::TooMany];
+    let embedder = HttpEmbedder::new(config).expect("embedder");
+    let out = embedder
+        .embed(&["the ferry leaves".to_owned(), "渡船".to_owned()])
+        .await
+        .expect("embed");
+    assert_eq!(out.vectors.len(), 2);
+    assert_eq!(embedder.model(), "text-embedding-3-small");
+    assert_eq!(
+        *provider.uris.lock().expect("lock"),
+        ["/openai/deployments/emb-small/embeddings?api-version=2024-10-21"; 2]
+    );
+    assert_eq!(*provider.api_keys.lock().expect("lock"), ["az-key"; 2]);
+    assert!(
+        provider.auth.lock().expect("lock").is_empty(),
+        "no bearer token for Azure"
+    );
+    let body = provider.seen.lock().expect("lock")[1].clone();
+    assert!(body.get("model").is_none(), "the deployment names the model: {body}");
+    assert_eq!(body["dimensions"], 8);
 }
 
 #[test]

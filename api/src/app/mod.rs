@@ -31,7 +31,10 @@ use crate::{
         rate_limit::{LoginLimiter, RateLimiter},
     },
     runtime::ShutdownSignal,
-    service::demo::{self, DemoAccess},
+    service::{
+        demo::{self, DemoAccess},
+        indexing::{Indexer, IndexerSettings},
+    },
     state::{AppState, SharedState},
 };
 
@@ -260,6 +263,21 @@ fn spawn_background(
         tokio::spawn(partitions::keep_ahead(state.db.clone(), shutdown.clone())),
         tokio::spawn(flush_loop(recorder, state.db.clone(), shutdown.clone())),
     ];
+    let indexing = IndexerSettings {
+        lease: state.config.ingest.indexing_lease,
+        max_attempts: state.config.ingest.indexing_max_attempts,
+        ..IndexerSettings::default()
+    };
+    let indexer = Indexer::new(
+        state.db.clone(),
+        state.embedder.clone(),
+        state.vectors.clone(),
+        instance.clone(),
+        indexing,
+    );
+    for _ in 0..state.config.ingest.indexing_workers {
+        tasks.push(tokio::spawn(indexer.clone().run(shutdown.clone())));
+    }
     if let Some(jwks) = state.verifier.jwks() {
         tasks.push(tokio::spawn(jwks.run(shutdown.clone())));
     }

@@ -3,7 +3,7 @@
 //! transaction each), with a progress bar and a summary of what was added,
 //! which files were left out and why, and why files failed.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -19,9 +19,10 @@ use crate::{
     embedding,
     error::AppError,
     ingest::{ChunkPolicy, ChunkRequest, files},
-    search::PgVectorStore,
+    search::{PgVectorStore, SharedVectorStore},
     service::{
         documents::Deps,
+        indexing::{Indexer, IndexerSettings},
         ingestion::{self, DocumentBody, IngestRequest, NewDocument},
     },
 };
@@ -72,6 +73,8 @@ struct Summary {
     added: usize,
     skipped: usize,
     tokens: u64,
+    /// Jobs embedding the chunks added.
+    jobs: Vec<Uuid>,
     /// Left out by a rule (hidden, ignored, unsupported type).
     left_out: Vec<(String, String)>,
     failed: Vec<(String, String)>,
@@ -85,13 +88,14 @@ pub async fn run(cmd: IngestCommand, db_args: DatabaseArgs) -> anyhow::Result<()
     let chunking = ChunkPolicy::load(&cmd.embedding.chunking()?, embedder.model())?;
     let (_, db) = setup::open_for_command(&db_args).await?;
     let tenant_id = workspace_tenant(&db, cmd.workspace).await?;
-    let vectors = PgVectorStore;
+    let vectors: SharedVectorStore = Arc::new(PgVectorStore);
     let deps = Deps {
         embedder: embedder.as_ref(),
-        vectors: &vectors,
+        vectors: vectors.as_ref(),
         ingest: IngestConfig {
             max_documents: cmd.batch_size,
             max_chunks: 1_000_000,
+            ..IngestConfig::default()
         },
         chunking: &chunking,
     };
@@ -117,6 +121,14 @@ pub async fn run(cmd: IngestCommand, db_args: DatabaseArgs) -> anyhow::Result<()
         ingest_batch(&db, &caller, deps, &cmd, docs, &mut summary, &bar).await?;
     }
     bar.finish_and_clear();
+    let indexer = Indexer::new(
+        db.clone(),
+        embedder.clone(),
+        vectors,
+        format!("screenplay-ingest-{}", std::process::id()),
+        IndexerSettings::default(),
+    );
+    embed_jobs(&indexer, &mut summary).await?;
     report(&cmd, &summary)
 }
 
@@ -207,6 +219,9 @@ async fn ingest_batch(
                 summary.added += outcome.added.len();
                 summary.skipped += outcome.skipped;
                 summary.tokens += outcome.embedding_tokens;
+                summary
+                    .jobs
+                    .extend(outcome.job.filter(|j| !j.is_finished()).map(|j| j.id));
                 bar.inc(docs.len() as u64);
                 bar.set_message(format!("{} chunks added, {} skipped", summary.added, summary.skipped));
                 docs.clear();
@@ -222,6 +237,38 @@ async fn ingest_batch(
                     bar.inc(1);
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// Embeds the chunks of the run's jobs here (unless a server's worker took
+/// a job first), with a progress bar of the jobs' chunks.
+async fn embed_jobs(indexer: &Indexer, summary: &mut Summary) -> anyhow::Result<()> {
+    if summary.jobs.is_empty() {
+        return Ok(());
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} embedding [{bar:40}] {pos}/{len} chunks  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let jobs = indexer
+        .finish(&summary.jobs, |jobs| {
+            bar.set_length(jobs.iter().map(|j| j.total_chunks as u64).sum());
+            bar.set_position(jobs.iter().map(|j| (j.ready_chunks + j.failed_chunks) as u64).sum());
+        })
+        .await?;
+    bar.finish_and_clear();
+    for job in jobs {
+        summary.tokens += job.embedding_tokens.max(0) as u64;
+        if job.failed_chunks > 0 {
+            let reason = job.last_error.unwrap_or_default();
+            summary.failed.push((
+                format!("job {}", job.id),
+                format!("{} chunk(s) failed to embed: {reason}", job.failed_chunks),
+            ));
         }
     }
     Ok(())

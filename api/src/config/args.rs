@@ -17,7 +17,7 @@ use super::{
     settings::{
         AuthConfig, ChunkingConfig, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig, FairnessConfig,
         HttpConfig, HttpEmbeddingConfig, IngestConfig, LimitsConfig, LoginConfig, LoginLimits, PersistedConfig,
-        TokenizerSetting,
+        ProviderFlavor, TokenizerSetting,
     },
 };
 
@@ -311,6 +311,16 @@ pub struct EmbeddingArgs {
     #[arg(long, env = "SCREENPLAY_EMBEDDING_URL")]
     pub embedding_url: Option<String>,
 
+    /// The provider's dialect: `openai` (and compatible servers) or `azure`
+    /// (Azure OpenAI; the URL is the deployment's,
+    /// `https://NAME.openai.azure.com/openai/deployments/DEPLOYMENT`).
+    #[arg(long, env = "SCREENPLAY_EMBEDDING_PROVIDER", value_enum, default_value_t = ProviderFlavor::Openai)]
+    pub embedding_provider: ProviderFlavor,
+
+    /// Azure OpenAI's `api-version`.
+    #[arg(long, env = "SCREENPLAY_EMBEDDING_API_VERSION", default_value = "2024-10-21")]
+    pub embedding_api_version: String,
+
     /// Model name sent to the provider and recorded on every embedded row.
     #[arg(long, env = "SCREENPLAY_EMBEDDING_MODEL")]
     pub embedding_model: Option<String>,
@@ -366,6 +376,20 @@ pub struct IngestArgs {
     /// Chunks one `ingestDocuments` call may write (after splitting).
     #[arg(long, env = "SCREENPLAY_INGEST_MAX_CHUNKS", default_value_t = 2000)]
     pub ingest_max_chunks: usize,
+
+    /// How long an indexing worker holds a job without renewing its claim;
+    /// a crashed instance's job is taken over after this.
+    #[arg(long, env = "SCREENPLAY_INDEXING_LEASE", default_value = "30s", value_parser = parse_duration)]
+    pub indexing_lease: Duration,
+
+    /// Indexing jobs this instance works at once; 0 leaves indexing to
+    /// other instances (an API-only instance).
+    #[arg(long, env = "SCREENPLAY_INDEXING_WORKERS", default_value_t = 1)]
+    pub indexing_workers: u32,
+
+    /// Claims of an indexing job before a provider that stays unavailable fails it.
+    #[arg(long, env = "SCREENPLAY_INDEXING_MAX_ATTEMPTS", default_value_t = 5)]
+    pub indexing_max_attempts: u32,
 }
 
 /// Where the server runs.
@@ -432,6 +456,19 @@ impl EmbeddingArgs {
             let path = format!("{}/embeddings", endpoint.path().trim_end_matches('/'));
             endpoint.set_path(&path);
         }
+        if self.embedding_provider == ProviderFlavor::Azure {
+            let version = self.embedding_api_version.trim();
+            if version.is_empty() || !version.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                bail!("SCREENPLAY_EMBEDDING_API_VERSION must be an Azure api-version such as 2024-10-21");
+            }
+            if !endpoint.path().contains("/deployments/") {
+                bail!(
+                    "SCREENPLAY_EMBEDDING_URL must be an Azure deployment URL \
+                     (https://NAME.openai.azure.com/openai/deployments/DEPLOYMENT)"
+                );
+            }
+            endpoint.query_pairs_mut().append_pair("api-version", version);
+        }
         let model = self
             .embedding_model
             .clone()
@@ -453,6 +490,7 @@ impl EmbeddingArgs {
         }
         Ok(EmbeddingConfig::Http(HttpEmbeddingConfig {
             endpoint,
+            flavor: self.embedding_provider,
             model: model.trim().to_owned(),
             api_key: self.embedding_api_key.clone().filter(|k| !k.expose().is_empty()),
             dimensions: self.embedding_dimensions,
@@ -471,9 +509,21 @@ impl IngestArgs {
         if self.ingest_max_chunks == 0 || self.ingest_max_chunks > 100_000 {
             bail!("SCREENPLAY_INGEST_MAX_CHUNKS must be between 1 and 100000");
         }
+        if self.indexing_lease < Duration::from_secs(1) || self.indexing_lease > Duration::from_secs(3600) {
+            bail!("SCREENPLAY_INDEXING_LEASE must be between 1s and 1h");
+        }
+        if self.indexing_workers > 64 {
+            bail!("SCREENPLAY_INDEXING_WORKERS must be at most 64");
+        }
+        if !(1..=100).contains(&self.indexing_max_attempts) {
+            bail!("SCREENPLAY_INDEXING_MAX_ATTEMPTS must be between 1 and 100");
+        }
         Ok(IngestConfig {
             max_documents: self.ingest_batch_size,
             max_chunks: self.ingest_max_chunks,
+            indexing_lease: self.indexing_lease,
+            indexing_workers: self.indexing_workers,
+            indexing_max_attempts: self.indexing_max_attempts,
         })
     }
 }

@@ -23,5 +23,5 @@ pub use secret::Secret;
 pub use settings::{
     AuthConfig, ChunkingConfig, ClaimMapping, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig,
     FairnessConfig, HttpConfig, HttpEmbeddingConfig, IdpConfig, IngestConfig, LimitsConfig, LoginConfig, LoginLimits,
-    PersistedConfig, TokenizerSetting,
+    PersistedConfig, ProviderFlavor, TokenizerSetting,
 };

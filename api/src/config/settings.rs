@@ -85,8 +85,10 @@ pub enum EmbeddingConfig {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpEmbeddingConfig {
-    /// The full endpoint, `<base>/embeddings`.
+    /// The full endpoint, `<base>/embeddings` (with `?api-version=` for Azure).
     pub endpoint: url::Url,
+    /// OpenAI's protocol, or Azure OpenAI's (`api-key` header, no `model` in the body).
+    pub flavor: ProviderFlavor,
     pub model: String,
     pub api_key: Option<Secret<String>>,
     pub dimensions: Option<usize>,
@@ -131,11 +133,29 @@ pub enum TokenizerSetting {
     File(PathBuf),
 }
 
+/// Which dialect of the embeddings API a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ProviderFlavor {
+    /// OpenAI and compatible servers (vLLM, Ollama, TEI, gateways): a
+    /// bearer key, the model named in the body.
+    #[default]
+    Openai,
+    /// Azure OpenAI: the deployment in the URL, `api-version` in the query,
+    /// the key in an `api-key` header.
+    Azure,
+}
+
 /// Limits of one ingest call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IngestConfig {
     pub max_documents: usize,
     pub max_chunks: usize,
+    /// How long an indexing worker's claim on a job lasts unrenewed.
+    pub indexing_lease: Duration,
+    /// Claims of a job before an unavailable provider fails it.
+    pub indexing_max_attempts: u32,
+    /// Jobs this instance works at once (0: none).
+    pub indexing_workers: u32,
 }
 
 impl Default for IngestConfig {
@@ -143,6 +163,9 @@ impl Default for IngestConfig {
         Self {
             max_documents: 100,
             max_chunks: 2000,
+            indexing_lease: Duration::from_secs(30),
+            indexing_max_attempts: 5,
+            indexing_workers: 1,
         }
     }
 }

@@ -1,14 +1,14 @@
-//! An OpenAI-compatible `/v1/embeddings` client: batches of
-//! `batch_size` texts, a timeout per request, retries with exponential
-//! backoff (and the server's `Retry-After`) on 429, 5xx, timeouts and
-//! connection errors.
+//! An OpenAI-compatible `/v1/embeddings` client (or Azure OpenAI's
+//! dialect of it): batches of `batch_size` texts, a timeout per request,
+//! retries with exponential backoff (and the server's `Retry-After`) on 429,
+//! 5xx, timeouts and connection errors.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::provider::{Embedder, EmbeddingError, Embeddings, pad};
-use crate::config::{EMBEDDING_DIMENSIONS, HttpEmbeddingConfig};
+use crate::config::{EMBEDDING_DIMENSIONS, HttpEmbeddingConfig, ProviderFlavor};
 
 /// First retry delay; doubled per attempt, capped at [`MAX_BACKOFF`].
 const BASE_BACKOFF: Duration = Duration::from_millis(200);
@@ -21,7 +21,9 @@ pub struct HttpEmbedder {
 
 #[derive(Serialize)]
 struct Request<'a> {
-    model: &'a str,
+    /// Azure names the model by the deployment in the URL instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<&'a str>,
     input: &'a [String],
     encoding_format: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -63,8 +65,9 @@ impl HttpEmbedder {
 
     /// One request, retried.
     async fn embed_batch(&self, texts: &[String]) -> Result<(Vec<Vec<f32>>, u64), EmbeddingError> {
+        let azure = self.config.flavor == ProviderFlavor::Azure;
         let body = Request {
-            model: &self.config.model,
+            model: (!azure).then_some(self.config.model.as_str()),
             input: texts,
             encoding_format: "float",
             dimensions: self.config.dimensions,
@@ -73,9 +76,11 @@ impl HttpEmbedder {
         let mut last_error = String::new();
         for attempt in 0..attempts {
             let mut request = self.client.post(self.config.endpoint.clone()).json(&body);
-            if let Some(key) = &self.config.api_key {
-                request = request.bearer_auth(key.expose());
-            }
+            request = match (&self.config.api_key, azure) {
+                (Some(key), true) => request.header("api-key", key.expose()),
+                (Some(key), false) => request.bearer_auth(key.expose()),
+                (None, _) => request,
+            };
             let retry_after = match request.send().await {
                 Ok(resp) if resp.status().is_success() => {
                     let parsed: Response = resp

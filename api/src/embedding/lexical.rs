@@ -139,6 +139,10 @@ impl Embedder for LexicalEmbedder {
         LEXICAL_MODEL
     }
 
+    fn is_local(&self) -> bool {
+        true
+    }
+
     fn dimensions(&self) -> usize {
         EMBEDDING_DIMENSIONS
     }

@@ -37,6 +37,12 @@ pub trait Embedder: Send + Sync {
     /// model may have, besides 1536).
     fn dimensions(&self) -> usize;
 
+    /// Whether embedding costs no wait (no network): then ingestion embeds
+    /// at once instead of leaving the chunks to the indexing job.
+    fn is_local(&self) -> bool {
+        false
+    }
+
     /// Embeds `texts` (any number; batched as the provider needs).
     async fn embed(&self, texts: &[String]) -> Result<Embeddings, EmbeddingError>;
 }

@@ -56,11 +56,16 @@ pub struct DocumentRow {
     pub source_encoding: Option<String>,
     /// The chunking rules it was cut with.
     pub chunking: Option<String>,
+    /// `PENDING`, `EMBEDDING`, `READY` (searchable) or `FAILED`.
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub ingestion_job_id: Option<Uuid>,
 }
 
 pub(super) const COLUMNS: &str = "id, tenant_id, workspace_id, source_path, title, content, content_hash, language, \
                        chunk_index, chunk_count, metadata, embedding_model, token_count, created_by, created_at, \
-                       updated_at, section, source_format, source_encoding, chunking";
+                       updated_at, section, source_format, source_encoding, chunking, status, status_reason, \
+                       ingestion_job_id";
 
 /// What ingestion and search need besides the database.
 #[derive(Clone, Copy)]

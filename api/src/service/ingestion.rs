@@ -1,12 +1,14 @@
-//! Ingestion: documents in, chunks with vectors out, in one transaction.
+//! Ingestion: documents in, chunks out, in one short transaction; their
+//! vectors come from the indexing job it creates (`service::indexing`).
 //!
 //! The steps, each its own function: prepare (check, extract and split
 //! every document before touching the database), replace (a source's
-//! chunks cut under other chunking rules are deleted), dedupe (chunks whose content
-//! hash the workspace already holds are skipped), embed (the new chunks the
-//! client sent no vector for), insert (in batches, `ON CONFLICT DO NOTHING`
-//! for a concurrent call ingesting the same text) and tally (what happened to
-//! each input document).
+//! chunks cut under other chunking rules are deleted), dedupe (chunks whose
+//! content hash the workspace already holds are skipped), embed (only a
+//! local embedder, which costs no wait, embeds here; a provider's chunks
+//! stay `PENDING` for the job), insert (in batches, `ON CONFLICT DO
+//! NOTHING` for a concurrent call ingesting the same text) and tally (what
+//! happened to each input document).
 
 use std::{
     borrow::Cow,
@@ -23,6 +25,7 @@ use uuid::Uuid;
 
 use super::{
     documents::{COLUMNS, Deps, DocumentRow, check_model, client_vector, embedding_failed, writable_workspace},
+    indexing::{self, JobRow},
     usage,
 };
 use crate::{
@@ -37,7 +40,7 @@ use crate::{
 /// Rows per INSERT statement.
 const INSERT_BATCH: usize = 200;
 /// Values per inserted row.
-const ROW_VALUES: usize = 19;
+const ROW_VALUES: usize = 21;
 
 /// What a document's text arrived as.
 #[derive(Debug, Clone)]
@@ -100,6 +103,8 @@ pub struct IngestOutcome {
     pub results: Vec<IngestResult>,
     pub embedding_tokens: u64,
     pub embedding_model: String,
+    /// The job embedding the new chunks (none when no chunk needs a vector).
+    pub job: Option<JobRow>,
 }
 
 /// A chunk ready to be written.
@@ -142,8 +147,18 @@ pub async fn ingest(
         check_model(&tx, workspace.id, &model).await?;
         usage::ensure_within(&tx, caller.tenant_id, QuotaMetric::DocumentsIngested, new.len() as i64).await?;
     }
+    let pending = new.iter().filter(|p| p.embedding.is_none()).count();
+    let job = match pending {
+        0 => None,
+        _ => Some(indexing::create(&tx, caller, workspace.id, &model).await?),
+    };
     let (vectors, tokens) = embed(&tx, caller, deps, &new).await?;
-    let added = insert(&tx, caller, deps, &workspace, &model, &new, vectors).await?;
+    let job_id = job.as_ref().map(|j| j.id);
+    let added = insert(&tx, caller, deps, &workspace, &model, &new, vectors, job_id).await?;
+    let job = match job_id {
+        Some(id) => Some(indexing::settle(&tx, caller, id, tokens).await?),
+        None => None,
+    };
 
     ids_by_hash.extend(added.iter().map(|row| (row.content_hash.clone(), row.id)));
     // Chunks a concurrent call wrote first.
@@ -173,6 +188,7 @@ pub async fn ingest(
         results,
         embedding_tokens: tokens,
         embedding_model: model,
+        job,
     })
 }
 
@@ -366,40 +382,41 @@ fn dedupe<'p>(prepared: &'p [Prepared], existing: &HashMap<String, Uuid>) -> Vec
         .collect()
 }
 
-/// A vector for every new chunk: the client's, or the embedder's (within
-/// the tenant's embedding quota); and the tokens the embedder counted.
+/// The vectors known now: the client's, and (a local embedder only) the
+/// embedder's; `None` leaves a chunk `PENDING` for its job. Checked against
+/// the tenant's embedding quota either way; returns the tokens counted now.
 async fn embed(
     tx: &DatabaseTransaction,
     caller: &TenantCaller,
     deps: Deps<'_>,
     new: &[&Prepared],
-) -> AppResult<(Vec<Vec<f32>>, u64)> {
+) -> AppResult<(Vec<Option<Vec<f32>>>, u64)> {
     let mut vectors: Vec<Option<Vec<f32>>> = new.iter().map(|p| p.embedding.clone()).collect();
     let to_embed: Vec<usize> = (0..new.len()).filter(|&i| vectors[i].is_none()).collect();
-    let mut tokens = 0u64;
-    if !to_embed.is_empty() {
-        let texts: Vec<String> = to_embed.iter().map(|&i| new[i].content.clone()).collect();
-        let estimate: u64 = texts.iter().map(|t| estimate_tokens(t)).sum();
-        usage::ensure_within(tx, caller.tenant_id, QuotaMetric::EmbeddingTokens, estimate as i64).await?;
-        let embedded = deps.embedder.embed(&texts).await.map_err(embedding_failed)?;
-        if embedded.vectors.len() != texts.len() {
-            return Err(AppError::internal(anyhow::anyhow!("the embedder lost vectors")));
-        }
-        tokens = embedded.tokens;
-        for (&i, v) in to_embed.iter().zip(embedded.vectors) {
-            vectors[i] = Some(v);
-        }
+    if to_embed.is_empty() {
+        return Ok((vectors, 0));
     }
-    let vectors = vectors
-        .into_iter()
-        .map(|v| v.ok_or_else(|| AppError::internal(anyhow::anyhow!("a chunk without a vector"))))
-        .collect::<AppResult<_>>()?;
-    Ok((vectors, tokens))
+    let estimate: u64 = to_embed.iter().map(|&i| estimate_tokens(&new[i].content)).sum();
+    usage::ensure_within(tx, caller.tenant_id, QuotaMetric::EmbeddingTokens, estimate as i64).await?;
+    if !deps.embedder.is_local() {
+        return Ok((vectors, 0));
+    }
+    let texts: Vec<String> = to_embed.iter().map(|&i| new[i].content.clone()).collect();
+    let embedded = deps.embedder.embed(&texts).await.map_err(embedding_failed)?;
+    if embedded.vectors.len() != texts.len() {
+        return Err(AppError::internal(anyhow::anyhow!("the embedder lost vectors")));
+    }
+    for (&i, v) in to_embed.iter().zip(embedded.vectors) {
+        vectors[i] = Some(v);
+    }
+    Ok((vectors, embedded.tokens))
 }
 
 /// Writes the new chunks in batches; returns the rows written (a chunk a
-/// concurrent call wrote first is not among them). Vectors go into the rows
-/// or, for a store that keeps them elsewhere, to the store.
+/// concurrent call wrote first is not among them). A chunk with a vector is
+/// `READY`; its vector goes into the row or, for a store that keeps vectors
+/// elsewhere, to the store. One without is `PENDING`, for `job`.
+#[allow(clippy::too_many_arguments)]
 async fn insert(
     tx: &DatabaseTransaction,
     caller: &TenantCaller,
@@ -407,26 +424,32 @@ async fn insert(
     workspace: &workspaces::Model,
     model: &str,
     new: &[&Prepared],
-    vectors: Vec<Vec<f32>>,
+    vectors: Vec<Option<Vec<f32>>>,
+    job: Option<Uuid>,
 ) -> AppResult<Vec<DocumentRow>> {
     let inline = deps.vectors.stores_in_document_rows();
     let ids: Vec<Uuid> = new.iter().map(|_| Uuid::now_v7()).collect();
+    let ready: Vec<bool> = vectors.iter().map(Option::is_some).collect();
     // Inline, each vector moves into its row; otherwise they go to the store.
     let (mut row_vectors, store_vectors) = if inline {
-        (
-            vectors.into_iter().map(Some).collect::<Vec<_>>().into_iter(),
-            Vec::new(),
-        )
+        (vectors.into_iter(), Vec::new())
     } else {
         (vec![None; new.len()].into_iter(), vectors)
     };
     let mut added: Vec<DocumentRow> = Vec::with_capacity(new.len());
-    for (batch, batch_ids) in new.chunks(INSERT_BATCH).zip(ids.chunks(INSERT_BATCH)) {
+    for (n, batch) in new.chunks(INSERT_BATCH).enumerate() {
+        let start = n * INSERT_BATCH;
         let rows = batch
             .iter()
-            .zip(batch_ids)
+            .enumerate()
             .zip(row_vectors.by_ref())
-            .map(|((p, id), vector)| row_values(*id, caller, workspace, p, vector, model))
+            .map(|((k, p), vector)| {
+                let state = RowState {
+                    ready: ready[start + k],
+                    job: job.filter(|_| p.embedding.is_none()),
+                };
+                row_values(ids[start + k], caller, workspace, p, vector, model, state)
+            })
             .collect();
         added.extend(DocumentRow::find_by_statement(insert_statement(rows)).all(tx).await?);
     }
@@ -435,13 +458,15 @@ async fn insert(
         let records: Vec<VectorRecord> = ids
             .iter()
             .zip(store_vectors)
-            .filter(|(id, _)| kept.contains(id))
-            .map(|(id, embedding)| VectorRecord {
-                id: *id,
-                tenant_id: caller.tenant_id,
-                workspace_id: workspace.id,
-                model: model.to_owned(),
-                embedding,
+            .filter(|(id, v)| kept.contains(id) && v.is_some())
+            .filter_map(|(id, embedding)| {
+                Some(VectorRecord {
+                    id: *id,
+                    tenant_id: caller.tenant_id,
+                    workspace_id: workspace.id,
+                    model: model.to_owned(),
+                    embedding: embedding?,
+                })
             })
             .collect();
         if !records.is_empty() {
@@ -451,7 +476,15 @@ async fn insert(
     Ok(added)
 }
 
-/// The 19 values of one new row, in `insert_statement`'s column order.
+/// Whether a new row is searchable yet, and the job that embeds it (none
+/// for a client's vector).
+#[derive(Clone, Copy)]
+struct RowState {
+    ready: bool,
+    job: Option<Uuid>,
+}
+
+/// The 21 values of one new row, in `insert_statement`'s column order.
 fn row_values(
     id: Uuid,
     caller: &TenantCaller,
@@ -459,8 +492,10 @@ fn row_values(
     p: &Prepared,
     inline_vector: Option<Vec<f32>>,
     model: &str,
+    state: RowState,
 ) -> [Value; ROW_VALUES] {
     let model = inline_vector.as_ref().map(|_| model.to_owned());
+    let status = if state.ready { "READY" } else { "PENDING" };
     [
         id.into(),
         caller.tenant_id.into(),
@@ -481,6 +516,8 @@ fn row_values(
         p.source_format.into(),
         p.source_encoding.into(),
         p.chunking.clone().into(),
+        status.into(),
+        state.job.into(),
     ]
 }
 
@@ -489,7 +526,7 @@ fn insert_statement(rows: Vec<[Value; ROW_VALUES]>) -> Statement {
     let mut sql = String::from(
         "INSERT INTO screenplay.code_documents (id, tenant_id, workspace_id, source_path, title, content, \
          content_hash, language, chunk_index, chunk_count, metadata, embedding, embedding_model, token_count, \
-         created_by, section, source_format, source_encoding, chunking) VALUES ",
+         created_by, section, source_format, source_encoding, chunking, status, ingestion_job_id) VALUES ",
     );
     let placeholders: Vec<String> = (0..rows.len())
         .map(|n| {

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod documents;
 pub mod export;
 pub mod fragments;
+pub mod indexing;
 pub mod ingestion;
 pub mod monitoring;
 pub mod outline;

@@ -6,9 +6,13 @@ use uuid::Uuid;
 use super::TestApp;
 
 pub const INGEST: &str = "mutation($input: IngestDocumentsInput!) { ingestDocuments(input: $input) { \
-    added skipped embeddingTokens embeddingModel \
-    documents { id sourcePath title content contentHash language chunkIndex chunkCount metadata embeddingModel tokenCount } \
+    added skipped embeddingTokens embeddingModel job { id status totalChunks readyChunks } \
+    documents { id sourcePath title content contentHash language chunkIndex chunkCount metadata embeddingModel tokenCount \
+      status } \
     results { sourcePath chunkCount added skipped documentIds } } }";
+
+pub const JOB: &str = "query($id: UUID!) { ingestionJob(id: $id) { id status totalChunks readyChunks failedChunks \
+    embeddingTokens attempts lastError } }";
 
 pub const SEARCH: &str = "query($input: SearchDocumentsInput!) { searchDocuments(input: $input) { \
     score vectorScore vectorRank keywordScore keywordRank highlight \
@@ -24,6 +28,20 @@ impl TestApp {
         )
         .await["ingestDocuments"]
             .clone()
+    }
+
+    /// Polls `ingestionJob` until the job is `COMPLETED` or `FAILED` (30 s
+    /// at most); returns it.
+    pub async fn wait_for_job(&self, token: &str, id: &Value) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let job = self.gql(Some(token), JOB, json!({ "id": id })).await["ingestionJob"].clone();
+            if job["status"] == "COMPLETED" || job["status"] == "FAILED" {
+                return job;
+            }
+            assert!(std::time::Instant::now() < deadline, "job still {job}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     /// Runs `searchDocuments`; returns the hits.

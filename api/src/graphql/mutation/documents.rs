@@ -9,7 +9,7 @@ use crate::{
     graphql::{
         context::ContextExt,
         guards::Allow,
-        types::{Document, IngestResult},
+        types::{Document, IngestResult, IngestionJob},
     },
     ingest::{ChunkRequest, extract},
     service::{
@@ -67,8 +67,12 @@ pub struct IngestDocumentsPayload {
     pub added: i32,
     /// Chunks already in the workspace (same content), not written again.
     pub skipped: i32,
-    /// Tokens the embedding provider counted for this call.
+    /// Tokens the embedding provider counted during this call (a local
+    /// embedder embeds at once; a provider's tokens are counted by `job`).
     pub embedding_tokens: i64,
+    /// The background job embedding the new chunks (`null` when no chunk
+    /// needs a vector): follow it with `ingestionJob` or `ingestionProgress`.
+    pub job: Option<IngestionJob>,
     /// The model of the stored embeddings.
     pub embedding_model: String,
     /// One entry per input document, in input order.
@@ -133,8 +137,10 @@ pub struct DocumentMutation;
 
 #[Object]
 impl DocumentMutation {
-    /// Splits, embeds and stores documents in one transaction; chunks whose
-    /// text the workspace already holds are skipped.
+    /// Extracts, splits and stores documents in one short transaction and
+    /// returns; their chunks are embedded by a background job (`job`) and
+    /// searchable once `READY`. Chunks whose text the workspace already
+    /// holds are skipped.
     #[graphql(guard = "Allow(Action::WriteDocuments)")]
     async fn ingest_documents(
         &self,
@@ -193,6 +199,7 @@ impl DocumentMutation {
             embedding_tokens: outcome.embedding_tokens.min(i64::MAX as u64) as i64,
             embedding_model: outcome.embedding_model,
             results: outcome.results.into_iter().map(Into::into).collect(),
+            job: outcome.job.map(Into::into),
             documents: outcome.added.into_iter().map(Into::into).collect(),
         })
     }

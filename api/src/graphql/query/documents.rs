@@ -8,10 +8,10 @@ use crate::{
         connection::{self, Page, TotalCount, cursor},
         context::ContextExt,
         guards::Allow,
-        types::{Document, DocumentStatistics, SearchHit, SearchMode},
+        types::{Document, DocumentStatistics, IngestionJob, SearchHit, SearchMode},
     },
     search::SearchFilter,
-    service::{documents, page, search},
+    service::{documents, indexing, page, search},
 };
 
 /// Narrows documents and searches.
@@ -110,6 +110,13 @@ impl DocumentQuery {
     async fn document(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<Document>> {
         let (tx, caller) = ctx.scope().tenant().await?;
         Ok(documents::get(&*tx, &caller, id).await.optional()?.map(Into::into))
+    }
+
+    /// One ingestion job; null when there is none with this id.
+    #[graphql(guard = "Allow(Action::ReadContent)")]
+    async fn ingestion_job(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<IngestionJob>> {
+        let (tx, caller) = ctx.scope().tenant().await?;
+        Ok(indexing::get(&*tx, &caller, id).await?.map(Into::into))
     }
 
     /// Searches a workspace's documents by vector, keyword or both.

@@ -3,6 +3,7 @@
 //! the operation's transaction open for their lifetime: they check access
 //! with a `request::ShortTx` of their own and then wait for events.
 
+mod documents;
 mod sessions;
 
 use async_graphql::MergedSubscription;
@@ -10,4 +11,4 @@ use async_graphql::MergedSubscription;
 /// The Subscription type.
 #[derive(MergedSubscription, Default)]
 #[graphql(name = "Subscription")]
-pub struct SubscriptionRoot(sessions::SessionSubscription);
+pub struct SubscriptionRoot(sessions::SessionSubscription, documents::DocumentSubscription);

@@ -2,7 +2,7 @@ use async_graphql::{Enum, Json, SimpleObject};
 use chrono::{DateTime, FixedOffset};
 use uuid::Uuid;
 
-use crate::service::{documents, ingestion, search};
+use crate::service::{documents, indexing, ingestion, search};
 
 /// One stored chunk of a reference document (long documents are split on
 /// paragraph and sentence boundaries; each chunk is searched on its own).
@@ -37,6 +37,12 @@ pub struct Document {
     pub source_encoding: Option<String>,
     /// The chunking rules it was cut with (`v2 tokens cl100k_base 512/64`).
     pub chunking: Option<String>,
+    /// Searchable once `READY`; `FAILED` with `statusReason`.
+    pub status: DocumentStatus,
+    /// Why embedding this chunk failed.
+    pub status_reason: Option<String>,
+    /// The ingestion job that embeds (or embedded) this chunk.
+    pub ingestion_job_id: Option<Uuid>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<FixedOffset>,
     pub updated_at: DateTime<FixedOffset>,
@@ -61,9 +67,96 @@ impl From<documents::DocumentRow> for Document {
             source_format: r.source_format,
             source_encoding: r.source_encoding,
             chunking: r.chunking,
+            status: DocumentStatus::parse(&r.status),
+            status_reason: r.status_reason,
+            ingestion_job_id: r.ingestion_job_id,
             created_by: r.created_by,
             created_at: r.created_at,
             updated_at: r.updated_at,
+        }
+    }
+}
+
+/// Where a chunk is on its way to search.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum DocumentStatus {
+    /// Stored, waiting for its ingestion job.
+    Pending,
+    /// Its job is embedding it now.
+    Embedding,
+    /// Embedded and searchable.
+    Ready,
+    /// Embedding failed (`statusReason` says why); not searchable.
+    Failed,
+}
+
+impl DocumentStatus {
+    fn parse(s: &str) -> Self {
+        match s {
+            "PENDING" => Self::Pending,
+            "EMBEDDING" => Self::Embedding,
+            "FAILED" => Self::Failed,
+            _ => Self::Ready,
+        }
+    }
+}
+
+/// Where an ingestion job is.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum IngestionJobStatus {
+    /// Waiting for a worker (or for its next attempt after the provider failed).
+    Pending,
+    /// A worker is embedding its chunks.
+    Running,
+    /// Every chunk is `READY`.
+    Completed,
+    /// Some chunks `FAILED` (`lastError` says why); the others are `READY`.
+    Failed,
+}
+
+/// The background embedding of the chunks one `ingestDocuments` call wrote.
+#[derive(SimpleObject, Clone)]
+pub struct IngestionJob {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub status: IngestionJobStatus,
+    pub embedding_model: String,
+    /// Chunks the job embeds.
+    pub total_chunks: i32,
+    pub ready_chunks: i32,
+    pub failed_chunks: i32,
+    /// Tokens the provider counted so far.
+    pub embedding_tokens: i64,
+    /// Times a worker has claimed it.
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<FixedOffset>,
+    pub updated_at: DateTime<FixedOffset>,
+    pub finished_at: Option<DateTime<FixedOffset>>,
+}
+
+impl From<indexing::JobRow> for IngestionJob {
+    fn from(j: indexing::JobRow) -> Self {
+        let status = match j.status.as_str() {
+            "RUNNING" => IngestionJobStatus::Running,
+            "COMPLETED" => IngestionJobStatus::Completed,
+            "FAILED" => IngestionJobStatus::Failed,
+            _ => IngestionJobStatus::Pending,
+        };
+        Self {
+            id: j.id,
+            workspace_id: j.workspace_id,
+            status,
+            embedding_model: j.embedding_model,
+            total_chunks: j.total_chunks,
+            ready_chunks: j.ready_chunks,
+            failed_chunks: j.failed_chunks,
+            embedding_tokens: j.embedding_tokens,
+            attempts: j.attempts,
+            last_error: j.last_error,
+            created_at: j.created_at,
+            updated_at: j.updated_at,
+            finished_at: j.finished_at,
         }
     }
 }

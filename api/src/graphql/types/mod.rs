@@ -13,7 +13,10 @@ mod workspace;
 
 pub use audit::{AuditLog, AuditOutcome, Granularity, QuotaMetric, UsageMeter, UsagePoint, UsageSummary, UsageWindow};
 pub use auth::{AuthPayload, Me};
-pub use document::{CountBy, Document, DocumentChunk, DocumentStatistics, IngestResult, SearchHit, SearchMode};
+pub use document::{
+    CountBy, Document, DocumentChunk, DocumentStatistics, DocumentStatus, IngestResult, IngestionJob,
+    IngestionJobStatus, SearchHit, SearchMode,
+};
 pub use enums::*;
 pub use event::{SessionEvent, SessionEventType};
 pub use session::{
