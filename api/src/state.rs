@@ -7,7 +7,7 @@ use crate::{
     auth::jwt::{JwtIssuer, JwtVerifier},
     config::Config,
     db::Db,
-    embedding::SharedEmbedder,
+    embedding::{Reranker, SharedEmbedder},
     events::EventHub,
     ingest::ChunkPolicy,
     request::{
@@ -44,6 +44,8 @@ pub struct AppState {
     pub vectors: SharedVectorStore,
     /// How documents are cut into chunks (the embedding model's tokenizer).
     pub chunking: ChunkPolicy,
+    /// Reorders search candidates when a search asks (`SCREENPLAY_RERANK_URL`).
+    pub reranker: Option<Arc<Reranker>>,
     /// The headers GraphiQL opens with (local development: the demo admin's token).
     pub graphiql_headers: Option<String>,
 }
@@ -56,6 +58,7 @@ impl AppState {
             vectors: self.vectors.as_ref(),
             ingest: self.config.ingest,
             chunking: &self.chunking,
+            reranker: self.reranker.as_deref(),
         }
     }
 }

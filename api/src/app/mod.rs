@@ -205,6 +205,10 @@ async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) ->
         .unwrap_or_else(|| database.app_url.clone());
     let embedder = crate::embedding::from_config(&config.embedding)?;
     let chunking = crate::ingest::ChunkPolicy::load(&config.chunking, embedder.model())?;
+    let reranker = match &config.rerank {
+        Some(rerank) => Some(Arc::new(crate::embedding::Reranker::new(rerank.clone())?)),
+        None => None,
+    };
     tracing::info!(
         model = embedder.model(),
         tokenizer = chunking.tokenizer().map(|t| t.name()),
@@ -228,6 +232,7 @@ async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) ->
         embedder,
         vectors: Arc::new(crate::search::PgVectorStore),
         chunking,
+        reranker,
         graphiql_headers: None,
     })
 }

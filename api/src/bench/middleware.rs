@@ -42,7 +42,7 @@ pub async fn run(args: MiddlewareArgs, db_args: DatabaseArgs) -> anyhow::Result<
 }
 
 /// One load run's numbers.
-struct Sample {
+pub(super) struct Sample {
     requests: usize,
     elapsed: Duration,
     latencies: Vec<Duration>,
@@ -53,7 +53,7 @@ impl Sample {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
 
-    fn percentile(&self, p: f64) -> Duration {
+    pub(super) fn percentile(&self, p: f64) -> Duration {
         if self.latencies.is_empty() {
             return Duration::ZERO;
         }
@@ -81,7 +81,13 @@ async fn spawn_server(audit: bool, secret: &str, db_args: &DatabaseArgs) -> anyh
 
 /// Loads `url` with `concurrency` connections; connection `i` sends
 /// `bodies[i % bodies.len()]` in a loop until `duration` has passed.
-async fn load(url: &str, token: &str, bodies: &[serde_json::Value], concurrency: usize, duration: Duration) -> Sample {
+pub(super) async fn load(
+    url: &str,
+    token: &str,
+    bodies: &[serde_json::Value],
+    concurrency: usize,
+    duration: Duration,
+) -> Sample {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()
@@ -129,34 +135,10 @@ async fn middleware(
     rounds: usize,
 ) -> anyhow::Result<()> {
     let (database, db) = setup::open_for_command(&db_args).await?;
-    let secret = setup::signing_secret(
-        &JwtArgs {
-            jwt_secret: None,
-            jwt_issuer: None,
-            jwt_audience: None,
-            platform_token_max_ttl: Duration::from_secs(12 * 3600),
-        },
-        &database,
-    )
-    .or_else(|_| std::env::var("SCREENPLAY_JWT_SECRET").map(Secret::new))?;
     let (admin, tenant, workspace_ids) = bench_tenant(&db, concurrency).await?;
+    let (secret, token) = bench_token(&database, admin, tenant)?;
     let on = spawn_server(true, secret.expose(), &db_args).await?;
     let off = spawn_server(false, secret.expose(), &db_args).await?;
-    let issuer = crate::auth::jwt::JwtIssuer::from_config(&crate::config::AuthConfig {
-        jwt_secret: Some(secret.clone()),
-        idp: crate::config::IdpConfig::default(),
-        issuer: None,
-        audience: None,
-        access_token_ttl: Duration::from_secs(3600),
-        refresh_token_ttl: Duration::from_secs(7200),
-        platform_token_max_ttl: std::time::Duration::from_secs(12 * 3600),
-    });
-    let (token, _) = issuer.issue(
-        &admin.to_string(),
-        Some(tenant),
-        Role::TenantAdmin,
-        Duration::from_secs(3600),
-    )?;
 
     let read =
         json!({ "query": "query Read { me { role } workspaces(first: 5) { totalCount edges { node { id name } } } }" });
@@ -182,13 +164,47 @@ async fn middleware(
     Ok(())
 }
 
+/// The signing secret of the database's servers and a tenant admin's token.
+pub(super) fn bench_token(
+    database: &setup::ResolvedDatabase,
+    admin: uuid::Uuid,
+    tenant: uuid::Uuid,
+) -> anyhow::Result<(Secret<String>, String)> {
+    let secret = setup::signing_secret(
+        &JwtArgs {
+            jwt_secret: None,
+            jwt_issuer: None,
+            jwt_audience: None,
+            platform_token_max_ttl: Duration::from_secs(12 * 3600),
+        },
+        database,
+    )
+    .or_else(|_| std::env::var("SCREENPLAY_JWT_SECRET").map(Secret::new))?;
+    let issuer = crate::auth::jwt::JwtIssuer::from_config(&crate::config::AuthConfig {
+        jwt_secret: Some(secret.clone()),
+        idp: crate::config::IdpConfig::default(),
+        issuer: None,
+        audience: None,
+        access_token_ttl: Duration::from_secs(3600),
+        refresh_token_ttl: Duration::from_secs(7200),
+        platform_token_max_ttl: std::time::Duration::from_secs(12 * 3600),
+    });
+    let (token, _) = issuer.issue(
+        &admin.to_string(),
+        Some(tenant),
+        Role::TenantAdmin,
+        Duration::from_secs(3600),
+    )?;
+    Ok((secret, token))
+}
+
 type Configs<'a> = [(&'static str, &'a Vec<serde_json::Value>); 3];
 type Results = std::collections::BTreeMap<(&'static str, &'static str), Vec<Sample>>;
 
 /// A tenant of its own, without limits, with one workspace per connection:
 /// users update their own rows, not one row eight at a time (that variant
 /// is measured separately as "hot row"). Returns its admin, id and workspaces.
-async fn bench_tenant(
+pub(super) async fn bench_tenant(
     db: &crate::db::Db,
     concurrency: usize,
 ) -> anyhow::Result<(uuid::Uuid, uuid::Uuid, Vec<uuid::Uuid>)> {
@@ -300,7 +316,7 @@ fn print_results(configs: &Configs<'_>, results: &Results, rounds: usize) {
     }
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub(super) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     let n = values.len();
     if n == 0 {

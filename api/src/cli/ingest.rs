@@ -98,6 +98,7 @@ pub async fn run(cmd: IngestCommand, db_args: DatabaseArgs) -> anyhow::Result<()
             ..IngestConfig::default()
         },
         chunking: &chunking,
+        reranker: None,
     };
 
     let found = files::collect(&cmd.paths);

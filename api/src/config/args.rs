@@ -17,7 +17,7 @@ use super::{
     settings::{
         AuthConfig, ChunkingConfig, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig, FairnessConfig,
         HttpConfig, HttpEmbeddingConfig, IngestConfig, LimitsConfig, LoginConfig, LoginLimits, PersistedConfig,
-        ProviderFlavor, TokenizerSetting,
+        ProviderFlavor, RerankConfig, TokenizerSetting,
     },
 };
 
@@ -262,6 +262,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub ingest: IngestArgs,
+
+    #[command(flatten)]
+    pub rerank: RerankArgs,
 }
 
 impl ServeArgs {
@@ -364,6 +367,78 @@ pub struct EmbeddingArgs {
     /// Tokens repeated from the end of the previous chunk.
     #[arg(long, env = "SCREENPLAY_CHUNK_OVERLAP_TOKENS", default_value_t = 64)]
     pub chunk_overlap_tokens: usize,
+}
+
+/// An optional reranker for `searchDocuments(input: {rerank: true})`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RerankArgs {
+    /// Base URL of a `/rerank` API (Jina, Cohere, vLLM; e.g.
+    /// https://api.jina.ai/v1); requests go to `<url>/rerank`. Unset: no reranking.
+    #[arg(long, env = "SCREENPLAY_RERANK_URL")]
+    pub rerank_url: Option<String>,
+
+    /// Model name sent to the reranker.
+    #[arg(long, env = "SCREENPLAY_RERANK_MODEL")]
+    pub rerank_model: Option<String>,
+
+    /// Bearer key for the reranker.
+    #[arg(long, env = "SCREENPLAY_RERANK_API_KEY", hide_env_values = true)]
+    pub rerank_api_key: Option<Secret<String>>,
+
+    /// Timeout of one rerank request.
+    #[arg(long, env = "SCREENPLAY_RERANK_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub rerank_timeout: Duration,
+
+    /// Retries of a rerank request answered 429 or 5xx, or that timed out.
+    #[arg(long, env = "SCREENPLAY_RERANK_MAX_RETRIES", default_value_t = 2)]
+    pub rerank_max_retries: u32,
+
+    /// Fused candidates sent to the reranker per search (at least the search's limit).
+    #[arg(long, env = "SCREENPLAY_RERANK_CANDIDATES", default_value_t = 50)]
+    pub rerank_candidates: u32,
+}
+
+impl RerankArgs {
+    /// The reranker, if a URL is set; errors name the variable.
+    pub fn config(&self) -> anyhow::Result<Option<RerankConfig>> {
+        let Some(url) = self.rerank_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) else {
+            if self.rerank_model.is_some() || self.rerank_api_key.is_some() {
+                bail!("SCREENPLAY_RERANK_MODEL and SCREENPLAY_RERANK_API_KEY need SCREENPLAY_RERANK_URL");
+            }
+            return Ok(None);
+        };
+        let mut endpoint =
+            url::Url::parse(url).with_context(|| format!("SCREENPLAY_RERANK_URL: `{url}` is not a URL"))?;
+        if !matches!(endpoint.scheme(), "http" | "https") {
+            bail!("SCREENPLAY_RERANK_URL must be an http or https URL");
+        }
+        if !endpoint.path().trim_end_matches('/').ends_with("/rerank") {
+            let path = format!("{}/rerank", endpoint.path().trim_end_matches('/'));
+            endpoint.set_path(&path);
+        }
+        let model = self
+            .rerank_model
+            .clone()
+            .filter(|m| !m.trim().is_empty())
+            .context("SCREENPLAY_RERANK_MODEL is required with SCREENPLAY_RERANK_URL")?;
+        if self.rerank_timeout < Duration::from_millis(100) {
+            bail!("SCREENPLAY_RERANK_TIMEOUT must be at least 100ms");
+        }
+        if self.rerank_max_retries > 10 {
+            bail!("SCREENPLAY_RERANK_MAX_RETRIES must be at most 10");
+        }
+        if !(1..=200).contains(&self.rerank_candidates) {
+            bail!("SCREENPLAY_RERANK_CANDIDATES must be between 1 and 200");
+        }
+        Ok(Some(RerankConfig {
+            endpoint,
+            model: model.trim().to_owned(),
+            api_key: self.rerank_api_key.clone().filter(|k| !k.expose().is_empty()),
+            timeout: self.rerank_timeout,
+            max_retries: self.rerank_max_retries,
+            candidates: self.rerank_candidates,
+        }))
+    }
 }
 
 /// Limits of one `ingestDocuments` call.
@@ -638,6 +713,7 @@ impl Config {
         let embedding = args.embedding.config()?;
         let ingest = args.ingest.config()?;
         let chunking = args.embedding.chunking()?;
+        let rerank = args.rerank.config()?;
         let roles = RoleLimits::configure(
             Shorthands {
                 max_depth: args.max_depth,
@@ -655,6 +731,7 @@ impl Config {
             embedding,
             ingest,
             chunking,
+            rerank,
             audit_enabled: args.audit,
             persisted: PersistedConfig {
                 apq: args.apq,

@@ -13,7 +13,7 @@ mod schedule;
 mod secret;
 mod settings;
 
-pub use args::{EmbeddingArgs, Environment, IngestArgs, JwtArgs, LogFormat, ServeArgs, without_empty_env};
+pub use args::{EmbeddingArgs, Environment, IngestArgs, JwtArgs, LogFormat, RerankArgs, ServeArgs, without_empty_env};
 pub use database::DatabaseArgs;
 pub use duration::parse_duration;
 pub use idp::IdpArgs;
@@ -23,5 +23,5 @@ pub use secret::Secret;
 pub use settings::{
     AuthConfig, ChunkingConfig, ClaimMapping, Config, CorsPolicy, EMBEDDING_DIMENSIONS, EmbeddingConfig,
     FairnessConfig, HttpConfig, HttpEmbeddingConfig, IdpConfig, IngestConfig, LimitsConfig, LoginConfig, LoginLimits,
-    PersistedConfig, ProviderFlavor, TokenizerSetting,
+    PersistedConfig, ProviderFlavor, RerankConfig, TokenizerSetting,
 };

@@ -31,6 +31,8 @@ pub struct Config {
     pub embedding: EmbeddingConfig,
     pub ingest: IngestConfig,
     pub chunking: ChunkingConfig,
+    /// The reranker `searchDocuments(input: {rerank: true})` uses, if any.
+    pub rerank: Option<RerankConfig>,
 }
 
 /// How long one request's statements may take and how much of the pool
@@ -131,6 +133,19 @@ pub enum TokenizerSetting {
     Tiktoken(String),
     /// A HuggingFace `tokenizer.json`.
     File(PathBuf),
+}
+
+/// A reranker speaking the `/rerank` API (Jina, Cohere, vLLM).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RerankConfig {
+    /// The full endpoint, `<base>/rerank`.
+    pub endpoint: url::Url,
+    pub model: String,
+    pub api_key: Option<Secret<String>>,
+    pub timeout: Duration,
+    pub max_retries: u32,
+    /// Fused candidates sent to the reranker per search.
+    pub candidates: u32,
 }
 
 /// Which dialect of the embeddings API a provider speaks.

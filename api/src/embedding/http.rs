@@ -54,12 +54,7 @@ struct Usage {
 
 impl HttpEmbedder {
     pub fn new(config: HttpEmbeddingConfig) -> anyhow::Result<Self> {
-        crate::runtime::init_tls();
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("screenplay/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = provider_client(config.timeout)?;
         Ok(Self { config, client })
     }
 
@@ -72,61 +67,20 @@ impl HttpEmbedder {
             encoding_format: "float",
             dimensions: self.config.dimensions,
         };
-        let attempts = self.config.max_retries + 1;
-        let mut last_error = String::new();
-        for attempt in 0..attempts {
-            let mut request = self.client.post(self.config.endpoint.clone()).json(&body);
-            request = match (&self.config.api_key, azure) {
+        let request = || {
+            let request = self.client.post(self.config.endpoint.clone()).json(&body);
+            match (&self.config.api_key, azure) {
                 (Some(key), true) => request.header("api-key", key.expose()),
                 (Some(key), false) => request.bearer_auth(key.expose()),
                 (None, _) => request,
-            };
-            let retry_after = match request.send().await {
-                Ok(resp) if resp.status().is_success() => {
-                    let parsed: Response = resp
-                        .json()
-                        .await
-                        .map_err(|e| EmbeddingError::BadResponse(format!("not an embeddings response: {e}")))?;
-                    return self.vectors(parsed, texts);
-                }
-                Ok(resp) => {
-                    let status = resp.status();
-                    let retry_after = resp
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
-                    let text = resp.text().await.unwrap_or_default();
-                    let message: String = text.chars().take(300).collect();
-                    if status.as_u16() != 429 && !status.is_server_error() {
-                        return Err(EmbeddingError::Refused {
-                            status: status.as_u16(),
-                            message,
-                        });
-                    }
-                    last_error = format!("HTTP {status}: {message}");
-                    retry_after
-                }
-                Err(e) => {
-                    last_error = if e.is_timeout() {
-                        format!("timed out after {:?}", self.config.timeout)
-                    } else {
-                        format!("request failed: {e}")
-                    };
-                    None
-                }
-            };
-            if attempt + 1 < attempts {
-                let backoff = backoff(attempt, retry_after);
-                tracing::warn!(attempt = attempt + 1, ?backoff, error = %last_error, "embedding request failed; retrying");
-                tokio::time::sleep(backoff).await;
             }
-        }
-        Err(EmbeddingError::Unavailable {
-            attempts,
-            message: last_error,
-        })
+        };
+        let resp = send_with_retries(request, self.config.max_retries, self.config.timeout, "embedding").await?;
+        let parsed: Response = resp
+            .json()
+            .await
+            .map_err(|e| EmbeddingError::BadResponse(format!("not an embeddings response: {e}")))?;
+        self.vectors(parsed, texts)
     }
 
     fn vectors(&self, mut response: Response, texts: &[String]) -> Result<(Vec<Vec<f32>>, u64), EmbeddingError> {
@@ -161,6 +115,71 @@ impl HttpEmbedder {
             .unwrap_or_else(|| texts.iter().map(|t| crate::text::estimate_tokens(t)).sum());
         Ok((vectors, tokens))
     }
+}
+
+/// The HTTP client of a provider: `timeout` per request (and for
+/// connecting, at most 10 s), our user agent.
+pub(super) fn provider_client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    crate::runtime::init_tls();
+    Ok(reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .user_agent(concat!("screenplay/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
+
+/// Sends the request `build` makes until it succeeds: retried (with
+/// backoff) on 429, 5xx, timeouts and connection errors, at most
+/// `max_retries` times; another 4xx is `Refused` at once.
+pub(super) async fn send_with_retries(
+    build: impl Fn() -> reqwest::RequestBuilder,
+    max_retries: u32,
+    timeout: Duration,
+    what: &str,
+) -> Result<reqwest::Response, EmbeddingError> {
+    let attempts = max_retries + 1;
+    let mut last_error = String::new();
+    for attempt in 0..attempts {
+        let retry_after = match build().send().await {
+            Ok(resp) if resp.status().is_success() => return Ok(resp),
+            Ok(resp) => {
+                let status = resp.status();
+                let retry_after = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                let text = resp.text().await.unwrap_or_default();
+                let message: String = text.chars().take(300).collect();
+                if status.as_u16() != 429 && !status.is_server_error() {
+                    return Err(EmbeddingError::Refused {
+                        status: status.as_u16(),
+                        message,
+                    });
+                }
+                last_error = format!("HTTP {status}: {message}");
+                retry_after
+            }
+            Err(e) => {
+                last_error = if e.is_timeout() {
+                    format!("timed out after {timeout:?}")
+                } else {
+                    format!("request failed: {e}")
+                };
+                None
+            }
+        };
+        if attempt + 1 < attempts {
+            let backoff = backoff(attempt, retry_after);
+            tracing::warn!(attempt = attempt + 1, ?backoff, error = %last_error, "{what} request failed; retrying");
+            tokio::time::sleep(backoff).await;
+        }
+    }
+    Err(EmbeddingError::Unavailable {
+        attempts,
+        message: last_error,
+    })
 }
 
 /// Delay before retry `attempt` (0-based): the server's `Retry-After` when

@@ -4,17 +4,20 @@
 //! OpenAI-compatible `/v1/embeddings` protocol (OpenAI, vLLM, Ollama, TEI and
 //! compatible gateways) with batching, timeouts and retries; [`LexicalEmbedder`]
 //! is the built-in offline default. Vectors shorter than 1536 dimensions are
-//! zero-padded, which leaves cosine similarity unchanged.
+//! zero-padded, which leaves cosine similarity unchanged. [`Reranker`]
+//! reorders search candidates through a `/rerank` endpoint.
 
 mod http;
 mod lexical;
 mod provider;
+mod rerank;
 
 use std::sync::Arc;
 
 pub use http::HttpEmbedder;
 pub use lexical::{LEXICAL_MODEL, LexicalEmbedder};
 pub use provider::{Embedder, EmbeddingError, Embeddings, SharedEmbedder, check_vector, pad};
+pub use rerank::{Reranked, Reranker};
 
 use crate::config::EmbeddingConfig;
 

@@ -17,13 +17,13 @@ pub struct Embeddings {
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddingError {
     /// The provider could not be reached or kept failing after retries.
-    #[error("embedding provider unavailable after {attempts} attempt(s): {message}")]
+    #[error("provider unavailable after {attempts} attempt(s): {message}")]
     Unavailable { attempts: u32, message: String },
     /// The provider refused the request (4xx other than 429).
-    #[error("embedding provider refused the request ({status}): {message}")]
+    #[error("provider refused the request ({status}): {message}")]
     Refused { status: u16, message: String },
     /// The provider answered something that is not a usable embedding.
-    #[error("embedding provider answered badly: {0}")]
+    #[error("provider answered badly: {0}")]
     BadResponse(String),
 }
 

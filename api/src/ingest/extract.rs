@@ -6,6 +6,8 @@
 
 use std::io::{Cursor, Read};
 
+use tokio::sync::Semaphore;
+
 use super::decode::{Decoded, decode};
 
 /// What a document was extracted from.
@@ -99,6 +101,22 @@ fn extension(name: &str) -> String {
         Some((stem, ext)) if !stem.is_empty() => ext.to_ascii_lowercase(),
         _ => String::new(),
     }
+}
+
+/// Files extracted at once, server-wide. Parsing a PDF or a Word file
+/// takes a blocking thread and CPU that no timeout can take back, so a flood
+/// of uploads queues here instead of taking every core.
+static EXTRACTIONS: Semaphore = Semaphore::const_new(2);
+
+/// [`extract`] on a blocking thread, at most two at a time.
+pub async fn extract_bounded(name: String, bytes: Vec<u8>) -> Result<Extracted, String> {
+    let _permit = EXTRACTIONS
+        .acquire()
+        .await
+        .map_err(|_| "extraction has stopped".to_owned())?;
+    tokio::task::spawn_blocking(move || extract(&name, &bytes))
+        .await
+        .map_err(|e| format!("extraction stopped: {e}"))?
 }
 
 /// The text of a file named `name`, or why it cannot be indexed.
@@ -448,16 +466,23 @@ fn docx(bytes: &[u8]) -> Result<Extracted, String> {
     let part = archive
         .by_name("word/document.xml")
         .map_err(|_| "not a readable DOCX: no word/document.xml".to_owned())?;
-    if part.size() > MAX_DOCX_XML_BYTES {
-        return Err(format!(
+    let too_large = || {
+        format!(
             "the document text is larger than {} MiB uncompressed",
             MAX_DOCX_XML_BYTES >> 20
-        ));
+        )
+    };
+    if part.size() > MAX_DOCX_XML_BYTES {
+        return Err(too_large());
     }
+    // The declared size may lie: read one byte past the limit to know.
     let mut xml = String::new();
-    part.take(MAX_DOCX_XML_BYTES)
+    part.take(MAX_DOCX_XML_BYTES + 1)
         .read_to_string(&mut xml)
         .map_err(|e| format!("not a readable DOCX: {e}"))?;
+    if xml.len() as u64 > MAX_DOCX_XML_BYTES {
+        return Err(too_large());
+    }
     let sections = docx_paragraphs(&xml).map_err(|e| format!("not a readable DOCX: {e}"))?;
     Ok(Extracted {
         format: Format::Docx,
@@ -608,6 +633,44 @@ mod tests {
             "Rain\n\nThe detective waits & smokes.\n\nCast\n\nHale"
         );
         assert_eq!(sections[1].heading.as_deref(), Some("Rain > Market"));
+    }
+
+    /// A Word file whose document part inflates past the limit (a zip bomb:
+    /// 80 MiB of one character in a few hundred KiB) is refused, reading no
+    /// more than the limit.
+    #[test]
+    fn a_docx_bomb_is_refused_at_the_limit() {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true);
+        zip.start_file("word/document.xml", options).unwrap();
+        let block = vec![b'a'; 1 << 20];
+        for _ in 0..80 {
+            zip.write_all(&block).unwrap();
+        }
+        let bytes = zip.finish().unwrap().into_inner();
+        assert!(bytes.len() < 1 << 20, "{} bytes", bytes.len());
+        let started = std::time::Instant::now();
+        let err = extract("bomb.docx", &bytes).unwrap_err();
+        assert!(err.contains("larger than 64 MiB"), "{err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn extraction_runs_two_at_a_time() {
+        let runs: Vec<_> = (0..6)
+            .map(|i| tokio::spawn(extract_bounded(format!("n{i}.md"), b"# Title\n\nBody.".to_vec())))
+            .collect();
+        for run in runs {
+            assert_eq!(run.await.unwrap().unwrap().sections.len(), 1);
+        }
+        assert_eq!(EXTRACTIONS.available_permits(), 2);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::{
     auth::TenantCaller,
     config::IngestConfig,
     db::TenantOwned,
-    embedding::{self, Embedder},
+    embedding::{self, Embedder, Reranker},
     error::{AppError, AppResult},
     ingest::{self, ChunkPolicy, Chunking},
     search::{SearchFilter, VectorRecord, VectorStore},
@@ -75,6 +75,8 @@ pub struct Deps<'a> {
     pub ingest: IngestConfig,
     /// How documents are cut into chunks.
     pub chunking: &'a ChunkPolicy,
+    /// Reorders search candidates, when configured.
+    pub reranker: Option<&'a Reranker>,
 }
 
 /// A client-supplied vector: 1536 dimensions (or the server model's own

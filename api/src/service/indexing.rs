@@ -19,7 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 use entity::enums::QuotaMetric;
 use rust_decimal::Decimal;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, FromQueryResult, Statement, Value, prelude::PgVector};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, FromQueryResult, Statement, Value};
 use uuid::Uuid;
 
 use super::usage;
@@ -127,6 +127,20 @@ pub async fn get(db: &impl ConnectionTrait, caller: &TenantCaller, id: Uuid) -> 
     ))
     .one(db)
     .await?)
+}
+
+/// pgvector's text form of a vector.
+fn vector_literal(v: &[f32]) -> String {
+    let mut out = String::with_capacity(v.len() * 10 + 2);
+    out.push('[');
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&x.to_string());
+    }
+    out.push(']');
+    out
 }
 
 fn prefixed(alias: &str) -> String {
@@ -383,38 +397,43 @@ impl Indexer {
     async fn store(&self, job: &Claim, batch: &[(Uuid, String)], vectors: Vec<Vec<f32>>, tokens: u64) -> AppResult<()> {
         let tx = self.db.begin_tenant(job.tenant_id).await?;
         let inline = self.vectors.stores_in_document_rows();
-        let mut ready: Vec<Uuid> = Vec::with_capacity(batch.len());
-        let mut records = Vec::new();
-        for ((id, _), vector) in batch.iter().zip(vectors) {
-            let (row_vector, model) = if inline {
-                (Some(PgVector::from(vector)), Some(job.model.clone()))
-            } else {
-                records.push(VectorRecord {
+        let ids: Vec<Uuid> = batch.iter().map(|(id, _)| *id).collect();
+        // One statement for the batch; vectors travel as text (`[x,y,…]`).
+        // A store that keeps vectors elsewhere leaves the rows' empty ('').
+        let literals: Vec<String> = vectors
+            .iter()
+            .map(|v| if inline { vector_literal(v) } else { String::new() })
+            .collect();
+        let rows = tx
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE screenplay.code_documents AS d SET embedding = nullif(v.embedding, '')::vector, \
+                   embedding_model = CASE WHEN v.embedding = '' THEN NULL ELSE $4 END, status = 'READY', \
+                   status_reason = NULL, updated_at = now() \
+                 FROM unnest($2::uuid[], $3::text[]) AS v(id, embedding) \
+                 WHERE d.tenant_id = $1 AND d.id = v.id AND d.status = 'EMBEDDING' RETURNING d.id",
+                [
+                    job.tenant_id.into(),
+                    ids.into(),
+                    literals.into(),
+                    job.model.clone().into(),
+                ],
+            ))
+            .await?;
+        let ready: Vec<Uuid> = rows.iter().map(|r| r.try_get("", "id")).collect::<Result<_, _>>()?;
+        let mut records: Vec<VectorRecord> = Vec::new();
+        if !inline {
+            records = batch
+                .iter()
+                .zip(vectors)
+                .map(|((id, _), embedding)| VectorRecord {
                     id: *id,
                     tenant_id: job.tenant_id,
                     workspace_id: job.workspace_id,
                     model: job.model.clone(),
-                    embedding: vector,
-                });
-                (None, None)
-            };
-            let updated = tx
-                .execute_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "UPDATE screenplay.code_documents SET embedding = $3, embedding_model = $4, status = 'READY', \
-                       status_reason = NULL, updated_at = now() \
-                     WHERE tenant_id = $1 AND id = $2 AND status = 'EMBEDDING'",
-                    [
-                        job.tenant_id.into(),
-                        (*id).into(),
-                        Value::from(row_vector),
-                        model.into(),
-                    ],
-                ))
-                .await?;
-            if updated.rows_affected() == 1 {
-                ready.push(*id);
-            }
+                    embedding,
+                })
+                .collect();
         }
         records.retain(|r| ready.contains(&r.id));
         if !records.is_empty() {

@@ -3,6 +3,7 @@
 mod hybrid;
 mod inputs;
 mod keyword;
+mod rerank;
 mod retrievals;
 mod vector;
 

@@ -111,8 +111,9 @@ fn size(field: &str, value: Option<i32>) -> Result<Option<usize>, AppError> {
     }
 }
 
-/// An uploaded file's text, extracted off the async workers (a PDF takes
-/// CPU); the format comes from its content and its name (else `sourcePath`).
+/// An uploaded file's text, extracted off the async workers, two at a time
+/// server-wide (a PDF takes CPU); the format comes from its content and its
+/// name (else `sourcePath`).
 async fn upload_body(ctx: &Context<'_>, i: usize, source_path: &str, file: Upload) -> Result<DocumentBody, AppError> {
     let field = format!("documents[{i}].file");
     let unreadable = |e: std::io::Error| AppError::bad_input(field.clone(), format!("cannot read the upload: {e}"));
@@ -125,9 +126,8 @@ async fn upload_body(ctx: &Context<'_>, i: usize, source_path: &str, file: Uploa
     } else {
         source_path.to_owned()
     };
-    let extracted = tokio::task::spawn_blocking(move || extract::extract(&name, &bytes))
+    let extracted = extract::extract_bounded(name, bytes)
         .await
-        .map_err(|e| AppError::internal(anyhow::anyhow!("extracting an upload stopped: {e}")))?
         .map_err(|reason| AppError::bad_input(field.clone(), format!("`{filename}`: {reason}")))?;
     Ok(DocumentBody::File(extracted))
 }

@@ -66,6 +66,10 @@ pub struct SearchDocumentsInput {
     pub session_id: Option<Uuid>,
     /// …and for this outline step.
     pub step_id: Option<Uuid>,
+    /// Reorder the best candidates (`SCREENPLAY_RERANK_CANDIDATES`, at least
+    /// `limit`) with the server's reranker; needs `query`. Counted as an LLM
+    /// call (`llmCalls`, `llm_tokens` usage and quota).
+    pub rerank: Option<bool>,
 }
 
 #[derive(Default)]
@@ -154,6 +158,7 @@ impl DocumentQuery {
                 filter: input.filter.unwrap_or_default().into(),
                 session_id: input.session_id,
                 step_id: input.step_id,
+                rerank: input.rerank.unwrap_or(false),
             },
         )
         .await?;

@@ -197,7 +197,8 @@ impl From<SearchMode> for search::Mode {
 pub struct SearchHit {
     pub document: Document,
     pub chunk: DocumentChunk,
-    /// The fused score (HYBRID), cosine similarity (VECTOR) or keyword score (KEYWORD).
+    /// The fused score (HYBRID), cosine similarity (VECTOR) or keyword score
+    /// (KEYWORD); the reranker's score when the search reranked.
     pub score: f64,
     /// Cosine similarity, when the vector channel found this chunk.
     pub vector_score: Option<f64>,
@@ -207,6 +208,8 @@ pub struct SearchHit {
     pub keyword_score: Option<f64>,
     /// 1-based rank in the keyword channel.
     pub keyword_rank: Option<i32>,
+    /// The reranker's relevance score (then also `score`), when the search reranked.
+    pub rerank_score: Option<f64>,
     /// About 200 characters of the chunk around the query's terms, HTML
     /// escaped, matches in `<mark>`…`</mark>`.
     pub highlight: String,
@@ -226,6 +229,7 @@ impl From<search::Hit> for SearchHit {
             vector_rank: h.vector.map(|v| v.rank as i32),
             keyword_score: h.keyword.map(|k| k.score),
             keyword_rank: h.keyword.map(|k| k.rank as i32),
+            rerank_score: h.rerank,
             highlight: h.highlight,
         }
     }

@@ -1,6 +1,7 @@
 //! Searching a workspace's documents by vector, keyword or both, and
 //! recording what an agent retrieved for a session step.
 
+mod rerank;
 mod statement;
 
 use std::collections::HashMap;
@@ -10,6 +11,7 @@ use rust_decimal::Decimal;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use uuid::Uuid;
 
+use self::rerank::Fused;
 pub use self::statement::{DEFAULT_EF_SEARCH, EXACT_MAX_ROWS};
 use super::{
     documents::{self, Deps, DocumentRow},
@@ -69,6 +71,8 @@ pub struct SearchRequest {
     pub filter: SearchFilter,
     pub session_id: Option<Uuid>,
     pub step_id: Option<Uuid>,
+    /// Reorder the fused candidates with the configured reranker.
+    pub rerank: bool,
 }
 
 /// One result.
@@ -79,6 +83,8 @@ pub struct Hit {
     pub score: f64,
     pub vector: Option<Scored>,
     pub keyword: Option<Scored>,
+    /// The reranker's score (then also `score`), when the search reranked.
+    pub rerank: Option<f64>,
     pub highlight: String,
 }
 
@@ -89,9 +95,13 @@ struct Plan {
     candidates: u32,
     fusion: Fusion,
     ef_search: Option<u32>,
+    /// Candidates to rerank (each channel finds at least as many).
+    rerank: Option<u32>,
 }
 
-fn check(request: &SearchRequest) -> AppResult<Plan> {
+/// Checks a request; `reranker` is how many candidates the server's
+/// reranker takes, if it has one.
+fn check(request: &SearchRequest, reranker: Option<u32>) -> AppResult<Plan> {
     let query = check_query(request)?;
     let (limit, candidates) = check_sizes(request)?;
     if request.min_score.is_some_and(|s| !s.is_finite()) {
@@ -103,12 +113,24 @@ fn check(request: &SearchRequest) -> AppResult<Plan> {
         Some(e) if (1..=1000).contains(&e) => Some(e as u32),
         Some(_) => return Err(AppError::bad_input("efSearch", "`efSearch` must be between 1 and 1000")),
     };
+    let rerank = match (request.rerank, reranker, &query) {
+        (false, _, _) => None,
+        (true, None, _) => {
+            return Err(AppError::bad_input(
+                "rerank",
+                "the server has no reranker (SCREENPLAY_RERANK_URL)",
+            ));
+        }
+        (true, Some(_), None) => return Err(AppError::bad_input("rerank", "reranking needs `query`")),
+        (true, Some(n), Some(_)) => Some(n.max(limit)),
+    };
     Ok(Plan {
         query,
         limit,
-        candidates,
+        candidates: candidates.max(rerank.unwrap_or(0)),
         fusion,
         ef_search,
+        rerank,
     })
 }
 
@@ -232,7 +254,7 @@ async fn search_inner(
     request: SearchRequest,
 ) -> AppResult<Vec<Hit>> {
     let tenant_id = caller.tenant_id;
-    let plan = check(&request)?;
+    let plan = check(&request, deps.reranker.map(|r| r.candidates()))?;
     let filter = documents::check_filter(request.filter.clone())?;
     let retrieval_session = match (request.session_id, request.step_id) {
         (None, None) => None,
@@ -266,20 +288,26 @@ async fn search_inner(
         usage::add(tx, tenant_id, QuotaMetric::SearchQueries, Decimal::ONE).await?;
         (fused, HashMap::new())
     };
+    let mut rerank_scores = HashMap::new();
+    if let (Some(n), Some(reranker), Some(query)) = (plan.rerank, deps.reranker, plan.query.as_deref()) {
+        fused.truncate(n as usize);
+        fetch_rows(tx, caller, &fused, &mut rows).await?;
+        let call = rerank::RerankCall {
+            tenant_id,
+            query,
+            session: retrieval_session,
+        };
+        (fused, rerank_scores) = rerank::rerank(tx, reranker, call, fused, &rows).await?;
+    }
     if let Some(min) = request.min_score {
         fused.retain(|f| f.1 >= min);
     }
     fused.truncate(plan.limit as usize);
-    let missing: Vec<Uuid> = fused.iter().map(|f| f.0).filter(|id| !rows.contains_key(id)).collect();
-    if !missing.is_empty() {
-        rows.extend(
-            documents::get_many(tx, caller, &missing)
-                .await?
-                .into_iter()
-                .map(|r| (r.id, r)),
-        );
+    fetch_rows(tx, caller, &fused, &mut rows).await?;
+    let mut hits = hits(fused, rows, plan.query.as_deref().unwrap_or_default());
+    for hit in &mut hits {
+        hit.rerank = rerank_scores.get(&hit.document.id).copied();
     }
-    let hits = hits(fused, rows, plan.query.as_deref().unwrap_or_default());
     if let Some((session_id, step_id)) = retrieval_session {
         let query = plan.query.as_deref();
         record(tx, tenant_id, session_id, step_id, query, request.mode, &hits).await?;
@@ -370,12 +398,28 @@ async fn query_vector(
     Ok((Some((vector, deps.embedder.model().to_owned())), embedded.tokens))
 }
 
-/// A fused hit: id, score, and each channel's own score and rank.
-type Fused = (Uuid, f64, Option<Scored>, Option<Scored>);
+/// The rows of hits not read with them yet.
+async fn fetch_rows(
+    tx: &DatabaseTransaction,
+    caller: &TenantCaller,
+    fused: &[Fused],
+    rows: &mut HashMap<Uuid, DocumentRow>,
+) -> AppResult<()> {
+    let missing: Vec<Uuid> = fused.iter().map(|f| f.0).filter(|id| !rows.contains_key(id)).collect();
+    if !missing.is_empty() {
+        rows.extend(
+            documents::get_many(tx, caller, &missing)
+                .await?
+                .into_iter()
+                .map(|r| (r.id, r)),
+        );
+    }
+    Ok(())
+}
 
-/// Hits per channel: the limit, or a HYBRID search's candidates.
+/// Hits per channel: the limit, or the candidates of a HYBRID or reranked search.
 fn channel_limit(mode: Mode, plan: &Plan) -> u32 {
-    if mode == Mode::Hybrid {
+    if mode == Mode::Hybrid || plan.rerank.is_some() {
         plan.candidates
     } else {
         plan.limit
@@ -440,6 +484,7 @@ fn hits(fused: Vec<Fused>, mut rows: HashMap<Uuid, DocumentRow>, query_text: &st
                 score,
                 vector,
                 keyword,
+                rerank: None,
             })
         })
         .collect()
@@ -561,6 +606,7 @@ mod tests {
             filter: SearchFilter::default(),
             session_id: None,
             step_id: None,
+            rerank: false,
         }
     }
 
@@ -573,34 +619,53 @@ mod tests {
     }
 
     #[test]
+    fn reranking_needs_a_reranker_and_a_query() {
+        let mut r = request(Mode::Keyword);
+        r.rerank = true;
+        assert_eq!(field(check(&r, None)), "rerank");
+        assert_eq!(
+            check(&r, Some(30)).map(|p| (p.rerank, p.candidates)).ok(),
+            Some((Some(30), 50))
+        );
+        r.limit = Some(80);
+        assert_eq!(
+            check(&r, Some(30)).map(|p| (p.rerank, p.candidates)).ok(),
+            Some((Some(80), 80))
+        );
+        let mut r = request(Mode::Vector);
+        (r.query, r.embedding, r.rerank) = (None, Some(vec![1.0; 1536]), true);
+        assert_eq!(field(check(&r, Some(30))), "rerank");
+    }
+
+    #[test]
     fn bad_requests_name_their_field() {
         let mut r = request(Mode::Hybrid);
         r.limit = Some(0);
-        assert_eq!(field(check(&r)), "limit");
+        assert_eq!(field(check(&r, None)), "limit");
         let mut r = request(Mode::Hybrid);
         r.rrf_k = Some(10);
         r.vector_weight = Some(0.5);
-        assert_eq!(field(check(&r)), "rrfK");
+        assert_eq!(field(check(&r, None)), "rrfK");
         let mut r = request(Mode::Hybrid);
         r.vector_weight = Some(-1.0);
-        assert_eq!(field(check(&r)), "vectorWeight");
+        assert_eq!(field(check(&r, None)), "vectorWeight");
         let mut r = request(Mode::Keyword);
         r.query = None;
-        assert_eq!(field(check(&r)), "query");
+        assert_eq!(field(check(&r, None)), "query");
         let mut r = request(Mode::Hybrid);
         r.limit = Some(20);
         r.candidates = Some(10);
-        assert_eq!(field(check(&r)), "candidates");
+        assert_eq!(field(check(&r, None)), "candidates");
         let mut r = request(Mode::Vector);
         r.min_score = Some(f64::NAN);
-        assert_eq!(field(check(&r)), "minScore");
+        assert_eq!(field(check(&r, None)), "minScore");
     }
 
     #[test]
     fn candidates_default_to_fifty_or_the_limit() {
         let mut r = request(Mode::Hybrid);
-        assert_eq!(check(&r).map(|p| p.candidates).ok(), Some(50));
+        assert_eq!(check(&r, None).map(|p| p.candidates).ok(), Some(50));
         r.limit = Some(80);
-        assert_eq!(check(&r).map(|p| p.candidates).ok(), Some(80));
+        assert_eq!(check(&r, None).map(|p| p.candidates).ok(), Some(80));
     }
 }
