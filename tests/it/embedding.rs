@@ -480,6 +480,69 @@ async fn a_server_killed_mid_job_loses_nothing_and_the_next_one_finishes_it() {
 }
 
 #[tokio::test]
+async fn a_stopping_server_hands_its_job_back_and_another_finishes_it() {
+    let provider = Provider::default();
+    provider.delay_ms.store(300, Ordering::SeqCst);
+    let base = start(provider.clone()).await;
+    let flags = [
+        "--embedding-url",
+        base.as_str(),
+        "--embedding-model",
+        "fake-embed",
+        "--embedding-dimensions",
+        "8",
+        "--embedding-batch-size",
+        "8",
+    ];
+    let mut app = TestApp::spawn_with(&flags).await;
+    let fx = app.tenant("handback").await;
+    let ws = app.workspace(&fx, "docs").await;
+    let documents: Vec<Value> = (0..40)
+        .map(|i| json!({ "sourcePath": format!("n{i}.txt"), "content": format!("note {i} in the rain") }))
+        .collect();
+    let out = app.ingest(&fx.admin_token, ws, json!(documents)).await;
+    let job_id = out["job"]["id"].clone();
+    // Stop while the first round waits for the provider.
+    while provider.uris.lock().expect("lock").is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let started = std::time::Instant::now();
+    app.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopping waits for no provider call"
+    );
+    let owner = app.owner().await;
+    let job = format!(
+        "FROM screenplay.ingestion_jobs WHERE id = '{}'",
+        job_id.as_str().unwrap_or_default()
+    );
+    assert_eq!(
+        scalar_i64(
+            &owner,
+            &format!("SELECT count(*) {job} AND status = 'PENDING' AND attempts = 0 AND lease_until IS NULL")
+        )
+        .await,
+        1,
+        "handed back, the claim not counted"
+    );
+    let rows = format!("FROM screenplay.code_documents WHERE workspace_id = '{ws}'");
+    assert_eq!(
+        scalar_i64(&owner, &format!("SELECT count(*) {rows} AND status = 'EMBEDDING'")).await,
+        0
+    );
+
+    provider.delay_ms.store(0, Ordering::SeqCst);
+    let next = TestApp::spawn_on(app.db.clone(), &flags).await;
+    let job = next.wait_for_job(&fx.admin_token, &job_id).await;
+    assert_eq!(
+        (&job["status"], &job["readyChunks"]),
+        (&json!("COMPLETED"), &json!(40)),
+        "{job}"
+    );
+}
+
+#[tokio::test]
 async fn ingestion_progress_streams_a_job_to_its_end_and_hides_it_from_other_tenants() {
     let provider = Provider::default();
     provider.delay_ms.store(40, Ordering::SeqCst);

@@ -14,13 +14,15 @@ pub async fn run(args: ServeArgs, db_args: DatabaseArgs) -> anyhow::Result<()> {
     if let Some(demo) = app.demo() {
         print_demo_access(demo);
     }
-    tracing::info!(%addr, local_database = local, "serving GraphQL at http://{addr}/graphql");
-    eprintln!("GraphiQL: http://{addr}/graphql");
+    // Signal handlers first: once the address is printed, SIGTERM must stop gracefully.
+    let stop = os_signals();
     let (trigger, signal) = ShutdownSignal::new();
     tokio::spawn(async move {
-        os_signals().await;
+        stop.await;
         let _ = trigger.send(true);
     });
+    tracing::info!(%addr, local_database = local, "serving GraphQL at http://{addr}/graphql");
+    eprintln!("GraphiQL: http://{addr}/graphql");
     app.run_until_stopped(signal).await?;
     tracing::info!("stopped");
     Ok(())

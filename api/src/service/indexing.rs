@@ -190,6 +190,8 @@ pub struct Indexer {
     vectors: SharedVectorStore,
     instance: String,
     settings: IndexerSettings,
+    /// Set by `run`: a stopping server hands its job back at once.
+    stop: Option<ShutdownSignal>,
 }
 
 impl Indexer {
@@ -206,11 +208,13 @@ impl Indexer {
             vectors,
             instance,
             settings,
+            stop: None,
         }
     }
 
     /// Works jobs of every tenant until `shutdown`.
-    pub async fn run(self, shutdown: ShutdownSignal) {
+    pub async fn run(mut self, shutdown: ShutdownSignal) {
+        self.stop = Some(shutdown.clone());
         while !shutdown.is_set() {
             let idle = match self.claim(None).await {
                 Ok(Some(job)) => {
@@ -308,15 +312,25 @@ impl Indexer {
              WHERE tenant_id = $1 AND ingestion_job_id = $2 AND status = 'EMBEDDING'",
         )
         .await?;
-        while let Some(batch) = self.take_batch(job).await? {
+        loop {
+            if self.stop.as_ref().is_some_and(ShutdownSignal::is_set) {
+                return self.postpone(job, &[], None).await;
+            }
+            let Some(batch) = self.take_batch(job).await? else {
+                break;
+            };
             let texts: Vec<String> = batch.iter().map(|(_, text)| text.clone()).collect();
-            match self.embed_holding_lease(job, &texts).await {
+            let Some(result) = self.embed_holding_lease(job, &texts).await else {
+                // Stopping: the job goes back at once, this claim not counted.
+                return self.postpone(job, &batch, None).await;
+            };
+            match result {
                 Ok(embedded) if embedded.vectors.len() == batch.len() => {
                     self.store(job, &batch, embedded.vectors, embedded.tokens).await?
                 }
                 Ok(_) => self.fail_batch(job, &batch, "the embedder lost vectors").await?,
                 Err(err @ EmbeddingError::Unavailable { .. }) if job.attempts < self.settings.max_attempts as i32 => {
-                    return self.postpone(job, &batch, &err.to_string()).await;
+                    return self.postpone(job, &batch, Some(&err.to_string())).await;
                 }
                 Err(err) => self.fail_batch(job, &batch, &err.to_string()).await?,
             }
@@ -371,19 +385,28 @@ impl Indexer {
     }
 
     /// The provider's answer, the lease renewed meanwhile (a third of it
-    /// at a time), no transaction open while waiting.
+    /// at a time), no transaction open while waiting; `None` when the server
+    /// stops first.
     async fn embed_holding_lease(
         &self,
         job: &Claim,
         texts: &[String],
-    ) -> Result<crate::embedding::Embeddings, EmbeddingError> {
+    ) -> Option<Result<crate::embedding::Embeddings, EmbeddingError>> {
         let embed = self.embedder.embed(texts);
         tokio::pin!(embed);
+        let stopped = async {
+            match &self.stop {
+                Some(stop) => stop.clone().wait().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(stopped);
         let every = self.settings.lease / 3;
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tokio::select! {
-                result = &mut embed => return result,
+                result = &mut embed => return Some(result),
+                _ = &mut stopped => return None,
                 _ = ticks.tick() => {
                     if let Err(err) = self.renew_alone(job).await {
                         tracing::warn!(job = %job.id, error = ?err, "renewing an indexing lease failed");
@@ -487,12 +510,23 @@ impl Indexer {
         Ok(())
     }
 
-    /// The provider is unavailable: the batch goes back in line and the job
-    /// waits (2, 4, 8… seconds, at most 5 minutes) for its next claim.
-    async fn postpone(&self, job: &Claim, batch: &[(Uuid, String)], reason: &str) -> AppResult<()> {
+    /// The provider is unavailable (`reason`): the batch goes back in line
+    /// and the job waits (2, 4, 8… seconds, at most 5 minutes) for its next
+    /// claim. Without a reason (the server stops) it is free again at once,
+    /// and this claim does not count as an attempt.
+    async fn postpone(&self, job: &Claim, batch: &[(Uuid, String)], reason: Option<&str>) -> AppResult<()> {
         let ids: Vec<Uuid> = batch.iter().map(|(id, _)| *id).collect();
-        let wait = 2f64.powi(job.attempts.clamp(1, 8)).min(300.0);
-        tracing::warn!(job = %job.id, attempt = job.attempts, wait_secs = wait, %reason, "indexing job postponed");
+        let (wait, refund) = match reason {
+            Some(reason) => {
+                let wait = 2f64.powi(job.attempts.clamp(1, 8)).min(300.0);
+                tracing::warn!(job = %job.id, attempt = job.attempts, wait_secs = wait, %reason, "indexing job postponed");
+                (wait, 0)
+            }
+            None => {
+                tracing::info!(job = %job.id, "stopping: indexing job handed back");
+                (0.0, 1)
+            }
+        };
         let tx = self.db.begin_tenant(job.tenant_id).await?;
         tx.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -504,13 +538,15 @@ impl Indexer {
         tx.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE screenplay.ingestion_jobs SET status = 'PENDING', claimed_by = NULL, lease_until = NULL, \
-               next_attempt_at = now() + make_interval(secs => $3), last_error = $4, updated_at = now() \
+               next_attempt_at = now() + make_interval(secs => $3), last_error = coalesce($4, last_error), \
+               attempts = attempts - $5, updated_at = now() \
              WHERE tenant_id = $1 AND id = $2",
             [
                 job.tenant_id.into(),
                 job.id.into(),
                 wait.into(),
-                reason.chars().take(1000).collect::<String>().into(),
+                reason.map(|r| r.chars().take(1000).collect::<String>()).into(),
+                refund.into(),
             ],
         ))
         .await?;
