@@ -371,7 +371,20 @@ async fn an_unavailable_provider_postpones_the_job_and_a_refusing_one_fails_its_
         "{doc}"
     );
     let keyword = json!({ "workspaceId": ws, "query": "dddd", "mode": "KEYWORD" });
-    assert!(app.search(&fx.admin_token, keyword).await.is_empty());
+    assert!(app.search(&fx.admin_token, keyword.clone()).await.is_empty());
+
+    // Ingesting the same text again embeds it again (a failed chunk is not "already there").
+    let again = app
+        .ingest(
+            &fx.admin_token,
+            ws,
+            json!([{ "sourcePath": "d", "content": "dddd dddd" }]),
+        )
+        .await;
+    assert_eq!((&again["added"], &again["skipped"]), (&json!(1), &json!(0)), "{again}");
+    let job = app.wait_for_job(&fx.admin_token, &again["job"]["id"]).await;
+    assert_eq!(job["status"], "COMPLETED", "{job}");
+    assert_eq!(app.search(&fx.admin_token, keyword).await.len(), 1);
 }
 
 /// A GraphQL request to a server process.

@@ -141,6 +141,7 @@ pub async fn ingest(
     let workspace = writable_workspace(&tx, caller, request.workspace_id).await?;
     replace_other_chunkings(&tx, caller, deps, workspace.id, &prepared).await?;
     let hashes: Vec<String> = prepared.iter().map(|p| p.hash.clone()).collect();
+    drop_failed(&tx, caller, workspace.id, &hashes).await?;
     let mut ids_by_hash = existing_ids(&tx, workspace.id, &hashes).await?;
     let new = dedupe(&prepared, &ids_by_hash);
     if !new.is_empty() {
@@ -302,6 +303,24 @@ fn token_count(text: &str, chunking: &Chunking) -> i32 {
         Measure::Chars => estimate_tokens(text),
     };
     n.min(i32::MAX as u64) as i32
+}
+
+/// Deletes the workspace's `FAILED` chunks with these texts, so ingesting
+/// them again embeds them again instead of skipping them.
+async fn drop_failed(
+    tx: &DatabaseTransaction,
+    caller: &TenantCaller,
+    workspace_id: Uuid,
+    hashes: &[String],
+) -> AppResult<()> {
+    tx.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "DELETE FROM screenplay.code_documents WHERE tenant_id = $1 AND workspace_id = $2 \
+         AND content_hash = ANY($3) AND status = 'FAILED'",
+        [caller.tenant_id.into(), workspace_id.into(), hashes.to_vec().into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Deletes the chunks of these sources that were cut under other chunking
