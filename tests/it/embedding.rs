@@ -22,7 +22,11 @@ use screenplay_api::{
 };
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, process::ServerProcess, scalar_i64};
+use crate::helpers::{
+    TestApp,
+    process::{ServerProcess, post_to},
+    scalar_i64,
+};
 
 /// What the fake provider does with each request, in order; then `Ok`.
 #[derive(Clone, Copy, Debug)]
@@ -387,20 +391,6 @@ async fn an_unavailable_provider_postpones_the_job_and_a_refusing_one_fails_its_
     assert_eq!(app.search(&fx.admin_token, keyword).await.len(), 1);
 }
 
-/// A GraphQL request to a server process.
-async fn post_to(addr: std::net::SocketAddr, token: &str, query: &str, variables: Value) -> Value {
-    reqwest::Client::new()
-        .post(format!("http://{addr}/graphql"))
-        .bearer_auth(token)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json")
-}
-
 #[tokio::test]
 async fn a_server_killed_mid_job_loses_nothing_and_the_next_one_finishes_it() {
     let provider = Provider::default();
@@ -553,6 +543,58 @@ async fn a_stopping_server_hands_its_job_back_and_another_finishes_it() {
         (&json!("COMPLETED"), &json!(40)),
         "{job}"
     );
+}
+
+#[tokio::test]
+async fn the_ingest_command_embeds_its_own_jobs_with_the_provider() {
+    let provider = Provider::default();
+    provider.delay_ms.store(20, Ordering::SeqCst);
+    let base = start(provider.clone()).await;
+    // The in-process server embeds with the built-in model: the command's
+    // jobs (the provider's model) are left to the command itself.
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("cli-jobs").await;
+    let ws = app.workspace(&fx, "docs").await;
+    let dir = std::env::temp_dir().join(format!("screenplay-cli-jobs-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    for (file, text) in [
+        ("a.md", "# A\n\nalpha beta"),
+        ("b.txt", "gamma delta epsilon"),
+        ("c.txt", "zeta"),
+    ] {
+        std::fs::write(dir.join(file), text).expect("write");
+    }
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_screenplay"))
+        .args(["ingest", "--workspace", &ws.to_string()])
+        .arg(&dir)
+        .env("DATABASE_URL", &app.db.app_url)
+        .env("SCREENPLAY_MIGRATION_DATABASE_URL", &app.db.owner_url)
+        .env("SCREENPLAY_EMBEDDING_URL", &base)
+        .env("SCREENPLAY_EMBEDDING_MODEL", "fake-embed")
+        .env("SCREENPLAY_EMBEDDING_DIMENSIONS", "8")
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("run screenplay ingest");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    // The provider counts words: "# A alpha beta" 4, 3, 1.
+    assert!(
+        stdout.contains("3 chunk(s) added, 0 skipped (already present), 8 embedding token(s)"),
+        "{stdout}"
+    );
+    let owner = app.owner().await;
+    let rows = format!(
+        "SELECT count(*) FROM screenplay.code_documents WHERE workspace_id = '{ws}' AND status = 'READY' \
+         AND embedding_model = 'fake-embed' AND embedding IS NOT NULL"
+    );
+    assert_eq!(scalar_i64(&owner, &rows).await, 3);
+    let jobs = format!(
+        "SELECT count(*) FROM screenplay.ingestion_jobs WHERE workspace_id = '{ws}' AND status = 'COMPLETED' \
+         AND ready_chunks = 3 AND embedding_tokens = 8"
+    );
+    assert_eq!(scalar_i64(&owner, &jobs).await, 1);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! connection_init, other tenants, shutdown; forged notifications, who may
 //! connect, pruning.
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use screenplay_api::{auth::Role, db::local::LocalUrls};
 use sea_orm::{ConnectionTrait, TransactionTrait};
@@ -15,7 +15,7 @@ use crate::helpers::{
     audit::quote,
     cluster,
     fixtures::PASSWORD,
-    process::ServerProcess,
+    process::{ServerProcess, post_to},
     scalar_i64,
     screenplay::uuid,
     ws::{WsClient, until_live},
@@ -24,20 +24,6 @@ use crate::helpers::{
 const EVENTS: &str = "subscription($id: UUID!) { sessionEvents(sessionId: $id) {
     type sessionId stepId fragmentId version stepStatus previousStepStatus sessionStatus previousSessionStatus
     occurredAt fragment { content } } }";
-
-async fn post_to(addr: SocketAddr, token: &str, query: &str, variables: Value) -> Value {
-    let body: Value = reqwest::Client::new()
-        .post(format!("http://{addr}/graphql"))
-        .bearer_auth(token)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
-    body
-}
 
 /// A short form of an event for comparisons.
 fn brief(event: &Value) -> String {

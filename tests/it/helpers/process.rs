@@ -87,6 +87,25 @@ impl ServerProcess {
     }
 }
 
+/// A GraphQL request to a server at `addr` (another process); returns the body.
+pub async fn post_to(
+    addr: std::net::SocketAddr,
+    token: &str,
+    query: &str,
+    variables: serde_json::Value,
+) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(format!("http://{addr}/graphql"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json")
+}
+
 impl ServerProcess {
     /// A quiet server with a small pool (several run at once), not migrating.
     pub async fn start(db: &TestDb) -> Self {
