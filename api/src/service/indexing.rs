@@ -6,7 +6,7 @@
 //! and a dead instance's job is taken over when its lease ends). Per batch:
 //! a short transaction marks chunks `EMBEDDING`; the provider embeds them
 //! with no transaction open; a short transaction stores the vectors and
-//! marks them `READY`. A provider that is unavailable (after its own
+//! marks them `READY`, while the next round's provider call already runs. A provider that is unavailable (after its own
 //! retries) postpones the job with backoff; one that refuses fails the
 //! batch's chunks with the reason. Chunks are rows written once at ingest,
 //! and embedding updates them in place, so a crash at any point leaves every
@@ -27,7 +27,7 @@ use crate::{
     auth::TenantCaller,
     db::Db,
     domain::TenantId,
-    embedding::{EmbeddingError, SharedEmbedder},
+    embedding::{EmbeddingError, Embeddings, SharedEmbedder},
     error::{AppError, AppResult},
     runtime::ShutdownSignal,
     search::{SharedVectorStore, VectorRecord},
@@ -172,6 +172,19 @@ impl Default for IndexerSettings {
     }
 }
 
+/// A round of chunks whose provider call runs on a task of its own;
+/// dropping the round stops the call.
+struct InFlight {
+    batch: Vec<(Uuid, String)>,
+    task: tokio::task::JoinHandle<Result<Embeddings, EmbeddingError>>,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// A claimed job.
 #[derive(Debug, Clone)]
 struct Claim {
@@ -312,27 +325,38 @@ impl Indexer {
              WHERE tenant_id = $1 AND ingestion_job_id = $2 AND status = 'EMBEDDING'",
         )
         .await?;
+        // While a round is stored, the next one is already being embedded.
+        let mut next: Option<InFlight> = None;
         loop {
-            if self.stop.as_ref().is_some_and(ShutdownSignal::is_set) {
-                return self.postpone(job, &[], None).await;
-            }
-            let Some(batch) = self.take_batch(job).await? else {
-                break;
+            let mut current = match next.take() {
+                Some(round) => round,
+                None => {
+                    if self.stopping() {
+                        return self.postpone(job, None).await;
+                    }
+                    let Some(batch) = self.take_batch(job).await? else {
+                        break;
+                    };
+                    self.start(batch)
+                }
             };
-            let texts: Vec<String> = batch.iter().map(|(_, text)| text.clone()).collect();
-            let Some(result) = self.embed_holding_lease(job, &texts).await else {
+            let Some(result) = self.wait_holding_lease(job, &mut current).await else {
                 // Stopping: the job goes back at once, this claim not counted.
-                return self.postpone(job, &batch, None).await;
+                return self.postpone(job, None).await;
             };
+            let batch = &current.batch;
             match result {
                 Ok(embedded) if embedded.vectors.len() == batch.len() => {
-                    self.store(job, &batch, embedded.vectors, embedded.tokens).await?
+                    if !self.stopping() {
+                        next = self.take_batch(job).await?.map(|b| self.start(b));
+                    }
+                    self.store(job, batch, embedded.vectors, embedded.tokens).await?
                 }
-                Ok(_) => self.fail_batch(job, &batch, "the embedder lost vectors").await?,
+                Ok(_) => self.fail_batch(job, batch, "the embedder lost vectors").await?,
                 Err(err @ EmbeddingError::Unavailable { .. }) if job.attempts < self.settings.max_attempts as i32 => {
-                    return self.postpone(job, &batch, Some(&err.to_string())).await;
+                    return self.postpone(job, Some(&err.to_string())).await;
                 }
-                Err(err) => self.fail_batch(job, &batch, &err.to_string()).await?,
+                Err(err) => self.fail_batch(job, batch, &err.to_string()).await?,
             }
         }
         self.close(job).await
@@ -384,16 +408,28 @@ impl Indexer {
         Ok(())
     }
 
-    /// The provider's answer, the lease renewed meanwhile (a third of it
-    /// at a time), no transaction open while waiting; `None` when the server
+    fn stopping(&self) -> bool {
+        self.stop.as_ref().is_some_and(ShutdownSignal::is_set)
+    }
+
+    /// A round's provider call, started on a task of its own.
+    fn start(&self, batch: Vec<(Uuid, String)>) -> InFlight {
+        let embedder = self.embedder.clone();
+        let texts: Vec<String> = batch.iter().map(|(_, text)| text.clone()).collect();
+        InFlight {
+            batch,
+            task: tokio::spawn(async move { embedder.embed(&texts).await }),
+        }
+    }
+
+    /// The round's answer, the lease renewed meanwhile (a third of it at a
+    /// time), no transaction open while waiting; `None` when the server
     /// stops first.
-    async fn embed_holding_lease(
+    async fn wait_holding_lease(
         &self,
         job: &Claim,
-        texts: &[String],
-    ) -> Option<Result<crate::embedding::Embeddings, EmbeddingError>> {
-        let embed = self.embedder.embed(texts);
-        tokio::pin!(embed);
+        round: &mut InFlight,
+    ) -> Option<Result<Embeddings, EmbeddingError>> {
         let stopped = async {
             match &self.stop {
                 Some(stop) => stop.clone().wait().await,
@@ -405,7 +441,12 @@ impl Indexer {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tokio::select! {
-                result = &mut embed => return Some(result),
+                joined = &mut round.task => {
+                    return Some(joined.unwrap_or_else(|e| Err(EmbeddingError::Unavailable {
+                        attempts: 1,
+                        message: format!("the embedding task failed: {e}"),
+                    })));
+                }
                 _ = &mut stopped => return None,
                 _ = ticks.tick() => {
                     if let Err(err) = self.renew_alone(job).await {
@@ -510,12 +551,11 @@ impl Indexer {
         Ok(())
     }
 
-    /// The provider is unavailable (`reason`): the batch goes back in line
+    /// The provider is unavailable (`reason`): the job's rounds go back in line
     /// and the job waits (2, 4, 8… seconds, at most 5 minutes) for its next
     /// claim. Without a reason (the server stops) it is free again at once,
     /// and this claim does not count as an attempt.
-    async fn postpone(&self, job: &Claim, batch: &[(Uuid, String)], reason: Option<&str>) -> AppResult<()> {
-        let ids: Vec<Uuid> = batch.iter().map(|(id, _)| *id).collect();
+    async fn postpone(&self, job: &Claim, reason: Option<&str>) -> AppResult<()> {
         let (wait, refund) = match reason {
             Some(reason) => {
                 let wait = 2f64.powi(job.attempts.clamp(1, 8)).min(300.0);
@@ -531,8 +571,8 @@ impl Indexer {
         tx.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE screenplay.code_documents SET status = 'PENDING', updated_at = now() \
-             WHERE tenant_id = $1 AND id = ANY($2) AND status = 'EMBEDDING'",
-            [job.tenant_id.into(), ids.into()],
+             WHERE tenant_id = $1 AND ingestion_job_id = $2 AND status = 'EMBEDDING'",
+            [job.tenant_id.into(), job.id.into()],
         ))
         .await?;
         tx.execute_raw(Statement::from_sql_and_values(
