@@ -88,11 +88,7 @@ pub fn format_of(name: &str, bytes: &[u8]) -> Option<Format> {
 
 /// Whether a folder walk picks up files named like this.
 pub fn is_supported_name(name: &str) -> bool {
-    let ext = extension(name);
-    ["pdf", "docx"].contains(&ext.as_str())
-        || MARKDOWN_EXTENSIONS.contains(&ext.as_str())
-        || HTML_EXTENSIONS.contains(&ext.as_str())
-        || TEXT_EXTENSIONS.contains(&ext.as_str())
+    !extension(name).is_empty() && format_of(name, b"").is_some()
 }
 
 fn extension(name: &str) -> String {

@@ -104,8 +104,7 @@ pub async fn settle(tx: &DatabaseTransaction, caller: &TenantCaller, id: Uuid, t
                finished_at = CASE WHEN c.ready = c.total THEN now() END \
              FROM (SELECT count(*)::int4 AS total, (count(*) FILTER (WHERE status = 'READY'))::int4 AS ready \
                    FROM screenplay.code_documents WHERE tenant_id = $1 AND ingestion_job_id = $2) AS c \
-             WHERE j.tenant_id = $1 AND j.id = $2 RETURNING {}",
-            prefixed("j")
+             WHERE j.tenant_id = $1 AND j.id = $2 RETURNING {JOB_COLUMNS}"
         ),
         [
             caller.tenant_id.into(),
@@ -141,14 +140,6 @@ fn vector_literal(v: &[f32]) -> String {
     }
     out.push(']');
     out
-}
-
-fn prefixed(alias: &str) -> String {
-    JOB_COLUMNS
-        .split(',')
-        .map(|c| format!("{alias}.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// How the worker behaves.
