@@ -1,7 +1,7 @@
 //! `screenplay.code_documents`: chunks of reference documents with their embeddings.
 //!
-//! The generated `search_vector` column is maintained by the database and not
-//! mapped here.
+//! The generated `search_vector` and `title_phrase` columns are maintained by
+//! the database and not mapped here.
 
 use sea_orm::entity::prelude::*;
 

@@ -121,6 +121,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0091_ingestion_jobs_up.sql"),
         include_str!("sql/0091_ingestion_jobs_down.sql"),
     ),
+    (
+        "m20261206_000092_phrase_ranking",
+        include_str!("sql/0092_phrase_ranking_up.sql"),
+        include_str!("sql/0092_phrase_ranking_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::query::Scored;
+use super::{keyword, query::Scored};
 
 /// How to combine the channels.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -38,6 +38,9 @@ pub struct Fused {
 }
 
 /// Fuses two ranked lists; best first, ties by id (as the SQL function).
+/// Hits the keyword channel found exactly come first, the most exact first
+/// ([`keyword::exactness`]), each tier in fused order: no fusion may push
+/// the chunk holding the exact span a writer typed below a partial match.
 pub fn fuse(vector: &[Scored], keyword: &[Scored], fusion: Fusion) -> Vec<Fused> {
     let mut by_id: HashMap<Uuid, (Option<Scored>, Option<Scored>)> = HashMap::new();
     for hit in vector {
@@ -75,7 +78,13 @@ pub fn fuse(vector: &[Scored], keyword: &[Scored], fusion: Fusion) -> Vec<Fused>
             }
         })
         .collect();
-    fused.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+    let tier = |f: &Fused| f.keyword.map_or(0, |k| keyword::exactness(k.score));
+    fused.sort_by(|a, b| {
+        tier(b)
+            .cmp(&tier(a))
+            .then(b.score.total_cmp(&a.score))
+            .then(a.id.cmp(&b.id))
+    });
     fused
 }
 
@@ -101,6 +110,18 @@ mod tests {
         assert_eq!(fused.len(), 4);
         assert_eq!(fused[0].vector.map(|h| h.rank), Some(3));
         assert_eq!(fused[0].keyword.map(|h| h.rank), Some(1));
+    }
+
+    #[test]
+    fn exact_keyword_hits_come_first_most_exact_first() {
+        // 3 and 4 are partial keyword matches both channels like; 2 holds
+        // the phrase (exactness 2), 1 has the query as its title (4).
+        let v = [hit(3, 0.9, 1), hit(4, 0.8, 2)];
+        let k = [hit(1, 4.05, 1), hit(2, 2.1, 2), hit(3, 0.3, 3), hit(4, 0.2, 4)];
+        for fusion in [Fusion::Rrf { k: 60 }, Fusion::weighted(Some(0.9), None)] {
+            let order: Vec<u128> = fuse(&v, &k, fusion).iter().map(|f| f.id.as_u128()).collect();
+            assert_eq!(order, [1, 2, 3, 4], "{fusion:?}");
+        }
     }
 
     #[test]

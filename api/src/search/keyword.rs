@@ -1,11 +1,20 @@
 //! The keyword channel: `screenplay.search_by_keywords` (words stemmed by
-//! the language's text search configuration, CJK text as character bigrams).
+//! the language's text search configuration, CJK text as character pairs,
+//! and the query as a phrase: exact spans rank first, see [`exactness`]).
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use uuid::Uuid;
 
 use super::query::{Scored, SearchFilter};
 use crate::error::AppResult;
+
+/// How exactly a keyword hit matches its query: the whole part of its score
+/// (4 the title is the query, 2 the whole query appears as a phrase or the
+/// title is a one-word query, 1 every segment of it does, 0 some words only;
+/// the fraction is `ts_rank`). `screenplay.keyword_matches` scores so.
+pub fn exactness(score: f64) -> u8 {
+    score.floor().clamp(0.0, 4.0) as u8
+}
 
 /// The best `limit` keyword matches of `query` in a workspace.
 pub async fn search(

@@ -48,6 +48,8 @@ async fn check_keyword_search(app: &TestApp) {
             { "sourcePath": "en.md", "title": "Chase", "content": "The detectives were running through the “crowded” streets." },
             { "sourcePath": "zh.md", "title": "追凶", "content": "侦探在雨夜里追踪嫌疑人，穿过狭窄的小巷。" },
             { "sourcePath": "other.md", "title": "Kitchen", "content": "The chef shouts orders in the kitchen. 厨师在厨房里大喊。" },
+            { "sourcePath": "keys.md", "title": "Keys", "content": "“Where’s the key?” It is not under the mat." },
+            { "sourcePath": "mat.md", "title": "Mat", "content": "The key to the house is where the mat was." },
         ]),
     )
     .await;
@@ -82,6 +84,14 @@ async fn check_keyword_search(app: &TestApp) {
     // Both languages in one query.
     let both: HashSet<String> = titles(&search("侦探 chef").await).into_iter().collect();
     assert_eq!(both, HashSet::from(["追凶".to_owned(), "Kitchen".to_owned()]));
+    // A phrase of stop words, typed with a straight apostrophe, finds the
+    // chunk holding it with a curly one, above a chunk with the same words
+    // in another order.
+    let hits = search("where's THE key").await;
+    assert_eq!(titles(&hits), vec!["Keys", "Mat"], "{hits:#?}");
+    assert!(hits[0]["keywordScore"].as_f64().expect("score") >= 2.0);
+    assert!(hits[1]["keywordScore"].as_f64().expect("score") < 1.0);
+    assert_eq!(titles(&search("It is not").await), vec!["Keys"]);
     // Nothing to match: no hits, no error.
     assert!(search("the of and").await.is_empty());
     assert!(search("宇宙").await.is_empty());
@@ -104,7 +114,11 @@ async fn check_keyword_search(app: &TestApp) {
     let leaked = tx
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
-            format!("SELECT count(*) FROM screenplay.keyword_hits('{ws}', screenplay.keyword_tsquery('侦探 detective'), 10, NULL, NULL, NULL)"),
+            format!(
+                "SELECT (SELECT count(*) FROM screenplay.keyword_hits('{ws}', '侦探 detective', 10, NULL, NULL, NULL)) \
+                      + (SELECT count(*) FROM screenplay.keyword_matches('{}', '{ws}', '追踪嫌疑人', 10, NULL, NULL, NULL))",
+                fx.id
+            ),
         ))
         .await
         .expect("keyword_hits")

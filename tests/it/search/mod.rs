@@ -3,6 +3,7 @@
 mod hybrid;
 mod inputs;
 mod keyword;
+mod phrases;
 mod rerank;
 mod retrievals;
 mod vector;

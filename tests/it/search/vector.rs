@@ -258,6 +258,7 @@ async fn filtered_vector_search_keeps_recall_for_a_small_workspace() {
             "DROP INDEX screenplay.code_documents_workspace_source_idx; \
              DROP INDEX screenplay.code_documents_workspace_model_idx; \
              DROP INDEX screenplay.code_documents_workspace_created_idx; \
+             DROP INDEX screenplay.code_documents_title_phrase_idx; \
              ALTER TABLE screenplay.code_documents DROP CONSTRAINT code_documents_workspace_content_hash_key; \
              ANALYZE screenplay.code_documents",
         )

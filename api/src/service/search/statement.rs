@@ -210,7 +210,8 @@ fn vector_ctes(v: usize, ef: usize, limit: u32, filter: &str) -> String {
     )
 }
 
-/// The keyword channel: `keyword_hits` (the GIN index, the caller's tenant).
+/// The keyword channel: `keyword_hits` (words, CJK pairs and the query as
+/// a phrase through their indexes, the caller's tenant).
 fn keyword_cte(filter: &SearchFilter, query: &str, values: &mut Vec<Value>) -> String {
     values.push(query.to_owned().into());
     let q = values.len();
@@ -222,8 +223,7 @@ fn keyword_cte(filter: &SearchFilter, query: &str, values: &mut Vec<Value>) -> S
     let prefix = param(filter.source_path_prefix.clone().into());
     let metadata = param(filter.metadata.clone().into());
     format!(
-        "kw AS MATERIALIZED (SELECT k.id, k.score FROM ws, screenplay.keyword_hits($1, \
-           screenplay.keyword_tsquery(${q}, coalesce({language}::text, 'en')), $3, {language}::text, {prefix}::text, \
-           {metadata}::jsonb) AS k)"
+        "kw AS MATERIALIZED (SELECT k.id, k.score FROM ws, screenplay.keyword_hits($1, ${q}, $3, \
+           {language}::text, {prefix}::text, {metadata}::jsonb) AS k)"
     )
 }
