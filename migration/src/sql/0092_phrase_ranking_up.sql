@@ -87,7 +87,8 @@ $$;
 -- `title` its phrase_text (a title equal to it is the best match), `whole`
 -- the pattern of the whole query and `segments` those of its segments (both
 -- NULL unless the query has two or more words or CJK characters and at most
--- 200 characters), `lead` the longest segment's pattern, and `needs` what
+-- 200 characters), `lead` the longest segment's pattern (what the trigram
+-- indexes look up when the phrase needs nothing), and `needs` what
 -- every chunk holding all segments has in its search vector: each CJK
 -- character pair, and each word (letters only) as one of the document
 -- languages' configurations (`p_language`'s, or all of them) parses it. A
@@ -222,16 +223,14 @@ BEGIN
         FROM (
             SELECT d.id, d.title, d.content, m.rank
             FROM matched AS m JOIN screenplay.code_documents AS d ON d.id = m.id
-            -- (`|| ''`: no index can help here, and costing the trigram
-            -- indexes for these patterns would take the planner milliseconds)
-            WHERE m.meets_needs AND ((d.content || '') ~* ph.lead OR (d.title || '') ~* ph.lead)
+            WHERE m.meets_needs
             UNION ALL
             SELECT t.id, t.title, t.content, coalesce(ts_rank(t.search_vector, tsq, 1), 0)
             FROM scope AS t
             WHERE ph.lead IS NOT NULL AND ph.needs IS NULL AND t.search_vector IS NOT NULL
               AND (t.content ~* ph.lead OR t.title ~* ph.lead)
         ) AS c
-        WHERE cardinality(ph.segments) = 1 OR NOT EXISTS (
+        WHERE ph.segments IS NOT NULL AND NOT EXISTS (
             SELECT 1 FROM unnest(ph.segments) AS g(p) WHERE c.content !~* g.p AND c.title !~* g.p)
         ORDER BY 2 DESC, c.rank DESC, c.id LIMIT p_limit
     ),

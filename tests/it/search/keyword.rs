@@ -84,9 +84,9 @@ async fn check_keyword_search(app: &TestApp) {
     // Both languages in one query.
     let both: HashSet<String> = titles(&search("侦探 chef").await).into_iter().collect();
     assert_eq!(both, HashSet::from(["追凶".to_owned(), "Kitchen".to_owned()]));
-    // A phrase of stop words, typed with a straight apostrophe, finds the
-    // chunk holding it with a curly one, above a chunk with the same words
-    // in another order.
+    // A phrase typed with a straight apostrophe finds the chunk holding it
+    // with a curly one, above a chunk with the same words in another order;
+    // a phrase of stop words only finds its chunk too.
     let hits = search("where's THE key").await;
     assert_eq!(titles(&hits), vec!["Keys", "Mat"], "{hits:#?}");
     assert!(hits[0]["keywordScore"].as_f64().expect("score") >= 2.0);
