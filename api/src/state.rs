@@ -6,7 +6,7 @@ use crate::{
     audit::AuditSink,
     auth::jwt::{JwtIssuer, JwtVerifier},
     config::Config,
-    db::Db,
+    db::{Db, Replicas},
     embedding::{Reranker, SharedEmbedder},
     events::EventHub,
     ingest::ChunkPolicy,
@@ -23,6 +23,8 @@ use crate::{
 pub struct AppState {
     pub config: Config,
     pub db: Db,
+    /// Streaming replicas that take tenants' queries, when configured.
+    pub replicas: Option<Arc<Replicas>>,
     pub verifier: JwtVerifier,
     pub issuer: JwtIssuer,
     /// Audit rows and request counters on their way to the database.

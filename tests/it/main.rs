@@ -31,6 +31,7 @@ mod permissions;
 mod pgbouncer;
 mod protection;
 mod quick_start;
+mod replicas;
 mod search;
 mod seed_commands;
 mod sessions;

@@ -2,13 +2,13 @@
 //! development database (installed and started as needed); migrations,
 //! the pool, and the local signing secret.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 
 use crate::{
     config::{DatabaseArgs, JwtArgs, Secret},
-    db::{Db, PoolOptions, local::LocalDb, migrate_up},
+    db::{Db, PoolOptions, Replicas, local::LocalDb, migrate_up},
 };
 
 /// The database a command works on.
@@ -81,6 +81,7 @@ pub async fn connect(database: &ResolvedDatabase, args: &DatabaseArgs) -> anyhow
             max_connections: args.pool_size,
             pgbouncer: args.pgbouncer,
             application_name: "screenplay".into(),
+            read_only: false,
         },
     )
     .await?;
@@ -93,6 +94,16 @@ pub async fn connect(database: &ResolvedDatabase, args: &DatabaseArgs) -> anyhow
         );
     }
     Ok(db)
+}
+
+/// The streaming replicas of `primary` (`SCREENPLAY_DATABASE_REPLICA_URLS`),
+/// connected and watched; `None` when none are configured.
+pub async fn replicas(primary: &Db, args: &DatabaseArgs) -> anyhow::Result<Option<Arc<Replicas>>> {
+    let urls: Vec<String> = args.replicas()?.iter().map(|u| u.expose().clone()).collect();
+    if urls.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Replicas::connect(primary, &urls, args.replica_max_lag).await?))
 }
 
 /// The database for a one-off command: resolved, migrated when it is the

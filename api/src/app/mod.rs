@@ -19,7 +19,7 @@ use crate::{
         password::{self, HashingLimits},
     },
     config::{Config, LoginConfig, Secret},
-    db::Db,
+    db::{Db, Replicas},
     events::EventHub,
     graphql::build_schemas,
     http::router,
@@ -67,7 +67,8 @@ impl Application {
         let db = database::connect(&database, &config.database)
             .await?
             .with_timeouts(fairness.statement_timeout, fairness.lock_timeout);
-        let mut state = build_state(config, db, &database).await?;
+        let replicas = database::replicas(&db, &config.database).await?;
+        let mut state = build_state(config, db, replicas, &database).await?;
         // Local development only: a demo tenant, and GraphiQL signed in as its admin.
         let demo = match database.is_local() {
             true => Some(demo::ensure(&state.db, &state.issuer, DEMO_TOKEN_TTL).await?),
@@ -141,6 +142,9 @@ impl Application {
         for task in background {
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
         }
+        if let Some(replicas) = &state.replicas {
+            let _ = tokio::time::timeout(STOP_AFTER_GRACE, replicas.close()).await;
+        }
         if tokio::time::timeout(STOP_AFTER_GRACE, state.db.close()).await.is_err() {
             tracing::warn!("the pool did not close in time; exiting anyway");
         }
@@ -184,7 +188,12 @@ impl Running {
 
 /// The shared state. In local development without a configured secret, a
 /// signing secret is created once in the database home.
-async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) -> anyhow::Result<AppState> {
+async fn build_state(
+    mut config: Config,
+    db: Db,
+    replicas: Option<Arc<Replicas>>,
+    database: &ResolvedDatabase,
+) -> anyhow::Result<AppState> {
     if config.auth.jwt_secret.is_none()
         && let Some(home) = &database.local_home
     {
@@ -220,6 +229,7 @@ async fn build_state(mut config: Config, db: Db, database: &ResolvedDatabase) ->
     Ok(AppState {
         config,
         db,
+        replicas,
         verifier,
         issuer,
         audit,

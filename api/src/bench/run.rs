@@ -245,6 +245,7 @@ async fn connect(url: &str, pool: u32) -> anyhow::Result<DatabaseConnection> {
             max_connections: pool,
             pgbouncer: false,
             application_name: "screenplay-bench".into(),
+            read_only: false,
         },
     )
     .await?;

@@ -1,8 +1,8 @@
 //! Where the database is and how to reach it.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
-use super::secret::Secret;
+use super::{duration::parse_duration, secret::Secret};
 
 /// Where the database is and how to reach it.
 #[derive(Debug, Clone, clap::Args)]
@@ -36,6 +36,22 @@ pub struct DatabaseArgs {
     /// Connect through PgBouncer in transaction mode: no named prepared statements.
     #[arg(long, global = true, env = "SCREENPLAY_DB_PGBOUNCER", default_value_t = false)]
     pub pgbouncer: bool,
+
+    /// Streaming replicas (hot standbys of DATABASE_URL's primary) for
+    /// read-only operations, comma-separated; same role and password rules.
+    #[arg(
+        long,
+        global = true,
+        env = "SCREENPLAY_DATABASE_REPLICA_URLS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub replica_urls: Vec<Secret<String>>,
+
+    /// A replica further behind the primary than this is skipped until it
+    /// catches up (reads go to another replica or the primary).
+    #[arg(long, global = true, env = "SCREENPLAY_REPLICA_MAX_LAG", default_value = "5s", value_parser = parse_duration)]
+    pub replica_max_lag: Duration,
 }
 
 impl DatabaseArgs {
@@ -49,6 +65,37 @@ impl DatabaseArgs {
             db_port: 0,
             pool_size: 16,
             pgbouncer: false,
+            replica_urls: Vec::new(),
+            replica_max_lag: Duration::from_secs(5),
         }
+    }
+
+    /// The replica URLs given (blank entries of the list dropped), checked:
+    /// each must be a PostgreSQL URL, and the lag bound between 100 ms and an hour.
+    pub fn replicas(&self) -> anyhow::Result<Vec<Secret<String>>> {
+        let lag = self.replica_max_lag;
+        if lag < Duration::from_millis(100) || lag > Duration::from_secs(3600) {
+            anyhow::bail!("SCREENPLAY_REPLICA_MAX_LAG must be between 100ms and 1h (got {lag:?})");
+        }
+        let urls: Vec<Secret<String>> = self
+            .replica_urls
+            .iter()
+            .filter(|u| !u.expose().trim().is_empty())
+            .map(|u| Secret::new(u.expose().trim().to_owned()))
+            .collect();
+        for (i, url) in urls.iter().enumerate() {
+            if url
+                .expose()
+                .parse::<sea_orm::sqlx::postgres::PgConnectOptions>()
+                .is_err()
+            {
+                anyhow::bail!(
+                    "SCREENPLAY_DATABASE_REPLICA_URLS: entry {} is not a PostgreSQL URL \
+                     (postgres://user:password@host:port/database)",
+                    i + 1
+                );
+            }
+        }
+        Ok(urls)
     }
 }

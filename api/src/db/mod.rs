@@ -7,10 +7,12 @@ pub mod audit_statement;
 pub mod local;
 pub mod migrations;
 pub mod pool;
+pub mod replica;
 pub mod scope;
 pub mod tenant;
 
 pub use migrations::{connect_for_migrations, migrate_up, pending_migrations, with_migration_lock};
 pub use pool::{Db, DbStats, LoginRole, PoolOptions, PoolState};
+pub use replica::{ReplicaState, Replicas};
 pub use scope::{AdminStatus, CallerStatus, TxScope};
 pub use tenant::TenantOwned;

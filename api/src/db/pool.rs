@@ -54,6 +54,11 @@ impl DbStats {
     pub fn unreachable(&self) -> bool {
         self.unreachable.load(Ordering::Relaxed)
     }
+
+    /// A look from outside (the replica watcher) found the database answering.
+    pub(super) fn set_reachable(&self) {
+        self.unreachable.store(false, Ordering::Relaxed);
+    }
 }
 
 /// How long a BEGIN may wait for a connection before the server checks that
@@ -98,6 +103,8 @@ pub struct PoolOptions {
     /// have left on the server connection.
     pub pgbouncer: bool,
     pub application_name: String,
+    /// A read replica's pool: nothing is prepared for writing.
+    pub read_only: bool,
 }
 
 impl Default for PoolOptions {
@@ -106,6 +113,7 @@ impl Default for PoolOptions {
             max_connections: 16,
             pgbouncer: false,
             application_name: "screenplay".into(),
+            read_only: false,
         }
     }
 }
@@ -125,7 +133,8 @@ pub struct Db {
     /// when the transactions have no timeouts.
     pub(super) tx_settings: Arc<str>,
     /// A second, tiny pool for cancelling statements of abandoned
-    /// transactions: the main pool may have no connection to spare then.
+    /// transactions and for the replica watcher: the main pool may have no
+    /// connection to spare then.
     control: DatabaseConnection,
     /// Where a one-off connection checks that the database is there.
     probe: sea_orm::sqlx::postgres::PgConnectOptions,
@@ -148,7 +157,7 @@ impl Db {
                 let o = o.application_name(&app_name);
                 if pgbouncer { o.statement_cache_capacity(0) } else { o }
             });
-        if !pgbouncer {
+        if !pgbouncer && !options.read_only {
             // Behind PgBouncer in transaction mode a session's prepared
             // statements are not ours to keep; there the plain INSERT is used.
             opts.map_sqlx_postgres_pool_opts(|pool| pool.after_connect(|conn, _| Box::pin(prepare_audit_insert(conn))));
@@ -207,6 +216,21 @@ impl Db {
             millis(lock)
         ));
         self
+    }
+
+    /// A replica's handle: the primary's transaction settings and role switch.
+    pub(super) fn like(mut self, primary: &Db) -> Self {
+        self.tx_settings = primary.tx_settings.clone();
+        self.switch_to_app_role = primary.switch_to_app_role;
+        self
+    }
+
+    pub(super) fn max_connections(&self) -> u32 {
+        self.max_connections
+    }
+
+    pub(super) fn control(&self) -> &DatabaseConnection {
+        &self.control
     }
 
     /// Cancels the statement the backend `pid` is running, from the control

@@ -10,9 +10,10 @@
 //! - [`maintenance_failed`]: a scheduled maintenance job that failed.
 //!
 //! GraphQL operations are counted by [`observe_operation`] (from an
-//! async-graphql extension), HTTP requests by [`http_layer`], and the database pool is
-//! read at scrape time.
+//! async-graphql extension), HTTP requests by [`http_layer`], and the database pool
+//! and its read replicas are read at scrape time.
 
+mod replicas;
 mod search;
 
 use std::{sync::OnceLock, time::Duration};
@@ -25,7 +26,8 @@ use prometheus_client::{
 
 pub use search::{SEARCH_BOUNDS_MS, SearchLatencyRecorder, flush_loop};
 
-use crate::db::PoolState;
+use crate::db::{PoolState, Replicas};
+use replicas::ReplicaMetrics;
 
 /// Latency buckets of requests, in seconds.
 const REQUEST_BUCKETS: [f64; 14] = [
@@ -93,6 +95,7 @@ pub struct Metrics {
     pool_max: Gauge,
     audit_queue_depth: Gauge,
     maintenance_failures: Family<JobLabels, Counter>,
+    replicas: ReplicaMetrics,
 }
 
 impl Metrics {
@@ -166,6 +169,7 @@ impl Metrics {
             "Scheduled maintenance jobs that failed",
             maintenance_failures.clone(),
         );
+        let replicas = ReplicaMetrics::register(&mut registry);
         Self {
             registry,
             graphql_requests,
@@ -180,6 +184,7 @@ impl Metrics {
             pool_max,
             audit_queue_depth,
             maintenance_failures,
+            replicas,
         }
     }
 }
@@ -258,8 +263,11 @@ pub(crate) fn observe_http(method: &str, route: &str, status: u16, duration: Dur
 
 /// The registry in text form (OpenMetrics, which Prometheus reads; plain
 /// Prometheus text parsers read it too).
-pub fn render(pool: PoolState) -> String {
+pub fn render(pool: PoolState, replicas: Option<&Replicas>) -> String {
     let m = global();
+    if let Some(replicas) = replicas {
+        m.replicas.set(replicas);
+    }
     m.pool_in_use.set(i64::from(pool.in_use));
     m.pool_idle.set(i64::from(pool.idle));
     m.pool_waiting.set(i64::try_from(pool.waiting).unwrap_or(i64::MAX));

@@ -3,13 +3,25 @@
 //! through [`begin_as`], within the tenant's share of the pool) and the
 //! notes its audit row is made from.
 //!
+//! A tenant's query (an operation that only reads, see
+//! [`RequestScope::reads_only`]) reads from a usable replica when the server
+//! has replicas; whatever must write opens the primary's transaction
+//! ([`RequestScope::tenant_primary`]), and every read after that goes to the
+//! primary too, so a request sees its own writes.
+//!
 //! An operation that ends without [`RequestScope::finish`] (timed out,
 //! its client gone) is abandoned: the statement its connection runs is
 //! cancelled and the transaction rolled back before the connection (and
 //! the tenant's share) is given back, so the pool never gets a connection
 //! still waiting on a lock or inside a transaction.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use sea_orm::DatabaseTransaction;
 use tokio::sync::Mutex;
@@ -21,7 +33,7 @@ use super::{
 use crate::{
     audit::{AuditRecord, diff, insert_and_commit},
     auth::{Principal, TenantCaller},
-    db::Db,
+    db::{Db, Replicas},
     error::{AppError, AppResult},
 };
 
@@ -70,21 +82,50 @@ pub struct RequestScope {
     state: Mutex<ScopeState>,
     notes: std::sync::Mutex<AuditNotes>,
     bulkhead: Option<TenantBulkhead>,
+    replicas: Option<Arc<Replicas>>,
+    /// The operation only reads: a replica may serve it.
+    reads_only: AtomicBool,
+}
+
+/// Where a transaction runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Primary,
+    Replica,
+}
+
+/// An open transaction and the database it runs on.
+struct Opened {
+    tx: Arc<DatabaseTransaction>,
+    /// The server process of the transaction's connection.
+    backend_pid: Option<i32>,
+    db: Db,
 }
 
 #[derive(Default)]
 struct ScopeState {
-    tx: Option<Arc<DatabaseTransaction>>,
+    primary: Option<Opened>,
+    replica: Option<Opened>,
     caller: Option<Caller>,
     /// The tenant's request rate limit, as the database reported it.
     requests_per_minute: Option<i32>,
-    /// The transaction's connection has the prepared audit INSERT.
+    /// The primary transaction's connection has the prepared audit INSERT.
     audit_insert_prepared: bool,
-    /// The server process of the transaction's connection.
-    backend_pid: Option<i32>,
-    /// The tenant's share of the pool this transaction holds.
+    /// The tenant's share of the pool this operation's transactions hold.
     permit: Option<TenantPermit>,
     finished: bool,
+}
+
+impl ScopeState {
+    /// The transaction reads use: the primary's once there is one.
+    fn reading(&self) -> Option<(Arc<DatabaseTransaction>, Caller, Source)> {
+        let caller = self.caller.clone()?;
+        match (&self.primary, &self.replica) {
+            (Some(p), _) => Some((p.tx.clone(), caller, Source::Primary)),
+            (None, Some(r)) => Some((r.tx.clone(), caller, Source::Replica)),
+            (None, None) => None,
+        }
+    }
 }
 
 impl RequestScope {
@@ -96,7 +137,21 @@ impl RequestScope {
             state: Mutex::new(ScopeState::default()),
             notes: std::sync::Mutex::new(AuditNotes::default()),
             bulkhead: None,
+            replicas: None,
+            reads_only: AtomicBool::new(false),
         }
+    }
+
+    /// The operation only reads (a query): before its transaction opens,
+    /// this lets a tenant's reads go to a replica.
+    pub fn reads_only(&self) {
+        self.reads_only.store(true, Ordering::Relaxed);
+    }
+
+    /// Reads of tenants' queries may go to these replicas.
+    pub fn with_replicas(mut self, replicas: Option<Arc<Replicas>>) -> Self {
+        self.replicas = replicas;
+        self
     }
 
     /// The transaction counts against its tenant's share of the pool.
@@ -142,37 +197,100 @@ impl RequestScope {
         &self.db
     }
 
-    /// The operation's transaction and confirmed caller, opened on first use.
+    /// The operation's transaction for reading and its confirmed caller,
+    /// opened on first use (on a replica when the operation only reads).
     pub async fn open(&self) -> AppResult<(Arc<DatabaseTransaction>, Caller)> {
-        let mut state = self.state.lock().await;
+        let (tx, caller, _) = self.open_routed().await?;
+        Ok((tx, caller))
+    }
+
+    /// [`Self::open`], and where the transaction runs.
+    pub async fn open_routed(&self) -> AppResult<(Arc<DatabaseTransaction>, Caller, Source)> {
+        let mut state = self.usable_state().await?;
+        if let Some(open) = state.reading() {
+            return Ok(open);
+        }
+        let tenant_reads = self.reads_only.load(Ordering::Relaxed) && self.principal.tenant_id().is_some();
+        let replica = match &self.replicas {
+            Some(replicas) if tenant_reads => replicas.pick(),
+            _ => None,
+        };
+        self.begin_on(&mut state, replica).await
+    }
+
+    /// The primary's transaction, for what must write; later reads of the
+    /// operation use it too.
+    pub async fn open_primary(&self) -> AppResult<(Arc<DatabaseTransaction>, Caller)> {
+        let mut state = self.usable_state().await?;
+        if let (Some(primary), Some(caller)) = (&state.primary, &state.caller) {
+            return Ok((primary.tx.clone(), caller.clone()));
+        }
+        let (tx, caller, _) = self.begin_on(&mut state, None).await?;
+        Ok((tx, caller))
+    }
+
+    async fn usable_state(&self) -> AppResult<tokio::sync::MutexGuard<'_, ScopeState>> {
+        let state = self.state.lock().await;
         if state.finished {
             return Err(AppError::internal(anyhow::anyhow!(
                 "request transaction used after it finished"
             )));
         }
-        if let (Some(tx), Some(caller)) = (&state.tx, &state.caller) {
-            return Ok((tx.clone(), caller.clone()));
+        Ok(state)
+    }
+
+    /// Begins on `replica`, or on the primary (also when the replica turns
+    /// out to be unreachable), within the tenant's share of the pool.
+    async fn begin_on(
+        &self,
+        state: &mut ScopeState,
+        replica: Option<Db>,
+    ) -> AppResult<(Arc<DatabaseTransaction>, Caller, Source)> {
+        if state.permit.is_none()
+            && let (Some(bulkhead), Some(tenant)) = (&self.bulkhead, self.principal.tenant_id())
+        {
+            state.permit = Some(bulkhead.acquire(tenant).await?);
         }
-        let permit = match (&self.bulkhead, self.principal.tenant_id()) {
-            (Some(bulkhead), Some(tenant)) => Some(bulkhead.acquire(tenant).await?),
-            _ => None,
-        };
+        if let Some(db) = replica {
+            match begin_as(&db, &self.principal).await {
+                Ok(entry) => return Ok(keep(state, entry, db, Source::Replica)),
+                Err(AppError::Unavailable) => tracing::warn!("a replica did not answer; reading from the primary"),
+                // A caller the replica has not seen yet (a user created a
+                // moment ago) is confirmed by the primary.
+                Err(AppError::Unauthenticated(_)) => {}
+                Err(err) => return Err(err),
+            }
+        }
         let entry = begin_as(&self.db, &self.principal).await?;
-        let (tx, caller) = (entry.tx, entry.caller);
-        state.requests_per_minute = entry.requests_per_minute;
-        state.audit_insert_prepared = entry.audit_insert_prepared;
-        state.backend_pid = entry.backend_pid;
-        state.permit = permit;
-        let tx = Arc::new(tx);
-        state.tx = Some(tx.clone());
-        state.caller = Some(caller.clone());
-        Ok((tx, caller))
+        Ok(keep(state, entry, self.db.clone(), Source::Primary))
     }
 
     /// The transaction and caller of a tenant operation; platform admins
     /// have no tenant and get `FORBIDDEN`.
     pub async fn tenant(&self) -> AppResult<(Arc<DatabaseTransaction>, TenantCaller)> {
         let (tx, caller) = self.open().await?;
+        Ok((tx, caller.tenant()?))
+    }
+
+    /// [`Self::tenant`], and where the transaction runs.
+    pub async fn tenant_routed(&self) -> AppResult<(Arc<DatabaseTransaction>, TenantCaller, Source)> {
+        let (tx, caller, source) = self.open_routed().await?;
+        Ok((tx, caller.tenant()?, source))
+    }
+
+    /// The tenant transaction for work that `writes` (the primary's) or
+    /// only reads (routed), and where it runs.
+    pub async fn tenant_for(&self, writes: bool) -> AppResult<(Arc<DatabaseTransaction>, TenantCaller, Source)> {
+        if writes {
+            let (tx, caller) = self.tenant_primary().await?;
+            return Ok((tx, caller, Source::Primary));
+        }
+        self.tenant_routed().await
+    }
+
+    /// The primary's transaction of a tenant operation, for what writes.
+    pub async fn tenant_primary(&self) -> AppResult<(Arc<DatabaseTransaction>, TenantCaller)> {
+        let (tx, caller) = self.open_primary().await?;
         Ok((tx, caller.tenant()?))
     }
 
@@ -186,7 +304,8 @@ impl RequestScope {
 
     /// Whether a transaction was opened (and not yet finished).
     pub async fn is_open(&self) -> bool {
-        self.state.lock().await.tx.is_some()
+        let state = self.state.lock().await;
+        state.primary.is_some() || state.replica.is_some()
     }
 
     /// The confirmed caller, when the transaction was opened.
@@ -209,18 +328,19 @@ impl RequestScope {
     /// A transaction still shared (a resolver that outlived the operation)
     /// is rolled back. Returns whether `audit` was written.
     pub async fn finish(&self, commit: bool, audit: Option<AuditRecord>) -> AppResult<bool> {
-        // The tenant's share is given back once the transaction has ended.
-        let (tx, prepared, _permit) = {
+        // The tenant's share is given back once the transactions have ended.
+        let (primary, replica, prepared, _permit) = {
             let mut state = self.state.lock().await;
             state.finished = true;
-            (state.tx.take(), state.audit_insert_prepared, state.permit.take())
+            let taken = (state.primary.take(), state.replica.take());
+            (taken.0, taken.1, state.audit_insert_prepared, state.permit.take())
         };
-        let Some(tx) = tx else { return Ok(false) };
-        let tx = Arc::try_unwrap(tx).map_err(|_| {
-            AppError::internal(anyhow::anyhow!(
-                "request transaction still in use after execution; rolled back"
-            ))
-        })?;
+        if let Some(replica) = replica {
+            // It only read: nothing to keep.
+            unshared(replica.tx)?.rollback().await?;
+        }
+        let Some(primary) = primary else { return Ok(false) };
+        let tx = unshared(primary.tx)?;
         if !commit {
             tx.rollback().await?;
             return Ok(false);
@@ -237,20 +357,54 @@ impl RequestScope {
         }
     }
 
-    /// Abandons the transaction now (the operation ran out of time): its
-    /// statement is cancelled and the transaction rolled back; nothing it
-    /// did is kept.
+    /// Abandons the transactions now (the operation ran out of time): their
+    /// statements are cancelled and the transactions rolled back; nothing
+    /// they did is kept.
     pub async fn abort(&self) {
-        let (tx, pid, permit) = {
+        let (opened, permit) = {
             let mut state = self.state.lock().await;
             state.finished = true;
-            (state.tx.take(), state.backend_pid, state.permit.take())
+            ([state.primary.take(), state.replica.take()], state.permit.take())
         };
-        if let Some(tx) = tx {
-            abandon(self.db.clone(), tx, pid).await;
+        for open in opened.into_iter().flatten() {
+            abandon(open).await;
         }
         drop(permit);
     }
+}
+
+/// Keeps a transaction just begun in the operation's state.
+fn keep(
+    state: &mut ScopeState,
+    entry: super::tenancy::Entry,
+    db: Db,
+    source: Source,
+) -> (Arc<DatabaseTransaction>, Caller, Source) {
+    let tx = Arc::new(entry.tx);
+    let opened = Opened {
+        tx: tx.clone(),
+        backend_pid: entry.backend_pid,
+        db,
+    };
+    match source {
+        Source::Primary => {
+            state.audit_insert_prepared = entry.audit_insert_prepared;
+            state.primary = Some(opened);
+        }
+        Source::Replica => state.replica = Some(opened),
+    }
+    state.requests_per_minute = entry.requests_per_minute;
+    state.caller = Some(entry.caller.clone());
+    (tx, entry.caller, source)
+}
+
+/// The transaction, once no resolver shares it any more.
+fn unshared(tx: Arc<DatabaseTransaction>) -> AppResult<DatabaseTransaction> {
+    Arc::try_unwrap(tx).map_err(|_| {
+        AppError::internal(anyhow::anyhow!(
+            "request transaction still in use after execution; rolled back"
+        ))
+    })
 }
 
 impl Drop for RequestScope {
@@ -258,12 +412,16 @@ impl Drop for RequestScope {
     /// away, or a layer above gave up on it): abandoned on a task of its own.
     fn drop(&mut self) {
         let state = self.state.get_mut();
-        let Some(tx) = state.tx.take() else { return };
-        let (pid, permit) = (state.backend_pid, state.permit.take());
-        let db = self.db.clone();
+        let opened = [state.primary.take(), state.replica.take()];
+        if opened.iter().all(Option::is_none) {
+            return;
+        }
+        let permit = state.permit.take();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                abandon(db, tx, pid).await;
+                for open in opened.into_iter().flatten() {
+                    abandon(open).await;
+                }
                 drop(permit);
             });
         }
@@ -274,11 +432,11 @@ impl Drop for RequestScope {
 /// Cancels the statement of an abandoned transaction and rolls it back.
 /// The connection is held throughout, so the process id cannot belong to
 /// another request's connection by the time the cancel arrives.
-async fn abandon(db: Db, tx: Arc<DatabaseTransaction>, pid: Option<i32>) {
-    if let Some(pid) = pid {
-        db.cancel_backend(pid).await;
+async fn abandon(open: Opened) {
+    if let Some(pid) = open.backend_pid {
+        open.db.cancel_backend(pid).await;
     }
-    let mut tx = tx;
+    let mut tx = open.tx;
     // Resolvers' clones go with the operation's futures; wait for stragglers briefly.
     for _ in 0..100 {
         match Arc::try_unwrap(tx) {

@@ -209,6 +209,7 @@ async fn a_connection_opened_before_the_migrations_audits_with_the_plain_insert(
             max_connections: 1,
             pgbouncer: false,
             application_name: "before-migrations".into(),
+            read_only: false,
         },
     )
     .await

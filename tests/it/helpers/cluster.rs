@@ -57,6 +57,13 @@ async fn cluster() -> Cluster {
         .clone()
 }
 
+/// The test cluster's PostgreSQL binaries (installed on first use), for
+/// clusters of other tests to share.
+pub async fn bin_dir() -> PathBuf {
+    let port = cluster().await.urls.port;
+    LocalDb::ephemeral(test_home(), port).expect("test home").bin_dir()
+}
+
 /// A small pool on `url`.
 pub async fn connect(url: &str) -> DatabaseConnection {
     let mut opts = ConnectOptions::new(url.to_owned());

@@ -14,6 +14,7 @@ pub mod node;
 pub mod pgbouncer;
 pub mod process;
 pub mod proxy;
+pub mod replica;
 pub mod rust_source;
 pub mod screenplay;
 pub mod seed;
@@ -25,7 +26,7 @@ use std::net::SocketAddr;
 use reqwest::StatusCode;
 use screenplay_api::{
     app::{Application, Running},
-    config::{Config, DatabaseArgs, ServeArgs},
+    config::{Config, DatabaseArgs, Secret, ServeArgs},
     state::SharedState,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -81,6 +82,16 @@ impl TestApp {
         let db = TestDb::create().await;
         let mut database = DatabaseArgs::at(&db.app_url, Some(&db.owner_url));
         database.pool_size = size;
+        Self::spawn_with_database(db, database, &[]).await
+    }
+
+    /// A server on `db` whose read-only operations go to `replicas` while
+    /// they lag at most `max_lag`.
+    pub async fn spawn_with_replicas(db: TestDb, replicas: &[String], max_lag: std::time::Duration) -> Self {
+        let mut database = DatabaseArgs::at(&db.app_url, Some(&db.owner_url));
+        database.pool_size = 8;
+        database.replica_urls = replicas.iter().cloned().map(Secret::new).collect();
+        database.replica_max_lag = max_lag;
         Self::spawn_with_database(db, database, &[]).await
     }
 

@@ -201,8 +201,11 @@ impl Operation {
         let variables = secrets::redact_variables(&request.variables, None);
         record_caller(&inner.span, &principal, &meta);
         if let Some(state) = state {
-            let scope =
-                Arc::new(RequestScope::new(state.db.clone(), principal, meta).with_bulkhead(state.bulkhead.clone()));
+            let scope = Arc::new(
+                RequestScope::new(state.db.clone(), principal, meta)
+                    .with_bulkhead(state.bulkhead.clone())
+                    .with_replicas(state.replicas.clone()),
+            );
             let loaders = Arc::new(Loaders::new(&scope));
             request.data.insert(loaders.clone());
             request.data.insert(scope.clone());
@@ -265,6 +268,9 @@ impl Operation {
             return execution.await;
         }
         let mutation = kind == Some(OperationType::Mutation);
+        if kind == Some(OperationType::Query) {
+            scope.reads_only();
+        }
         // The work races the request's deadline and the end of the shutdown
         // grace period; whichever comes first stops it.
         let work = run_operation(inner, &app, &scope, &operation, execution);

@@ -136,32 +136,28 @@ impl DocumentQuery {
         if input.session_id.is_some() || input.step_id.is_some() {
             policy::check(ctx.principal(), Action::WriteAgentRecords)?;
         }
-        let (tx, caller) = ctx.scope().tenant().await?;
+        let request = search::SearchRequest {
+            workspace_id: input.workspace_id,
+            query: input.query,
+            embedding: input.embedding,
+            embedding_model: input.embedding_model,
+            mode: input.mode.into(),
+            limit: input.limit,
+            min_score: input.min_score,
+            rrf_k: input.rrf_k,
+            vector_weight: input.vector_weight,
+            keyword_weight: input.keyword_weight,
+            candidates: input.candidates,
+            ef_search: input.ef_search,
+            filter: input.filter.unwrap_or_default().into(),
+            session_id: input.session_id,
+            step_id: input.step_id,
+            rerank: input.rerank.unwrap_or(false),
+        };
+        let (tx, caller, source) = ctx.scope().tenant_for(search::writes(&request)).await?;
         let app = ctx.app();
-        let hits = search::search(
-            &tx,
-            &caller,
-            app.document_deps(),
-            search::SearchRequest {
-                workspace_id: input.workspace_id,
-                query: input.query,
-                embedding: input.embedding,
-                embedding_model: input.embedding_model,
-                mode: input.mode.into(),
-                limit: input.limit,
-                min_score: input.min_score,
-                rrf_k: input.rrf_k,
-                vector_weight: input.vector_weight,
-                keyword_weight: input.keyword_weight,
-                candidates: input.candidates,
-                ef_search: input.ef_search,
-                filter: input.filter.unwrap_or_default().into(),
-                session_id: input.session_id,
-                step_id: input.step_id,
-                rerank: input.rerank.unwrap_or(false),
-            },
-        )
-        .await?;
+        let counters = search::Counters::on(source, &app.audit);
+        let hits = search::search(&tx, &caller, app.document_deps(), request, counters).await?;
         Ok(hits.into_iter().map(SearchHit::from).collect())
     }
 

@@ -18,15 +18,53 @@ use super::{
     usage,
 };
 use crate::{
+    audit::AuditSink,
     auth::TenantCaller,
     domain::TenantId,
     error::{AppError, AppResult},
+    request::scope::Source,
     search::{
         Scored, SearchFilter, VectorQuery,
         fusion::{self, Fusion},
         highlight, keyword,
     },
 };
+
+/// Where a search's usage counters go.
+#[derive(Clone, Copy)]
+pub enum Counters<'a> {
+    /// Into the search's transaction, on the primary.
+    InTransaction,
+    /// Through the batched counter writer: a replica's transaction cannot write.
+    Batched(&'a AuditSink),
+}
+
+impl<'a> Counters<'a> {
+    /// The counters of a search whose transaction runs on `source`.
+    pub fn on(source: Source, sink: &'a AuditSink) -> Self {
+        match source {
+            Source::Primary => Self::InTransaction,
+            Source::Replica => Self::Batched(sink),
+        }
+    }
+
+    async fn add(self, tx: &DatabaseTransaction, tenant: TenantId, metric: QuotaMetric, amount: u64) -> AppResult<()> {
+        match self {
+            Self::InTransaction => usage::add(tx, tenant, metric, Decimal::from(amount)).await,
+            Self::Batched(sink) => {
+                sink.count(tenant, metric, i64::try_from(amount).unwrap_or(i64::MAX))
+                    .await;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Whether a search writes more than counters (a retrieval record, a
+/// reranker's call log): then it must run on the primary.
+pub fn writes(request: &SearchRequest) -> bool {
+    request.session_id.is_some() || request.step_id.is_some() || request.rerank
+}
 
 /// Which channels a search uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,6 +271,7 @@ pub async fn search(
     caller: &TenantCaller,
     deps: Deps<'_>,
     request: SearchRequest,
+    counters: Counters<'_>,
 ) -> AppResult<Vec<Hit>> {
     let started = std::time::Instant::now();
     let mode = match request.mode {
@@ -240,7 +279,7 @@ pub async fn search(
         Mode::Keyword => "keyword",
         Mode::Hybrid => "hybrid",
     };
-    let hits = search_inner(tx, caller, deps, request).await;
+    let hits = search_inner(tx, caller, deps, request, counters).await;
     if hits.is_ok() {
         crate::metrics::observe_search(mode, started.elapsed());
     }
@@ -252,6 +291,7 @@ async fn search_inner(
     caller: &TenantCaller,
     deps: Deps<'_>,
     request: SearchRequest,
+    counters: Counters<'_>,
 ) -> AppResult<Vec<Hit>> {
     let tenant_id = caller.tenant_id;
     let plan = check(&request, deps.reranker.map(|r| r.candidates()))?;
@@ -264,6 +304,7 @@ async fn search_inner(
     // Only counters are written without a retrieval record: they may be
     // lost in a crash, and a search need not wait for the WAL flush.
     let async_commit = retrieval_session.is_none();
+    let count_here = matches!(counters, Counters::InTransaction);
     let (mut fused, mut rows) = if deps.vectors.stores_in_document_rows() {
         in_one_statement(
             tx,
@@ -272,7 +313,7 @@ async fn search_inner(
             &plan,
             &filter,
             query_vector.as_ref(),
-            async_commit,
+            (count_here, async_commit),
         )
         .await?
     } else {
@@ -282,10 +323,10 @@ async fn search_inner(
             // security); without any, tell a missing workspace from an empty one.
             documents::ensure_workspace(tx, caller, request.workspace_id).await?;
         }
-        if async_commit {
+        if async_commit && count_here {
             tx.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
         }
-        usage::add(tx, tenant_id, QuotaMetric::SearchQueries, Decimal::ONE).await?;
+        counters.add(tx, tenant_id, QuotaMetric::SearchQueries, 1).await?;
         (fused, HashMap::new())
     };
     let mut rerank_scores = HashMap::new();
@@ -312,7 +353,12 @@ async fn search_inner(
         let query = plan.query.as_deref();
         record(tx, tenant_id, session_id, step_id, query, request.mode, &hits).await?;
     }
-    usage::add(tx, tenant_id, QuotaMetric::EmbeddingTokens, Decimal::from(tokens)).await?;
+    counters
+        .add(tx, tenant_id, QuotaMetric::EmbeddingTokens, tokens)
+        .await?;
+    if !count_here && deps.vectors.stores_in_document_rows() {
+        counters.add(tx, tenant_id, QuotaMetric::SearchQueries, 1).await?;
+    }
     Ok(hits)
 }
 
@@ -325,7 +371,7 @@ async fn in_one_statement(
     plan: &Plan,
     filter: &SearchFilter,
     query_vector: Option<&(Vec<f32>, String)>,
-    async_commit: bool,
+    (count, async_commit): (bool, bool),
 ) -> AppResult<(Vec<Fused>, HashMap<Uuid, DocumentRow>)> {
     let keyword = match request.mode {
         Mode::Keyword | Mode::Hybrid => plan.query.as_deref(),
@@ -341,6 +387,7 @@ async fn in_one_statement(
             keyword,
             limit: channel_limit(request.mode, plan),
             with_rows: request.mode != Mode::Hybrid,
+            count,
             async_commit,
         },
     )

@@ -52,6 +52,9 @@ pub(super) struct Channels<'a> {
     pub limit: u32,
     /// Read the hits' rows too (single-channel searches, whose hits are final).
     pub with_rows: bool,
+    /// Count the search against the tenant's usage in the statement (not
+    /// on a replica, whose transactions cannot write).
+    pub count: bool,
     /// Commit without waiting for the WAL flush (only counters are written).
     pub async_commit: bool,
 }
@@ -135,10 +138,12 @@ fn statement(c: &Channels<'_>) -> (String, Vec<Value>) {
         ctes.push(keyword_cte(c.filter, query, &mut values));
         channels.push("SELECT 'k' AS channel, id, score, row_number() OVER (ORDER BY score DESC, id) AS rank FROM kw");
     }
-    ctes.push(format!(
-        "counted AS ({})",
-        usage::add_sql("$2", "'search_queries'", "1")
-    ));
+    if c.count {
+        ctes.push(format!(
+            "counted AS ({})",
+            usage::add_sql("$2", "'search_queries'", "1")
+        ));
+    }
     let (columns, join) = if c.with_rows {
         let columns: Vec<String> = COLUMNS.split(',').map(|col| format!("d.{}", col.trim())).collect();
         (
@@ -174,7 +179,7 @@ fn workspace_cte(c: &Channels<'_>, values: &mut Vec<Value>) -> String {
         }
         None => String::new(),
     };
-    let async_commit = if c.async_commit {
+    let async_commit = if c.count && c.async_commit {
         " AND set_config('synchronous_commit', 'off', true) = 'off'"
     } else {
         ""
