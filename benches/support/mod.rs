@@ -23,7 +23,8 @@ use uuid::Uuid;
 
 /// The HS256 secret of the bench server's tokens.
 pub const SECRET: &str = "4a8c2e6f0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a3c5e7b9d2f4a";
-const DATABASE: &str = "screenplay_bench";
+/// The bench database on the local development cluster.
+pub const DATABASE: &str = "screenplay_bench";
 
 /// The value after `name` on the command line (`cargo bench` adds flags of
 /// its own, such as `--bench`; anything unknown is ignored).
@@ -82,15 +83,20 @@ pub struct Seeded {
     pub app_url: String,
 }
 
-/// Drops and recreates `screenplay_bench`, migrates and seeds it, and starts
-/// our server on a loopback port (pool of 32).
-pub async fn seeded_server(d: &Dataset) -> anyhow::Result<Seeded> {
+/// The local development cluster (`$SCREENPLAY_HOME`, `$SCREENPLAY_DB_PORT`).
+pub fn local_cluster() -> anyhow::Result<LocalDb> {
     let home = std::env::var_os("SCREENPLAY_HOME").map(std::path::PathBuf::from);
     let port = std::env::var("SCREENPLAY_DB_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(54329);
-    let urls = LocalDb::new(home, port)?.start().await?;
+    LocalDb::new(home, port)
+}
+
+/// Drops and recreates `screenplay_bench`, migrates and seeds it, and starts
+/// our server on a loopback port (pool of 32).
+pub async fn seeded_server(d: &Dataset) -> anyhow::Result<Seeded> {
+    let urls = local_cluster()?.start().await?;
     let admin = Database::connect(&urls.superuser).await?;
     admin
         .execute_unprepared(&format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))

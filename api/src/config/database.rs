@@ -84,11 +84,9 @@ impl DatabaseArgs {
             .map(|u| Secret::new(u.expose().trim().to_owned()))
             .collect();
         for (i, url) in urls.iter().enumerate() {
-            if url
-                .expose()
-                .parse::<sea_orm::sqlx::postgres::PgConnectOptions>()
-                .is_err()
-            {
+            let url = url.expose();
+            let scheme = url.starts_with("postgres://") || url.starts_with("postgresql://");
+            if !scheme || url.parse::<sea_orm::sqlx::postgres::PgConnectOptions>().is_err() {
                 anyhow::bail!(
                     "SCREENPLAY_DATABASE_REPLICA_URLS: entry {} is not a PostgreSQL URL \
                      (postgres://user:password@host:port/database)",
@@ -97,5 +95,37 @@ impl DatabaseArgs {
             }
         }
         Ok(urls)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(urls: &[&str], lag: Duration) -> DatabaseArgs {
+        let mut args = DatabaseArgs::at("postgres://app:pw@primary:5432/db", None);
+        args.replica_urls = urls.iter().map(|u| Secret::new((*u).to_owned())).collect();
+        args.replica_max_lag = lag;
+        args
+    }
+
+    #[test]
+    fn replica_urls_are_checked_and_blank_entries_dropped() {
+        let ok = with(
+            &["postgres://app:pw@r1:5432/db", " ", " postgres://app:pw@r2/db "],
+            Duration::from_secs(5),
+        );
+        let urls = ok.replicas().expect("valid");
+        assert_eq!(
+            urls.iter().map(|u| u.expose().as_str()).collect::<Vec<_>>(),
+            ["postgres://app:pw@r1:5432/db", "postgres://app:pw@r2/db"]
+        );
+        let bad = with(&["postgres://app:pw@r1/db", "mysql://nope"], Duration::from_secs(5));
+        let err = bad.replicas().expect_err("not a PostgreSQL URL").to_string();
+        assert!(err.contains("entry 2") && !err.contains("nope"), "{err}");
+        for lag in [Duration::from_millis(50), Duration::from_secs(7200)] {
+            let err = with(&[], lag).replicas().expect_err("lag out of range").to_string();
+            assert!(err.contains("SCREENPLAY_REPLICA_MAX_LAG"), "{err}");
+        }
     }
 }

@@ -67,15 +67,33 @@ impl Replicated {
         connect(&url).await
     }
 
-    /// Pauses (or resumes) the standby's WAL replay: it stays up but falls behind.
+    /// Pauses (or resumes) the standby's WAL replay: it stays up but falls
+    /// behind. A pause is only a request until the standby's startup process
+    /// next looks at WAL, so the primary writes a little WAL until the
+    /// standby says `paused`.
     pub async fn pause_replay(&self, paused: bool) {
+        let admin = self.standby_admin().await;
         let sql = if paused {
             "SELECT pg_wal_replay_pause()"
         } else {
             "SELECT pg_wal_replay_resume()"
         };
-        let admin = self.standby_admin().await;
         admin.execute_unprepared(sql).await.expect("replay control");
+        if paused {
+            let primary = connect(&self.db.superuser_url).await;
+            for _ in 0..100 {
+                if replay_state(&admin).await == "paused" {
+                    break;
+                }
+                primary
+                    .execute_unprepared("SELECT txid_current()")
+                    .await
+                    .expect("nudge");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            assert_eq!(replay_state(&admin).await, "paused", "the standby never paused");
+            primary.close().await.expect("close");
+        }
         admin.close().await.expect("close");
     }
 
@@ -90,4 +108,16 @@ impl Drop for Replicated {
         let _ = self.standby_cluster.stop();
         let _ = self.primary_cluster.stop();
     }
+}
+
+async fn replay_state(admin: &DatabaseConnection) -> String {
+    let row = admin
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_get_wal_replay_pause_state() AS state",
+        ))
+        .await
+        .expect("pause state")
+        .expect("row");
+    row.try_get("", "state").expect("state")
 }
