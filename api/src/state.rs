@@ -42,8 +42,10 @@ pub struct AppState {
     pub events: EventHub,
     /// Embeds documents and search queries.
     pub embedder: SharedEmbedder,
-    /// Where document vectors are stored and searched.
+    /// Where document vectors are searched.
     pub vectors: SharedVectorStore,
+    /// Milvus, when configured: the store, or the mirror this instance drains the outbox into.
+    pub milvus: Option<Arc<crate::search::Milvus>>,
     /// How documents are cut into chunks (the embedding model's tokenizer).
     pub chunking: ChunkPolicy,
     /// Reorders search candidates when a search asks (`SCREENPLAY_RERANK_URL`).

@@ -126,6 +126,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0092_phrase_ranking_up.sql"),
         include_str!("sql/0092_phrase_ranking_down.sql"),
     ),
+    (
+        "m20261206_000093_vector_outbox",
+        include_str!("sql/0093_vector_outbox_up.sql"),
+        include_str!("sql/0093_vector_outbox_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

@@ -18,7 +18,7 @@ use crate::{
         jwt::{JwtIssuer, JwtVerifier},
         password::{self, HashingLimits},
     },
-    config::{Config, LoginConfig, Secret},
+    config::{Config, LoginConfig, Secret, StoreKind},
     db::{Db, Replicas},
     events::EventHub,
     graphql::build_schemas,
@@ -31,9 +31,11 @@ use crate::{
         rate_limit::{LoginLimiter, RateLimiter},
     },
     runtime::ShutdownSignal,
+    search::{Milvus, MilvusStore, PgVectorStore, SharedVectorStore},
     service::{
         demo::{self, DemoAccess},
         indexing::{Indexer, IndexerSettings},
+        vector_sync,
     },
     state::{AppState, SharedState},
 };
@@ -226,6 +228,7 @@ async fn build_state(
     password::start(hashing_limits(&config.login));
     let login_limiter = LoginLimiter::new(config.login.limits);
     let bulkhead = TenantBulkhead::new(config.fairness.tenant_max_connections, config.fairness.tenant_wait);
+    let (vectors, milvus) = vector_store(&config, &db).await?;
     Ok(AppState {
         config,
         db,
@@ -240,11 +243,30 @@ async fn build_state(
         persisted,
         events: EventHub::new(listen_url),
         embedder,
-        vectors: Arc::new(crate::search::PgVectorStore),
+        vectors,
+        milvus,
         chunking,
         reranker,
         graphiql_headers: None,
     })
+}
+
+/// The store searches use, and Milvus when configured (checked: reachable,
+/// its collection usable, and for the Milvus store the mirror complete).
+async fn vector_store(config: &Config, db: &Db) -> anyhow::Result<(SharedVectorStore, Option<Arc<Milvus>>)> {
+    let milvus = match &config.vectors.milvus {
+        Some(settings) => Some(Arc::new(Milvus::connect(settings).await?)),
+        None => None,
+    };
+    let store: SharedVectorStore = match (config.vectors.store, &milvus) {
+        (StoreKind::Milvus, Some(milvus)) => {
+            vector_sync::require_mirror(db).await?;
+            Arc::new(MilvusStore::new(milvus.clone()))
+        }
+        _ => Arc::new(PgVectorStore),
+    };
+    tracing::info!(store = store.name(), milvus = milvus.is_some(), "vector store");
+    Ok((store, milvus))
 }
 
 /// The configured hashing capacity (0: the defaults, per core).
@@ -283,15 +305,18 @@ fn spawn_background(
         max_attempts: state.config.ingest.indexing_max_attempts,
         ..IndexerSettings::default()
     };
-    let indexer = Indexer::new(
-        state.db.clone(),
-        state.embedder.clone(),
-        state.vectors.clone(),
-        instance.clone(),
-        indexing,
-    );
+    let indexer = Indexer::new(state.db.clone(), state.embedder.clone(), instance.clone(), indexing);
     for _ in 0..state.config.ingest.indexing_workers {
         tasks.push(tokio::spawn(indexer.clone().run(shutdown.clone())));
+    }
+    if let Some(milvus) = &state.milvus {
+        let drain = vector_sync::run(
+            state.db.clone(),
+            milvus.clone(),
+            Duration::from_millis(200),
+            shutdown.clone(),
+        );
+        tasks.push(tokio::spawn(drain));
     }
     if let Some(jwks) = state.verifier.jwks() {
         tasks.push(tokio::spawn(jwks.run(shutdown.clone())));

@@ -125,7 +125,6 @@ pub async fn run(cmd: IngestCommand, db_args: DatabaseArgs) -> anyhow::Result<()
     let indexer = Indexer::new(
         db.clone(),
         embedder.clone(),
-        vectors,
         format!("screenplay-ingest-{}", std::process::id()),
         IndexerSettings::default(),
     );

@@ -11,6 +11,7 @@ mod platform_admin;
 mod serve;
 mod tenant;
 mod token;
+mod vectors;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
@@ -125,6 +126,13 @@ enum Command {
         #[command(flatten)]
         db: DatabaseArgs,
     },
+    /// Move vector search between pgvector and Milvus (`migrate --to`, `verify`).
+    Vectors {
+        #[command(subcommand)]
+        action: vectors::VectorsAction,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
     /// Restore a dump made by `screenplay backup` (pg_restore, one transaction).
     Restore {
         /// The dump file.
@@ -183,6 +191,7 @@ async fn run_command(command: Command) -> anyhow::Result<()> {
             db,
         } => backup::run_restore(file, into, clean, pg_bin, db).await,
         Command::Export { args, db } => export::run(args, db).await,
+        Command::Vectors { action, db } => vectors::run(action, db).await,
         Command::Ingest { ingest, db } => ingest::run(*ingest, db).await,
         Command::Healthcheck(args) => healthcheck::run(args).await,
         Command::Schema => {

@@ -265,6 +265,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub rerank: RerankArgs,
+
+    #[command(flatten)]
+    pub vectors: super::VectorStoreArgs,
 }
 
 impl ServeArgs {
@@ -714,6 +717,7 @@ impl Config {
         let ingest = args.ingest.config()?;
         let chunking = args.embedding.chunking()?;
         let rerank = args.rerank.config()?;
+        let vectors = args.vectors.config()?;
         let roles = RoleLimits::configure(
             Shorthands {
                 max_depth: args.max_depth,
@@ -732,6 +736,7 @@ impl Config {
             ingest,
             chunking,
             rerank,
+            vectors,
             audit_enabled: args.audit,
             persisted: PersistedConfig {
                 apq: args.apq,

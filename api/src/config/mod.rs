@@ -12,6 +12,7 @@ mod limits;
 mod schedule;
 mod secret;
 mod settings;
+mod vectors;
 
 pub use args::{EmbeddingArgs, Environment, IngestArgs, JwtArgs, LogFormat, RerankArgs, ServeArgs, without_empty_env};
 pub use database::DatabaseArgs;
@@ -25,3 +26,4 @@ pub use settings::{
     FairnessConfig, HttpConfig, HttpEmbeddingConfig, IdpConfig, IngestConfig, LimitsConfig, LoginConfig, LoginLimits,
     PersistedConfig, ProviderFlavor, RerankConfig, TokenizerSetting,
 };
+pub use vectors::{MilvusConfig, MilvusIndex, StoreKind, VectorStoreArgs, VectorStoreConfig};

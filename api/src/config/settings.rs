@@ -33,6 +33,8 @@ pub struct Config {
     pub chunking: ChunkingConfig,
     /// The reranker `searchDocuments(input: {rerank: true})` uses, if any.
     pub rerank: Option<RerankConfig>,
+    /// Where vectors are searched, and the Milvus mirror when there is one.
+    pub vectors: super::VectorStoreConfig,
 }
 
 /// How long one request's statements may take and how much of the pool

@@ -96,6 +96,10 @@ pub struct Metrics {
     audit_queue_depth: Gauge,
     maintenance_failures: Family<JobLabels, Counter>,
     replicas: ReplicaMetrics,
+    outbox_pending: Gauge,
+    outbox_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
+    outbox_synced: Counter,
+    outbox_failures: Counter,
 }
 
 impl Metrics {
@@ -170,6 +174,30 @@ impl Metrics {
             maintenance_failures.clone(),
         );
         let replicas = ReplicaMetrics::register(&mut registry);
+        let outbox_pending = Gauge::default();
+        registry.register(
+            "vector_outbox_pending",
+            "Document changes Milvus has not received yet (as this instance last saw)",
+            outbox_pending.clone(),
+        );
+        let outbox_lag = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "vector_outbox_lag_seconds",
+            "Age of the oldest document change Milvus has not received (0 when none)",
+            outbox_lag.clone(),
+        );
+        let outbox_synced = Counter::default();
+        registry.register(
+            "vector_outbox_synced",
+            "Document changes this instance brought to Milvus",
+            outbox_synced.clone(),
+        );
+        let outbox_failures = Counter::default();
+        registry.register(
+            "vector_outbox_failures",
+            "Outbox batches Milvus refused or did not answer (retried with backoff)",
+            outbox_failures.clone(),
+        );
         Self {
             registry,
             graphql_requests,
@@ -185,6 +213,10 @@ impl Metrics {
             audit_queue_depth,
             maintenance_failures,
             replicas,
+            outbox_pending,
+            outbox_lag,
+            outbox_synced,
+            outbox_failures,
         }
     }
 }
@@ -215,6 +247,22 @@ pub fn observe_search(mode: &str, duration: Duration) {
 /// Sets the number of audit records waiting to be written.
 pub fn set_audit_queue_depth(depth: usize) {
     global().audit_queue_depth.set(i64::try_from(depth).unwrap_or(i64::MAX));
+}
+
+/// The vector outbox as the draining instance last read it.
+pub fn set_vector_outbox(pending: i64, lag_seconds: f64) {
+    let m = global();
+    m.outbox_pending.set(pending);
+    m.outbox_lag.set(lag_seconds);
+}
+
+/// Counts outbox rows brought to Milvus, or a failed batch (`synced` 0).
+pub fn vector_outbox_drained(synced: usize, failed: bool) {
+    let m = global();
+    m.outbox_synced.inc_by(synced as u64);
+    if failed {
+        m.outbox_failures.inc();
+    }
 }
 
 /// Counts a failed scheduled maintenance job.

@@ -1,4 +1,4 @@
-//! The vector store interface and the pgvector implementation.
+//! The vector store interface and the pgvector implementation (Milvus: [`super::milvus`]).
 
 use std::sync::Arc;
 
@@ -6,18 +6,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, prelud
 use uuid::Uuid;
 
 use super::query::{Scored, SearchFilter};
-use crate::{domain::TenantId, error::AppResult};
-
-/// A vector to store, with what searches filter on.
-#[derive(Debug, Clone)]
-pub struct VectorRecord {
-    pub id: Uuid,
-    pub tenant_id: TenantId,
-    pub workspace_id: Uuid,
-    pub model: String,
-    /// 1536 dimensions.
-    pub embedding: Vec<f32>,
-}
+use crate::error::AppResult;
 
 /// A nearest-neighbour search inside one workspace.
 #[derive(Debug, Clone)]
@@ -35,21 +24,25 @@ pub struct VectorQuery<'a> {
     pub exact: bool,
 }
 
-/// Where vectors live and how they are searched. Every call runs inside the
-/// request's tenant transaction, so a store backed by PostgreSQL is bound by
-/// row-level security; another backend must filter by tenant itself.
+/// Where vectors are searched. Vectors always live in the
+/// `code_documents` rows (PostgreSQL is the source of truth); a store other
+/// than pgvector holds a mirror fed by the vector outbox. Every call runs
+/// inside the request's tenant transaction, so a store backed by PostgreSQL
+/// is bound by row-level security; another must filter by tenant itself.
 #[async_trait::async_trait]
 pub trait VectorStore: Send + Sync {
-    /// Whether vectors live in the `code_documents` rows themselves. Then the
-    /// document INSERT writes them (one write per row instead of two) and
-    /// [`VectorStore::upsert`] is only used to replace them.
-    fn stores_in_document_rows(&self) -> bool;
+    /// `pgvector` or `milvus`, as `SCREENPLAY_VECTOR_STORE` names it.
+    fn name(&self) -> &'static str;
 
-    /// Adds or replaces the vectors of these documents.
-    async fn upsert(&self, tx: &DatabaseTransaction, records: &[VectorRecord]) -> AppResult<()>;
+    /// Whether searches run in PostgreSQL: then the search statement reads
+    /// vectors, keywords and rows in one round trip instead of calling
+    /// [`VectorStore::search`].
+    fn searches_in_postgres(&self) -> bool;
 
-    /// Removes the vectors of these documents.
-    async fn delete(&self, tx: &DatabaseTransaction, tenant_id: TenantId, ids: &[Uuid]) -> AppResult<()>;
+    /// Whether the store answers (for `/readyz`); PostgreSQL's own check covers pgvector.
+    async fn readiness(&self) -> Result<(), String> {
+        Ok(())
+    }
 
     /// The nearest documents of a workspace by cosine similarity, best first.
     async fn search(&self, tx: &DatabaseTransaction, query: &VectorQuery<'_>) -> AppResult<Vec<Scored>>;
@@ -64,38 +57,12 @@ pub struct PgVectorStore;
 
 #[async_trait::async_trait]
 impl VectorStore for PgVectorStore {
-    fn stores_in_document_rows(&self) -> bool {
+    fn name(&self) -> &'static str {
+        "pgvector"
+    }
+
+    fn searches_in_postgres(&self) -> bool {
         true
-    }
-
-    async fn upsert(&self, tx: &DatabaseTransaction, records: &[VectorRecord]) -> AppResult<()> {
-        for r in records {
-            tx.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "UPDATE screenplay.code_documents SET embedding = $1, embedding_model = $2 \
-                 WHERE id = $3 AND tenant_id = $4 AND workspace_id = $5",
-                [
-                    PgVector::from(r.embedding.clone()).into(),
-                    r.model.clone().into(),
-                    r.id.into(),
-                    r.tenant_id.into(),
-                    r.workspace_id.into(),
-                ],
-            ))
-            .await?;
-        }
-        Ok(())
-    }
-
-    async fn delete(&self, tx: &DatabaseTransaction, tenant_id: TenantId, ids: &[Uuid]) -> AppResult<()> {
-        tx.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "UPDATE screenplay.code_documents SET embedding = NULL, embedding_model = NULL \
-             WHERE tenant_id = $1 AND id = ANY($2)",
-            [tenant_id.into(), ids.to_vec().into()],
-        ))
-        .await?;
-        Ok(())
     }
 
     async fn search(&self, tx: &DatabaseTransaction, q: &VectorQuery<'_>) -> AppResult<Vec<Scored>> {

@@ -27,7 +27,7 @@ use crate::{
     embedding::{self, Embedder, Reranker},
     error::{AppError, AppResult},
     ingest::{self, ChunkPolicy, Chunking},
-    search::{SearchFilter, VectorRecord, VectorStore},
+    search::{SearchFilter, VectorStore},
     text::estimate_tokens,
 };
 
@@ -281,7 +281,7 @@ pub async fn update(
     if let Some(vector) = &vector {
         check_other_chunks_model(&tx, &before, &vector.model).await?;
     }
-    let after = write_chunk(&tx, caller, deps, id, fields, vector.as_ref()).await?;
+    let after = write_chunk(&tx, caller, id, fields, vector.as_ref()).await?;
     if let Some(vector) = &vector {
         let tokens = Decimal::from(vector.tokens);
         usage::add(&tx, caller.tenant_id, QuotaMetric::EmbeddingTokens, tokens).await?;
@@ -426,12 +426,10 @@ async fn check_other_chunks_model(tx: &DatabaseTransaction, before: &DocumentRow
 async fn write_chunk(
     tx: &DatabaseTransaction,
     caller: &TenantCaller,
-    deps: Deps<'_>,
     id: Uuid,
     fields: ChunkFields,
     vector: Option<&NewVector>,
 ) -> AppResult<DocumentRow> {
-    let inline = deps.vectors.stores_in_document_rows();
     let mut values: Vec<Value> = vec![
         fields.source_path.into(),
         fields.title.into(),
@@ -447,7 +445,7 @@ async fn write_chunk(
         "UPDATE screenplay.code_documents SET source_path = $1, title = $2, language = $3, metadata = $4, \
          content_hash = $5, token_count = $6, content = $7",
     );
-    if let (Some(v), true) = (vector, inline) {
+    if let Some(v) = vector {
         values.push(PgVector::from(v.vector.clone()).into());
         values.push(v.model.clone().into());
         sql.push_str(", embedding = $10, embedding_model = $11");
@@ -457,16 +455,6 @@ async fn write_chunk(
         .one(tx)
         .await?
         .ok_or(AppError::not_found("document"))?;
-    if let (Some(v), false) = (vector, inline) {
-        let record = VectorRecord {
-            id,
-            tenant_id: caller.tenant_id,
-            workspace_id: after.workspace_id,
-            model: v.model.clone(),
-            embedding: v.vector.clone(),
-        };
-        deps.vectors.upsert(tx, &[record]).await?;
-    }
     Ok(after)
 }
 
@@ -474,7 +462,6 @@ async fn write_chunk(
 pub async fn delete(
     db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
     caller: &TenantCaller,
-    vectors: &dyn VectorStore,
     ids: &[Uuid],
 ) -> AppResult<Vec<DocumentRow>> {
     let ids: Vec<Uuid> = {
@@ -502,9 +489,6 @@ pub async fn delete(
         .unwrap_or(0);
     if archived > 0 {
         return Err(AppError::conflict("the workspace is archived and read only"));
-    }
-    if !vectors.stores_in_document_rows() {
-        vectors.delete(&tx, caller.tenant_id, &ids).await?;
     }
     let deleted = DocumentRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,

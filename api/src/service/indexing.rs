@@ -30,7 +30,6 @@ use crate::{
     embedding::{EmbeddingError, Embeddings, SharedEmbedder},
     error::{AppError, AppResult},
     runtime::ShutdownSignal,
-    search::{SharedVectorStore, VectorRecord},
 };
 
 /// Chunks embedded per round (one provider call for most providers).
@@ -181,7 +180,6 @@ impl Drop for InFlight {
 struct Claim {
     id: Uuid,
     tenant_id: TenantId,
-    workspace_id: Uuid,
     model: String,
     attempts: i32,
 }
@@ -191,7 +189,6 @@ struct Claim {
 pub struct Indexer {
     db: Db,
     embedder: SharedEmbedder,
-    vectors: SharedVectorStore,
     instance: String,
     settings: IndexerSettings,
     /// Set by `run`: a stopping server hands its job back at once.
@@ -199,17 +196,10 @@ pub struct Indexer {
 }
 
 impl Indexer {
-    pub fn new(
-        db: Db,
-        embedder: SharedEmbedder,
-        vectors: SharedVectorStore,
-        instance: String,
-        settings: IndexerSettings,
-    ) -> Self {
+    pub fn new(db: Db, embedder: SharedEmbedder, instance: String, settings: IndexerSettings) -> Self {
         Self {
             db,
             embedder,
-            vectors,
             instance,
             settings,
             stop: None,
@@ -287,7 +277,7 @@ impl Indexer {
                                AND (lease_until IS NULL OR lease_until < now()) \
                                AND ($3::uuid[] IS NULL OR id = ANY($3)) AND embedding_model = $4 \
                              ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-                 RETURNING id, tenant_id, workspace_id, embedding_model, attempts",
+                 RETURNING id, tenant_id, embedding_model, attempts",
                 [
                     self.instance.clone().into(),
                     self.settings.lease.as_secs_f64().into(),
@@ -301,7 +291,6 @@ impl Indexer {
         Ok(Some(Claim {
             id: row.try_get("", "id")?,
             tenant_id: TenantId::from(row.try_get::<Uuid>("", "tenant_id")?),
-            workspace_id: row.try_get("", "workspace_id")?,
             model: row.try_get("", "embedding_model")?,
             attempts: row.try_get("", "attempts")?,
         }))
@@ -451,19 +440,14 @@ impl Indexer {
     /// Vectors in, chunks `READY`, the job's counts and the tenant's usage up.
     async fn store(&self, job: &Claim, batch: &[(Uuid, String)], vectors: Vec<Vec<f32>>, tokens: u64) -> AppResult<()> {
         let tx = self.db.begin_tenant(job.tenant_id).await?;
-        let inline = self.vectors.stores_in_document_rows();
         let ids: Vec<Uuid> = batch.iter().map(|(id, _)| *id).collect();
         // One statement for the batch; vectors travel as text (`[x,y,…]`).
-        // A store that keeps vectors elsewhere leaves the rows' empty ('').
-        let literals: Vec<String> = vectors
-            .iter()
-            .map(|v| if inline { vector_literal(v) } else { String::new() })
-            .collect();
+        let literals: Vec<String> = vectors.iter().map(|v| vector_literal(v)).collect();
         let rows = tx
             .query_all_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "UPDATE screenplay.code_documents AS d SET embedding = nullif(v.embedding, '')::vector, \
-                   embedding_model = CASE WHEN v.embedding = '' THEN NULL ELSE $4 END, status = 'READY', \
+                "UPDATE screenplay.code_documents AS d SET embedding = v.embedding::vector, \
+                   embedding_model = $4, status = 'READY', \
                    status_reason = NULL, updated_at = now() \
                  FROM unnest($2::uuid[], $3::text[]) AS v(id, embedding) \
                  WHERE d.tenant_id = $1 AND d.id = v.id AND d.status = 'EMBEDDING' RETURNING d.id",
@@ -476,24 +460,6 @@ impl Indexer {
             ))
             .await?;
         let ready: Vec<Uuid> = rows.iter().map(|r| r.try_get("", "id")).collect::<Result<_, _>>()?;
-        let mut records: Vec<VectorRecord> = Vec::new();
-        if !inline {
-            records = batch
-                .iter()
-                .zip(vectors)
-                .map(|((id, _), embedding)| VectorRecord {
-                    id: *id,
-                    tenant_id: job.tenant_id,
-                    workspace_id: job.workspace_id,
-                    model: job.model.clone(),
-                    embedding,
-                })
-                .collect();
-        }
-        records.retain(|r| ready.contains(&r.id));
-        if !records.is_empty() {
-            self.vectors.upsert(&tx, &records).await?;
-        }
         tx.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE screenplay.ingestion_jobs SET ready_chunks = ready_chunks + $3, \

@@ -33,7 +33,6 @@ use crate::{
     domain::validate,
     error::{AppError, AppResult},
     ingest::{self, ChunkRequest, Chunking, Extracted, Measure},
-    search::VectorRecord,
     text::estimate_tokens,
 };
 
@@ -139,7 +138,7 @@ pub async fn ingest(
 
     let tx = db.begin().await?;
     let workspace = writable_workspace(&tx, caller, request.workspace_id).await?;
-    replace_other_chunkings(&tx, caller, deps, workspace.id, &prepared).await?;
+    replace_other_chunkings(&tx, caller, workspace.id, &prepared).await?;
     let hashes: Vec<String> = prepared.iter().map(|p| p.hash.clone()).collect();
     drop_failed(&tx, caller, workspace.id, &hashes).await?;
     let mut ids_by_hash = existing_ids(&tx, workspace.id, &hashes).await?;
@@ -155,7 +154,7 @@ pub async fn ingest(
     };
     let (vectors, tokens) = embed(&tx, caller, deps, &new).await?;
     let job_id = job.as_ref().map(|j| j.id);
-    let added = insert(&tx, caller, deps, &workspace, &model, &new, vectors, job_id).await?;
+    let added = insert(&tx, caller, &workspace, &model, &new, vectors, job_id).await?;
     let job = match job_id {
         Some(id) => Some(indexing::settle(&tx, caller, id, tokens).await?),
         None => None,
@@ -329,7 +328,6 @@ async fn drop_failed(
 async fn replace_other_chunkings(
     tx: &DatabaseTransaction,
     caller: &TenantCaller,
-    deps: Deps<'_>,
     workspace_id: Uuid,
     prepared: &[Prepared],
 ) -> AppResult<()> {
@@ -342,18 +340,13 @@ async fn replace_other_chunkings(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let rows = tx
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "DELETE FROM screenplay.code_documents WHERE tenant_id = $1 AND workspace_id = $2 \
-             AND source_path = ANY($3) AND chunking IS DISTINCT FROM $4 RETURNING id",
-            [caller.tenant_id.into(), workspace_id.into(), paths.into(), rules.into()],
-        ))
-        .await?;
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.try_get("", "id")).collect::<Result<_, _>>()?;
-    if !ids.is_empty() && !deps.vectors.stores_in_document_rows() {
-        deps.vectors.delete(tx, caller.tenant_id, &ids).await?;
-    }
+    tx.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "DELETE FROM screenplay.code_documents WHERE tenant_id = $1 AND workspace_id = $2 \
+         AND source_path = ANY($3) AND chunking IS DISTINCT FROM $4",
+        [caller.tenant_id.into(), workspace_id.into(), paths.into(), rules.into()],
+    ))
+    .await?;
     Ok(())
 }
 
@@ -433,28 +426,19 @@ async fn embed(
 
 /// Writes the new chunks in batches; returns the rows written (a chunk a
 /// concurrent call wrote first is not among them). A chunk with a vector is
-/// `READY`; its vector goes into the row or, for a store that keeps vectors
-/// elsewhere, to the store. One without is `PENDING`, for `job`.
-#[allow(clippy::too_many_arguments)]
+/// `READY` with its vector in the row; one without is `PENDING`, for `job`.
 async fn insert(
     tx: &DatabaseTransaction,
     caller: &TenantCaller,
-    deps: Deps<'_>,
     workspace: &workspaces::Model,
     model: &str,
     new: &[&Prepared],
     vectors: Vec<Option<Vec<f32>>>,
     job: Option<Uuid>,
 ) -> AppResult<Vec<DocumentRow>> {
-    let inline = deps.vectors.stores_in_document_rows();
     let ids: Vec<Uuid> = new.iter().map(|_| Uuid::now_v7()).collect();
     let ready: Vec<bool> = vectors.iter().map(Option::is_some).collect();
-    // Inline, each vector moves into its row; otherwise they go to the store.
-    let (mut row_vectors, store_vectors) = if inline {
-        (vectors.into_iter(), Vec::new())
-    } else {
-        (vec![None; new.len()].into_iter(), vectors)
-    };
+    let mut row_vectors = vectors.into_iter();
     let mut added: Vec<DocumentRow> = Vec::with_capacity(new.len());
     for (n, batch) in new.chunks(INSERT_BATCH).enumerate() {
         let start = n * INSERT_BATCH;
@@ -471,26 +455,6 @@ async fn insert(
             })
             .collect();
         added.extend(DocumentRow::find_by_statement(insert_statement(rows)).all(tx).await?);
-    }
-    if !inline {
-        let kept: HashSet<Uuid> = added.iter().map(|r| r.id).collect();
-        let records: Vec<VectorRecord> = ids
-            .iter()
-            .zip(store_vectors)
-            .filter(|(id, v)| kept.contains(id) && v.is_some())
-            .filter_map(|(id, embedding)| {
-                Some(VectorRecord {
-                    id: *id,
-                    tenant_id: caller.tenant_id,
-                    workspace_id: workspace.id,
-                    model: model.to_owned(),
-                    embedding: embedding?,
-                })
-            })
-            .collect();
-        if !records.is_empty() {
-            deps.vectors.upsert(tx, &records).await?;
-        }
     }
     Ok(added)
 }

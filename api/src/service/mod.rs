@@ -20,4 +20,5 @@ pub mod sessions;
 pub mod tenants;
 pub mod usage;
 pub mod users;
+pub mod vector_sync;
 pub mod workspaces;

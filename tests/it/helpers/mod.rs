@@ -10,6 +10,7 @@ pub mod docs;
 pub mod fixtures;
 pub mod fountain;
 pub mod idp;
+pub mod milvus;
 pub mod node;
 pub mod pgbouncer;
 pub mod process;

@@ -6,6 +6,7 @@ mod keyword;
 mod phrases;
 mod rerank;
 mod retrievals;
+mod stores;
 mod vector;
 
 use rand::{Rng, rngs::StdRng};

@@ -241,7 +241,7 @@ impl DocumentMutation {
         ids: Vec<Uuid>,
     ) -> async_graphql::Result<DeleteDocumentsPayload> {
         let (tx, caller) = ctx.scope().tenant().await?;
-        let deleted = documents::delete(&*tx, &caller, ctx.app().vectors.as_ref(), &ids).await?;
+        let deleted = documents::delete(&*tx, &caller, &ids).await?;
         let ids: Vec<Uuid> = deleted.iter().map(|d| d.id).collect();
         ctx.scope().note_resources("document", ids.iter().copied());
         Ok(DeleteDocumentsPayload {

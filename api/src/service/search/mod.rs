@@ -305,7 +305,7 @@ async fn search_inner(
     // lost in a crash, and a search need not wait for the WAL flush.
     let async_commit = retrieval_session.is_none();
     let count_here = matches!(counters, Counters::InTransaction);
-    let (mut fused, mut rows) = if deps.vectors.stores_in_document_rows() {
+    let (mut fused, mut rows) = if deps.vectors.searches_in_postgres() {
         in_one_statement(
             tx,
             tenant_id,
@@ -356,7 +356,7 @@ async fn search_inner(
     counters
         .add(tx, tenant_id, QuotaMetric::EmbeddingTokens, tokens)
         .await?;
-    if !count_here && deps.vectors.stores_in_document_rows() {
+    if !count_here && deps.vectors.searches_in_postgres() {
         counters.add(tx, tenant_id, QuotaMetric::SearchQueries, 1).await?;
     }
     Ok(hits)
