@@ -94,6 +94,9 @@ pub struct VectorDbMetrics {
     pub benchmark_p99_ms: Option<f64>,
     pub milvus_triggers: Vec<String>,
     pub recommendation: String,
+    pub vector_mirror: Option<String>,
+    pub outbox_pending: i64,
+    pub outbox_lag_seconds: f64,
 }
 
 pub async fn vector_db_metrics(db: &impl ConnectionTrait) -> AppResult<VectorDbMetrics> {
@@ -103,7 +106,7 @@ pub async fn vector_db_metrics(db: &impl ConnectionTrait) -> AppResult<VectorDbM
                 vectors_per_workspace::text AS per_workspace, vectors_per_tenant::text AS per_tenant, \
                 table_size, index_size, total_size, table_bytes, index_bytes, total_bytes, \
                 search_calls_last_hour, search_qps_avg, search_qps_peak, search_p99_ms, benchmark_p99_ms, \
-                milvus_triggers, recommendation \
+                milvus_triggers, recommendation, vector_mirror, outbox_pending, outbox_lag_seconds \
          FROM screenplay.vector_db_metrics",
     )
     .await?;
@@ -134,6 +137,9 @@ pub async fn vector_db_metrics(db: &impl ConnectionTrait) -> AppResult<VectorDbM
         benchmark_p99_ms: r.try_get("", "benchmark_p99_ms")?,
         milvus_triggers: r.try_get("", "milvus_triggers")?,
         recommendation: r.try_get("", "recommendation")?,
+        vector_mirror: r.try_get("", "vector_mirror")?,
+        outbox_pending: r.try_get("", "outbox_pending")?,
+        outbox_lag_seconds: r.try_get("", "outbox_lag_seconds")?,
     })
 }
 

@@ -3,6 +3,7 @@
 mod hybrid;
 mod inputs;
 mod keyword;
+mod migration;
 mod phrases;
 mod rerank;
 mod retrievals;

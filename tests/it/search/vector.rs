@@ -418,7 +418,7 @@ async fn both_vector_plans_give_the_exact_top_ten_and_stay_in_the_tenant() {
 }
 
 /// Row `i` of a synthetic workspace, with its embedding.
-fn synthetic_row(tenant: Uuid, workspace: Uuid, i: usize, embedding: Vec<f32>) -> CopyRow {
+pub(super) fn synthetic_row(tenant: Uuid, workspace: Uuid, i: usize, embedding: Vec<f32>) -> CopyRow {
     CopyRow {
         id: Uuid::now_v7(),
         tenant_id: tenant,

@@ -94,7 +94,14 @@ pub struct VectorDbMetrics {
     pub benchmark_p99_ms: Option<f64>,
     /// The Milvus triggers reached, e.g. `total_vectors 1200000 > 1,000,000`.
     pub milvus_triggers: Vec<String>,
+    /// What to do: stay on pgvector, plan, or run `screenplay vectors migrate --to milvus`.
     pub recommendation: String,
+    /// `milvus` while vectors are mirrored to Milvus; null otherwise.
+    pub vector_mirror: Option<String>,
+    /// Document changes Milvus has not received yet.
+    pub outbox_pending: i64,
+    /// Age of the oldest change Milvus has not received (0 when none): how stale a Milvus search may be.
+    pub outbox_lag_seconds: f64,
 }
 
 impl From<m::VectorDbMetrics> for VectorDbMetrics {
@@ -121,6 +128,9 @@ impl From<m::VectorDbMetrics> for VectorDbMetrics {
             benchmark_p99_ms: s.benchmark_p99_ms,
             milvus_triggers: s.milvus_triggers,
             recommendation: s.recommendation,
+            vector_mirror: s.vector_mirror,
+            outbox_pending: s.outbox_pending,
+            outbox_lag_seconds: s.outbox_lag_seconds,
         }
     }
 }
