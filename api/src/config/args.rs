@@ -267,7 +267,7 @@ pub struct ServeArgs {
     pub rerank: RerankArgs,
 
     #[command(flatten)]
-    pub vectors: super::VectorStoreArgs,
+    pub vectors: super::vectors::VectorStoreArgs,
 }
 
 impl ServeArgs {

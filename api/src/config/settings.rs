@@ -34,7 +34,7 @@ pub struct Config {
     /// The reranker `searchDocuments(input: {rerank: true})` uses, if any.
     pub rerank: Option<RerankConfig>,
     /// Where vectors are searched, and the Milvus mirror when there is one.
-    pub vectors: super::VectorStoreConfig,
+    pub vectors: super::vectors::VectorStoreConfig,
 }
 
 /// How long one request's statements may take and how much of the pool

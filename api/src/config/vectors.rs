@@ -2,7 +2,7 @@
 
 use anyhow::{Context, bail};
 
-use super::Secret;
+use super::secret::Secret;
 
 /// The vector store flags, shared by `screenplay serve` and `screenplay vectors`.
 #[derive(Debug, Clone, clap::Args)]

@@ -13,6 +13,7 @@
 //! async-graphql extension), HTTP requests by [`http_layer`], and the database pool
 //! and its read replicas are read at scrape time.
 
+mod outbox;
 mod replicas;
 mod search;
 
@@ -27,6 +28,7 @@ use prometheus_client::{
 pub use search::{SEARCH_BOUNDS_MS, SearchLatencyRecorder, flush_loop};
 
 use crate::db::{PoolState, Replicas};
+use outbox::OutboxMetrics;
 use replicas::ReplicaMetrics;
 
 /// Latency buckets of requests, in seconds.
@@ -96,10 +98,7 @@ pub struct Metrics {
     audit_queue_depth: Gauge,
     maintenance_failures: Family<JobLabels, Counter>,
     replicas: ReplicaMetrics,
-    outbox_pending: Gauge,
-    outbox_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
-    outbox_synced: Counter,
-    outbox_failures: Counter,
+    outbox: OutboxMetrics,
 }
 
 impl Metrics {
@@ -174,30 +173,7 @@ impl Metrics {
             maintenance_failures.clone(),
         );
         let replicas = ReplicaMetrics::register(&mut registry);
-        let outbox_pending = Gauge::default();
-        registry.register(
-            "vector_outbox_pending",
-            "Document changes Milvus has not received yet (as this instance last saw)",
-            outbox_pending.clone(),
-        );
-        let outbox_lag = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
-        registry.register(
-            "vector_outbox_lag_seconds",
-            "Age of the oldest document change Milvus has not received (0 when none)",
-            outbox_lag.clone(),
-        );
-        let outbox_synced = Counter::default();
-        registry.register(
-            "vector_outbox_synced",
-            "Document changes this instance brought to Milvus",
-            outbox_synced.clone(),
-        );
-        let outbox_failures = Counter::default();
-        registry.register(
-            "vector_outbox_failures",
-            "Outbox batches Milvus refused or did not answer (retried with backoff)",
-            outbox_failures.clone(),
-        );
+        let outbox = OutboxMetrics::register(&mut registry);
         Self {
             registry,
             graphql_requests,
@@ -213,10 +189,7 @@ impl Metrics {
             audit_queue_depth,
             maintenance_failures,
             replicas,
-            outbox_pending,
-            outbox_lag,
-            outbox_synced,
-            outbox_failures,
+            outbox,
         }
     }
 }
@@ -251,18 +224,12 @@ pub fn set_audit_queue_depth(depth: usize) {
 
 /// The vector outbox as the draining instance last read it.
 pub fn set_vector_outbox(pending: i64, lag_seconds: f64) {
-    let m = global();
-    m.outbox_pending.set(pending);
-    m.outbox_lag.set(lag_seconds);
+    global().outbox.set(pending, lag_seconds);
 }
 
-/// Counts outbox rows brought to Milvus, or a failed batch (`synced` 0).
+/// Counts outbox rows brought to Milvus, or a failed batch.
 pub fn vector_outbox_drained(synced: usize, failed: bool) {
-    let m = global();
-    m.outbox_synced.inc_by(synced as u64);
-    if failed {
-        m.outbox_failures.inc();
-    }
+    global().outbox.drained(synced, failed);
 }
 
 /// Counts a failed scheduled maintenance job.
