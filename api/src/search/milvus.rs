@@ -62,9 +62,18 @@ impl Milvus {
     /// Connects, creates the collection (with its index) when missing or
     /// checks it when present, and loads it for search.
     pub async fn connect(config: &MilvusConfig) -> anyhow::Result<Self> {
+        // Bounded retries: a Milvus that is down must answer UNAVAILABLE in
+        // seconds, not hold the request until its timeout (the SDK's
+        // default retries 75 times without a time limit).
+        let retry = RetryConfig::new()
+            .max_attempts(4)
+            .max_retry_timeout(Duration::from_secs(3))
+            .initial_backoff(Duration::from_millis(50))
+            .max_backoff(Duration::from_secs(1));
         let mut connect = ConnectConfig::new()
             .uri(config.url.clone())
-            .connect_timeout(Duration::from_secs(5));
+            .connect_timeout(Duration::from_secs(5))
+            .retry(retry);
         if let Some(token) = &config.token {
             connect = connect.token(token.expose().clone());
         }

@@ -4,6 +4,7 @@ mod hybrid;
 mod inputs;
 mod keyword;
 mod migration;
+mod outage;
 mod phrases;
 mod rerank;
 mod retrievals;
