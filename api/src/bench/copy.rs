@@ -21,6 +21,25 @@ pub struct CopyRow {
     pub token_count: i32,
 }
 
+impl CopyRow {
+    /// Synthetic row `i` of a workspace (`doc/i`, unique content hash), model `synthetic`.
+    pub fn synthetic(tenant_id: Uuid, workspace_id: Uuid, i: usize, embedding: Vec<f32>) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            tenant_id,
+            workspace_id,
+            source_path: format!("doc/{i}"),
+            title: format!("doc {i}"),
+            content: format!("chunk {i}"),
+            content_hash: format!("{i:064}"),
+            language: "en".into(),
+            embedding,
+            embedding_model: "synthetic".into(),
+            token_count: 2,
+        }
+    }
+}
+
 const COPY: &str = "COPY screenplay.code_documents (id, tenant_id, workspace_id, source_path, title, content, \
                     content_hash, language, embedding, embedding_model, token_count) FROM STDIN (FORMAT binary)";
 

@@ -227,7 +227,31 @@ impl Milvus {
         }
     }
 
-    /// Adds or replaces these documents (by id).
+    /// Seals what was written so Milvus indexes it (a growing segment is
+    /// searched by brute force until then).
+    pub async fn flush(&self) -> MilvusResult<()> {
+        let request = FlushRequest::builder()
+            .collection_names([self.collection()])
+            .wait_flushed_ms(120_000)
+            .build()?;
+        self.client.flush(request).await?;
+        Ok(())
+    }
+
+    /// Rows the vector index covers, of all rows.
+    pub async fn index_progress(&self) -> MilvusResult<(i64, i64)> {
+        let request = DescribeIndexRequest::builder()
+            .collection_name(self.collection())
+            .field_name(VECTOR)
+            .build()?;
+        let response = self.client.describe_index(request).await?;
+        Ok(response
+            .indexes()
+            .first()
+            .map_or((0, 0), |i| (i.get_indexed_rows(), i.get_total_rows())))
+    }
+
+    /// Adds or replaces these documents (by id; each id once per call).
     pub async fn upsert(&self, records: &[MirrorRecord]) -> MilvusResult<()> {
         if records.is_empty() {
             return Ok(());
@@ -244,12 +268,17 @@ impl Milvus {
                 VECTOR: r.embedding,
             })
         });
-        let insert = InsertRequest::builder()
+        // Delete, then insert: Milvus 2.3's upsert ignores the partition key
+        // and files rows where a tenant's searches never look (measured on
+        // 2.3.5). The insert's later timestamp wins; should it fail, the
+        // outbox rows stay queued and the next attempt restores the record.
+        let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
+        self.delete(&ids).await?;
+        let request = InsertRequest::builder()
             .collection_name(self.collection())
             .rows(rows)
             .build()?;
-        let request = UpsertRequest::builder().insert(insert).build()?;
-        self.client.upsert(request).await?;
+        self.client.insert(request).await?;
         Ok(())
     }
 
@@ -350,7 +379,9 @@ impl Milvus {
             .limit(i64::from(limit))
             .metric_type(MetricType::Cosine)
             .extra_params(params)
-            .consistency_level(ConsistencyLevel::Strong)
+            // Bounded: Strong waits for Milvus's next time tick (~200 ms a
+            // search); the outbox already makes a new vector a moment late.
+            .consistency_level(ConsistencyLevel::Bounded)
             .build()?;
         let response = self.client.search(request).await?;
         let mut hits = Vec::new();

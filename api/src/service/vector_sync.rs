@@ -153,8 +153,10 @@ async fn read_batch(tx: &impl ConnectionTrait) -> AppResult<(Vec<i64>, Vec<Mirro
 
 /// Drains the outbox until `shutdown`: at once while rows wait, every
 /// `idle` otherwise, backing off (1 s doubling to 60 s) while Milvus fails.
+/// The gauges are refreshed once a second (counting the outbox is not free).
 pub async fn run(db: Db, milvus: Arc<Milvus>, idle: Duration, shutdown: ShutdownSignal) {
     let mut backoff = Duration::from_secs(1);
+    let mut measured: Option<std::time::Instant> = None;
     while !shutdown.is_set() {
         let pause = match drain_batch(&db, &milvus).await {
             Ok(Drained::Synced(_)) => {
@@ -169,8 +171,11 @@ pub async fn run(db: Db, milvus: Arc<Milvus>, idle: Duration, shutdown: Shutdown
                 wait
             }
         };
-        if let Ok(s) = status(db.conn()).await {
-            crate::metrics::set_vector_outbox(s.pending, s.lag_seconds);
+        if measured.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+            measured = Some(std::time::Instant::now());
+            if let Ok(s) = status(db.conn()).await {
+                crate::metrics::set_vector_outbox(s.pending, s.lag_seconds);
+            }
         }
         if !pause.is_zero() {
             tokio::select! {
@@ -181,21 +186,24 @@ pub async fn run(db: Db, milvus: Arc<Milvus>, idle: Duration, shutdown: Shutdown
     }
 }
 
-/// Drains until the outbox is empty; `progress` sees the rows left after
-/// each batch. Waits while another session holds the lock.
+/// Drains until the outbox is empty; `progress` sees about how many rows
+/// are left after each batch (counted again every 100 batches). Waits
+/// while another session holds the lock.
 pub async fn drain_all(db: &Db, milvus: &Milvus, mut progress: impl FnMut(i64)) -> AppResult<()> {
-    loop {
+    let mut left = status(db.conn()).await?.pending;
+    for batch in 1u64.. {
         match drain_batch(db, milvus).await? {
-            Drained::Synced(_) => {}
-            Drained::Empty => return Ok(()),
+            Drained::Synced(n) => left = (left - n as i64).max(0),
+            Drained::Empty => break,
             Drained::Locked => tokio::time::sleep(Duration::from_millis(200)).await,
         }
-        let left = status(db.conn()).await?.pending;
-        progress(left);
-        if left == 0 {
-            return Ok(());
+        if batch % 100 == 0 || left == 0 {
+            left = status(db.conn()).await?.pending;
         }
+        progress(left);
     }
+    progress(0);
+    Ok(())
 }
 
 /// Whether `db`'s vectors are mirrored to Milvus; a Milvus store needs it.

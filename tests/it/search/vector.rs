@@ -419,17 +419,5 @@ async fn both_vector_plans_give_the_exact_top_ten_and_stay_in_the_tenant() {
 
 /// Row `i` of a synthetic workspace, with its embedding.
 pub(super) fn synthetic_row(tenant: Uuid, workspace: Uuid, i: usize, embedding: Vec<f32>) -> CopyRow {
-    CopyRow {
-        id: Uuid::now_v7(),
-        tenant_id: tenant,
-        workspace_id: workspace,
-        source_path: format!("doc/{i}"),
-        title: format!("doc {i}"),
-        content: format!("chunk {i}"),
-        content_hash: format!("{i:064}"),
-        language: "en".into(),
-        embedding,
-        embedding_model: "synthetic".into(),
-        token_count: 2,
-    }
+    CopyRow::synthetic(tenant, workspace, i, embedding)
 }
