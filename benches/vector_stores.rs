@@ -221,11 +221,11 @@ async fn throughput(urls: [&str; 2], token: &str, ws: Uuid, queries: &[(Vec<f32>
             println!(
                 "| {connections} | {round} | {:.0} | {} | {} | {:.0} | {} | {} | {ratio:.2} |",
                 pg.rate(),
-                ms(pg.percentile(0.5)),
-                ms(pg.percentile(0.99)),
+                ms(pg.percentile(50.0)),
+                ms(pg.percentile(99.0)),
                 mv.rate(),
-                ms(mv.percentile(0.5)),
-                ms(mv.percentile(0.99))
+                ms(mv.percentile(50.0)),
+                ms(mv.percentile(99.0))
             );
             ratios.push(ratio);
         }

@@ -303,13 +303,19 @@ pub async fn verify(db: &Db, milvus: &Milvus, sample: u32) -> AppResult<Verifica
         }
     }
     let expected = sample_records(&tx, sample).await?;
-    let found: HashMap<Uuid, MirrorRecord> = milvus
-        .records(&expected.iter().map(|r| r.id).collect::<Vec<_>>())
-        .await
-        .map_err(milvus_error)?
-        .into_iter()
-        .map(|r| (r.id, r))
-        .collect();
+    // 100 vectors per query keep each answer a few MB.
+    let mut found: HashMap<Uuid, MirrorRecord> = HashMap::new();
+    for chunk in expected.chunks(100) {
+        let ids: Vec<Uuid> = chunk.iter().map(|r| r.id).collect();
+        found.extend(
+            milvus
+                .records(&ids)
+                .await
+                .map_err(milvus_error)?
+                .into_iter()
+                .map(|r| (r.id, r)),
+        );
+    }
     report.sampled = expected.len();
     for want in &expected {
         match found.get(&want.id) {
