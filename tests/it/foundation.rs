@@ -395,14 +395,7 @@ async fn readyz_follows_the_database() {
     proxied.set_port(Some(proxy.addr.port())).expect("port");
     let app = TestApp::spawn_on_url(db.clone(), proxied.to_string(), &[]).await;
 
-    let readyz = || async {
-        app.client
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .expect("readyz")
-            .status()
-    };
+    let readyz = || async { app.readyz().await.0 };
     assert_eq!(readyz().await, StatusCode::OK);
 
     proxy.cut().await;
@@ -428,16 +421,8 @@ async fn readyz_follows_the_database() {
     // A pending migration makes the server unready too.
     let owner = db.owner().await;
     Migrator::down(&owner, Some(1)).await.expect("down one");
-    assert_eq!(readyz().await, StatusCode::SERVICE_UNAVAILABLE);
-    let body: Value = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("readyz")
-        .json()
-        .await
-        .expect("json");
+    let (status, body) = app.readyz().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(body["reason"].as_str().expect("reason").contains("pending"), "{body}");
 }
 

@@ -19,16 +19,9 @@ const WORKSPACE: &str = "query($id: UUID!) { workspace(id: $id) { id name } }";
 
 /// One sample of a replica metric (`screenplay_replica_usable`, say).
 async fn metric(app: &TestApp, name: &str) -> Option<f64> {
-    let body = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
+    app.metrics_text()
         .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("body");
-    body.lines()
+        .lines()
         .find(|l| l.starts_with(name) && (l.contains("replica=\"127.0.0.1:54359/") || !name.contains("{")))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())

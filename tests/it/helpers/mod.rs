@@ -164,6 +164,18 @@ impl TestApp {
         error_code(&body).unwrap_or_else(|| panic!("expected an error: {body:#}"))
     }
 
+    /// `GET /readyz`: its status and JSON answer.
+    pub async fn readyz(&self) -> (StatusCode, Value) {
+        let response = self.client.get(self.url("/readyz")).send().await.expect("readyz");
+        (response.status(), response.json().await.expect("readyz json"))
+    }
+
+    /// `GET /metrics` (no token), as text.
+    pub async fn metrics_text(&self) -> String {
+        let response = self.client.get(self.url("/metrics")).send().await.expect("metrics");
+        response.text().await.expect("metrics body")
+    }
+
     /// Stops the server (graceful) and waits for it.
     pub async fn stop(&mut self) {
         if let Some(server) = self.server.take() {

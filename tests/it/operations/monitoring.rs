@@ -184,7 +184,7 @@ async fn search_latency_feeds_the_milvus_triggers() {
         v["recommendation"]
             .as_str()
             .expect("text")
-            .starts_with("migrate vectors to Milvus"),
+            .starts_with("migrate vectors to Milvus (screenplay vectors migrate --to milvus): "),
         "{v}"
     );
 }

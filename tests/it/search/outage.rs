@@ -29,11 +29,6 @@ async fn failures(app: &TestApp) -> u64 {
         .unwrap_or(0)
 }
 
-async fn readyz(app: &TestApp) -> (u16, Value) {
-    let response = app.client.get(app.url("/readyz")).send().await.expect("readyz");
-    (response.status().as_u16(), response.json().await.expect("json"))
-}
-
 #[tokio::test]
 async fn a_milvus_outage_is_reported_and_caught_up() {
     let db = TestDb::create().await;
@@ -71,7 +66,7 @@ async fn a_milvus_outage_is_reported_and_caught_up() {
 
     proxy.cut().await;
     let before = failures(&app).await;
-    let (status, body) = readyz(&app).await;
+    let (status, body) = app.readyz().await;
     assert_eq!(status, 503, "{body}");
     assert!(body["reason"].as_str().unwrap_or_default().contains("Milvus"), "{body}");
     let body = app
@@ -103,7 +98,7 @@ async fn a_milvus_outage_is_reported_and_caught_up() {
 
     proxy.restore().await;
     stores::settle(&db).await;
-    assert_eq!(readyz(&app).await.0, 200);
+    assert_eq!(app.readyz().await.0, 200);
     assert_eq!(
         app.search(&fx.admin_token, search(4)).await[0]["document"]["sourcePath"],
         "d/4"

@@ -290,15 +290,7 @@ async fn both_vector_stores_pass_the_same_search_suite() {
     let pg = TestApp::spawn_on(db.clone(), &[]).await;
     let flags = milvus_flags(&settings);
     let mv = TestApp::spawn_on(db.clone(), &flags.iter().map(String::as_str).collect::<Vec<_>>()).await;
-    let ready: Value = mv
-        .client
-        .get(mv.url("/readyz"))
-        .send()
-        .await
-        .expect("readyz")
-        .json()
-        .await
-        .expect("json");
+    let (_, ready) = mv.readyz().await;
     assert_eq!(ready["vectorStore"], "milvus", "{ready}");
     let (corpus, token, admin) = seed(&pg).await;
     settle(&db).await;
