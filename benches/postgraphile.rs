@@ -28,7 +28,7 @@ use chrono::DateTime;
 use screenplay_api::db::DbStats;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
-use support::{Sample, load, ms};
+use support::{Sample, full_page, load, ms};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::{Child, Command},
@@ -70,11 +70,6 @@ struct Outcome {
     statements: f64,
     /// Mean response size, ours and PostGraphile's.
     bytes: (f64, f64),
-}
-
-/// A page of 20 sessions and no errors.
-fn full_page(body: &Value) -> bool {
-    body.get("errors").is_none() && body["data"]["sessions"]["edges"].as_array().map_or(0, Vec::len) == 20
 }
 
 /// One session and no errors.

@@ -23,20 +23,10 @@ use screenplay_api::{
     config::{Config, DatabaseArgs, Secret, ServeArgs},
     db::local::{LocalDb, LocalUrls},
 };
-use serde_json::{Value, json};
-use support::{Sample, load, ms};
+use serde_json::json;
+use support::{FLAT, NESTED, Sample, full_page, load, ms};
 
 const STANDBY_PORT: u16 = 54369;
-const NESTED: &str = "query($after: String) { sessions(first: 20, after: $after) { pageInfo { endCursor }
-  edges { node { id title status usage { totalTokens costUsd callCount }
-    outline { id title status fragments { id kind character content version } } } } } }";
-const FLAT: &str = "query($after: String) { sessions(first: 20, after: $after) { pageInfo { endCursor }
-  edges { node { id title logline status version createdAt updatedAt } } } }";
-
-/// A page of 20 sessions and no errors.
-fn full_page(body: &Value) -> bool {
-    body.get("errors").is_none() && body["data"]["sessions"]["edges"].as_array().map_or(0, Vec::len) == 20
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -18,22 +18,8 @@ mod support;
 
 use std::{sync::Arc, time::Duration};
 
-use serde_json::{Value, json};
-use support::{Dataset, load, ms};
-
-/// The nested page: 20 sessions × 10 steps × 5 fragments, with usage totals.
-const NESTED: &str = "query($after: String) { sessions(first: 20, after: $after) { pageInfo { endCursor }
-  edges { node { id title status usage { totalTokens costUsd callCount }
-    outline { id title status fragments { id kind character content version } } } } } }";
-/// `--flat`: the same page without nested fields (20 rows), to compare with
-/// a plain list endpoint.
-const FLAT: &str = "query($after: String) { sessions(first: 20, after: $after) { pageInfo { endCursor }
-  edges { node { id title logline status version createdAt updatedAt } } } }";
-
-/// A page of 20 sessions and no errors.
-fn full_page(body: &Value) -> bool {
-    body.get("errors").is_none() && body["data"]["sessions"]["edges"].as_array().map_or(0, Vec::len) == 20
-}
+use serde_json::json;
+use support::{Dataset, FLAT, NESTED, full_page, load, ms};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -41,6 +41,12 @@ use uuid::Uuid;
 
 const MODEL: &str = "synthetic";
 
+/// `searchDocuments` for `query` (VECTOR, limit 10) as a request body.
+fn search_body(ws: Uuid, query: &[f32]) -> Value {
+    json!({ "query": "query($input: SearchDocumentsInput!) { searchDocuments(input: $input) { document { id } } }",
+        "variables": { "input": { "workspaceId": ws, "embedding": query, "embeddingModel": MODEL, "mode": "VECTOR", "limit": 10 } } })
+}
+
 /// Ten hits and no errors.
 fn ten_hits(body: &Value) -> bool {
     body.get("errors").is_none() && body["data"]["searchDocuments"].as_array().map_or(0, Vec::len) == 10
@@ -160,8 +166,7 @@ async fn single_client(
     let client = reqwest::Client::new();
     let mut stats = [(Vec::new(), 0usize), (Vec::new(), 0usize)];
     for (i, (q, truth)) in queries.iter().enumerate() {
-        let body = json!({ "query": "query($input: SearchDocumentsInput!) { searchDocuments(input: $input) { document { id } } }",
-            "variables": { "input": { "workspaceId": ws, "embedding": q, "embeddingModel": MODEL, "mode": "VECTOR", "limit": 10 } } });
+        let body = search_body(ws, q);
         for k in [i % 2, 1 - i % 2] {
             let started = Instant::now();
             let answer = support::post(&client, urls[k], token, &body).await?;
@@ -192,12 +197,7 @@ async fn throughput(urls: [&str; 2], token: &str, ws: Uuid, queries: &[(Vec<f32>
     let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
         queries
             .iter()
-            .map(|(q, _)| {
-                json!({ "query": "query($input: SearchDocumentsInput!) { searchDocuments(input: $input) { document { id } } }",
-                    "variables": { "input": { "workspaceId": ws, "embedding": q, "embeddingModel": MODEL, "mode": "VECTOR", "limit": 10 } } })
-                .to_string()
-                .into_bytes()
-            })
+            .map(|(q, _)| search_body(ws, q).to_string().into_bytes())
             .collect(),
     );
     let (rounds, seconds): (usize, u64) = (

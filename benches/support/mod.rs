@@ -26,6 +26,19 @@ pub const SECRET: &str = "4a8c2e6f0b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a3c
 /// The bench database on the local development cluster.
 pub const DATABASE: &str = "screenplay_bench";
 
+/// The nested page: 20 sessions × 10 steps × 5 fragments, with usage totals.
+pub const NESTED: &str = "query($after: String) { sessions(first: 20, after: $after) { pageInfo { endCursor }
+  edges { node { id title status usage { totalTokens costUsd callCount }
+    outline { id title status fragments { id kind character content version } } } } } }";
+/// The same page without nested fields (20 rows), to compare with a plain list endpoint.
+pub const FLAT: &str = "query($after: String) { sessions(first: 20, after: $after) { pageInfo { endCursor }
+  edges { node { id title logline status version createdAt updatedAt } } } }";
+
+/// A page of 20 sessions and no errors.
+pub fn full_page(body: &Value) -> bool {
+    body.get("errors").is_none() && body["data"]["sessions"]["edges"].as_array().map_or(0, Vec::len) == 20
+}
+
 /// The value after `name` on the command line (`cargo bench` adds flags of
 /// its own, such as `--bench`; anything unknown is ignored).
 pub fn flag<T: FromStr>(name: &str) -> Option<T> {

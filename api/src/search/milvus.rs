@@ -27,6 +27,16 @@ use crate::{
 };
 
 const VECTOR: &str = "embedding";
+/// The scalar fields of a record, as the collection names them.
+const FIELDS: [&str; 7] = [
+    "id",
+    "tenant_id",
+    "workspace_id",
+    "model",
+    "language",
+    "source_path",
+    "metadata",
+];
 
 /// One document as Milvus holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -182,15 +192,7 @@ impl Milvus {
                  set SCREENPLAY_MILVUS_COLLECTION to another name or drop it"
             );
         }
-        for field in [
-            "id",
-            "tenant_id",
-            "workspace_id",
-            "model",
-            "language",
-            "source_path",
-            "metadata",
-        ] {
+        for field in FIELDS {
             if !schema.get_fields().iter().any(|f| f.get_name() == field) {
                 anyhow::bail!("Milvus collection {name} has no `{field}` field; it was not created by this server");
             }
@@ -324,16 +326,7 @@ impl Milvus {
         let request = QueryRequest::builder()
             .collection_name(self.collection())
             .filter(format!("id in {}", string_list(ids.iter().map(Uuid::to_string))))
-            .output_fields([
-                "id",
-                "tenant_id",
-                "workspace_id",
-                "model",
-                "language",
-                "source_path",
-                "metadata",
-                VECTOR,
-            ])
+            .output_fields(FIELDS.into_iter().chain([VECTOR]))
             .limit(ids.len() as i64)
             .consistency_level(ConsistencyLevel::Strong)
             .build()?;

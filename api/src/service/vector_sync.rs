@@ -378,6 +378,6 @@ fn first_difference(want: &MirrorRecord, got: &MirrorRecord) -> Option<&'static 
     }
 }
 
-fn milvus_error(err: milvus::v2::error::Error) -> AppError {
+fn milvus_error(err: impl std::fmt::Display) -> AppError {
     AppError::internal(anyhow::anyhow!("Milvus: {err}"))
 }
