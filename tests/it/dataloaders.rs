@@ -103,3 +103,49 @@ async fn nested_session_page_runs_a_constant_number_of_statements() {
     assert_eq!(node["fragments"]["edges"].as_array().expect("edges").len(), 3);
     assert!(node["screenplay"].as_str().expect("fountain").contains("# Step 0"));
 }
+
+/// The bulk readers decode rows by position (`db::rows`); they must read
+/// exactly what sea-orm reads by name, every optional column both NULL and set.
+#[tokio::test]
+async fn rows_read_by_position_equal_what_sea_orm_reads() {
+    use entity::{outline_steps as steps, screenplay_fragments as fragments};
+    use screenplay_api::db::rows;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+    let app = TestApp::spawn().await;
+    let s = app.studio("positional").await;
+    seed(&app, s.fx.id, s.workspace, 2, 3, 2).await;
+    let (tenant, user) = (s.fx.id, s.member.id);
+    let owner = app.owner().await;
+    owner
+        .execute_unprepared(&format!(
+            "UPDATE screenplay.screenplay_fragments SET kind = 'dialogue', character = 'ANNA', origin = 'edit',
+                    agent_name = 'writer', token_count = 7, created_by = '{user}'
+              WHERE tenant_id = '{tenant}' AND position = 0;
+             UPDATE screenplay.outline_steps SET description = 'why', status = 'failed', agent_name = 'planner',
+                    error = 'no budget', started_at = now(), finished_at = now(),
+                    parent_step_id = (SELECT p.id FROM screenplay.outline_steps p
+                                       WHERE p.session_id = outline_steps.session_id AND p.position = 0)
+              WHERE tenant_id = '{tenant}' AND position = 2"
+        ))
+        .await
+        .expect("vary the optional columns");
+
+    let select = fragments::Entity::find()
+        .filter(fragments::Column::TenantId.eq(tenant))
+        .order_by_asc(fragments::Column::Id);
+    let by_name = select.clone().all(&owner).await.expect("sea-orm");
+    let by_position = rows::all(&owner, select).await.expect("by position");
+    assert_eq!(by_name.len(), 12);
+    assert!(by_name.iter().any(|f| f.character.is_none()) && by_name.iter().any(|f| f.created_by.is_some()));
+    assert_eq!(by_position, by_name);
+
+    let select = steps::Entity::find()
+        .filter(steps::Column::TenantId.eq(tenant))
+        .order_by_asc(steps::Column::Id);
+    let by_name = select.clone().all(&owner).await.expect("sea-orm");
+    let by_position = rows::all(&owner, select).await.expect("by position");
+    assert_eq!(by_name.len(), 6);
+    assert!(by_name.iter().any(|s| s.finished_at.is_none()) && by_name.iter().any(|s| s.parent_step_id.is_some()));
+    assert_eq!(by_position, by_name);
+}

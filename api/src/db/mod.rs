@@ -8,6 +8,7 @@ pub mod local;
 pub mod migrations;
 pub mod pool;
 pub mod replica;
+pub mod rows;
 pub mod scope;
 pub mod tenant;
 

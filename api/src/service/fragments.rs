@@ -22,7 +22,7 @@ use super::{
 use crate::domain::validate;
 use crate::{
     auth::{Role, TenantCaller},
-    db::TenantOwned,
+    db::{TenantOwned, rows},
     error::{AppError, AppResult},
 };
 
@@ -157,12 +157,11 @@ pub async fn for_steps(
     caller: &TenantCaller,
     step_ids: &[Uuid],
 ) -> AppResult<Vec<fragments::Model>> {
-    Ok(fragments::Entity::find_in(caller.tenant_id)
+    let select = fragments::Entity::find_in(caller.tenant_id)
         .filter(fragments::Column::StepId.is_in(step_ids.iter().copied()))
         .order_by_asc(fragments::Column::StepId)
-        .order_by_asc(fragments::Column::Position)
-        .all(db)
-        .await?)
+        .order_by_asc(fragments::Column::Position);
+    rows::all(db, select).await
 }
 
 /// Every fragment of the given sessions (screenplay export).
@@ -171,12 +170,11 @@ pub async fn for_sessions(
     caller: &TenantCaller,
     session_ids: &[Uuid],
 ) -> AppResult<Vec<fragments::Model>> {
-    Ok(fragments::Entity::find_in(caller.tenant_id)
+    let select = fragments::Entity::find_in(caller.tenant_id)
         .filter(fragments::Column::SessionId.is_in(session_ids.iter().copied()))
         .order_by_asc(fragments::Column::StepId)
-        .order_by_asc(fragments::Column::Position)
-        .all(db)
-        .await?)
+        .order_by_asc(fragments::Column::Position);
+    rows::all(db, select).await
 }
 
 /// One page of fragments per session, newest first.

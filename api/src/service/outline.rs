@@ -20,7 +20,7 @@ use super::{
 use crate::domain::validate;
 use crate::{
     auth::TenantCaller,
-    db::TenantOwned,
+    db::{TenantOwned, rows},
     error::{AppError, AppResult},
 };
 
@@ -108,13 +108,12 @@ pub async fn for_sessions(
     caller: &TenantCaller,
     session_ids: &[Uuid],
 ) -> AppResult<Vec<steps::Model>> {
-    Ok(steps::Entity::find_in(caller.tenant_id)
+    let select = steps::Entity::find_in(caller.tenant_id)
         .filter(steps::Column::SessionId.is_in(session_ids.iter().copied()))
         .order_by_asc(steps::Column::SessionId)
         .order_by_asc(steps::Column::ParentStepId)
-        .order_by_asc(steps::Column::Position)
-        .all(db)
-        .await?)
+        .order_by_asc(steps::Column::Position);
+    rows::all(db, select).await
 }
 
 /// The steps of a session in outline order (depth first, siblings by position).
