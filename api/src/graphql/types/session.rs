@@ -355,7 +355,7 @@ impl OutlineStep {
     }
 }
 
-#[Object]
+#[Object(serial)]
 impl OutlineStep {
     async fn id(&self) -> Uuid {
         self.model.id
@@ -421,7 +421,7 @@ impl OutlineStep {
             .one(FragmentsOfStep(self.model.id))
             .await?
             .unwrap_or_default();
-        Ok(list.iter().cloned().map(Fragment::from).collect())
+        Ok(Fragment::all(&list))
     }
 
     /// Documents retrieved for this step.
@@ -439,70 +439,95 @@ impl OutlineStep {
 // ---- Fragments and their versions ----
 
 /// One screenplay element under an outline step (its current version).
+///
+/// Points into the loaded list rather than holding a copy: a nested page
+/// reads a thousand fragments, and copying each one's strings showed.
 #[derive(Clone)]
-pub struct Fragment(pub screenplay_fragments::Model);
+pub struct Fragment {
+    rows: Arc<Vec<screenplay_fragments::Model>>,
+    at: usize,
+}
 
-impl From<screenplay_fragments::Model> for Fragment {
-    fn from(m: screenplay_fragments::Model) -> Self {
-        Self(m)
+impl Fragment {
+    /// Every row of a loaded list, in order.
+    fn all(rows: &Arc<Vec<screenplay_fragments::Model>>) -> Vec<Fragment> {
+        (0..rows.len())
+            .map(|at| Fragment {
+                rows: Arc::clone(rows),
+                at,
+            })
+            .collect()
+    }
+
+    fn model(&self) -> &screenplay_fragments::Model {
+        &self.rows[self.at]
     }
 }
 
-#[Object]
+impl From<screenplay_fragments::Model> for Fragment {
+    fn from(m: screenplay_fragments::Model) -> Self {
+        Self {
+            rows: Arc::new(vec![m]),
+            at: 0,
+        }
+    }
+}
+
+#[Object(serial)]
 impl Fragment {
     async fn id(&self) -> Uuid {
-        self.0.id
+        self.model().id
     }
     async fn session_id(&self) -> Uuid {
-        self.0.session_id
+        self.model().session_id
     }
     async fn step_id(&self) -> Uuid {
-        self.0.step_id
+        self.model().step_id
     }
     /// 0-based order within the step (dense).
     async fn position(&self) -> i32 {
-        self.0.position
+        self.model().position
     }
     async fn kind(&self) -> FragmentKind {
-        self.0.kind.into()
+        self.model().kind.into()
     }
     /// Who speaks (DIALOGUE and PARENTHETICAL).
     async fn character(&self) -> Option<&str> {
-        self.0.character.as_deref()
+        self.model().character.as_deref()
     }
     async fn content(&self) -> &str {
-        &self.0.content
+        &self.model().content
     }
     /// Current version; pass it to `reviseFragment`.
     async fn version(&self) -> i32 {
-        self.0.version
+        self.model().version
     }
     /// How the current version came to be.
     async fn origin(&self) -> FragmentOrigin {
-        self.0.origin.into()
+        self.model().origin.into()
     }
     async fn agent_name(&self) -> Option<&str> {
-        self.0.agent_name.as_deref()
+        self.model().agent_name.as_deref()
     }
     async fn token_count(&self) -> Option<i32> {
-        self.0.token_count
+        self.model().token_count
     }
     /// Author of the current version.
     async fn created_by(&self) -> Option<Uuid> {
-        self.0.created_by
+        self.model().created_by
     }
     async fn created_at(&self) -> DateTime<FixedOffset> {
-        self.0.created_at
+        self.model().created_at
     }
     async fn updated_at(&self) -> DateTime<FixedOffset> {
-        self.0.updated_at
+        self.model().updated_at
     }
 
     /// The step it belongs to.
     async fn step(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<OutlineStep>> {
         Ok(ctx
             .loaders()
-            .one(StepById(self.0.step_id))
+            .one(StepById(self.model().step_id))
             .await?
             .map(OutlineStep::from))
     }
@@ -512,18 +537,18 @@ impl Fragment {
     async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FragmentVersion>> {
         let earlier = ctx
             .loaders()
-            .one(VersionsOfFragment(self.0.id))
+            .one(VersionsOfFragment(self.model().id))
             .await?
             .unwrap_or_default();
         let mut out: Vec<FragmentVersion> = earlier.iter().map(FragmentVersion::from).collect();
         out.push(FragmentVersion {
-            version: self.0.version,
-            character: self.0.character.clone(),
-            content: self.0.content.clone(),
-            origin: self.0.origin.into(),
-            agent_name: self.0.agent_name.clone(),
-            created_by: self.0.created_by,
-            created_at: self.0.updated_at,
+            version: self.model().version,
+            character: self.model().character.clone(),
+            content: self.model().content.clone(),
+            origin: self.model().origin.into(),
+            agent_name: self.model().agent_name.clone(),
+            created_by: self.model().created_by,
+            created_at: self.model().updated_at,
             current: true,
         });
         Ok(out)
