@@ -2,10 +2,11 @@
 //!
 //! sea-orm decodes every column by name, and reads a NULL into an `Option`
 //! by first formatting an error message (`format!("{idx:?}")`) that it then
-//! drops: on the nested session page (1,000 fragments, 200 steps) that was
-//! about 5 % of the server's CPU. Here the names are looked up once per
-//! result and each row is read by position through sqlx, whose `Option`
-//! decoding costs nothing for NULL.
+//! drops: on the nested session page (1,000 fragments, 200 steps) sea-orm's
+//! decoding was 4.5 % of the bench process's CPU, and reading these rows by
+//! position took CPU per page from 11.0 to 9.0 ms (BENCHMARKS.md). Here the
+//! names are looked up once per result and each row is read by position
+//! through sqlx, whose `Option` decoding costs nothing for NULL.
 
 use sea_orm::{
     ConnectionTrait, DbBackend, EntityTrait, QueryTrait, Select,
