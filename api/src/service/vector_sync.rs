@@ -10,7 +10,7 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use sea_orm::{ConnectionTrait, DbBackend, Statement, prelude::PgVector};
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, prelude::PgVector};
 use uuid::Uuid;
 
 use crate::{
@@ -126,16 +126,7 @@ async fn read_batch(tx: &impl ConnectionTrait) -> AppResult<(Vec<i64>, Vec<Mirro
         seqs.push(row.try_get::<i64>("", "seq")?);
         let id: Uuid = row.try_get("", "document_id")?;
         let record = match row.try_get::<Option<PgVector>>("", "embedding")? {
-            Some(vector) => Some(MirrorRecord {
-                id,
-                tenant_id: row.try_get("", "tenant_id")?,
-                workspace_id: row.try_get("", "workspace_id")?,
-                model: row.try_get("", "embedding_model")?,
-                language: row.try_get("", "language")?,
-                source_path: row.try_get("", "source_path")?,
-                metadata: row.try_get("", "metadata")?,
-                embedding: vector.to_vec(),
-            }),
+            Some(vector) => Some(mirror_record(row, id, vector)?),
             None => None,
         };
         latest.insert(id, record);
@@ -342,19 +333,23 @@ async fn sample_records(tx: &impl ConnectionTrait, sample: u32) -> AppResult<Vec
         ))
         .await?;
     rows.iter()
-        .map(|row| {
-            Ok(MirrorRecord {
-                id: row.try_get("", "id")?,
-                tenant_id: row.try_get("", "tenant_id")?,
-                workspace_id: row.try_get("", "workspace_id")?,
-                model: row.try_get("", "embedding_model")?,
-                language: row.try_get("", "language")?,
-                source_path: row.try_get("", "source_path")?,
-                metadata: row.try_get("", "metadata")?,
-                embedding: row.try_get::<PgVector>("", "embedding")?.to_vec(),
-            })
-        })
+        .map(|row| mirror_record(row, row.try_get("", "id")?, row.try_get("", "embedding")?))
         .collect()
+}
+
+/// A document row's fields as Milvus keeps them (the drain and `verify`
+/// select the same columns).
+fn mirror_record(row: &QueryResult, id: Uuid, vector: PgVector) -> AppResult<MirrorRecord> {
+    Ok(MirrorRecord {
+        id,
+        tenant_id: row.try_get("", "tenant_id")?,
+        workspace_id: row.try_get("", "workspace_id")?,
+        model: row.try_get("", "embedding_model")?,
+        language: row.try_get("", "language")?,
+        source_path: row.try_get("", "source_path")?,
+        metadata: row.try_get("", "metadata")?,
+        embedding: vector.to_vec(),
+    })
 }
 
 /// The first field that differs; vectors within float rounding are equal.
