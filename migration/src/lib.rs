@@ -131,6 +131,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0093_vector_outbox_up.sql"),
         include_str!("sql/0093_vector_outbox_down.sql"),
     ),
+    (
+        "m20261207_000094_keyword_one_pass",
+        include_str!("sql/0094_keyword_one_pass_up.sql"),
+        include_str!("sql/0094_keyword_one_pass_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

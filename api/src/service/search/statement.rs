@@ -184,10 +184,14 @@ fn workspace_cte(c: &Channels<'_>, values: &mut Vec<Value>) -> String {
     } else {
         ""
     };
+    // Only the vector channel chooses its plan by the workspace's size.
+    let size = match c.vector {
+        Some(_) => format!("screenplay.workspace_size_capped(w.id, {})", EXACT_MAX_ROWS + 1),
+        None => "NULL::int8".to_owned(),
+    };
     format!(
-        "ws AS MATERIALIZED (SELECT w.id, screenplay.workspace_size_capped(w.id, {}) AS size \
-         FROM screenplay.workspaces AS w WHERE w.id = $1{model_check}{async_commit})",
-        EXACT_MAX_ROWS + 1
+        "ws AS MATERIALIZED (SELECT w.id, {size} AS size \
+         FROM screenplay.workspaces AS w WHERE w.id = $1{model_check}{async_commit})"
     )
 }
 
