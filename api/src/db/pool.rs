@@ -66,6 +66,9 @@ impl DbStats {
 /// that is down would otherwise wait its whole acquire timeout).
 const SUSPECT_AFTER: Duration = Duration::from_millis(500);
 
+/// A pooled connection idle longer than this is pinged before it is used.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 /// How long the reachability check (one new connection) may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -157,6 +160,10 @@ impl Db {
                 let o = o.application_name(&app_name);
                 if pgbouncer { o.statement_cache_capacity(0) } else { o }
             });
+        // sqlx would ping every connection it hands out: a round trip per
+        // request. Only one idle long enough to have been closed meanwhile
+        // (a restart, a proxy's timeout) is asked.
+        opts.test_before_acquire_if_idle_for(PING_IDLE_AFTER);
         if !pgbouncer && !options.read_only {
             // Behind PgBouncer in transaction mode a session's prepared
             // statements are not ours to keep; there the plain INSERT is used.

@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
+use sea_orm::ConnectionTrait;
 use serde_json::json;
 
 use super::{extensions, timed_post};
@@ -65,4 +66,46 @@ async fn during_an_outage_answers_are_unavailable_with_a_retry_hint_and_readyz_f
     }
     let ready = client.get(app.url("/readyz")).send().await.expect("readyz");
     assert_eq!(ready.status(), StatusCode::OK);
+}
+
+/// Pooled connections are not pinged before every request (a round trip
+/// each), only after a second idle: one the database closed while it sat
+/// in the pool still never reaches a request.
+#[tokio::test]
+async fn a_pooled_connection_closed_while_idle_is_replaced_before_use() {
+    const SESSIONS: &str = "{ sessions(first: 1) { edges { node { id } } } }";
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("idle-closed").await;
+    let client = reqwest::Client::new();
+    let graphql = app.url("/graphql");
+    // A few connections into the pool: concurrent requests.
+    let warm = (0..4).map(|_| timed_post(&client, &graphql, &fx.admin_token, SESSIONS, json!({})));
+    for (_, _, body, _) in futures::future::join_all(warm).await {
+        assert_eq!(body["data"]["sessions"]["edges"], json!([]), "{body}");
+    }
+    let superuser = crate::helpers::cluster::connect(&app.db.superuser_url).await;
+    let killed = superuser
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS killed FROM pg_stat_activity \
+                 WHERE datname = '{}' AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+                app.db.name
+            ),
+        ))
+        .await
+        .expect("terminate")
+        .expect("row")
+        .try_get::<i64>("", "killed")
+        .expect("killed");
+    assert!(killed >= 1, "no pooled connection to close");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for attempt in 0..4 {
+        let (_, _, body, _) = timed_post(&client, &graphql, &fx.admin_token, SESSIONS, json!({})).await;
+        assert_eq!(
+            body["data"]["sessions"]["edges"],
+            json!([]),
+            "attempt {attempt} after {killed} connections closed: {body}"
+        );
+    }
 }
