@@ -541,14 +541,15 @@ impl Fragment {
             .await?
             .unwrap_or_default();
         let mut out: Vec<FragmentVersion> = earlier.iter().map(FragmentVersion::from).collect();
+        let m = self.model();
         out.push(FragmentVersion {
-            version: self.model().version,
-            character: self.model().character.clone(),
-            content: self.model().content.clone(),
-            origin: self.model().origin.into(),
-            agent_name: self.model().agent_name.clone(),
-            created_by: self.model().created_by,
-            created_at: self.model().updated_at,
+            version: m.version,
+            character: m.character.clone(),
+            content: m.content.clone(),
+            origin: m.origin.into(),
+            agent_name: m.agent_name.clone(),
+            created_by: m.created_by,
+            created_at: m.updated_at,
             current: true,
         });
         Ok(out)
