@@ -115,21 +115,9 @@ async fn rows_read_by_position_equal_what_sea_orm_reads() {
     let app = TestApp::spawn().await;
     let s = app.studio("positional").await;
     seed(&app, s.fx.id, s.workspace, 2, 3, 2).await;
-    let (tenant, user) = (s.fx.id, s.member.id);
+    let tenant = s.fx.id;
+    vary_optional_columns(&app, tenant, s.member.id).await;
     let owner = app.owner().await;
-    owner
-        .execute_unprepared(&format!(
-            "UPDATE screenplay.screenplay_fragments SET kind = 'dialogue', character = 'ANNA', origin = 'edit',
-                    agent_name = 'writer', token_count = 7, created_by = '{user}'
-              WHERE tenant_id = '{tenant}' AND position = 0;
-             UPDATE screenplay.outline_steps SET description = 'why', status = 'failed', agent_name = 'planner',
-                    error = 'no budget', started_at = now(), finished_at = now(),
-                    parent_step_id = (SELECT p.id FROM screenplay.outline_steps p
-                                       WHERE p.session_id = outline_steps.session_id AND p.position = 0)
-              WHERE tenant_id = '{tenant}' AND position = 2"
-        ))
-        .await
-        .expect("vary the optional columns");
 
     let select = fragments::Entity::find()
         .filter(fragments::Column::TenantId.eq(tenant))
@@ -148,4 +136,98 @@ async fn rows_read_by_position_equal_what_sea_orm_reads() {
     assert_eq!(by_name.len(), 6);
     assert!(by_name.iter().any(|s| s.finished_at.is_none()) && by_name.iter().any(|s| s.parent_step_id.is_some()));
     assert_eq!(by_position, by_name);
+}
+
+/// Sets every optional column of some fragments and steps (the others keep
+/// NULL): the first fragment of each step, the third step of each session
+/// (a child of the first).
+async fn vary_optional_columns(app: &TestApp, tenant: Uuid, user: Uuid) {
+    app.owner()
+        .await
+        .execute_unprepared(&format!(
+            "UPDATE screenplay.screenplay_fragments SET kind = 'dialogue', character = 'ANNA', origin = 'edit',
+                    agent_name = 'writer', token_count = 7, created_by = '{user}'
+              WHERE tenant_id = '{tenant}' AND position = 0;
+             UPDATE screenplay.outline_steps SET description = 'why', status = 'failed', agent_name = 'planner',
+                    error = 'no budget', started_at = now(), finished_at = now(),
+                    parent_step_id = (SELECT p.id FROM screenplay.outline_steps p
+                                       WHERE p.session_id = outline_steps.session_id AND p.position = 0)
+              WHERE tenant_id = '{tenant}' AND position = 2"
+        ))
+        .await
+        .expect("vary the optional columns");
+}
+
+/// `Ready` objects (steps, fragments) read their plain fields without
+/// async-graphql's per-field futures; every such field must answer what the
+/// general path answers (a fragment spread takes it), NULL and set alike.
+#[tokio::test]
+async fn ready_objects_answer_what_the_general_path_answers() {
+    let app = TestApp::spawn().await;
+    let s = app.studio("ready").await;
+    seed(&app, s.fx.id, s.workspace, 2, 3, 2).await;
+    vary_optional_columns(&app, s.fx.id, s.member.id).await;
+    let token = s.member.token.as_str();
+    let step = plain_fields(&app, token, "OutlineStep").await;
+    let fragment = plain_fields(&app, token, "Fragment").await;
+    assert!(step.len() >= 13 && fragment.len() >= 14, "{step} / {fragment}");
+
+    let shape = |step: &str, fragment: &str| {
+        format!(
+            "{{ sessions(first: 2) {{ edges {{ node {{ outline {{ {step} children {{ {step} }}
+               fragments {{ {fragment} }} }} }} }} }} }}"
+        )
+    };
+    let (step_fields, fragment_fields) = (format!("{step} __typename again: id"), format!("{fragment} __typename"));
+    let ready = app
+        .gql(Some(token), &shape(&step_fields, &fragment_fields), json!({}))
+        .await;
+    let general = app
+        .gql(
+            Some(token),
+            &shape(
+                &format!("... on OutlineStep {{ {step_fields} }}"),
+                &format!("... on Fragment {{ {fragment_fields} }}"),
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(ready, general);
+    let text = ready.to_string();
+    for set in [
+        "\"ANNA\"",
+        "\"no budget\"",
+        "\"DIALOGUE\"",
+        "\"FAILED\"",
+        "\"tokenCount\":7",
+        "\"Fragment\"",
+    ] {
+        assert!(text.contains(set), "{set} missing: {text}");
+    }
+    assert!(
+        text.contains("\"character\":null") && text.contains("\"error\":null"),
+        "{text}"
+    );
+}
+
+/// The fields of `type_name` without arguments whose type is a scalar or an
+/// enum (nullable or not), space-separated.
+async fn plain_fields(app: &TestApp, token: &str, type_name: &str) -> String {
+    let data = app
+        .gql(
+            Some(token),
+            "query($t: String!) { __type(name: $t) { fields { name args { name }
+               type { kind ofType { kind } } } } }",
+            json!({ "t": type_name }),
+        )
+        .await;
+    let fields = data["__type"]["fields"].as_array().expect("fields");
+    let leaf = |kind: &Value| kind == "SCALAR" || kind == "ENUM";
+    fields
+        .iter()
+        .filter(|f| f["args"].as_array().is_some_and(Vec::is_empty))
+        .filter(|f| leaf(&f["type"]["kind"]) || leaf(&f["type"]["ofType"]["kind"]))
+        .map(|f| f["name"].as_str().expect("name").to_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -15,6 +15,7 @@ pub mod loaders;
 pub mod mutation;
 pub mod persisted;
 pub mod query;
+pub mod ready;
 pub mod schema;
 pub mod subscription;
 pub mod types;

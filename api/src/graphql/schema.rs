@@ -92,6 +92,8 @@ fn builder(
     complexity: usize,
     limits: &LimitsConfig,
 ) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    // No `.extension(..)`: the lifecycle runs around the schema, and
+    // `ready::Ready` objects skip the per-field hook an extension would have.
     let mut builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),

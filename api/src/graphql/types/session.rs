@@ -5,7 +5,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use async_graphql::{ComplexObject, Context, Json, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, Json, Object, SimpleObject, Value};
 use chrono::{DateTime, FixedOffset};
 use entity::{
     execution_logs, fragment_versions, llm_call_logs, outline_steps, retrieved_documents, screenplay_fragments,
@@ -30,6 +30,7 @@ use crate::{
             RetrievalPage, RetrievalsOfStep, SessionById, StepById, StepsOfSession, UsageOfSession, VersionsOfFragment,
             WorkspaceById,
         },
+        ready::{Ready, ReadyFields, optional, optional_text, scalar, text},
     },
     service::{agent_records, export, fragments, page},
 };
@@ -152,9 +153,9 @@ impl Session {
 
     /// The step tree in order (top-level steps; each has its `children`).
     #[graphql(complexity = "crate::graphql::cost::list(child_complexity)")]
-    async fn outline(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OutlineStep>> {
+    async fn outline(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Ready<OutlineStep>>> {
         let steps = ctx.loaders().one(StepsOfSession(self.0.id)).await?.unwrap_or_default();
-        Ok(OutlineStep::tree(&steps))
+        Ok(Ready::all(OutlineStep::tree(&steps)))
     }
 
     /// Fragments of the session, newest first (for the screenplay in outline
@@ -401,27 +402,27 @@ impl OutlineStep {
 
     /// Child steps in order.
     #[graphql(complexity = "crate::graphql::cost::list(child_complexity)")]
-    async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OutlineStep>> {
+    async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Ready<OutlineStep>>> {
         if let Some(children) = &self.children {
-            return Ok(children.clone());
+            return Ok(Ready::all(children.iter().cloned()));
         }
         let all = ctx
             .loaders()
             .one(StepsOfSession(self.model.session_id))
             .await?
             .unwrap_or_default();
-        Ok(Self::subtree(&all, Some(self.model.id)))
+        Ok(Ready::all(Self::subtree(&all, Some(self.model.id))))
     }
 
     /// The step's fragments in order (current versions).
     #[graphql(complexity = "crate::graphql::cost::list(child_complexity)")]
-    async fn fragments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Fragment>> {
+    async fn fragments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Ready<Fragment>>> {
         let list = ctx
             .loaders()
             .one(FragmentsOfStep(self.model.id))
             .await?
             .unwrap_or_default();
-        Ok(Fragment::all(&list))
+        Ok(Ready::all(Fragment::all(&list)))
     }
 
     /// Documents retrieved for this step.
@@ -433,6 +434,28 @@ impl OutlineStep {
             .await?
             .unwrap_or_default();
         Ok(list.iter().cloned().map(RetrievedDocument::from).collect())
+    }
+}
+
+impl ReadyFields for OutlineStep {
+    fn ready(&self, name: &str) -> Option<Value> {
+        let m = &self.model;
+        Some(match name {
+            "id" => scalar(&m.id),
+            "sessionId" => scalar(&m.session_id),
+            "parentStepId" => optional(m.parent_step_id.as_ref()),
+            "position" => scalar(&m.position),
+            "title" => text(&m.title),
+            "description" => optional_text(m.description.as_deref()),
+            "status" => StepStatus::from(m.status).into(),
+            "agentName" => optional_text(m.agent_name.as_deref()),
+            "error" => optional_text(m.error.as_deref()),
+            "startedAt" => optional(m.started_at.as_ref()),
+            "finishedAt" => optional(m.finished_at.as_ref()),
+            "createdAt" => scalar(&m.created_at),
+            "updatedAt" => scalar(&m.updated_at),
+            _ => return None,
+        })
     }
 }
 
@@ -553,6 +576,29 @@ impl Fragment {
             current: true,
         });
         Ok(out)
+    }
+}
+
+impl ReadyFields for Fragment {
+    fn ready(&self, name: &str) -> Option<Value> {
+        let m = self.model();
+        Some(match name {
+            "id" => scalar(&m.id),
+            "sessionId" => scalar(&m.session_id),
+            "stepId" => scalar(&m.step_id),
+            "position" => scalar(&m.position),
+            "kind" => FragmentKind::from(m.kind).into(),
+            "character" => optional_text(m.character.as_deref()),
+            "content" => text(&m.content),
+            "version" => scalar(&m.version),
+            "origin" => FragmentOrigin::from(m.origin).into(),
+            "agentName" => optional_text(m.agent_name.as_deref()),
+            "tokenCount" => optional(m.token_count.as_ref()),
+            "createdBy" => optional(m.created_by.as_ref()),
+            "createdAt" => scalar(&m.created_at),
+            "updatedAt" => scalar(&m.updated_at),
+            _ => return None,
+        })
     }
 }
 

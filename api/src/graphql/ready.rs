@@ -1,0 +1,134 @@
+//! Objects whose plain fields are ready at once, resolved without a future
+//! per field.
+//!
+//! async-graphql resolves every field of an object through a boxed future,
+//! collected into a growing `Vec` and an `IndexMap` grown field by field.
+//! A nested session page has ~6,000 such fields, nearly all a column of a
+//! row already in memory; `perf` put resolving the fragments' fields at a
+//! fifth of the page's CPU. [`Ready`] wraps such an object: a selection of
+//! plain fields (no fragment spread, no directive, each response key once)
+//! is read straight from [`ReadyFields::ready`], and any other field of it
+//! through the object's own resolver, in order; anything else takes
+//! async-graphql's general path. The schema does not change: `Ready<T>` is
+//! `T` to GraphQL. Only for objects without field guards or field-level
+//! visibility, and only while the schema registers no extension
+//! (`graphql/schema.rs`): the fast path runs neither guards nor an
+//! extension's per-field `resolve` hook.
+
+use std::borrow::Cow;
+
+use futures::future::BoxFuture;
+
+use async_graphql::{
+    ContainerType, ContextSelectionSet, OutputType, Positioned, ScalarType, ServerResult, Value,
+    indexmap::IndexMap,
+    parser::types::{Field, Selection},
+    registry::Registry,
+};
+
+/// An object some of whose fields are values in memory.
+pub trait ReadyFields: ContainerType + Sync {
+    /// The value of the field `name` (its GraphQL name), when it is a plain
+    /// value of the object; `None` resolves it through the object's resolver.
+    fn ready(&self, name: &str) -> Option<Value>;
+}
+
+/// `T`, resolved field by field without a future per ready field.
+#[derive(Clone)]
+pub struct Ready<T>(pub T);
+
+impl<T> Ready<T> {
+    /// Every item, wrapped.
+    pub fn all(items: impl IntoIterator<Item = T>) -> Vec<Ready<T>> {
+        items.into_iter().map(Ready).collect()
+    }
+}
+
+impl<T: ReadyFields + OutputType> OutputType for Ready<T> {
+    fn type_name() -> Cow<'static, str> {
+        T::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        T::qualified_type_name()
+    }
+
+    fn introspection_type_name(&self) -> Cow<'static, str> {
+        self.0.introspection_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        T::create_type_info(registry)
+    }
+
+    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
+        let Some(fields) = plain_fields(ctx) else {
+            return self.0.resolve(ctx, field).await;
+        };
+        let mut out = IndexMap::with_capacity(fields.len());
+        for f in fields {
+            let name = f.node.name.node.as_str();
+            let value = if name == "__typename" {
+                Value::String(self.0.introspection_type_name().into_owned())
+            } else if let Some(value) = self.0.ready(name) {
+                value
+            } else {
+                // Boxed, as async-graphql boxes every field: a type whose
+                // fields hold itself (a step's children) needs the future's
+                // type erased. A failed field is left out, its error kept.
+                let ctx_field = ctx.with_field(f);
+                let resolving: BoxFuture<'_, ServerResult<Option<Value>>> = Box::pin(self.0.resolve_field(&ctx_field));
+                match resolving.await {
+                    Ok(value) => value.unwrap_or_default(),
+                    Err(e) => {
+                        ctx.add_error(e);
+                        continue;
+                    }
+                }
+            };
+            out.insert(f.node.response_key().node.clone(), value);
+        }
+        Ok(if out.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(out)
+        })
+    }
+}
+
+/// The selection's fields when it is only plain fields, each response key
+/// once.
+fn plain_fields<'a>(ctx: &ContextSelectionSet<'a>) -> Option<Vec<&'a Positioned<Field>>> {
+    let mut fields: Vec<&Positioned<Field>> = Vec::with_capacity(ctx.item.node.items.len());
+    for selection in &ctx.item.node.items {
+        let Selection::Field(f) = &selection.node else {
+            return None;
+        };
+        let key = f.node.response_key().node.as_str();
+        if !f.node.directives.is_empty() || fields.iter().any(|g| g.node.response_key().node == key) {
+            return None;
+        }
+        fields.push(f);
+    }
+    Some(fields)
+}
+
+/// A scalar's value, as its GraphQL type writes it.
+pub fn scalar<S: ScalarType>(value: &S) -> Value {
+    value.to_value()
+}
+
+/// An optional scalar's value (null when absent).
+pub fn optional<S: ScalarType>(value: Option<&S>) -> Value {
+    value.map_or(Value::Null, ScalarType::to_value)
+}
+
+/// A string's value.
+pub fn text(value: &str) -> Value {
+    Value::String(value.to_owned())
+}
+
+/// An optional string's value (null when absent).
+pub fn optional_text(value: Option<&str>) -> Value {
+    value.map_or(Value::Null, text)
+}
