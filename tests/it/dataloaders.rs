@@ -110,7 +110,7 @@ async fn nested_session_page_runs_a_constant_number_of_statements() {
 async fn rows_read_by_position_equal_what_sea_orm_reads() {
     use entity::{outline_steps as steps, screenplay_fragments as fragments};
     use screenplay_api::db::rows;
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    use sea_orm::{ColumnTrait, EntityTrait, Iterable, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
 
     let app = TestApp::spawn().await;
     let s = app.studio("positional").await;
@@ -127,6 +127,16 @@ async fn rows_read_by_position_equal_what_sea_orm_reads() {
     assert_eq!(by_name.len(), 12);
     assert!(by_name.iter().any(|f| f.character.is_none()) && by_name.iter().any(|f| f.created_by.is_some()));
     assert_eq!(by_position, by_name);
+    // Column types are checked once per result, NULL or not: `token_count`
+    // as text is refused, its first rows NULL (DESC puts NULLs first).
+    let wrong = fragments::Entity::find()
+        .select_only()
+        .columns(fragments::Column::iter().filter(|c| !matches!(c, fragments::Column::TokenCount)))
+        .column_as(Expr::cust("token_count::text"), "token_count")
+        .filter(fragments::Column::TenantId.eq(tenant))
+        .order_by_desc(fragments::Column::TokenCount);
+    let refused = rows::all(&owner, wrong).await.expect_err("a text token_count");
+    assert!(format!("{refused:?}").contains("token_count"), "{refused:?}");
 
     let select = steps::Entity::find()
         .filter(steps::Column::TenantId.eq(tenant))

@@ -6,7 +6,10 @@
 //! decoding was 4.5 % of the bench process's CPU, and reading these rows by
 //! position took CPU per page from 11.0 to 9.0 ms (BENCHMARKS.md). Here the
 //! names are looked up once per result and each row is read by position
-//! through sqlx, whose `Option` decoding costs nothing for NULL.
+//! through sqlx, whose `Option` decoding costs nothing for NULL. The column
+//! types are checked once per result, against the result's column types:
+//! sqlx's check of every value (`try_get`) was 5 % of the bench process's
+//! CPU on its own.
 
 use sea_orm::{
     ConnectionTrait, DbBackend, EntityTrait, QueryTrait, Select,
@@ -20,8 +23,10 @@ use entity::{outline_steps, screenplay_fragments};
 pub trait Positional: Sized {
     /// The selected columns this model reads, in field order.
     const COLUMNS: &'static [&'static str];
-    /// One row; `at[i]` is where `COLUMNS[i]` stands in the row.
-    fn decode(row: &PgRow, at: &[usize]) -> Result<Self, sea_orm::sqlx::Error>;
+    /// One row; `at[i]` is where `COLUMNS[i]` stands in the row. `checked`:
+    /// check each column's type against the field's (once per result: the
+    /// rows of a result share their column types).
+    fn decode(row: &PgRow, at: &[usize], checked: bool) -> Result<Self, sea_orm::sqlx::Error>;
 }
 
 /// Runs `select` and decodes its rows by position.
@@ -36,7 +41,8 @@ where
     };
     let at = positions::<E::Model>(pg_row(first)?)?;
     rows.iter()
-        .map(|row| E::Model::decode(pg_row(row)?, &at).map_err(decode_error))
+        .enumerate()
+        .map(|(i, row)| E::Model::decode(pg_row(row)?, &at, i == 0).map_err(decode_error))
         .collect()
 }
 
@@ -62,9 +68,34 @@ fn decode_error(e: sea_orm::sqlx::Error) -> AppError {
     AppError::internal(anyhow::anyhow!("decoding a row: {e}"))
 }
 
+/// Column `i` of a row; `checked`: its declared type first (not its value's,
+/// which a NULL lacks), as sqlx's `try_get` does for every value.
+fn column<'r, T>(row: &'r PgRow, i: usize, checked: bool) -> Result<T, sea_orm::sqlx::Error>
+where
+    T: sea_orm::sqlx::Decode<'r, sea_orm::sqlx::Postgres> + sea_orm::sqlx::Type<sea_orm::sqlx::Postgres>,
+{
+    if checked {
+        let column = row.try_column(i)?;
+        if !T::compatible(column.type_info()) {
+            let message = format!(
+                "column `{}` is {}, not {}",
+                column.name(),
+                column.type_info(),
+                T::type_info()
+            );
+            return Err(sea_orm::sqlx::Error::Decode(message.into()));
+        }
+    }
+    row.try_get_unchecked(i)
+}
+
 /// A text column read into one of the entity's text enums.
-fn text_enum<T: std::str::FromStr<Err = String>>(row: &PgRow, i: usize) -> Result<T, sea_orm::sqlx::Error> {
-    let text: &str = row.try_get(i)?;
+fn text_enum<T: std::str::FromStr<Err = String>>(
+    row: &PgRow,
+    i: usize,
+    checked: bool,
+) -> Result<T, sea_orm::sqlx::Error> {
+    let text: &str = column(row, i, checked)?;
     text.parse().map_err(|e: String| sea_orm::sqlx::Error::Decode(e.into()))
 }
 
@@ -74,16 +105,16 @@ macro_rules! positional {
     ($model:path { $($field:ident $(as $conv:ident)?),+ $(,)? }) => {
         impl Positional for $model {
             const COLUMNS: &'static [&'static str] = &[$(stringify!($field)),+];
-            fn decode(row: &PgRow, at: &[usize]) -> Result<Self, sea_orm::sqlx::Error> {
+            fn decode(row: &PgRow, at: &[usize], checked: bool) -> Result<Self, sea_orm::sqlx::Error> {
                 let mut at = at.iter().copied();
                 Ok(Self {
-                    $($field: positional!(@read row, at.next().unwrap_or(usize::MAX) $(, $conv)?)),+
+                    $($field: positional!(@read row, at.next().unwrap_or(usize::MAX), checked $(, $conv)?)),+
                 })
             }
         }
     };
-    (@read $row:ident, $i:expr) => { $row.try_get($i)? };
-    (@read $row:ident, $i:expr, enum) => { text_enum($row, $i)? };
+    (@read $row:ident, $i:expr, $checked:ident) => { column($row, $i, $checked)? };
+    (@read $row:ident, $i:expr, $checked:ident, enum) => { text_enum($row, $i, $checked)? };
 }
 
 positional!(screenplay_fragments::Model {
