@@ -14,6 +14,6 @@ pub mod tenant;
 
 pub use migrations::{connect_for_migrations, migrate_up, pending_migrations, with_migration_lock};
 pub use pool::{Db, DbStats, LoginRole, PoolOptions, PoolState};
-pub use replica::{ReplicaState, Replicas};
+pub use replica::{Picked, ReplicaState, Replicas};
 pub use scope::{AdminStatus, CallerStatus, TxScope};
 pub use tenant::TenantOwned;

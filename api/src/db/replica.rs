@@ -29,7 +29,8 @@ pub struct Replicas {
     members: Vec<Member>,
     max_lag: Duration,
     next: AtomicUsize,
-    /// Reads that found no usable replica and went to the primary.
+    /// Reads that went to the primary: no replica was usable, or the
+    /// picked one did not begin their transaction.
     fallbacks: AtomicU64,
 }
 
@@ -41,6 +42,29 @@ struct Member {
     /// Last measured lag in milliseconds; `u64::MAX` when unknown.
     lag_millis: AtomicU64,
     reads: AtomicU64,
+}
+
+/// The replica a read was sent to.
+pub struct Picked {
+    replicas: Arc<Replicas>,
+    at: usize,
+}
+
+impl Picked {
+    /// The replica's pool.
+    pub fn db(&self) -> &Db {
+        &self.replicas.members[self.at].db
+    }
+
+    /// The read's transaction began on the replica.
+    pub fn began(&self) {
+        self.replicas.members[self.at].reads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The replica did not take the read; it goes to the primary.
+    pub fn fell_back(&self) {
+        self.replicas.fallbacks.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// One replica as the metrics show it.
@@ -102,15 +126,20 @@ impl Replicas {
         (self.max_lag / 4).min(Duration::from_secs(1))
     }
 
-    /// A usable replica, in turn; `None` sends the read to the primary.
-    pub fn pick(&self) -> Option<Db> {
+    /// A usable replica, in turn; `None` sends the read to the primary
+    /// (counted as a fallback). The read counts once its transaction began
+    /// ([`Picked::began`]), or as a fallback when it did not ([`Picked::fell_back`]).
+    pub fn pick(self: &Arc<Self>) -> Option<Picked> {
         let n = self.members.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         for i in 0..n {
-            let member = &self.members[(start + i) % n];
+            let at = (start + i) % n;
+            let member = &self.members[at];
             if member.usable.load(Ordering::Relaxed) && !member.db.stats().unreachable() {
-                member.reads.fetch_add(1, Ordering::Relaxed);
-                return Some(member.db.clone());
+                return Some(Picked {
+                    replicas: Arc::clone(self),
+                    at,
+                });
             }
         }
         self.fallbacks.fetch_add(1, Ordering::Relaxed);

@@ -47,7 +47,7 @@ impl ReplicaMetrics {
         );
         registry.register(
             "replica_fallbacks",
-            "Read-only transactions sent to the primary because no replica was usable",
+            "Read-only transactions sent to the primary: no replica was usable, or the one picked did not begin the transaction",
             metrics.fallbacks.clone(),
         );
         metrics

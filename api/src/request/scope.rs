@@ -33,7 +33,7 @@ use super::{
 use crate::{
     audit::{AuditRecord, diff, insert_and_commit},
     auth::{Principal, TenantCaller},
-    db::{Db, Replicas},
+    db::{Db, Picked, Replicas},
     error::{AppError, AppResult},
 };
 
@@ -244,22 +244,26 @@ impl RequestScope {
     async fn begin_on(
         &self,
         state: &mut ScopeState,
-        replica: Option<Db>,
+        replica: Option<Picked>,
     ) -> AppResult<(Arc<DatabaseTransaction>, Caller, Source)> {
         if state.permit.is_none()
             && let (Some(bulkhead), Some(tenant)) = (&self.bulkhead, self.principal.tenant_id())
         {
             state.permit = Some(bulkhead.acquire(tenant).await?);
         }
-        if let Some(db) = replica {
-            match begin_as(&db, &self.principal).await {
-                Ok(entry) => return Ok(keep(state, entry, db, Source::Replica)),
+        if let Some(picked) = replica {
+            match begin_as(picked.db(), &self.principal).await {
+                Ok(entry) => {
+                    picked.began();
+                    return Ok(keep(state, entry, picked.db().clone(), Source::Replica));
+                }
                 Err(AppError::Unavailable) => tracing::warn!("a replica did not answer; reading from the primary"),
                 // A caller the replica has not seen yet (a user created a
                 // moment ago) is confirmed by the primary.
                 Err(AppError::Unauthenticated(_)) => {}
                 Err(err) => return Err(err),
             }
+            picked.fell_back();
         }
         let entry = begin_as(&self.db, &self.principal).await?;
         Ok(keep(state, entry, self.db.clone(), Source::Primary))
