@@ -62,11 +62,12 @@ impl<T: ReadyFields + OutputType> OutputType for Ready<T> {
     }
 
     async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
-        let Some(fields) = plain_fields(ctx) else {
+        if !plain_fields(ctx) {
             return self.0.resolve(ctx, field).await;
-        };
-        let mut out = IndexMap::with_capacity(fields.len());
-        for f in fields {
+        }
+        let items = &ctx.item.node.items;
+        let mut out = IndexMap::with_capacity(items.len());
+        for f in items.iter().filter_map(as_field) {
             let name = f.node.name.node.as_str();
             let value = if name == "__typename" {
                 Value::String(self.0.introspection_type_name().into_owned())
@@ -96,21 +97,27 @@ impl<T: ReadyFields + OutputType> OutputType for Ready<T> {
     }
 }
 
-/// The selection's fields when it is only plain fields, each response key
-/// once.
-fn plain_fields<'a>(ctx: &ContextSelectionSet<'a>) -> Option<Vec<&'a Positioned<Field>>> {
-    let mut fields: Vec<&Positioned<Field>> = Vec::with_capacity(ctx.item.node.items.len());
-    for selection in &ctx.item.node.items {
-        let Selection::Field(f) = &selection.node else {
-            return None;
-        };
-        let key = f.node.response_key().node.as_str();
-        if !f.node.directives.is_empty() || fields.iter().any(|g| g.node.response_key().node == key) {
-            return None;
-        }
-        fields.push(f);
+/// Whether the selection is only plain fields, each response key once.
+/// Checked per object without allocating: a list's items share the selection.
+fn plain_fields(ctx: &ContextSelectionSet<'_>) -> bool {
+    let items = &ctx.item.node.items;
+    items.iter().enumerate().all(|(i, selection)| {
+        as_field(selection).is_some_and(|f| {
+            let key = &f.node.response_key().node;
+            f.node.directives.is_empty()
+                && !items[..i]
+                    .iter()
+                    .filter_map(as_field)
+                    .any(|g| g.node.response_key().node == *key)
+        })
+    })
+}
+
+fn as_field(selection: &Positioned<Selection>) -> Option<&Positioned<Field>> {
+    match &selection.node {
+        Selection::Field(f) => Some(f),
+        _ => None,
     }
-    Some(fields)
 }
 
 /// A scalar's value, as its GraphQL type writes it.
