@@ -45,8 +45,12 @@ const EVERYTHING: &str = "query($first: Int) { sessions(first: $first) { edges {
     screenplay(format: FOUNTAIN) } } } }";
 
 async fn statements_of(app: &TestApp, token: &str, query: &str, first: i32) -> (u64, Value) {
+    statements_with(app, token, query, json!({ "first": first })).await
+}
+
+async fn statements_with(app: &TestApp, token: &str, query: &str, variables: Value) -> (u64, Value) {
     let before = app.state.db.stats().statements();
-    let data = app.gql(Some(token), query, json!({ "first": first })).await;
+    let data = app.gql(Some(token), query, variables).await;
     let after = app.state.db.stats().statements();
     (after - before, data)
 }
@@ -102,6 +106,75 @@ async fn nested_session_page_runs_a_constant_number_of_statements() {
     assert_eq!(node["fragments"]["totalCount"], 50);
     assert_eq!(node["fragments"]["edges"].as_array().expect("edges").len(), 3);
     assert!(node["screenplay"].as_str().expect("fountain").contains("# Step 0"));
+}
+
+/// The session detail (`session(id)` with its `outline`) reads the session
+/// and its steps in one statement, and answers what the steps' loader does.
+#[tokio::test]
+async fn a_session_with_its_outline_is_read_in_one_statement() {
+    const STEPS: &str = "outline { id title position status description agentName children { id title } }";
+    let app = TestApp::spawn_with(&["--audit", "false", "--indexing-workers", "0"]).await;
+    let s = app.studio("detail").await;
+    seed(&app, s.fx.id, s.workspace, 3, 4, 1).await;
+    // The third step of each session becomes a child of the first.
+    vary_optional_columns(&app, s.fx.id, s.member.id).await;
+    let token = s.member.token.clone();
+    let id = json!("00000000-0000-7000-8000-000000000002");
+    let detail = format!("query($id: UUID!) {{ session(id: $id) {{ id title {STEPS} }} }}");
+
+    // The caller check, then the session with its steps.
+    let (count, data) = statements_with(&app, &token, &detail, json!({ "id": id })).await;
+    assert_eq!(count, 2, "statements for a session with its outline");
+    let outline = data["session"]["outline"].as_array().expect("outline");
+    assert_eq!(outline.len(), 3, "four steps, one of them a child: {outline:?}");
+    assert_eq!(outline[0]["children"].as_array().expect("children").len(), 1);
+    let list = format!("{{ sessions(first: 3) {{ edges {{ node {{ id {STEPS} }} }} }} }}");
+    let listed = app.gql(Some(&token), &list, json!({})).await;
+    let node = listed["sessions"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .find(|e| e["node"]["id"] == id)
+        .expect("the session in the list");
+    assert_eq!(
+        data["session"]["outline"], node["node"]["outline"],
+        "the loader's outline"
+    );
+    // Through a fragment spread too.
+    let spread = format!("query($id: UUID!) {{ session(id: $id) {{ ...D }} }} fragment D on Session {{ {STEPS} }}");
+    let through = app.gql(Some(&token), &spread, json!({ "id": id })).await;
+    assert_eq!(through["session"]["outline"], data["session"]["outline"]);
+
+    // A session without steps, a missing one, and another tenant's.
+    app.owner()
+        .await
+        .execute_unprepared(&format!(
+            "INSERT INTO screenplay.screenplay_sessions (id, tenant_id, workspace_id, title, status)
+             VALUES ('00000000-0000-7000-8000-0000000000ff', '{}', '{}', 'Empty', 'generating')",
+            s.fx.id, s.workspace
+        ))
+        .await
+        .expect("a session without steps");
+    let empty = app
+        .gql(
+            Some(&token),
+            &detail,
+            json!({ "id": "00000000-0000-7000-8000-0000000000ff" }),
+        )
+        .await;
+    assert_eq!(empty["session"]["title"], "Empty");
+    assert_eq!(empty["session"]["outline"], json!([]));
+    let missing = app
+        .gql(
+            Some(&token),
+            &detail,
+            json!({ "id": "00000000-0000-7000-8000-00000000dead" }),
+        )
+        .await;
+    assert!(missing["session"].is_null());
+    let other = app.studio("detail-other").await;
+    let theirs = app.gql(Some(&other.member.token), &detail, json!({ "id": id })).await;
+    assert!(theirs["session"].is_null(), "another tenant's session: {theirs}");
 }
 
 /// The bulk readers decode rows by position (`db::rows`); they must read

@@ -12,11 +12,11 @@
 use chrono::{DateTime, Utc};
 use entity::{
     enums::{SessionStatus, StepStatus},
-    screenplay_sessions as sessions,
+    outline_steps, screenplay_sessions as sessions,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, PaginatorTrait, QueryFilter, QuerySelect,
-    Set, Statement, TransactionSession, TransactionTrait, sea_query::LockType,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement, TransactionSession, TransactionTrait, sea_query::LockType,
 };
 use uuid::Uuid;
 
@@ -94,6 +94,25 @@ pub async fn get(db: &impl ConnectionTrait, caller: &TenantCaller, id: Uuid) -> 
     sessions::Entity::find_by_id_in(caller.tenant_id, id)
         .one(db)
         .await?
+        .ok_or(AppError::not_found("session"))
+}
+
+/// A session and every step of its outline (in sibling order), in one
+/// statement: the detail page reads both, and the steps' loader would take a
+/// second round trip. The steps need no tenant condition of their own: their
+/// foreign key `(tenant_id, session_id)` keeps them in the session's tenant.
+pub async fn get_with_outline(
+    db: &impl ConnectionTrait,
+    caller: &TenantCaller,
+    id: Uuid,
+) -> AppResult<(sessions::Model, Vec<outline_steps::Model>)> {
+    sessions::Entity::find_by_id_in(caller.tenant_id, id)
+        .find_with_related(outline_steps::Entity)
+        .order_by_asc(outline_steps::Column::ParentStepId)
+        .order_by_asc(outline_steps::Column::Position)
+        .all(db)
+        .await?
+        .pop()
         .ok_or(AppError::not_found("session"))
 }
 

@@ -76,6 +76,11 @@ impl SessionQuery {
     #[graphql(guard = "Allow(Action::ReadContent)")]
     async fn session(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<Session>> {
         let (tx, caller) = ctx.scope().tenant().await?;
+        if ctx.look_ahead().field("outline").exists() {
+            // The detail page: the session and its steps in one statement.
+            let found = sessions::get_with_outline(&*tx, &caller, id).await.optional()?;
+            return Ok(found.map(|(session, steps)| Session::with_outline(session, steps)));
+        }
         Ok(sessions::get(&*tx, &caller, id).await.optional()?.map(Into::into))
     }
 }

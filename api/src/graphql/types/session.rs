@@ -39,11 +39,18 @@ use crate::{
 
 /// A screenplay being generated: its outline, fragments and agent records.
 #[derive(Clone)]
-pub struct Session(pub screenplay_sessions::Model);
+pub struct Session(pub screenplay_sessions::Model, Option<Arc<Vec<outline_steps::Model>>>);
 
 impl From<screenplay_sessions::Model> for Session {
     fn from(m: screenplay_sessions::Model) -> Self {
-        Self(m)
+        Self(m, None)
+    }
+}
+
+impl Session {
+    /// A session read with every step of its outline (`outline` then needs no load).
+    pub fn with_outline(m: screenplay_sessions::Model, steps: Vec<outline_steps::Model>) -> Self {
+        Self(m, Some(Arc::new(steps)))
     }
 }
 
@@ -154,7 +161,10 @@ impl Session {
     /// The step tree in order (top-level steps; each has its `children`).
     #[graphql(complexity = "crate::graphql::cost::list(child_complexity)")]
     async fn outline(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Ready<OutlineStep>>> {
-        let steps = ctx.loaders().one(StepsOfSession(self.0.id)).await?.unwrap_or_default();
+        let steps = match &self.1 {
+            Some(steps) => steps.clone(),
+            None => ctx.loaders().one(StepsOfSession(self.0.id)).await?.unwrap_or_default(),
+        };
         Ok(Ready::all(OutlineStep::tree(&steps)))
     }
 
