@@ -136,6 +136,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0094_keyword_one_pass_up.sql"),
         include_str!("sql/0094_keyword_one_pass_down.sql"),
     ),
+    (
+        "m20261207_000095_chunk_text_in_row",
+        include_str!("sql/0095_chunk_text_in_row_up.sql"),
+        include_str!("sql/0095_chunk_text_in_row_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

@@ -136,3 +136,49 @@ async fn check_keyword_search(app: &TestApp) {
     .await;
     assert_eq!(n, 1);
 }
+
+/// A chunk's text and search vector stay in its row beside the 6 KB
+/// embedding when they fit (a keyword search then reads no TOAST per
+/// candidate); a longer chunk's move out of line, and it is still found.
+#[tokio::test]
+async fn a_chunks_text_stays_in_its_row_when_it_fits() {
+    let app = &TestApp::spawn().await;
+    let fx = app.tenant("inrow").await;
+    let ws = app.workspace(&fx, "docs").await;
+    // 300 different ideographs: about 900 bytes of text and 300 CJK pairs,
+    // which do not fit a page beside the embedding.
+    let long: String = (0..300u32)
+        .map(|i| char::from_u32(0x4e00 + (i * 37) % 20_000).expect("ideograph"))
+        .collect();
+    let added = app
+        .ingest(
+            &fx.admin_token,
+            ws,
+            json!([
+                { "sourcePath": "short.md", "title": "Short", "content": "The detective crosses the bridge at midnight." },
+                { "sourcePath": "long.md", "title": "Long", "content": long },
+            ]),
+        )
+        .await;
+    assert_eq!(added["added"], 2, "{added}");
+    let out_of_line = |path: &str, column: &str| {
+        let sql = format!(
+            "SELECT count(*) FROM screenplay.code_documents \
+             WHERE workspace_id = '{ws}' AND source_path = '{path}' AND embedding IS NOT NULL \
+               AND pg_column_toast_chunk_id({column}) IS NOT NULL"
+        );
+        async move { scalar_i64(&app.owner().await, &sql).await }
+    };
+    assert_eq!(out_of_line("short.md", "content").await, 0);
+    assert_eq!(out_of_line("short.md", "search_vector").await, 0);
+    assert_eq!(out_of_line("long.md", "search_vector").await, 1);
+
+    let search = |query: String| {
+        let input = json!({ "workspaceId": ws, "query": query, "mode": "KEYWORD" });
+        let token = fx.admin_token.clone();
+        async move { titles(&app.search(&token, input).await) }
+    };
+    assert_eq!(search("detective bridge".to_owned()).await, vec!["Short"]);
+    let middle: String = long.chars().skip(150).take(4).collect();
+    assert_eq!(search(middle).await, vec!["Long"]);
+}
