@@ -51,17 +51,21 @@ impl Schemas {
         let new_hash = persisted::resolve(&self.persisted, request)?;
         admission::check_size(&request.query, limits)?;
         admission::check_nesting(&request.query)?;
-        let operation_name = request.operation_name.clone();
-        let document = request
-            .parsed_query()
+        let (document, cached) = self
+            .parsed
+            .get_or_parse(&request.query)
             .map_err(|e| with_code(e, ErrorCode::GraphqlParseFailed))?;
-        let schema = if introspection_only(document, operation_name.as_deref()) {
-            admission::check(document, &INTROSPECTION_LIMITS)?;
+        let schema = if introspection_only(&document, request.operation_name.as_deref()) {
+            admission::check(&document, &INTROSPECTION_LIMITS)?;
             &self.introspection
         } else {
-            admission::check(document, limits)?;
+            admission::check(&document, limits)?;
             schema
         };
+        if !cached {
+            self.parsed.keep(&request.query, &document);
+        }
+        request.set_parsed_query(document);
         if let Some(hash) = new_hash {
             persisted::remember(&self.persisted, principal, hash, &request.query);
         }

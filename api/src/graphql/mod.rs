@@ -13,6 +13,7 @@ pub mod guards;
 pub mod lifecycle;
 pub mod loaders;
 pub mod mutation;
+pub mod parsed;
 pub mod persisted;
 pub mod query;
 pub mod ready;

@@ -7,7 +7,7 @@ use async_graphql::{
     parser::types::{ExecutableDocument, Selection},
 };
 
-use super::{mutation::MutationRoot, query::QueryRoot, subscription::SubscriptionRoot};
+use super::{mutation::MutationRoot, parsed::ParsedDocuments, query::QueryRoot, subscription::SubscriptionRoot};
 use crate::{
     auth::{Principal, Role},
     config::{LimitsConfig, OperationLimits, RoleLimits},
@@ -41,6 +41,7 @@ pub struct Schemas {
     pub(super) introspection: AppSchema,
     pub(super) limits: Arc<RoleLimits>,
     pub(super) persisted: Arc<PersistedQueryStore>,
+    pub(super) parsed: Arc<ParsedDocuments>,
     /// Operations one websocket may have in flight.
     pub(super) socket_operations: usize,
 }
@@ -132,6 +133,7 @@ pub fn build_schemas(state: SharedState) -> Schemas {
         introspection: build(&INTROSPECTION_LIMITS),
         limits: Arc::new(roles.clone()),
         persisted: state.persisted.clone(),
+        parsed: Arc::new(ParsedDocuments::default()),
         socket_operations: config.http.ws_max_operations,
     }
 }
