@@ -12,6 +12,7 @@ use crate::{
     ingest::ChunkPolicy,
     request::{
         bulkhead::TenantBulkhead,
+        parsed::ParsedDocuments,
         persisted::PersistedQueryStore,
         rate_limit::{LoginLimiter, RateLimiter},
     },
@@ -38,6 +39,8 @@ pub struct AppState {
     /// Sign-in attempts per client, tenant slug and account.
     pub login_limiter: LoginLimiter,
     pub persisted: Arc<PersistedQueryStore>,
+    /// Admitted GraphQL documents, parsed (the gate's cache).
+    pub parsed: Arc<ParsedDocuments>,
     /// Live session events (LISTEN/NOTIFY) for subscriptions.
     pub events: EventHub,
     /// Embeds documents and search queries.

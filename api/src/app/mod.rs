@@ -241,6 +241,7 @@ async fn build_state(
         grace_over: watch::channel(false).0,
         login_limiter,
         persisted,
+        parsed: Default::default(),
         events: EventHub::new(listen_url),
         embedder,
         vectors,

@@ -13,7 +13,6 @@ pub mod guards;
 pub mod lifecycle;
 pub mod loaders;
 pub mod mutation;
-pub mod parsed;
 pub mod persisted;
 pub mod query;
 pub mod ready;

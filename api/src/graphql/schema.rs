@@ -7,11 +7,11 @@ use async_graphql::{
     parser::types::{ExecutableDocument, Selection},
 };
 
-use super::{mutation::MutationRoot, parsed::ParsedDocuments, query::QueryRoot, subscription::SubscriptionRoot};
+use super::{mutation::MutationRoot, query::QueryRoot, subscription::SubscriptionRoot};
 use crate::{
     auth::{Principal, Role},
     config::{LimitsConfig, OperationLimits, RoleLimits},
-    request::persisted::PersistedQueryStore,
+    request::{parsed::ParsedDocuments, persisted::PersistedQueryStore},
     state::SharedState,
 };
 
@@ -133,7 +133,7 @@ pub fn build_schemas(state: SharedState) -> Schemas {
         introspection: build(&INTROSPECTION_LIMITS),
         limits: Arc::new(roles.clone()),
         persisted: state.persisted.clone(),
-        parsed: Arc::new(ParsedDocuments::default()),
+        parsed: state.parsed.clone(),
         socket_operations: config.http.ws_max_operations,
     }
 }

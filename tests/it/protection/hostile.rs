@@ -205,3 +205,43 @@ async fn healthz_stays_fast_while_bombs_arrive() {
     assert!(sent >= 40, "the bombs were answered ({sent})");
     assert!(median < Duration::from_millis(50), "median /healthz {median:?}");
 }
+
+/// The gate keeps parsed documents only once they are admitted: refused and
+/// broken ones are parsed each time and never kept, and a stream of
+/// distinct documents stays within the cache's budget, at a bounded cost each.
+#[tokio::test]
+async fn only_admitted_documents_are_kept_parsed_within_the_budget() {
+    use screenplay_api::request::parsed::{BUDGET_BYTES, MAX_QUERY_BYTES};
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("parsed").await;
+    let token = Some(fx.admin_token.as_str());
+    let (kept, _) = app.state.parsed.held();
+    for case in cases() {
+        refusal(&app, token, &case.body).await;
+        refusal(&app, None, &case.body).await;
+    }
+    refusal(&app, token, &json!({ "query": "{ health(" })).await;
+    assert_eq!(app.state.parsed.held().0, kept, "refused or broken: not kept");
+
+    let query = json!({ "query": "query Kept { health }" });
+    for _ in 0..2 {
+        let (answer, _) = refusal(&app, token, &query).await;
+        assert_eq!(answer["data"]["health"], "ok", "{answer}");
+    }
+    assert_eq!(app.state.parsed.held().0, kept + 1, "admitted: kept once");
+
+    // 100 distinct documents of 12 KiB each, a third more than the budget holds.
+    let mut slowest = Duration::ZERO;
+    for i in 0..100 {
+        let text = format!("#{i:04}{}\nquery Distinct {{ health }}", "x".repeat(12 << 10));
+        assert!(text.len() <= MAX_QUERY_BYTES);
+        let (answer, cpu) = refusal(&app, token, &json!({ "query": text })).await;
+        assert_eq!(answer["data"]["health"], "ok", "{answer}");
+        slowest = slowest.max(cpu);
+        let (documents, bytes) = app.state.parsed.held();
+        assert!(bytes <= BUDGET_BYTES, "{documents} documents, {bytes} bytes");
+    }
+    let (documents, _) = app.state.parsed.held();
+    assert!(documents < 100, "the least recently used went: {documents} kept");
+    assert!(slowest < MAX_CPU, "a distinct document took {slowest:?}");
+}

@@ -103,6 +103,12 @@ impl ParsedDocuments {
         }
     }
 
+    /// How many documents are kept, and their estimated bytes.
+    pub fn held(&self) -> (usize, usize) {
+        let cache = self.lock();
+        (cache.documents.len(), cache.bytes)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -113,7 +119,7 @@ mod tests {
     use super::*;
 
     fn held(cache: &ParsedDocuments) -> usize {
-        cache.lock().documents.len()
+        cache.held().0
     }
 
     fn parse_and_keep(cache: &ParsedDocuments, query: &str) -> bool {
