@@ -36,8 +36,8 @@ pub async fn add(
 }
 
 /// The statement of [`add`], with these expressions for the tenant, the
-/// metric and the amount (a search runs it inside its own statement).
-pub(super) fn add_sql(tenant: &str, metric: &str, amount: &str) -> String {
+/// metric and the amount.
+fn add_sql(tenant: &str, metric: &str, amount: &str) -> String {
     format!(
         "INSERT INTO screenplay.quota_usage (tenant_id, metric, bucket_start, value) \
          VALUES ({tenant}, {metric}, date_trunc('hour', now()), {amount}) \

@@ -1,5 +1,6 @@
 //! Vector, keyword and hybrid search through the API and the SQL functions.
 
+mod counting;
 mod hybrid;
 mod inputs;
 mod keyword;

@@ -154,10 +154,9 @@ impl DocumentQuery {
             step_id: input.step_id,
             rerank: input.rerank.unwrap_or(false),
         };
-        let (tx, caller, source) = ctx.scope().tenant_for(search::writes(&request)).await?;
+        let (tx, caller, _) = ctx.scope().tenant_for(search::writes(&request)).await?;
         let app = ctx.app();
-        let counters = search::Counters::on(source, &app.audit);
-        let hits = search::search(&tx, &caller, app.document_deps(), request, counters).await?;
+        let hits = search::search(&tx, &caller, app.document_deps(), request, &app.audit).await?;
         Ok(hits.into_iter().map(SearchHit::from).collect())
     }
 

@@ -7,7 +7,6 @@ mod statement;
 use std::collections::HashMap;
 
 use entity::enums::{QuotaMetric, RetrievalMethod};
-use rust_decimal::Decimal;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
 use uuid::Uuid;
 
@@ -22,43 +21,12 @@ use crate::{
     auth::TenantCaller,
     domain::TenantId,
     error::{AppError, AppResult},
-    request::scope::Source,
     search::{
         Scored, SearchFilter, VectorQuery,
         fusion::{self, Fusion},
         highlight, keyword,
     },
 };
-
-/// Where a search's usage counters go.
-#[derive(Clone, Copy)]
-pub enum Counters<'a> {
-    /// Into the search's transaction, on the primary.
-    InTransaction,
-    /// Through the batched counter writer: a replica's transaction cannot write.
-    Batched(&'a AuditSink),
-}
-
-impl<'a> Counters<'a> {
-    /// The counters of a search whose transaction runs on `source`.
-    pub fn on(source: Source, sink: &'a AuditSink) -> Self {
-        match source {
-            Source::Primary => Self::InTransaction,
-            Source::Replica => Self::Batched(sink),
-        }
-    }
-
-    async fn add(self, tx: &DatabaseTransaction, tenant: TenantId, metric: QuotaMetric, amount: u64) -> AppResult<()> {
-        match self {
-            Self::InTransaction => usage::add(tx, tenant, metric, Decimal::from(amount)).await,
-            Self::Batched(sink) => {
-                sink.count(tenant, metric, i64::try_from(amount).unwrap_or(i64::MAX))
-                    .await;
-                Ok(())
-            }
-        }
-    }
-}
 
 /// Whether a search writes more than counters (a retrieval record, a
 /// reranker's call log): then it must run on the primary.
@@ -266,12 +234,20 @@ fn check_fusion(request: &SearchRequest) -> AppResult<Fusion> {
 
 /// Runs a search in the caller's tenant transaction, and records its
 /// latency by mode (Prometheus and `vector_db_metrics`).
+///
+/// A search that succeeds counts `search_queries` (and the tokens of
+/// embedding its query) through the batched counter writer, as requests
+/// are counted, not in its own transaction: an upsert of the tenant's hourly
+/// counter row cost a 1,000-row VECTOR search's statement about a fifth of
+/// its time, and held that row locked until COMMIT, so one tenant's
+/// concurrent searches waited for each other. The search itself writes
+/// nothing then, unless it records a retrieval or a reranker's call.
 pub async fn search(
     tx: &DatabaseTransaction,
     caller: &TenantCaller,
     deps: Deps<'_>,
     request: SearchRequest,
-    counters: Counters<'_>,
+    counters: &AuditSink,
 ) -> AppResult<Vec<Hit>> {
     let started = std::time::Instant::now();
     let mode = match request.mode {
@@ -279,20 +255,25 @@ pub async fn search(
         Mode::Keyword => "keyword",
         Mode::Hybrid => "hybrid",
     };
-    let hits = search_inner(tx, caller, deps, request, counters).await;
-    if hits.is_ok() {
-        crate::metrics::observe_search(mode, started.elapsed());
+    let (hits, tokens) = search_inner(tx, caller, deps, request).await?;
+    crate::metrics::observe_search(mode, started.elapsed());
+    counters.count(caller.tenant_id, QuotaMetric::SearchQueries, 1).await;
+    if tokens > 0 {
+        let tokens = i64::try_from(tokens).unwrap_or(i64::MAX);
+        counters
+            .count(caller.tenant_id, QuotaMetric::EmbeddingTokens, tokens)
+            .await;
     }
-    hits
+    Ok(hits)
 }
 
+/// The hits, and the tokens embedding the query cost.
 async fn search_inner(
     tx: &DatabaseTransaction,
     caller: &TenantCaller,
     deps: Deps<'_>,
     request: SearchRequest,
-    counters: Counters<'_>,
-) -> AppResult<Vec<Hit>> {
+) -> AppResult<(Vec<Hit>, u64)> {
     let tenant_id = caller.tenant_id;
     let plan = check(&request, deps.reranker.map(|r| r.candidates()))?;
     let filter = documents::check_filter(request.filter.clone())?;
@@ -301,21 +282,8 @@ async fn search_inner(
         (session, step) => Some(retrieval_target(tx, tenant_id, request.workspace_id, session, step).await?),
     };
     let (query_vector, tokens) = query_vector(tx, tenant_id, deps, &request, &plan).await?;
-    // Only counters are written without a retrieval record: they may be
-    // lost in a crash, and a search need not wait for the WAL flush.
-    let async_commit = retrieval_session.is_none();
-    let count_here = matches!(counters, Counters::InTransaction);
     let (mut fused, mut rows) = if deps.vectors.searches_in_postgres() {
-        in_one_statement(
-            tx,
-            tenant_id,
-            &request,
-            &plan,
-            &filter,
-            query_vector.as_ref(),
-            (count_here, async_commit),
-        )
-        .await?
+        in_one_statement(tx, &request, &plan, &filter, query_vector.as_ref()).await?
     } else {
         let fused = run_channels(tx, deps, &request, &plan, &filter, query_vector.as_ref()).await?;
         if fused.is_empty() {
@@ -323,10 +291,6 @@ async fn search_inner(
             // security); without any, tell a missing workspace from an empty one.
             documents::ensure_workspace(tx, caller, request.workspace_id).await?;
         }
-        if async_commit && count_here {
-            tx.execute_unprepared("SET LOCAL synchronous_commit = off").await?;
-        }
-        counters.add(tx, tenant_id, QuotaMetric::SearchQueries, 1).await?;
         (fused, HashMap::new())
     };
     let mut rerank_scores = HashMap::new();
@@ -353,25 +317,17 @@ async fn search_inner(
         let query = plan.query.as_deref();
         record(tx, tenant_id, session_id, step_id, query, request.mode, &hits).await?;
     }
-    counters
-        .add(tx, tenant_id, QuotaMetric::EmbeddingTokens, tokens)
-        .await?;
-    if !count_here && deps.vectors.searches_in_postgres() {
-        counters.add(tx, tenant_id, QuotaMetric::SearchQueries, 1).await?;
-    }
-    Ok(hits)
+    Ok((hits, tokens))
 }
 
-/// The channels, the rows of single-channel hits and the usage counter in
-/// one statement (see [`statement`]).
+/// The channels and the rows of single-channel hits in one statement (see
+/// [`statement`]).
 async fn in_one_statement(
     tx: &DatabaseTransaction,
-    tenant_id: TenantId,
     request: &SearchRequest,
     plan: &Plan,
     filter: &SearchFilter,
     query_vector: Option<&(Vec<f32>, String)>,
-    (count, async_commit): (bool, bool),
 ) -> AppResult<(Vec<Fused>, HashMap<Uuid, DocumentRow>)> {
     let keyword = match request.mode {
         Mode::Keyword | Mode::Hybrid => plan.query.as_deref(),
@@ -381,14 +337,11 @@ async fn in_one_statement(
         tx,
         &statement::Channels {
             workspace_id: request.workspace_id,
-            tenant_id,
             filter,
             vector: query_vector.map(|(v, model)| (v.as_slice(), model.as_str(), plan.ef_search)),
             keyword,
             limit: channel_limit(request.mode, plan),
             with_rows: request.mode != Mode::Hybrid,
-            count,
-            async_commit,
         },
     )
     .await?;

@@ -2,8 +2,9 @@
 //! pgvector store), one statement in the tenant transaction checks the
 //! workspace (row-level security: another tenant's workspace is not found,
 //! as a missing one), checks the embedding model, picks the vector plan by
-//! the workspace's size, runs the channels, reads the hits' rows (VECTOR,
-//! KEYWORD) and counts the search against the tenant's usage.
+//! the workspace's size, runs the channels and reads the hits' rows (VECTOR,
+//! KEYWORD). It writes nothing: the search is counted through the batched
+//! counter writer (see `search`).
 //!
 //! The vector plan: a workspace of at most [`EXACT_MAX_ROWS`] chunks is
 //! compared row by row through its btree index, which is exact and cheaper
@@ -18,12 +19,8 @@ use std::collections::HashMap;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, FromQueryResult, QueryResult, Statement, Value};
 use uuid::Uuid;
 
-use super::super::{
-    documents::{COLUMNS, DocumentRow, filter_sql},
-    usage,
-};
+use super::super::documents::{COLUMNS, DocumentRow, filter_sql};
 use crate::{
-    domain::TenantId,
     error::{AppError, AppResult},
     search::{Scored, SearchFilter},
 };
@@ -42,7 +39,6 @@ pub const DEFAULT_EF_SEARCH: u32 = 800;
 /// What to search for.
 pub(super) struct Channels<'a> {
     pub workspace_id: Uuid,
-    pub tenant_id: TenantId,
     pub filter: &'a SearchFilter,
     /// The query vector, its model, and `ef_search` for the HNSW plan.
     pub vector: Option<(&'a [f32], &'a str, Option<u32>)>,
@@ -52,11 +48,6 @@ pub(super) struct Channels<'a> {
     pub limit: u32,
     /// Read the hits' rows too (single-channel searches, whose hits are final).
     pub with_rows: bool,
-    /// Count the search against the tenant's usage in the statement (not
-    /// on a replica, whose transactions cannot write).
-    pub count: bool,
-    /// Commit without waiting for the WAL flush (only counters are written).
-    pub async_commit: bool,
 }
 
 /// What the statement found.
@@ -119,8 +110,8 @@ fn read_row(row: &QueryResult, with_rows: bool, found: &mut Found) -> AppResult<
 
 /// The statement and its parameters.
 fn statement(c: &Channels<'_>) -> (String, Vec<Value>) {
-    let mut values: Vec<Value> = vec![c.workspace_id.into(), c.tenant_id.into(), (c.limit as i32).into()];
-    // $1 workspace, $2 tenant, $3 limit per channel.
+    let mut values: Vec<Value> = vec![c.workspace_id.into(), (c.limit as i32).into()];
+    // $1 workspace, $2 limit per channel.
     let mut ctes = vec![workspace_cte(c, &mut values)];
     let mut channels = Vec::new();
     if let Some((vector, _, ef_search)) = c.vector {
@@ -137,12 +128,6 @@ fn statement(c: &Channels<'_>) -> (String, Vec<Value>) {
     if let Some(query) = c.keyword {
         ctes.push(keyword_cte(c.filter, query, &mut values));
         channels.push("SELECT 'k' AS channel, id, score, row_number() OVER (ORDER BY score DESC, id) AS rank FROM kw");
-    }
-    if c.count {
-        ctes.push(format!(
-            "counted AS ({})",
-            usage::add_sql("$2", "'search_queries'", "1")
-        ));
     }
     let (columns, join) = if c.with_rows {
         let columns: Vec<String> = COLUMNS.split(',').map(|col| format!("d.{}", col.trim())).collect();
@@ -179,11 +164,6 @@ fn workspace_cte(c: &Channels<'_>, values: &mut Vec<Value>) -> String {
         }
         None => String::new(),
     };
-    let async_commit = if c.count && c.async_commit {
-        " AND set_config('synchronous_commit', 'off', true) = 'off'"
-    } else {
-        ""
-    };
     // Only the vector channel chooses its plan by the workspace's size.
     let size = match c.vector {
         Some(_) => format!("screenplay.workspace_size_capped(w.id, {})", EXACT_MAX_ROWS + 1),
@@ -191,7 +171,7 @@ fn workspace_cte(c: &Channels<'_>, values: &mut Vec<Value>) -> String {
     };
     format!(
         "ws AS MATERIALIZED (SELECT w.id, {size} AS size \
-         FROM screenplay.workspaces AS w WHERE w.id = $1{model_check}{async_commit})"
+         FROM screenplay.workspaces AS w WHERE w.id = $1{model_check})"
     )
 }
 
@@ -232,7 +212,7 @@ fn keyword_cte(filter: &SearchFilter, query: &str, values: &mut Vec<Value>) -> S
     let prefix = param(filter.source_path_prefix.clone().into());
     let metadata = param(filter.metadata.clone().into());
     format!(
-        "kw AS MATERIALIZED (SELECT k.id, k.score FROM ws, screenplay.keyword_hits($1, ${q}, $3, \
+        "kw AS MATERIALIZED (SELECT k.id, k.score FROM ws, screenplay.keyword_hits($1, ${q}, $2, \
            {language}::text, {prefix}::text, {metadata}::jsonb) AS k)"
     )
 }
