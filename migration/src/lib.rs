@@ -141,6 +141,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0095_chunk_text_in_row_up.sql"),
         include_str!("sql/0095_chunk_text_in_row_down.sql"),
     ),
+    (
+        "m20261207_000096_caller_by_index",
+        include_str!("sql/0096_caller_by_index_up.sql"),
+        include_str!("sql/0096_caller_by_index_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

@@ -242,3 +242,80 @@ async fn another_tenants_ids_are_not_found() {
     }
     assert_eq!(data["workspaces"]["totalCount"], 0);
 }
+
+/// The first statement of every request finds its caller through an index,
+/// by id or by external subject, however many users the tenant has.
+#[tokio::test]
+async fn the_caller_is_found_through_an_index_in_a_large_tenant() {
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("crowd").await;
+    let owner = app.owner().await;
+    owner
+        .execute_unprepared(&format!(
+            "INSERT INTO screenplay.users (tenant_id, email, display_name, role) \
+             SELECT '{t}', 'u' || g || '@crowd.test', 'U' || g, 'member' FROM generate_series(1, 5000) g; \
+             INSERT INTO screenplay.users (tenant_id, email, display_name, role, external_subject) \
+             VALUES ('{t}', 'idp@crowd.test', 'From the provider', 'agent', 'idp|last'); \
+             ANALYZE screenplay.users",
+            t = fx.id
+        ))
+        .await
+        .expect("seed users");
+    let last = scalar_uuid(
+        &owner,
+        "SELECT id FROM screenplay.users WHERE email = 'u5000@crowd.test'",
+    )
+    .await;
+    let provider = scalar_uuid(&owner, "SELECT id FROM screenplay.users WHERE email = 'idp@crowd.test'").await;
+    let cases = [
+        (last.to_string(), Some(last)),
+        ("idp|last".to_owned(), Some(provider)),
+        // The id's text in another form matched nothing before either.
+        (last.to_string().to_uppercase(), None),
+        ("not-a-user".to_owned(), None),
+    ];
+    for (subject, expected) in cases {
+        let tx = owner.begin().await.expect("begin");
+        // A delta: the view also holds counts of earlier transactions of
+        // this connection that are not flushed yet.
+        let before = users_read(&tx).await;
+        let found = tx
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT user_id FROM screenplay.begin_tenant_request($1, $2)",
+                [fx.id.into(), subject.clone().into()],
+            ))
+            .await
+            .expect("begin_tenant_request")
+            .expect("row")
+            .try_get_by_index::<Option<Uuid>>(0)
+            .expect("user_id");
+        assert_eq!(found, expected, "{subject}");
+        let read = users_read(&tx).await - before;
+        assert!(read <= 2, "{subject}: {read} users read to find the caller");
+        tx.rollback().await.expect("rollback");
+    }
+}
+
+/// Rows of `users` this connection has read (sequentially or by index).
+async fn users_read(tx: &impl ConnectionTrait) -> i64 {
+    tx.query_one_raw(Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT (coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0))::int8 \
+         FROM pg_stat_xact_user_tables WHERE relid = 'screenplay.users'::regclass",
+    ))
+    .await
+    .expect("stats")
+    .expect("row")
+    .try_get_by_index::<i64>(0)
+    .expect("rows read")
+}
+
+async fn scalar_uuid(db: &impl ConnectionTrait, sql: &str) -> Uuid {
+    db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await
+        .expect("query")
+        .expect("row")
+        .try_get_by_index::<Uuid>(0)
+        .expect("uuid")
+}
