@@ -28,8 +28,8 @@ use crate::{
     },
 };
 
-/// Whether a search writes more than counters (a retrieval record, a
-/// reranker's call log): then it must run on the primary.
+/// Whether a search writes (a retrieval record, a reranker's call log):
+/// then it must run on the primary.
 pub fn writes(request: &SearchRequest) -> bool {
     request.session_id.is_some() || request.step_id.is_some() || request.rerank
 }
