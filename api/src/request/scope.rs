@@ -276,20 +276,14 @@ impl RequestScope {
         Ok((tx, caller.tenant()?))
     }
 
-    /// [`Self::tenant`], and where the transaction runs.
-    pub async fn tenant_routed(&self) -> AppResult<(Arc<DatabaseTransaction>, TenantCaller, Source)> {
-        let (tx, caller, source) = self.open_routed().await?;
-        Ok((tx, caller.tenant()?, source))
-    }
-
     /// The tenant transaction for work that `writes` (the primary's) or
-    /// only reads (routed), and where it runs.
-    pub async fn tenant_for(&self, writes: bool) -> AppResult<(Arc<DatabaseTransaction>, TenantCaller, Source)> {
+    /// only reads (routed).
+    pub async fn tenant_for(&self, writes: bool) -> AppResult<(Arc<DatabaseTransaction>, TenantCaller)> {
         if writes {
-            let (tx, caller) = self.tenant_primary().await?;
-            return Ok((tx, caller, Source::Primary));
+            return self.tenant_primary().await;
         }
-        self.tenant_routed().await
+        let (tx, caller, _) = self.open_routed().await?;
+        Ok((tx, caller.tenant()?))
     }
 
     /// The primary's transaction of a tenant operation, for what writes.

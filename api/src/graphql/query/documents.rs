@@ -154,7 +154,7 @@ impl DocumentQuery {
             step_id: input.step_id,
             rerank: input.rerank.unwrap_or(false),
         };
-        let (tx, caller, _) = ctx.scope().tenant_for(search::writes(&request)).await?;
+        let (tx, caller) = ctx.scope().tenant_for(search::writes(&request)).await?;
         let app = ctx.app();
         let hits = search::search(&tx, &caller, app.document_deps(), request, &app.audit).await?;
         Ok(hits.into_iter().map(SearchHit::from).collect())
