@@ -45,6 +45,31 @@ pub struct Query {
 pub const BARE_VECTOR: &str = "SELECT id FROM screenplay.code_documents WHERE workspace_id = $1 \
                                ORDER BY embedding <=> $2 LIMIT 10";
 
+/// The same nearest 10 compared with every row of the workspace (`+ 0`
+/// keeps the planner off the HNSW index): the bare statement at the
+/// recall the API answers with on workspaces it searches exactly.
+pub const BARE_VECTOR_EXACT: &str = "SELECT id FROM screenplay.code_documents WHERE workspace_id = $1 \
+                                     ORDER BY (embedding <=> $2) + 0, id LIMIT 10";
+
+/// Which bare statement a mode is compared with.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Baseline {
+    /// The statement a DBA writes first (the `BARE_*` of the mode).
+    Plain,
+    /// VECTOR only: [`BARE_VECTOR_EXACT`].
+    Exact,
+}
+
+impl Baseline {
+    /// The baselines of a mode: VECTOR has both, the others their plain one.
+    pub fn of(mode: Mode) -> &'static [Baseline] {
+        match mode {
+            Mode::Vector => &[Baseline::Plain, Baseline::Exact],
+            Mode::Keyword | Mode::Hybrid => &[Baseline::Plain],
+        }
+    }
+}
+
 /// The 10 best full-text matches on the GIN index, with the same tsquery
 /// the product builds (`keyword_tsquery`: stemmed words, CJK bigrams).
 pub const BARE_KEYWORD: &str = "SELECT d.id FROM screenplay.code_documents AS d, \
@@ -66,11 +91,15 @@ pub const BARE_HYBRID: &str = "WITH v AS ( \
      ORDER BY coalesce(1.0 / (60 + v.r), 0) + coalesce(1.0 / (60 + k.r), 0) DESC, 1 LIMIT 10";
 
 /// The bare statement of a mode, for one query.
-pub fn bare(mode: Mode, q: &Query) -> Statement {
+pub fn bare(mode: Mode, baseline: Baseline, q: &Query) -> Statement {
     let v = || PgVector::from(q.vector.clone());
     match mode {
         Mode::Vector => {
-            Statement::from_sql_and_values(DbBackend::Postgres, BARE_VECTOR, [q.workspace.into(), v().into()])
+            let sql = match baseline {
+                Baseline::Plain => BARE_VECTOR,
+                Baseline::Exact => BARE_VECTOR_EXACT,
+            };
+            Statement::from_sql_and_values(DbBackend::Postgres, sql, [q.workspace.into(), v().into()])
         }
         Mode::Keyword => Statement::from_sql_and_values(
             DbBackend::Postgres,

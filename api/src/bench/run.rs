@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{
-    baseline::{self, Mode, Query},
+    baseline::{self, Baseline, Mode, Query},
     copy::{CopyRow, copy_rows},
     data::Generator,
 };
@@ -69,6 +69,7 @@ struct Workspaces {
 struct Row {
     class: String,
     mode: Mode,
+    baseline: Baseline,
     bare: Vec<Duration>,
     api: Vec<Duration>,
     recall_bare: f64,
@@ -112,8 +113,13 @@ pub async fn run(args: BenchArgs, db_args: DatabaseArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for (class, queries) in &classes {
         for mode in Mode::ALL {
-            eprintln!("{class}: {} through the bare statement and the API", mode.name());
-            rows.push(compare(mode, class, &owner_url, addr, &token, queries).await?);
+            for &baseline in Baseline::of(mode) {
+                eprintln!(
+                    "{class}: {} through the bare statement ({baseline:?}) and the API",
+                    mode.name()
+                );
+                rows.push(compare(mode, baseline, class, &owner_url, addr, &token, queries).await?);
+            }
         }
     }
     let ingest = if args.ingest_rows > 0 {
@@ -212,7 +218,10 @@ async fn report(
         println!(
             "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2}× | {:.3} | {:.3} | {:.3} |",
             r.class,
-            r.mode.name(),
+            match r.baseline {
+                Baseline::Plain => r.mode.name().to_owned(),
+                Baseline::Exact => format!("{} (bare compares exactly)", r.mode.name()),
+            },
             pct(&bare, 0.5),
             pct(&bare, 0.99),
             pct(&api, 0.5),
@@ -329,6 +338,7 @@ async fn api_ids(client: &reqwest::Client, url: &str, token: &str, body: String)
 /// the exact answer.
 async fn compare(
     mode: Mode,
+    baseline: Baseline,
     class: &str,
     owner_url: &str,
     addr: SocketAddr,
@@ -347,13 +357,13 @@ async fn compare(
         truths.push(baseline::truth(&db, mode, q).await?);
     }
     for (q, body) in queries.iter().zip(&bodies) {
-        baseline::ids(&db, baseline::bare(mode, q)).await?;
+        baseline::ids(&db, baseline::bare(mode, baseline, q)).await?;
         api_ids(&client, &url, token, body.clone()).await?;
     }
     let (mut bare, mut api) = (Vec::new(), Vec::new());
     let (mut recall_bare, mut recall_api, mut hard_api, mut hard) = (0.0, 0.0, 0.0, 0usize);
     for ((q, body), truth) in queries.iter().zip(&bodies).zip(&truths) {
-        let stmt = baseline::bare(mode, q);
+        let stmt = baseline::bare(mode, baseline, q);
         let started = Instant::now();
         let bare_ids = baseline::ids(&db, stmt).await?;
         bare.push(started.elapsed());
@@ -374,6 +384,7 @@ async fn compare(
     Ok(Row {
         class: class.to_owned(),
         mode,
+        baseline,
         bare,
         api,
         recall_bare: recall_bare / n,
