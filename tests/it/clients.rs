@@ -40,7 +40,8 @@ async fn graphql_http_audits_pass_every_must_and_should() {
 /// The schema graphql-js reads back from the standard introspection query,
 /// printed, against schema.graphql printed the same way.
 async fn introspected_schema(app: &TestApp, token: Option<&str>) -> (String, String) {
-    let schema_file = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql");
+    let schema_file = crate::helpers::checkout().join("schema.graphql");
+    let schema_file = schema_file.to_str().expect("a UTF-8 path");
     let url = app.url("/graphql");
     let mut args = vec![url.as_str(), schema_file];
     args.extend(token);

@@ -42,8 +42,7 @@ async fn healthcheck_follows_readiness_and_empty_variables_are_unset() {
 /// saying how to make one; the example environment file has no value.
 #[tokio::test]
 async fn guessable_signing_secrets_stop_the_server() {
-    let example =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docker/env.example")).expect("env.example");
+    let example = std::fs::read_to_string(crate::helpers::checkout().join("docker/env.example")).expect("env.example");
     let line = example
         .lines()
         .find(|l| l.starts_with("SCREENPLAY_JWT_SECRET="))

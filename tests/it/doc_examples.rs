@@ -16,7 +16,7 @@
 //! `screenplay …` lines run the real binary on the same database, from the
 //! repository's root (the UUIDs bound so far substituted).
 
-use std::{collections::HashMap, path::Path, time::Duration};
+use std::{collections::HashMap, time::Duration};
 
 use screenplay_api::{auth::Role, service::demo};
 use serde_json::Value;
@@ -308,7 +308,7 @@ impl Run<'_> {
         let args: Vec<&str> = command.split_whitespace().skip(1).collect();
         let result = std::process::Command::new(env!("CARGO_BIN_EXE_screenplay"))
             .args(&args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .current_dir(crate::helpers::checkout())
             .env("DATABASE_URL", &self.app.db.app_url)
             .env("SCREENPLAY_MIGRATION_DATABASE_URL", &self.app.db.owner_url)
             .env("RUST_LOG", "warn")
@@ -345,7 +345,7 @@ impl Run<'_> {
 
 /// Runs `file`'s examples on a fresh server; returns the differences.
 async fn check_file(file: &str) -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    let path = crate::helpers::checkout().join(file);
     let markdown = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
     let examples = examples(&markdown);
     if examples.is_empty() {

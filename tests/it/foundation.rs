@@ -428,8 +428,8 @@ async fn readyz_follows_the_database() {
 
 #[test]
 fn schema_graphql_matches_the_code() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql");
-    let committed = std::fs::read_to_string(path).expect("schema.graphql at the top level");
+    let path = crate::helpers::checkout().join("schema.graphql");
+    let committed = std::fs::read_to_string(&path).expect("schema.graphql at the top level");
     let current = screenplay_api::graphql::sdl();
     assert!(
         committed == current,

@@ -213,7 +213,7 @@ fn longest_functions(src: &Path, n: usize) -> Vec<String> {
 
 #[test]
 fn api_src_follows_the_layer_rule() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("api/src");
+    let src = crate::helpers::checkout().join("api/src");
     // `cargo test --test it layout -- --nocapture` shows the longest.
     println!(
         "longest functions of api/src:\n{}",

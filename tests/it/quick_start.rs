@@ -17,7 +17,7 @@ use crate::helpers::{TestDb, node, tools::pg_bin};
 
 /// A graphql block of the README, by operation name.
 fn readme_operation(name: &str) -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let readme = std::fs::read_to_string(crate::helpers::checkout().join("README.md")).expect("README");
     let start = readme
         .find(&format!("```graphql\nquery {name}"))
         .or_else(|| readme.find(&format!("```graphql\nmutation {name}")))
@@ -78,10 +78,7 @@ async fn post(base: &str, token: &str, query: &str, variables: Value) -> Value {
 async fn the_readme_quick_start_works_on_a_fresh_folder() {
     TestDb::create().await; // the test cluster's binaries are installed
     let dir = std::env::temp_dir().join(format!("screenplay-quick-{}", Uuid::new_v4().simple()));
-    copy_dir(
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples")),
-        &dir.join("examples"),
-    );
+    copy_dir(&crate::helpers::checkout().join("examples"), &dir.join("examples"));
     let port = free_port();
     let mut serve = screenplay(&dir, port)
         .args(["serve", "--bind", "127.0.0.1:0"])

@@ -207,7 +207,7 @@ fn looks_secret(name: &str) -> bool {
 
 #[test]
 fn every_secret_looking_input_of_the_schema_is_listed() {
-    let sdl = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).expect("schema.graphql");
+    let sdl = std::fs::read_to_string(crate::helpers::checkout().join("schema.graphql")).expect("schema.graphql");
     let schema = async_graphql::parser::parse_schema(&sdl).expect("sdl");
     let mut inputs = Vec::new();
     for definition in &schema.definitions {

@@ -3,7 +3,7 @@
 //! and UTF-16, uploaded and ingested from folders, then found by queries in
 //! their own language; chunks sized in the model's tokens.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -15,9 +15,7 @@ const DOCUMENT_FIELDS: &str =
     "id chunkIndex sourcePath title content section sourceFormat sourceEncoding chunking tokenCount";
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/ingest")
-        .join(name)
+    crate::helpers::checkout().join("tests/data/ingest").join(name)
 }
 
 fn read(name: &str) -> Vec<u8> {

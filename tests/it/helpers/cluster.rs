@@ -32,7 +32,7 @@ pub fn test_home() -> PathBuf {
     HOME.get_or_init(|| {
         let preferred = std::env::var_os("SCREENPLAY_TEST_HOME")
             .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".screenplay/test"));
+            .unwrap_or_else(|| super::checkout().join(".screenplay/test"));
         screenplay_api::db::local::reachable(preferred)
     })
     .clone()

@@ -35,6 +35,17 @@ use serde_json::{Value, json};
 
 pub use cluster::TestDb;
 
+/// The checkout under test, read when the test runs: cargo runs test
+/// binaries with `CARGO_MANIFEST_DIR` set and in the package's root, while
+/// `env!("CARGO_MANIFEST_DIR")` is the checkout the binary was built in,
+/// which a checkout of the same sources sharing the target directory (a CI
+/// clone) reuses without rebuilding.
+pub fn checkout() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::current_dir().expect("the working directory"))
+}
+
 /// A server on a fresh database, listening on a random loopback port.
 pub struct TestApp {
     pub addr: SocketAddr,

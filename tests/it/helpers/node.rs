@@ -8,7 +8,7 @@ use tokio::sync::OnceCell;
 
 /// `tests/js`.
 pub fn js_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js")
+    super::checkout().join("tests/js")
 }
 
 /// Installs the packages of `tests/js/package-lock.json` when missing.

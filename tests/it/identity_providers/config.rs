@@ -97,7 +97,7 @@ fn wrong_claim_settings_are_refused_with_the_variable_named() {
 
 /// The `export SCREENPLAY_JWT_…` blocks of docs/security.md, as flags.
 fn documented_settings() -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/security.md")).expect("security.md");
+    let text = std::fs::read_to_string(crate::helpers::checkout().join("docs/security.md")).expect("security.md");
     let command = <ServeArgs as clap::Args>::augment_args(clap::Command::new("serve"));
     let flag_of = |var: &str| {
         let arg = command.get_arguments().find(|a| a.get_env().is_some_and(|e| e == var));
