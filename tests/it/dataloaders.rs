@@ -221,6 +221,85 @@ async fn rows_read_by_position_equal_what_sea_orm_reads() {
     assert_eq!(by_position, by_name);
 }
 
+/// Document chunks, which every search returns, are read by position too:
+/// what `db::rows` reads must equal what sea-orm reads by name into the
+/// entity, every optional column both NULL and set.
+#[tokio::test]
+async fn document_rows_read_by_position_equal_the_entity() {
+    use entity::code_documents as docs;
+    use screenplay_api::{
+        db::rows::{self, Positional},
+        service::documents::DocumentRow,
+    };
+    use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, Statement};
+
+    let app = TestApp::spawn().await;
+    let s = app.studio("positional-docs").await;
+    let (tenant, workspace, user) = (s.fx.id, s.workspace, s.member.id);
+    let owner = app.owner().await;
+    owner
+        .execute_unprepared(&format!(
+            "INSERT INTO screenplay.code_documents
+                 (tenant_id, workspace_id, source_path, title, content, content_hash, language, chunk_index,
+                  chunk_count, metadata, token_count, status)
+             VALUES ('{tenant}', '{workspace}', 'a.md', 'A', 'plain', 'h1', 'en', 0, 1, '{{}}', 1, 'READY');
+             INSERT INTO screenplay.code_documents
+                 (tenant_id, workspace_id, source_path, title, content, content_hash, language, chunk_index,
+                  chunk_count, metadata, token_count, status, embedding_model, created_by, section,
+                  source_format, source_encoding, chunking, status_reason, embedding)
+             VALUES ('{tenant}', '{workspace}', 'b.md', 'B', '场景 one', 'h2', 'zh', 1, 2, '{{\"act\": [1, 2]}}',
+                     9, 'FAILED', 'm', '{user}', 'Act 1 > Scene 2', 'markdown', 'utf-8', 'headings', 'why',
+                     array_fill(0.01::real, ARRAY[1536])::vector)"
+        ))
+        .await
+        .expect("two chunks");
+
+    let by_name = docs::Entity::find()
+        .filter(docs::Column::TenantId.eq(tenant))
+        .order_by_asc(docs::Column::SourcePath)
+        .all(&owner)
+        .await
+        .expect("sea-orm");
+    let select = format!(
+        "SELECT {} FROM screenplay.code_documents WHERE tenant_id = '{tenant}' ORDER BY source_path",
+        DocumentRow::COLUMNS.join(", ")
+    );
+    let by_position: Vec<DocumentRow> = rows::all_raw(&owner, Statement::from_string(DbBackend::Postgres, select))
+        .await
+        .expect("by position");
+    let expected: Vec<DocumentRow> = by_name
+        .into_iter()
+        .map(|m| DocumentRow {
+            id: m.id,
+            tenant_id: m.tenant_id,
+            workspace_id: m.workspace_id,
+            source_path: m.source_path,
+            title: m.title,
+            content: m.content,
+            content_hash: m.content_hash,
+            language: m.language,
+            chunk_index: m.chunk_index,
+            chunk_count: m.chunk_count,
+            metadata: m.metadata,
+            embedding_model: m.embedding_model,
+            token_count: m.token_count,
+            created_by: m.created_by,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            section: m.section,
+            source_format: m.source_format,
+            source_encoding: m.source_encoding,
+            chunking: m.chunking,
+            status: m.status,
+            status_reason: m.status_reason,
+            ingestion_job_id: m.ingestion_job_id,
+        })
+        .collect();
+    assert_eq!(expected.len(), 2);
+    assert!(expected[0].section.is_none() && expected[1].section.is_some());
+    assert_eq!(by_position, expected);
+}
+
 /// Sets every optional column of some fragments and steps (the others keep
 /// NULL): the first fragment of each step, the third step of each session
 /// (a child of the first).

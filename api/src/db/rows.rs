@@ -1,4 +1,5 @@
-//! Rows of the models read in bulk, decoded by position.
+//! Rows of the models read in bulk (fragments, outline steps, and the
+//! document chunks every search returns), decoded by position.
 //!
 //! sea-orm decodes every column by name, and reads a NULL into an `Option`
 //! by first formatting an error message (`format!("{idx:?}")`) that it then
@@ -11,8 +12,10 @@
 //! sqlx's check of every value (`try_get`) was 5 % of the bench process's
 //! CPU on its own.
 
+use std::marker::PhantomData;
+
 use sea_orm::{
-    ConnectionTrait, DbBackend, EntityTrait, QueryTrait, Select,
+    ConnectionTrait, DbBackend, EntityTrait, QueryResult, QueryTrait, Select, Statement,
     sqlx::{Column as _, Row as _, postgres::PgRow},
 };
 
@@ -35,18 +38,46 @@ where
     E: EntityTrait,
     E::Model: Positional,
 {
-    let rows = db.query_all_raw(select.build(DbBackend::Postgres)).await?;
-    let Some(first) = rows.first() else {
-        return Ok(Vec::new());
-    };
-    let at = positions::<E::Model>(pg_row(first)?)?;
-    rows.iter()
-        .enumerate()
-        .map(|(i, row)| E::Model::decode(pg_row(row)?, &at, i == 0).map_err(decode_error))
-        .collect()
+    all_raw(db, select.build(DbBackend::Postgres)).await
 }
 
-fn pg_row(row: &sea_orm::QueryResult) -> AppResult<&PgRow> {
+/// Runs a statement and decodes its rows by position.
+pub async fn all_raw<M: Positional>(db: &impl ConnectionTrait, statement: Statement) -> AppResult<Vec<M>> {
+    let rows = db.query_all_raw(statement).await?;
+    let mut decoder = Decoder::default();
+    rows.iter().map(|row| decoder.row(row)).collect()
+}
+
+/// Decodes the rows of one result by position: the names are looked up and
+/// the types checked at the first row it is given.
+pub struct Decoder<M> {
+    at: Option<Vec<usize>>,
+    model: PhantomData<M>,
+}
+
+impl<M> Default for Decoder<M> {
+    fn default() -> Self {
+        Decoder {
+            at: None,
+            model: PhantomData,
+        }
+    }
+}
+
+impl<M: Positional> Decoder<M> {
+    /// One row of the result.
+    pub fn row(&mut self, row: &QueryResult) -> AppResult<M> {
+        let row = pg_row(row)?;
+        let first = self.at.is_none();
+        if first {
+            self.at = Some(positions::<M>(row)?);
+        }
+        let at = self.at.as_deref().unwrap_or_default();
+        M::decode(row, at, first).map_err(decode_error)
+    }
+}
+
+fn pg_row(row: &QueryResult) -> AppResult<&PgRow> {
     row.try_as_pg_row()
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("not a PostgreSQL row")))
 }
@@ -70,7 +101,7 @@ fn decode_error(e: sea_orm::sqlx::Error) -> AppError {
 
 /// Column `i` of a row; `checked`: its declared type first (not its value's,
 /// which a NULL lacks), as sqlx's `try_get` does for every value.
-fn column<'r, T>(row: &'r PgRow, i: usize, checked: bool) -> Result<T, sea_orm::sqlx::Error>
+pub fn column<'r, T>(row: &'r PgRow, i: usize, checked: bool) -> Result<T, sea_orm::sqlx::Error>
 where
     T: sea_orm::sqlx::Decode<'r, sea_orm::sqlx::Postgres> + sea_orm::sqlx::Type<sea_orm::sqlx::Postgres>,
 {
@@ -90,7 +121,7 @@ where
 }
 
 /// A text column read into one of the entity's text enums.
-fn text_enum<T: std::str::FromStr<Err = String>>(
+pub fn text_enum<T: std::str::FromStr<Err = String>>(
     row: &PgRow,
     i: usize,
     checked: bool,
@@ -103,19 +134,26 @@ fn text_enum<T: std::str::FromStr<Err = String>>(
 /// type) or `name as enum` (a text column parsed into an entity enum).
 macro_rules! positional {
     ($model:path { $($field:ident $(as $conv:ident)?),+ $(,)? }) => {
-        impl Positional for $model {
+        impl $crate::db::rows::Positional for $model {
             const COLUMNS: &'static [&'static str] = &[$(stringify!($field)),+];
-            fn decode(row: &PgRow, at: &[usize], checked: bool) -> Result<Self, sea_orm::sqlx::Error> {
+            fn decode(
+                row: &sea_orm::sqlx::postgres::PgRow,
+                at: &[usize],
+                checked: bool,
+            ) -> Result<Self, sea_orm::sqlx::Error> {
                 let mut at = at.iter().copied();
                 Ok(Self {
-                    $($field: positional!(@read row, at.next().unwrap_or(usize::MAX), checked $(, $conv)?)),+
+                    $($field: $crate::db::rows::positional!(
+                        @read row, at.next().unwrap_or(usize::MAX), checked $(, $conv)?
+                    )),+
                 })
             }
         }
     };
-    (@read $row:ident, $i:expr, $checked:ident) => { column($row, $i, $checked)? };
-    (@read $row:ident, $i:expr, $checked:ident, enum) => { text_enum($row, $i, $checked)? };
+    (@read $row:ident, $i:expr, $checked:ident) => { $crate::db::rows::column($row, $i, $checked)? };
+    (@read $row:ident, $i:expr, $checked:ident, enum) => { $crate::db::rows::text_enum($row, $i, $checked)? };
 }
+pub(crate) use positional;
 
 positional!(screenplay_fragments::Model {
     id,

@@ -23,7 +23,7 @@ use crate::domain::validate;
 use crate::{
     auth::TenantCaller,
     config::IngestConfig,
-    db::TenantOwned,
+    db::{TenantOwned, rows},
     embedding::{self, Embedder, Reranker},
     error::{AppError, AppResult},
     ingest::{self, ChunkPolicy, Chunking},
@@ -31,8 +31,9 @@ use crate::{
     text::estimate_tokens,
 };
 
-/// A stored chunk, without its vector (6 KB that no client list needs).
-#[derive(Debug, Clone, PartialEq, FromQueryResult, serde::Serialize)]
+/// A stored chunk, without its vector (6 KB that no client list needs);
+/// read by position ([`rows`]), each search reads ten or more.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DocumentRow {
     pub id: Uuid,
     pub tenant_id: Uuid,
@@ -61,6 +62,32 @@ pub struct DocumentRow {
     pub status_reason: Option<String>,
     pub ingestion_job_id: Option<Uuid>,
 }
+
+rows::positional!(DocumentRow {
+    id,
+    tenant_id,
+    workspace_id,
+    source_path,
+    title,
+    content,
+    content_hash,
+    language,
+    chunk_index,
+    chunk_count,
+    metadata,
+    embedding_model,
+    token_count,
+    created_by,
+    created_at,
+    updated_at,
+    section,
+    source_format,
+    source_encoding,
+    chunking,
+    status,
+    status_reason,
+    ingestion_job_id,
+});
 
 pub(super) const COLUMNS: &str = "id, tenant_id, workspace_id, source_path, title, content, content_hash, language, \
                        chunk_index, chunk_count, metadata, embedding_model, token_count, created_by, created_at, \
@@ -122,26 +149,26 @@ pub(super) async fn check_model(db: &impl ConnectionTrait, workspace_id: Uuid, m
 /// Reads one chunk of the caller's tenant.
 pub async fn get(db: &impl ConnectionTrait, caller: &TenantCaller, id: Uuid) -> AppResult<DocumentRow> {
     let tenant_id = caller.tenant_id;
-    DocumentRow::find_by_statement(Statement::from_sql_and_values(
+    let statement = Statement::from_sql_and_values(
         DbBackend::Postgres,
         format!("SELECT {COLUMNS} FROM screenplay.code_documents WHERE tenant_id = $1 AND id = $2"),
         [tenant_id.into(), id.into()],
-    ))
-    .one(db)
-    .await?
-    .ok_or(AppError::not_found("document"))
+    );
+    rows::all_raw(db, statement)
+        .await?
+        .pop()
+        .ok_or(AppError::not_found("document"))
 }
 
 /// Rows by id (missing ids are left out), in no particular order.
 pub async fn get_many(db: &impl ConnectionTrait, caller: &TenantCaller, ids: &[Uuid]) -> AppResult<Vec<DocumentRow>> {
     let tenant_id = caller.tenant_id;
-    Ok(DocumentRow::find_by_statement(Statement::from_sql_and_values(
+    let statement = Statement::from_sql_and_values(
         DbBackend::Postgres,
         format!("SELECT {COLUMNS} FROM screenplay.code_documents WHERE tenant_id = $1 AND id = ANY($2)"),
         [tenant_id.into(), ids.to_vec().into()],
-    ))
-    .all(db)
-    .await?)
+    );
+    rows::all_raw(db, statement).await
 }
 
 /// A checked filter (language code, metadata object).
@@ -217,10 +244,8 @@ pub async fn list(
         " ORDER BY created_at {order}, id {order} LIMIT {}",
         page.limit + 1
     ));
-    let rows = DocumentRow::find_by_statement(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
-        .all(db)
-        .await?;
-    Ok(PageResult::from_fetched(rows, page))
+    let fetched = rows::all_raw(db, Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
+    Ok(PageResult::from_fetched(fetched, page))
 }
 
 /// Chunks matching the filter.
@@ -451,11 +476,10 @@ async fn write_chunk(
         sql.push_str(", embedding = $10, embedding_model = $11");
     }
     sql.push_str(&format!(" WHERE id = $8 AND tenant_id = $9 RETURNING {COLUMNS}"));
-    let after = DocumentRow::find_by_statement(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
-        .one(tx)
+    rows::all_raw(tx, Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
         .await?
-        .ok_or(AppError::not_found("document"))?;
-    Ok(after)
+        .pop()
+        .ok_or(AppError::not_found("document"))
 }
 
 /// Deletes chunks; all of them or, when one is missing, none (`NOT_FOUND`).
@@ -490,13 +514,12 @@ pub async fn delete(
     if archived > 0 {
         return Err(AppError::conflict("the workspace is archived and read only"));
     }
-    let deleted = DocumentRow::find_by_statement(Statement::from_sql_and_values(
+    let statement = Statement::from_sql_and_values(
         DbBackend::Postgres,
         format!("DELETE FROM screenplay.code_documents WHERE tenant_id = $1 AND id = ANY($2) RETURNING {COLUMNS}"),
         [caller.tenant_id.into(), ids.clone().into()],
-    ))
-    .all(&tx)
-    .await?;
+    );
+    let deleted: Vec<DocumentRow> = rows::all_raw(&tx, statement).await?;
     if deleted.len() != ids.len() {
         return Err(AppError::not_found("document"));
     }

@@ -17,10 +17,7 @@ use std::{
 
 use entity::{enums::QuotaMetric, workspaces};
 use rust_decimal::Decimal;
-use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, FromQueryResult, Statement, TransactionTrait, Value,
-    prelude::PgVector,
-};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait, Value, prelude::PgVector};
 use uuid::Uuid;
 
 use super::{
@@ -454,7 +451,7 @@ async fn insert(
                 row_values(ids[start + k], caller, workspace, p, vector, model, state)
             })
             .collect();
-        added.extend(DocumentRow::find_by_statement(insert_statement(rows)).all(tx).await?);
+        added.extend(crate::db::rows::all_raw::<DocumentRow>(tx, insert_statement(rows)).await?);
     }
     Ok(added)
 }

@@ -16,11 +16,12 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, FromQueryResult, QueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Statement, Value};
 use uuid::Uuid;
 
 use super::super::documents::{COLUMNS, DocumentRow, filter_sql};
 use crate::{
+    db::rows,
     error::{AppError, AppResult},
     search::{Scored, SearchFilter},
 };
@@ -68,8 +69,9 @@ pub(super) async fn run(tx: &DatabaseTransaction, c: &Channels<'_>) -> AppResult
         return Err(AppError::not_found("workspace"));
     }
     let mut found = Found::default();
+    let mut documents = c.with_rows.then(rows::Decoder::default);
     for row in &rows {
-        read_row(row, c.with_rows, &mut found)?;
+        read_row(row, documents.as_mut(), &mut found)?;
     }
     // The vector channel reads up to its LIMIT bucket; the rest are not hits.
     found.vector.truncate(c.limit as usize);
@@ -89,7 +91,8 @@ fn limit_bucket(limit: u32) -> u32 {
         .unwrap_or(limit)
 }
 
-fn read_row(row: &QueryResult, with_rows: bool, found: &mut Found) -> AppResult<()> {
+/// One hit, and its document when `documents` decodes them.
+fn read_row(row: &QueryResult, documents: Option<&mut rows::Decoder<DocumentRow>>, found: &mut Found) -> AppResult<()> {
     let Some(id) = row.try_get::<Option<Uuid>>("", "hit_id")? else {
         return Ok(());
     };
@@ -102,8 +105,8 @@ fn read_row(row: &QueryResult, with_rows: bool, found: &mut Found) -> AppResult<
         "v" => found.vector.push(hit),
         _ => found.keyword.push(hit),
     }
-    if with_rows {
-        found.rows.insert(id, DocumentRow::from_query_result(row, "")?);
+    if let Some(documents) = documents {
+        found.rows.insert(id, documents.row(row)?);
     }
     Ok(())
 }
