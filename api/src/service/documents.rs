@@ -5,7 +5,7 @@
 //! `content_hash` (SHA-256 of the chunk) is unique within a workspace, so
 //! ingesting the same text again adds nothing and reports it as skipped.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, sync::LazyLock};
 
 use chrono::{DateTime, FixedOffset};
 use entity::{enums::QuotaMetric, enums::WorkspaceStatus, workspaces};
@@ -89,10 +89,8 @@ rows::positional!(DocumentRow {
     ingestion_job_id,
 });
 
-pub(super) const COLUMNS: &str = "id, tenant_id, workspace_id, source_path, title, content, content_hash, language, \
-                       chunk_index, chunk_count, metadata, embedding_model, token_count, created_by, created_at, \
-                       updated_at, section, source_format, source_encoding, chunking, status, status_reason, \
-                       ingestion_job_id";
+/// The select list of a [`DocumentRow`]: its [`rows::Positional`] columns.
+pub(super) static COLUMNS: LazyLock<String> = LazyLock::new(|| <DocumentRow as rows::Positional>::COLUMNS.join(", "));
 
 /// What ingestion and search need besides the database.
 #[derive(Clone, Copy)]
@@ -151,7 +149,10 @@ pub async fn get(db: &impl ConnectionTrait, caller: &TenantCaller, id: Uuid) -> 
     let tenant_id = caller.tenant_id;
     let statement = Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!("SELECT {COLUMNS} FROM screenplay.code_documents WHERE tenant_id = $1 AND id = $2"),
+        format!(
+            "SELECT {} FROM screenplay.code_documents WHERE tenant_id = $1 AND id = $2",
+            *COLUMNS
+        ),
         [tenant_id.into(), id.into()],
     );
     rows::all_raw(db, statement)
@@ -165,7 +166,10 @@ pub async fn get_many(db: &impl ConnectionTrait, caller: &TenantCaller, ids: &[U
     let tenant_id = caller.tenant_id;
     let statement = Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!("SELECT {COLUMNS} FROM screenplay.code_documents WHERE tenant_id = $1 AND id = ANY($2)"),
+        format!(
+            "SELECT {} FROM screenplay.code_documents WHERE tenant_id = $1 AND id = ANY($2)",
+            *COLUMNS
+        ),
         [tenant_id.into(), ids.to_vec().into()],
     );
     rows::all_raw(db, statement).await
@@ -225,7 +229,8 @@ pub async fn list(
     ensure_workspace(db, caller, workspace_id).await?;
     let mut values: Vec<Value> = vec![tenant_id.into(), workspace_id.into()];
     let mut sql = format!(
-        "SELECT {COLUMNS} FROM screenplay.code_documents WHERE tenant_id = $1 AND workspace_id = $2{}",
+        "SELECT {} FROM screenplay.code_documents WHERE tenant_id = $1 AND workspace_id = $2{}",
+        *COLUMNS,
         filter_sql(filter, &mut values)
     );
     let keyset = |c: &Cursor, op: &str, values: &mut Vec<Value>| {
@@ -475,7 +480,7 @@ async fn write_chunk(
         values.push(v.model.clone().into());
         sql.push_str(", embedding = $10, embedding_model = $11");
     }
-    sql.push_str(&format!(" WHERE id = $8 AND tenant_id = $9 RETURNING {COLUMNS}"));
+    sql.push_str(&format!(" WHERE id = $8 AND tenant_id = $9 RETURNING {}", *COLUMNS));
     rows::all_raw(tx, Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
         .await?
         .pop()
@@ -516,7 +521,10 @@ pub async fn delete(
     }
     let statement = Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!("DELETE FROM screenplay.code_documents WHERE tenant_id = $1 AND id = ANY($2) RETURNING {COLUMNS}"),
+        format!(
+            "DELETE FROM screenplay.code_documents WHERE tenant_id = $1 AND id = ANY($2) RETURNING {}",
+            *COLUMNS
+        ),
         [caller.tenant_id.into(), ids.clone().into()],
     );
     let deleted: Vec<DocumentRow> = rows::all_raw(&tx, statement).await?;

@@ -516,7 +516,7 @@ fn insert_statement(rows: Vec<[Value; ROW_VALUES]>) -> Statement {
         .collect();
     sql.push_str(&placeholders.join(","));
     sql.push_str(" ON CONFLICT (workspace_id, content_hash) DO NOTHING RETURNING ");
-    sql.push_str(COLUMNS);
+    sql.push_str(&COLUMNS);
     Statement::from_sql_and_values(DbBackend::Postgres, sql, rows.into_iter().flatten())
 }
 

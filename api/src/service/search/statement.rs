@@ -19,9 +19,9 @@ use std::collections::HashMap;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Statement, Value};
 use uuid::Uuid;
 
-use super::super::documents::{COLUMNS, DocumentRow, filter_sql};
+use super::super::documents::{DocumentRow, filter_sql};
 use crate::{
-    db::rows,
+    db::rows::{self, Positional as _},
     error::{AppError, AppResult},
     search::{Scored, SearchFilter},
 };
@@ -133,7 +133,7 @@ fn statement(c: &Channels<'_>) -> (String, Vec<Value>) {
         channels.push("SELECT 'k' AS channel, id, score, row_number() OVER (ORDER BY score DESC, id) AS rank FROM kw");
     }
     let (columns, join) = if c.with_rows {
-        let columns: Vec<String> = COLUMNS.split(',').map(|col| format!("d.{}", col.trim())).collect();
+        let columns: Vec<String> = DocumentRow::COLUMNS.iter().map(|col| format!("d.{col}")).collect();
         (
             format!(", {}", columns.join(", ")),
             " LEFT JOIN screenplay.code_documents AS d ON d.id = h.id",
