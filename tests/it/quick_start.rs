@@ -140,7 +140,7 @@ async fn the_readme_quick_start_works_on_a_fresh_folder() {
         "{found}"
     );
 
-    let browser = node::run("graphiql.mjs", &[&base]).await;
+    let browser = node::run_in_browser("graphiql.mjs", &[&base]).await;
     let report: Value = serde_json::from_slice(&browser.stdout)
         .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&browser.stderr)));
     assert!(browser.status.success(), "{report:#}");

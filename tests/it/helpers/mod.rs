@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod cluster;
 pub mod collector;
+pub mod debian;
 pub mod docs;
 pub mod fixtures;
 pub mod fountain;

@@ -60,11 +60,25 @@ fn same_packages(installed: &[u8], lock: &[u8]) -> bool {
 /// Runs `node tests/js/<script> <args>`.
 pub async fn run(script: &str, args: &[&str]) -> Output {
     installed().await;
-    tokio::process::Command::new("node")
-        .arg(script)
-        .args(args)
-        .current_dir(js_dir())
+    command(script, args).output().await.expect("node runs")
+}
+
+/// Runs a script that drives Debian's Chromium (its path in `CHROMIUM`),
+/// installing Chromium first when it is missing.
+pub async fn run_in_browser(script: &str, args: &[&str]) -> Output {
+    installed().await;
+    let chromium = tokio::task::spawn_blocking(|| super::debian::program(&["/usr/bin/chromium"], "chromium"))
+        .await
+        .expect("chromium install task");
+    command(script, args)
+        .env("CHROMIUM", chromium)
         .output()
         .await
         .expect("node runs")
+}
+
+fn command(script: &str, args: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(script).args(args).current_dir(js_dir());
+    cmd
 }

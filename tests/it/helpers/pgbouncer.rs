@@ -1,12 +1,11 @@
 //! Debian's PgBouncer (1.18) in transaction pooling mode in front of a test
-//! database, installed with apt-get when missing (as CI does in `.ci/run`).
+//! database, installed with apt-get when missing (see `debian`).
 
 use std::{
     net::TcpStream,
     os::unix::process::CommandExt,
     path::PathBuf,
     process::{Child, Command, Stdio},
-    sync::Mutex,
     time::{Duration, Instant},
 };
 
@@ -15,30 +14,12 @@ use super::{TestDb, cluster::test_home, tools::url_parts};
 /// Server connections PgBouncer opens per database and user.
 pub const POOL_SIZE: u32 = 3;
 
-static INSTALL: Mutex<()> = Mutex::new(());
-
 /// The pgbouncer program, installed with apt-get (as root) when missing.
 pub fn binary() -> PathBuf {
-    let find = || {
-        ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer", "/usr/local/bin/pgbouncer"]
-            .into_iter()
-            .map(PathBuf::from)
-            .find(|p| p.is_file())
-    };
-    let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(path) = find() {
-        return path;
-    }
-    let apt = |args: &[&str]| {
-        Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(Stdio::null())
-            .status()
-    };
-    let _ = apt(&["update", "-q"]);
-    let status = apt(&["install", "-y", "-q", "--no-install-recommends", "pgbouncer"]);
-    find().unwrap_or_else(|| panic!("pgbouncer is not installed and apt-get install pgbouncer failed ({status:?})"))
+    super::debian::program(
+        &["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer", "/usr/local/bin/pgbouncer"],
+        "pgbouncer",
+    )
 }
 
 /// A running PgBouncer; stopped on drop.
