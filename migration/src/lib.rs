@@ -146,6 +146,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0096_caller_by_index_up.sql"),
         include_str!("sql/0096_caller_by_index_down.sql"),
     ),
+    (
+        "m20261207_000097_phrase_adjacency",
+        include_str!("sql/0097_phrase_adjacency_up.sql"),
+        include_str!("sql/0097_phrase_adjacency_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

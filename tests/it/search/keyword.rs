@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::helpers::{
     TestApp, TestDb,
-    docs::{SEARCH, titles},
+    docs::{INGEST, SEARCH, titles},
     scalar_i64,
 };
 
@@ -15,6 +15,7 @@ use crate::helpers::{
 async fn keyword_search_finds_chinese_text_and_stemmed_english() {
     let app = TestApp::spawn().await;
     check_keyword_search(&app).await;
+    check_phrase_positions(&app).await;
 }
 
 #[tokio::test]
@@ -36,6 +37,7 @@ async fn chinese_keyword_search_works_when_the_database_ctype_is_c() {
     // ... and our search still finds it.
     let app = TestApp::spawn_on(db, &[]).await;
     check_keyword_search(&app).await;
+    check_phrase_positions(&app).await;
 }
 
 async fn check_keyword_search(app: &TestApp) {
@@ -135,6 +137,70 @@ async fn check_keyword_search(app: &TestApp) {
     )
     .await;
     assert_eq!(n, 1);
+}
+
+/// The phrase stage passes over chunks whose search vector has the
+/// phrase's words apart (migration 0097) and still finds every chunk that
+/// holds the phrase: across punctuation, case and hyphens, and in a chunk too
+/// long for the search vector's positions (they stop at 16383).
+async fn check_phrase_positions(app: &TestApp) {
+    let fx = app.tenant("kw-adjacent").await;
+    let ws = app.workspace(&fx, "adjacent").await;
+    // 9,000 CJK characters before the phrase: their pairs take positions
+    // past 16383 (every character and every pair has one).
+    let long_zh = format!("{}。雨夜的街道", "山水".repeat(4_500));
+    let documents = json!([
+            { "sourcePath": "apart.md", "title": "Apart", "content": "The alley was dark. Rain fell on the detective." },
+            { "sourcePath": "punct.md", "title": "Punct", "content": "Cold RAIN — Alley, detective! Then nothing." },
+            { "sourcePath": "hyphen.md", "title": "Hyphen", "content": "A rain-alley detective story." },
+            { "sourcePath": "zh-apart.md", "title": "分开", "content": "雨夜。夜的。的街。街道。" },
+            { "sourcePath": "zh.md", "title": "街道", "content": "他走过雨夜的街道。" },
+            { "sourcePath": "zh-long.md", "title": "长", "content": long_zh, "language": "zh" },
+    ]);
+    // One chunk per document, the long one too.
+    let input = json!({ "workspaceId": ws, "documents": documents, "chunking": { "maxChars": 20_000 } });
+    app.gql(Some(&fx.admin_token), INGEST, json!({ "input": input })).await;
+    let owner = app.owner().await;
+    let long = scalar_i64(
+        &owner,
+        &format!(
+            "SELECT count(*) FROM screenplay.code_documents \
+             WHERE workspace_id = '{ws}' AND title = '长' AND octet_length(content) > 16000"
+        ),
+    )
+    .await;
+    assert_eq!(long, 1, "the long document is one chunk of over 16,000 bytes");
+    let conditioned = scalar_i64(
+        &owner,
+        "SELECT count(*) FROM unnest(ARRAY['rain alley detective', '雨夜的街道']) AS q(text) \
+         WHERE (SELECT adjacent FROM screenplay.keyword_phrase(q.text, NULL)) IS NOT NULL",
+    )
+    .await;
+    assert_eq!(conditioned, 2, "both queries carry a position condition");
+    let phrases = |query: &'static str| {
+        let input = json!({ "workspaceId": ws, "query": query, "mode": "KEYWORD", "limit": 10 });
+        let token = fx.admin_token.clone();
+        async move {
+            let data = app.gql(Some(&token), SEARCH, json!({ "input": input })).await;
+            let hits = data["searchDocuments"].as_array().expect("hits").clone();
+            // Titles of the hits holding the phrase (keyword score 2 or more), and of the others.
+            let (exact, rest): (Vec<_>, Vec<_>) = hits
+                .iter()
+                .partition(|h| h["keywordScore"].as_f64().expect("score") >= 2.0);
+            let names = |v: Vec<&serde_json::Value>| -> HashSet<String> {
+                v.iter()
+                    .map(|h| h["document"]["title"].as_str().expect("title").to_owned())
+                    .collect()
+            };
+            (names(exact), names(rest))
+        }
+    };
+    let (exact, rest) = phrases("rain alley detective").await;
+    assert_eq!(exact, HashSet::from(["Punct".to_owned(), "Hyphen".to_owned()]));
+    assert_eq!(rest, HashSet::from(["Apart".to_owned()]));
+    let (exact, rest) = phrases("雨夜的街道").await;
+    assert_eq!(exact, HashSet::from(["街道".to_owned(), "长".to_owned()]));
+    assert_eq!(rest, HashSet::from(["分开".to_owned()]));
 }
 
 /// A chunk's text and search vector stay in its row beside the 6 KB
