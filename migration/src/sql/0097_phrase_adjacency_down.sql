@@ -165,5 +165,3 @@ BEGIN
     LIMIT p_limit;
 END
 $$;
-
-DROP FUNCTION screenplay.keyword_adjacency(text[], regconfig[]);

@@ -11,44 +11,6 @@
 -- (`rain.alley` is a host name to it; such a chunk met the needs only
 -- through the other occurrences before, and now is not checked).
 
--- The `adjacent` condition of keyword_phrase for its segments (as
--- phrase_text) under the given configurations; NULL when no segment adds one.
--- An ASCII word's alternatives are its parses, each one lexeme; a word some
--- configuration drops or splits leaves its segment out.
-CREATE FUNCTION screenplay.keyword_adjacency(p_parts text[], p_configs regconfig[]) RETURNS tsquery
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    -- plainto_tsquery reports every stop word with a NOTICE to the client
-    SET client_min_messages = warning
-AS $$
-    SELECT string_agg('(' || s.chain || ')', ' & ')::tsquery
-    FROM (
-        -- ASCII words, one after another
-        SELECT string_agg(w.alternatives, ' <-> ' ORDER BY t.pos) AS chain
-        FROM unnest(p_parts) WITH ORDINALITY AS p(part, no)
-        CROSS JOIN LATERAL unnest(regexp_split_to_array(p.part, ' ')) WITH ORDINALITY AS t(word, pos)
-        CROSS JOIN LATERAL (
-            SELECT '(' || string_agg(DISTINCT q.parsed, ' | ') || ')' AS alternatives,
-                   bool_and(q.parsed ~ '^''[a-z]+''$') AS single
-            FROM unnest(p_configs) AS c(config)
-            CROSS JOIN LATERAL (SELECT plainto_tsquery(c.config, t.word)::text AS parsed) AS q
-        ) AS w
-        WHERE p.part ~ '^[a-z]+( [a-z]+)+$'
-        GROUP BY p.no
-        HAVING bool_and(w.single)
-        UNION ALL
-        -- CJK characters: their pairs, each two positions after the last
-        SELECT string_agg(quote_literal(g.pair), ' <2> ' ORDER BY g.pos)
-        FROM unnest(p_parts) WITH ORDINALITY AS p(part, no)
-        CROSS JOIN LATERAL (
-            SELECT c.pos, c.ch || lead(c.ch) OVER (ORDER BY c.pos) AS pair
-            FROM unnest(string_to_array(p.part, NULL)) WITH ORDINALITY AS c(ch, pos)
-        ) AS g
-        WHERE p.part ~ '^[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]{3,}$'
-          AND g.pair IS NOT NULL
-        GROUP BY p.no
-    ) AS s
-$$;
-
 -- What the phrase stage of a keyword search looks for in a query:
 -- `title` its phrase_text (a title equal to it is the best match), `whole`
 -- the pattern of the whole query and `segments` those of its segments (both
@@ -87,6 +49,8 @@ DECLARE
     words text;
     part text;
     parts text[] := '{}';
+    single_words text[];
+    single_alternatives text[];
 BEGIN
     title := screenplay.phrase_text(query);
     -- One word is no phrase; a long query is a description, not a line,
@@ -116,17 +80,21 @@ BEGIN
                                'pg_catalog.spanish', 'pg_catalog.italian', 'pg_catalog.portuguese',
                                'pg_catalog.dutch', 'pg_catalog.russian', 'pg_catalog.swedish',
                                'pg_catalog.simple']::regconfig[] END;
-    SELECT string_agg(w.alternatives, ' & ') INTO words
+    -- Each word parsed once for both conditions; `single`: an ASCII word
+    -- every configuration parses to one lexeme.
+    SELECT string_agg(w.alternatives, ' & ') FILTER (WHERE w.every_config),
+           array_agg(w.word) FILTER (WHERE w.single), array_agg(w.alternatives) FILTER (WHERE w.single)
+      INTO words, single_words, single_alternatives
     FROM (
-        SELECT '(' || string_agg(DISTINCT '(' || q.parsed || ')', ' | ') || ')' AS alternatives,
-               bool_and(q.parsed <> '') AS every_config
+        SELECT t.word, '(' || string_agg(DISTINCT '(' || q.parsed || ')', ' | ') || ')' AS alternatives,
+               bool_and(q.parsed <> '') AS every_config,
+               bool_and(q.parsed ~ '^''[a-z]+''$') AS single
         FROM unnest(regexp_split_to_array(title, ' ')) AS t(word)
         CROSS JOIN unnest(configs) AS c(config)
         CROSS JOIN LATERAL (SELECT plainto_tsquery(c.config, t.word)::text AS parsed) AS q
         WHERE t.word ~ ('^' || letters || '(''' || letters || ')*$')
         GROUP BY t.word
-    ) AS w
-    WHERE w.every_config;
+    ) AS w;
     needs := plainto_tsquery('pg_catalog.simple', screenplay.cjk_query_ngrams(query));
     IF words IS NOT NULL THEN
         needs := CASE WHEN numnode(needs) = 0 THEN words::tsquery ELSE needs && words::tsquery END;
@@ -134,7 +102,28 @@ BEGIN
     IF numnode(needs) = 0 THEN
         needs := NULL;
     END IF;
-    adjacent := screenplay.keyword_adjacency(parts, configs);
+    -- Where the parses must stand: ASCII words one after another, the pairs
+    -- of CJK characters two positions apart. A segment holding any other
+    -- word adds no condition.
+    SELECT string_agg('(' || s.chain || ')', ' & ')::tsquery INTO adjacent
+    FROM (
+        SELECT string_agg(a.alternatives, ' <-> ' ORDER BY t.pos) AS chain
+        FROM unnest(parts) WITH ORDINALITY AS p(part, no)
+        CROSS JOIN LATERAL unnest(regexp_split_to_array(p.part, ' ')) WITH ORDINALITY AS t(word, pos)
+        LEFT JOIN unnest(single_words, single_alternatives) AS a(word, alternatives) ON a.word = t.word
+        WHERE p.part ~ '^[a-z]+( [a-z]+)+$'
+        GROUP BY p.no
+        HAVING bool_and(a.word IS NOT NULL)
+        UNION ALL
+        SELECT string_agg(quote_literal(g.pair), ' <2> ' ORDER BY g.pos)
+        FROM unnest(parts) WITH ORDINALITY AS p(part, no)
+        CROSS JOIN LATERAL (
+            SELECT c.pos, c.ch || lead(c.ch) OVER (ORDER BY c.pos) AS pair
+            FROM unnest(string_to_array(p.part, NULL)) WITH ORDINALITY AS c(ch, pos)
+        ) AS g
+        WHERE p.part ~ ('^' || cjk_char || '{3,}$') AND g.pair IS NOT NULL
+        GROUP BY p.no
+    ) AS s;
 END
 $$;
 
@@ -166,8 +155,11 @@ BEGIN
     -- needs (the GIN index with the workspace's btree), each with its words
     -- rank and, when it meets the needs, how exactly it holds the phrase:
     -- NULL (not every segment), 1 (every segment), 2 (the whole query).
-    -- `|| ''` makes the one in-memory copy the tests below share; a bare
-    -- column would be fetched from TOAST by each of them.
+    -- `|| ''` makes the one in-memory copy the tests below share, where a
+    -- bare column would be fetched from TOAST (or decompressed) by each of
+    -- them; a search vector small enough to be stored plainly in its row
+    -- (all of a short chunk's) is read in place, since copying it cost
+    -- more than the tests.
     matched AS MATERIALIZED (
         SELECT s.id, v.rank,
                -- Positions above 16383 are all stored as 16383, so the
@@ -187,7 +179,8 @@ BEGIN
             SELECT coalesce(ts_rank(x.sv, tsq, 1), 0) AS rank,
                    ph.needs IS NOT NULL AND ph.segments IS NOT NULL AND x.sv @@ ph.needs AS meets_needs,
                    x.sv
-            FROM (SELECT s.search_vector || ''::tsvector AS sv OFFSET 0) AS x
+            FROM (SELECT CASE WHEN pg_column_size(s.search_vector) > 2000 THEN s.search_vector || ''::tsvector
+                              ELSE s.search_vector END AS sv OFFSET 0) AS x
         ) AS v
         WHERE s.search_vector @@ tsq OR s.search_vector @@ ph.needs
     ),
