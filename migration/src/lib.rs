@@ -151,6 +151,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0097_phrase_adjacency_up.sql"),
         include_str!("sql/0097_phrase_adjacency_down.sql"),
     ),
+    (
+        "m20261207_000098_keyword_needs_scan",
+        include_str!("sql/0098_keyword_needs_scan_up.sql"),
+        include_str!("sql/0098_keyword_needs_scan_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

@@ -156,6 +156,9 @@ async fn check_phrase_positions(app: &TestApp) {
             { "sourcePath": "zh-apart.md", "title": "分开", "content": "雨夜。夜的。的街。街道。" },
             { "sourcePath": "zh.md", "title": "街道", "content": "他走过雨夜的街道。" },
             { "sourcePath": "zh-long.md", "title": "长", "content": long_zh, "language": "zh" },
+            // Spanish parses keep `running` and `dogs`, which English reads
+            // as `run` and `dog`: only the needs' other parses find it.
+            { "sourcePath": "es.md", "title": "Perros", "content": "Los running dogs ladran.", "language": "es" },
     ]);
     // One chunk per document, the long one too.
     let input = json!({ "workspaceId": ws, "documents": documents, "chunking": { "maxChars": 20_000 } });
@@ -177,6 +180,17 @@ async fn check_phrase_positions(app: &TestApp) {
     )
     .await;
     assert_eq!(conditioned, 2, "both queries carry a position condition");
+    // What the needs add to the words' candidates: nothing when a word's
+    // parses are all among them, the other parses otherwise (migration 0098).
+    let wider = scalar_i64(
+        &owner,
+        "SELECT (SELECT count(*) FROM unnest(ARRAY['rain alley detective', '雨夜的街道']) AS q(text) \
+                 WHERE (SELECT wider FROM screenplay.keyword_phrase(q.text, NULL)) IS NULL) \
+              + (SELECT count(*) FROM screenplay.keyword_phrase('running dogs', NULL) \
+                 WHERE wider = $$'dogs' & 'running'$$::tsquery)",
+    )
+    .await;
+    assert_eq!(wider, 3);
     let phrases = |query: &'static str| {
         let input = json!({ "workspaceId": ws, "query": query, "mode": "KEYWORD", "limit": 10 });
         let token = fx.admin_token.clone();
@@ -201,6 +215,9 @@ async fn check_phrase_positions(app: &TestApp) {
     let (exact, rest) = phrases("雨夜的街道").await;
     assert_eq!(exact, HashSet::from(["街道".to_owned(), "长".to_owned()]));
     assert_eq!(rest, HashSet::from(["分开".to_owned()]));
+    let (exact, rest) = phrases("running dogs").await;
+    assert_eq!(exact, HashSet::from(["Perros".to_owned()]));
+    assert!(rest.is_empty(), "{rest:?}");
 }
 
 /// A chunk's text and search vector stay in its row beside the 6 KB
