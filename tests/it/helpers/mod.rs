@@ -237,6 +237,16 @@ pub async fn scalar_i64(db: &DatabaseConnection, sql: &str) -> i64 {
     row.try_get_by_index::<i64>(0).expect("i64")
 }
 
+/// Runs SQL as the owner and returns the first column of each row as a uuid.
+pub async fn ids(db: &DatabaseConnection, sql: String) -> Vec<uuid::Uuid> {
+    db.query_all_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql))
+        .await
+        .expect("query")
+        .iter()
+        .map(|r| r.try_get_by_index::<uuid::Uuid>(0).expect("uuid"))
+        .collect()
+}
+
 /// A fresh temporary folder.
 pub fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("screenplay-test-{}", uuid::Uuid::new_v4().simple()));

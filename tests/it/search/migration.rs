@@ -136,7 +136,7 @@ async fn migrate_to_milvus_verify_switch_and_back() {
 
     // A vector missing from Milvus is found.
     let client = Milvus::connect(&settings).await.expect("client");
-    let victim = super::ids(
+    let victim = crate::helpers::ids(
         &owner,
         "SELECT id FROM screenplay.code_documents WHERE source_path = 'during/3'".to_owned(),
     )
@@ -233,7 +233,7 @@ async fn a_server_killed_mid_drain_loses_nothing() {
     stores::settle(&db).await;
     drop(server);
     let client = Milvus::connect(&settings).await.expect("client");
-    let tenant = super::ids(
+    let tenant = crate::helpers::ids(
         &owner,
         format!("SELECT tenant_id FROM screenplay.workspaces WHERE id = '{ws}'"),
     )

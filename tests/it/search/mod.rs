@@ -13,8 +13,6 @@ mod stores;
 mod vector;
 
 use rand::{Rng, rngs::StdRng};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
-use uuid::Uuid;
 
 pub(super) fn random_unit(rng: &mut StdRng) -> Vec<f32> {
     let v: Vec<f32> = (0..1536).map(|_| rng.random_range(-1.0f32..1.0)).collect();
@@ -24,13 +22,4 @@ pub(super) fn random_unit(rng: &mut StdRng) -> Vec<f32> {
 
 pub(super) fn vec_literal(v: &[f32]) -> String {
     format!("[{}]", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","))
-}
-
-pub(super) async fn ids(db: &DatabaseConnection, sql: String) -> Vec<Uuid> {
-    db.query_all_raw(Statement::from_string(DbBackend::Postgres, sql))
-        .await
-        .expect("query")
-        .iter()
-        .map(|r| r.try_get_by_index::<Uuid>(0).expect("uuid"))
-        .collect()
 }

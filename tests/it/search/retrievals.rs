@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::ids;
+use crate::helpers::ids;
 use crate::helpers::{
     TestApp,
     audit::{count_when, counter_sql},

@@ -146,7 +146,7 @@ async fn seed(app: &TestApp) -> (Corpus, String, String) {
         assert!(body["ingestDocuments"]["added"].as_i64() > Some(0), "{body}");
     }
     let owner = app.owner().await;
-    let planted_id = super::ids(
+    let planted_id = crate::helpers::ids(
         &owner,
         format!(
             "SELECT id FROM screenplay.code_documents WHERE workspace_id = '{foreign_ws}' AND source_path = 'planted'"
@@ -309,7 +309,7 @@ async fn both_vector_stores_pass_the_same_search_suite() {
     // workspace (a wrong filter, a bug): PostgreSQL's row-level security
     // still keeps it out.
     let client = Milvus::connect(&settings).await.expect("milvus client");
-    let tenant = super::ids(
+    let tenant = crate::helpers::ids(
         &owner,
         format!("SELECT tenant_id FROM screenplay.workspaces WHERE id = '{}'", corpus.ws),
     )

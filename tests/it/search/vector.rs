@@ -15,7 +15,8 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{ids, random_unit, vec_literal};
+use super::{random_unit, vec_literal};
+use crate::helpers::ids;
 use crate::helpers::{TestApp, TestDb, docs::SEARCH, scalar_i64};
 
 #[tokio::test]
