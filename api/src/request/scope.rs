@@ -113,6 +113,8 @@ struct ScopeState {
     audit_insert_prepared: bool,
     /// The tenant's share of the pool this operation's transactions hold.
     permit: Option<TenantPermit>,
+    /// Something asked for the primary to write ([`RequestScope::open_primary`]).
+    writes: bool,
     finished: bool,
 }
 
@@ -222,6 +224,7 @@ impl RequestScope {
     /// operation use it too.
     pub async fn open_primary(&self) -> AppResult<(Arc<DatabaseTransaction>, Caller)> {
         let mut state = self.usable_state().await?;
+        state.writes = true;
         if let (Some(primary), Some(caller)) = (&state.primary, &state.caller) {
             return Ok((primary.tx.clone(), caller.clone()));
         }
@@ -325,31 +328,45 @@ impl RequestScope {
     /// so a change and its audit row commit together), rolls back otherwise.
     /// A transaction still shared (a resolver that outlived the operation)
     /// is rolled back. Returns whether `audit` was written.
+    ///
+    /// An operation that only read ends its transactions after its answer
+    /// has left: their COMMIT or ROLLBACK changes nothing the caller could
+    /// see, so the answer does not wait a round trip for it. The tenant's
+    /// share is held until they have ended.
     pub async fn finish(&self, commit: bool, audit: Option<AuditRecord>) -> AppResult<bool> {
-        // The tenant's share is given back once the transactions have ended.
-        let (primary, replica, prepared, _permit) = {
+        let (primary, replica, prepared, permit, writes) = {
             let mut state = self.state.lock().await;
             state.finished = true;
             let taken = (state.primary.take(), state.replica.take());
-            (taken.0, taken.1, state.audit_insert_prepared, state.permit.take())
+            (
+                taken.0,
+                taken.1,
+                state.audit_insert_prepared,
+                state.permit.take(),
+                state.writes,
+            )
         };
-        if let Some(replica) = replica {
-            // It only read: nothing to keep.
-            unshared(replica.tx)?.rollback().await?;
-        }
-        let Some(primary) = primary else { return Ok(false) };
-        let tx = unshared(primary.tx)?;
-        if !commit {
-            tx.rollback().await?;
+        let primary = primary.map(|p| unshared(p.tx)).transpose();
+        let replica = replica.map(|r| unshared(r.tx)).transpose();
+        let (primary, replica) = (primary?, replica?);
+        let read = self.reads_only.load(Ordering::Relaxed) && !writes && audit.is_none();
+        if read && commit {
+            tokio::spawn(async move {
+                if let Err(err) = end(primary, replica, true).await {
+                    tracing::warn!(error = ?err, "ending a read-only transaction failed");
+                }
+                drop(permit);
+            });
             return Ok(false);
         }
-        match audit {
-            Some(record) => {
+        end(None, replica, commit).await?;
+        match (primary, audit) {
+            (Some(tx), Some(record)) if commit => {
                 insert_and_commit(tx, record, prepared).await?;
                 Ok(true)
             }
-            None => {
-                tx.commit().await?;
+            (primary, _) => {
+                end(primary, None, commit).await?;
                 Ok(false)
             }
         }
@@ -394,6 +411,24 @@ fn keep(
     state.requests_per_minute = entry.requests_per_minute;
     state.caller = Some(entry.caller.clone());
     (tx, entry.caller, source)
+}
+
+/// Ends the transactions: the replica's only read, so it is rolled back;
+/// the primary's commits when `commit`.
+async fn end(
+    primary: Option<DatabaseTransaction>,
+    replica: Option<DatabaseTransaction>,
+    commit: bool,
+) -> AppResult<()> {
+    if let Some(replica) = replica {
+        replica.rollback().await?;
+    }
+    match primary {
+        Some(tx) if commit => tx.commit().await?,
+        Some(tx) => tx.rollback().await?,
+        None => {}
+    }
+    Ok(())
 }
 
 /// The transaction, once no resolver shares it any more.

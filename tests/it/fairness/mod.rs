@@ -7,6 +7,7 @@
 mod bulkhead;
 mod cancellation;
 mod outage;
+mod reads;
 mod shutdown;
 mod timeouts;
 

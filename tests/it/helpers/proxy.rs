@@ -1,9 +1,11 @@
 //! A TCP proxy in front of the database, to cut and restore the server's
-//! connection without touching the cluster other tests share.
+//! connection without touching the cluster other tests share, or to hold
+//! back what the server sends.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
     sync::Mutex,
     task::JoinHandle,
@@ -13,17 +15,36 @@ use tokio::{
 pub struct TcpProxy {
     pub addr: SocketAddr,
     target: SocketAddr,
+    delay: Option<Delay>,
     acceptor: Arc<Mutex<Option<JoinHandle<()>>>>,
     conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
+/// What the server sends that holding `needle` is held back for `by`.
+#[derive(Clone)]
+struct Delay {
+    needle: &'static [u8],
+    by: Duration,
+}
+
 impl TcpProxy {
     pub async fn start(target: SocketAddr) -> Self {
+        Self::starting(target, None).await
+    }
+
+    /// Forwards, but holds each read of the server's messages that contains
+    /// `needle` (a statement's text: `b"COMMIT"`) for `by` first.
+    pub async fn delaying(target: SocketAddr, needle: &'static [u8], by: Duration) -> Self {
+        Self::starting(target, Some(Delay { needle, by })).await
+    }
+
+    async fn starting(target: SocketAddr, delay: Option<Delay>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("addr");
         let proxy = Self {
             addr,
             target,
+            delay,
             acceptor: Arc::new(Mutex::new(None)),
             conns: Arc::new(Mutex::new(Vec::new())),
         };
@@ -34,11 +55,18 @@ impl TcpProxy {
     async fn accept_on(&self, listener: TcpListener) {
         let target = self.target;
         let conns = self.conns.clone();
+        let delay = self.delay.clone();
         let acceptor = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
+                let delay = delay.clone();
                 let task = tokio::spawn(async move {
                     if let Ok(mut outbound) = TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        match delay {
+                            None => {
+                                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                            }
+                            Some(delay) => forward_delaying(inbound, outbound, delay).await,
+                        }
                     }
                 });
                 conns.lock().await.push(task);
@@ -63,4 +91,27 @@ impl TcpProxy {
         let listener = TcpListener::bind(self.addr).await.expect("rebind proxy");
         self.accept_on(listener).await;
     }
+}
+
+/// Copies both ways, holding back the server's reads that hold the needle.
+async fn forward_delaying(inbound: TcpStream, outbound: TcpStream, delay: Delay) {
+    let (mut from_server, mut to_server) = inbound.into_split();
+    let (mut from_db, mut to_db) = outbound.into_split();
+    let answers = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut from_db, &mut to_server).await;
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from_server.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if buf[..n].windows(delay.needle.len()).any(|w| w == delay.needle) {
+            tokio::time::sleep(delay.by).await;
+        }
+        if to_db.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    answers.abort();
 }
