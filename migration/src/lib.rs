@@ -156,6 +156,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0098_keyword_needs_scan_up.sql"),
         include_str!("sql/0098_keyword_needs_scan_down.sql"),
     ),
+    (
+        "m20261207_000099_keyword_words_once",
+        include_str!("sql/0099_keyword_words_once_up.sql"),
+        include_str!("sql/0099_keyword_words_once_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

@@ -191,6 +191,18 @@ async fn check_phrase_positions(app: &TestApp) {
     )
     .await;
     assert_eq!(wider, 3);
+    // Given the words (as keyword_matches passes them, migration 0099) or
+    // not, the phrase reads the same; a long query's too.
+    let differ = scalar_i64(
+        &owner,
+        "SELECT count(*) FROM unnest(ARRAY['rain alley detective', '雨夜的街道', 'running dogs', 'the', \
+                                          repeat('long line ', 30)]) AS q(text) \
+         WHERE (SELECT row(p.*)::text FROM screenplay.keyword_phrase(q.text, NULL) AS p) \
+               IS DISTINCT FROM (SELECT row(p.*)::text FROM screenplay.keyword_phrase(q.text, NULL, \
+                                 screenplay.keyword_tsquery(q.text, 'en')) AS p)",
+    )
+    .await;
+    assert_eq!(differ, 0, "the phrase with and without its words given");
     let phrases = |query: &'static str| {
         let input = json!({ "workspaceId": ws, "query": query, "mode": "KEYWORD", "limit": 10 });
         let token = fx.admin_token.clone();
