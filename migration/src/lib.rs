@@ -161,6 +161,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0099_keyword_words_once_up.sql"),
         include_str!("sql/0099_keyword_words_once_down.sql"),
     ),
+    (
+        "m20261207_000100_keyword_parses_once",
+        include_str!("sql/0100_keyword_parses_once_up.sql"),
+        include_str!("sql/0100_keyword_parses_once_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.
