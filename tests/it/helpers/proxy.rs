@@ -20,7 +20,8 @@ pub struct TcpProxy {
     conns: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
-/// What the server sends that holding `needle` is held back for `by`.
+/// Each read of the server's messages that holds `needle` waits `by`
+/// before it is forwarded.
 #[derive(Clone)]
 struct Delay {
     needle: &'static [u8],
