@@ -166,6 +166,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0100_keyword_parses_once_up.sql"),
         include_str!("sql/0100_keyword_parses_once_down.sql"),
     ),
+    (
+        "m20261207_000101_inlined_functions",
+        include_str!("sql/0101_inlined_functions_up.sql"),
+        include_str!("sql/0101_inlined_functions_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

@@ -319,3 +319,28 @@ async fn scalar_uuid(db: &impl ConnectionTrait, sql: &str) -> Uuid {
         .try_get_by_index::<Uuid>(0)
         .expect("uuid")
 }
+
+/// `current_tenant_id`, in every policy of the app role, is inlined into
+/// the statements: as a call it ran as a query of its own, once per table
+/// a statement read (migration 0101).
+#[tokio::test]
+async fn the_tenant_condition_is_inlined() {
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("inlined").await;
+    let app_conn = app.db.app().await;
+    let tx = app_conn.begin().await.expect("begin");
+    // Upper case, as the policies have always accepted it.
+    tx.execute_unprepared(&format!(
+        "SET LOCAL app.tenant_id = '{}'",
+        fx.id.to_string().to_uppercase()
+    ))
+    .await
+    .expect("set");
+    assert!(count_where(&tx, "users", "true").await > 0, "the tenant's users hidden");
+    let plan = crate::helpers::explain(&tx, "SELECT id FROM screenplay.users").await;
+    assert!(
+        !plan.contains("current_tenant_id") && plan.contains("current_setting"),
+        "policy not inlined:\n{plan}"
+    );
+    tx.rollback().await.expect("rollback");
+}

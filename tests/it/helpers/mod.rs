@@ -247,6 +247,20 @@ pub async fn ids(db: &DatabaseConnection, sql: String) -> Vec<uuid::Uuid> {
         .collect()
 }
 
+/// The verbose plan of `sql`, one string.
+pub async fn explain(db: &impl sea_orm::ConnectionTrait, sql: &str) -> String {
+    db.query_all_raw(sea_orm::Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        format!("EXPLAIN (VERBOSE, COSTS OFF) {sql}"),
+    ))
+    .await
+    .expect("explain")
+    .iter()
+    .map(|r| r.try_get_by_index::<String>(0).expect("plan line"))
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
 /// A fresh temporary folder.
 pub fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("screenplay-test-{}", uuid::Uuid::new_v4().simple()));

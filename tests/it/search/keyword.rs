@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::helpers::{
     TestApp, TestDb,
     docs::{INGEST, SEARCH, titles},
-    scalar_i64,
+    explain, scalar_i64,
 };
 
 #[tokio::test]
@@ -276,4 +276,34 @@ async fn a_chunks_text_stays_in_its_row_when_it_fits() {
     assert_eq!(search("detective bridge".to_owned()).await, vec!["Short"]);
     let middle: String = long.chars().skip(150).take(4).collect();
     assert_eq!(search(middle).await, vec!["Long"]);
+}
+
+/// `ts_config_for` (every keyword search, every indexed chunk) is inlined
+/// into the statements that call it, and gives what it gave before
+/// (migration 0101).
+#[tokio::test]
+async fn the_language_configuration_is_inlined() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner().await;
+    let plan = explain(
+        &owner,
+        "SELECT screenplay.ts_config_for(language) FROM screenplay.code_documents",
+    )
+    .await;
+    assert!(!plan.contains("ts_config_for"), "ts_config_for not inlined:\n{plan}");
+    let configs = owner
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT string_agg(coalesce(l, 'NULL') || '=' || screenplay.ts_config_for(l)::text, ' ' ORDER BY n) \
+             FROM unnest(ARRAY['en', 'EN-us', 'pt_BR', 'sv', 'zh', '', NULL]) WITH ORDINALITY AS t(l, n)",
+        ))
+        .await
+        .expect("query")
+        .expect("row")
+        .try_get_by_index::<String>(0)
+        .expect("text");
+    assert_eq!(
+        configs,
+        "en=english EN-us=english pt_BR=portuguese sv=swedish zh=simple =simple NULL=simple"
+    );
 }
