@@ -393,3 +393,41 @@ async fn plain_fields(app: &TestApp, token: &str, type_name: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// A loader's statement is the same whatever the number of keys: ids go
+/// as one array (`= ANY($n)`), not one placeholder each, which made every
+/// list length a statement of its own to parse, plan and keep prepared on
+/// each pooled connection. One pooled connection serves the pages and then
+/// shows what it keeps prepared.
+#[tokio::test]
+async fn loader_statements_do_not_depend_on_the_number_of_keys() {
+    let app = TestApp::spawn_with_pool_size(1).await;
+    let s = app.studio("shapes").await;
+    seed(&app, s.fx.id, s.workspace, 6, 3, 2).await;
+    for first in 1..=6 {
+        let data = app.gql(Some(&s.member.token), NESTED, json!({ "first": first })).await;
+        assert_eq!(
+            data["sessions"]["edges"].as_array().expect("edges").len(),
+            first as usize
+        );
+    }
+    let prepared = |table: &str| {
+        let sql = format!(
+            "SELECT count(*) FROM pg_prepared_statements \
+             WHERE statement LIKE '%FROM \"screenplay\".\"{table}\"%' \
+               AND statement NOT LIKE '%pg_prepared_statements%'"
+        );
+        let db = app.state.db.conn().clone();
+        async move {
+            db.query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql))
+                .await
+                .expect("prepared statements")
+                .expect("row")
+                .try_get_by_index::<i64>(0)
+                .expect("count")
+        }
+    };
+    // Six pages of 1 to 6 sessions: 3 to 18 steps' fragments.
+    assert_eq!(prepared("screenplay_fragments").await, 1, "fragments by step");
+    assert_eq!(prepared("outline_steps").await, 1, "steps by session");
+}

@@ -234,7 +234,7 @@ impl async_graphql::dataloader::Loader<WorkspaceById> for ScopeLoader {
         self.handed(async {
             let (tx, caller) = self.tx().await?;
             let rows = workspaces::Entity::find_in(caller.tenant_id)
-                .filter(workspaces::Column::Id.is_in(ids(keys, |k| k.0)))
+                .filter(workspaces::Column::Id.eq_any(ids(keys, |k| k.0)))
                 .all(&*tx)
                 .await
                 .map_err(AppError::from)?;

@@ -169,7 +169,7 @@ pub async fn record_retrievals(
         .select_only()
         .column(code_documents::Column::Id)
         .filter(code_documents::Column::WorkspaceId.eq(session.workspace_id))
-        .filter(code_documents::Column::Id.is_in(wanted.iter().copied()))
+        .filter(code_documents::Column::Id.eq_any(wanted.iter().copied()))
         .into_tuple::<Uuid>()
         .all(&tx)
         .await?
@@ -333,7 +333,7 @@ pub async fn retrievals_for_steps(
     step_ids: &[Uuid],
 ) -> AppResult<Vec<retrieved_documents::Model>> {
     Ok(retrieved_documents::Entity::find_in(caller.tenant_id)
-        .filter(retrieved_documents::Column::StepId.is_in(step_ids.iter().copied()))
+        .filter(retrieved_documents::Column::StepId.eq_any(step_ids.iter().copied()))
         .order_by_asc(retrieved_documents::Column::StepId)
         .order_by_asc(retrieved_documents::Column::CreatedAt)
         .order_by_asc(retrieved_documents::Column::Rank)

@@ -146,7 +146,7 @@ pub async fn get_many(
     ids: &[Uuid],
 ) -> AppResult<Vec<fragments::Model>> {
     Ok(fragments::Entity::find_in(caller.tenant_id)
-        .filter(fragments::Column::Id.is_in(ids.iter().copied()))
+        .filter(fragments::Column::Id.eq_any(ids.iter().copied()))
         .all(db)
         .await?)
 }
@@ -158,7 +158,7 @@ pub async fn for_steps(
     step_ids: &[Uuid],
 ) -> AppResult<Vec<fragments::Model>> {
     let select = fragments::Entity::find_in(caller.tenant_id)
-        .filter(fragments::Column::StepId.is_in(step_ids.iter().copied()))
+        .filter(fragments::Column::StepId.eq_any(step_ids.iter().copied()))
         .order_by_asc(fragments::Column::StepId)
         .order_by_asc(fragments::Column::Position);
     rows::all(db, select).await
@@ -171,7 +171,7 @@ pub async fn for_sessions(
     session_ids: &[Uuid],
 ) -> AppResult<Vec<fragments::Model>> {
     let select = fragments::Entity::find_in(caller.tenant_id)
-        .filter(fragments::Column::SessionId.is_in(session_ids.iter().copied()))
+        .filter(fragments::Column::SessionId.eq_any(session_ids.iter().copied()))
         .order_by_asc(fragments::Column::StepId)
         .order_by_asc(fragments::Column::Position);
     rows::all(db, select).await
@@ -202,7 +202,7 @@ pub async fn versions_for(
     fragment_ids: &[Uuid],
 ) -> AppResult<Vec<versions::Model>> {
     Ok(versions::Entity::find_in(caller.tenant_id)
-        .filter(versions::Column::FragmentId.is_in(fragment_ids.iter().copied()))
+        .filter(versions::Column::FragmentId.eq_any(fragment_ids.iter().copied()))
         .order_by_asc(versions::Column::FragmentId)
         .order_by_asc(versions::Column::Version)
         .all(db)

@@ -97,7 +97,7 @@ pub async fn get_in_session(
 /// Steps by id (missing ids left out).
 pub async fn get_many(db: &impl ConnectionTrait, caller: &TenantCaller, ids: &[Uuid]) -> AppResult<Vec<steps::Model>> {
     Ok(steps::Entity::find_in(caller.tenant_id)
-        .filter(steps::Column::Id.is_in(ids.iter().copied()))
+        .filter(steps::Column::Id.eq_any(ids.iter().copied()))
         .all(db)
         .await?)
 }
@@ -109,7 +109,7 @@ pub async fn for_sessions(
     session_ids: &[Uuid],
 ) -> AppResult<Vec<steps::Model>> {
     let select = steps::Entity::find_in(caller.tenant_id)
-        .filter(steps::Column::SessionId.is_in(session_ids.iter().copied()))
+        .filter(steps::Column::SessionId.eq_any(session_ids.iter().copied()))
         .order_by_asc(steps::Column::SessionId)
         .order_by_asc(steps::Column::ParentStepId)
         .order_by_asc(steps::Column::Position);

@@ -123,7 +123,7 @@ pub async fn get_many(
     ids: &[Uuid],
 ) -> AppResult<Vec<sessions::Model>> {
     Ok(sessions::Entity::find_in(caller.tenant_id)
-        .filter(sessions::Column::Id.is_in(ids.iter().copied()))
+        .filter(sessions::Column::Id.eq_any(ids.iter().copied()))
         .all(db)
         .await?)
 }
