@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 pub use http::HttpEmbedder;
 pub use lexical::{LEXICAL_MODEL, LexicalEmbedder};
-pub use provider::{Embedder, EmbeddingError, Embeddings, SharedEmbedder, check_vector, pad};
+pub use provider::{Embedder, EmbeddingError, Embeddings, SharedEmbedder, check_vector, pad, vector_literal};
 pub use rerank::{Reranked, Reranker};
 
 use crate::config::EmbeddingConfig;

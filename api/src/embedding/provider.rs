@@ -58,6 +58,23 @@ pub fn pad(mut v: Vec<f32>) -> Vec<f32> {
     v
 }
 
+/// pgvector's text form of a vector (`[0.1,-2,…]`): batches of vectors
+/// travel as text in one array or JSON value, so that their statement has
+/// one shape whatever the batch size. Rust prints each `f32` in the
+/// shortest form that reads back to the same value.
+pub fn vector_literal(v: &[f32]) -> String {
+    let mut out = String::with_capacity(v.len() * 10 + 2);
+    out.push('[');
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&x.to_string());
+    }
+    out.push(']');
+    out
+}
+
 /// Why a vector cannot be stored or searched with.
 pub fn check_vector(v: &[f32], allowed_dims: usize) -> Result<(), String> {
     if v.len() != EMBEDDING_DIMENSIONS && v.len() != allowed_dims {

@@ -27,7 +27,7 @@ use crate::{
     auth::TenantCaller,
     db::Db,
     domain::TenantId,
-    embedding::{EmbeddingError, Embeddings, SharedEmbedder},
+    embedding::{EmbeddingError, Embeddings, SharedEmbedder, vector_literal},
     error::{AppError, AppResult},
     runtime::ShutdownSignal,
 };
@@ -125,20 +125,6 @@ pub async fn get(db: &impl ConnectionTrait, caller: &TenantCaller, id: Uuid) -> 
     ))
     .one(db)
     .await?)
-}
-
-/// pgvector's text form of a vector.
-fn vector_literal(v: &[f32]) -> String {
-    let mut out = String::with_capacity(v.len() * 10 + 2);
-    out.push('[');
-    for (i, x) in v.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&x.to_string());
-    }
-    out.push(']');
-    out
 }
 
 /// How the worker behaves.

@@ -17,7 +17,7 @@ use std::{
 
 use entity::{enums::QuotaMetric, workspaces};
 use rust_decimal::Decimal;
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait, Value, prelude::PgVector};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
 use uuid::Uuid;
 
 use super::{
@@ -28,6 +28,7 @@ use super::{
 use crate::{
     auth::TenantCaller,
     domain::validate,
+    embedding::vector_literal,
     error::{AppError, AppResult},
     ingest::{self, ChunkRequest, Chunking, Extracted, Measure},
     text::estimate_tokens,
@@ -35,8 +36,6 @@ use crate::{
 
 /// Rows per INSERT statement.
 const INSERT_BATCH: usize = 200;
-/// Values per inserted row.
-const ROW_VALUES: usize = 21;
 
 /// What a document's text arrived as.
 #[derive(Debug, Clone)]
@@ -448,7 +447,7 @@ async fn insert(
                     ready: ready[start + k],
                     job: job.filter(|_| p.embedding.is_none()),
                 };
-                row_values(ids[start + k], caller, workspace, p, vector, model, state)
+                row_json(ids[start + k], caller, workspace, p, vector, model, state)
             })
             .collect();
         added.extend(crate::db::rows::all_raw::<DocumentRow>(tx, insert_statement(rows)).await?);
@@ -464,8 +463,9 @@ struct RowState {
     job: Option<Uuid>,
 }
 
-/// The 21 values of one new row, in `insert_statement`'s column order.
-fn row_values(
+/// One new row as `jsonb_populate_recordset` reads it (a client's vector
+/// in pgvector's text form).
+fn row_json(
     id: Uuid,
     caller: &TenantCaller,
     workspace: &workspaces::Model,
@@ -473,51 +473,38 @@ fn row_values(
     inline_vector: Option<Vec<f32>>,
     model: &str,
     state: RowState,
-) -> [Value; ROW_VALUES] {
-    let model = inline_vector.as_ref().map(|_| model.to_owned());
-    let status = if state.ready { "READY" } else { "PENDING" };
-    [
-        id.into(),
-        caller.tenant_id.into(),
-        workspace.id.into(),
-        p.source_path.clone().into(),
-        p.title.clone().into(),
-        p.content.clone().into(),
-        p.hash.clone().into(),
-        p.language.clone().into(),
-        p.chunk_index.into(),
-        p.chunk_count.into(),
-        p.metadata.clone().into(),
-        Value::from(inline_vector.map(PgVector::from)),
-        model.into(),
-        p.token_count.into(),
-        caller.user_id.into(),
-        p.section.clone().into(),
-        p.source_format.into(),
-        p.source_encoding.into(),
-        p.chunking.clone().into(),
-        status.into(),
-        state.job.into(),
-    ]
+) -> serde_json::Value {
+    let model = inline_vector.as_ref().map(|_| model);
+    serde_json::json!({
+        "id": id, "tenant_id": caller.tenant_id, "workspace_id": workspace.id,
+        "source_path": p.source_path, "title": p.title, "content": p.content, "content_hash": p.hash,
+        "language": p.language, "chunk_index": p.chunk_index, "chunk_count": p.chunk_count,
+        "metadata": p.metadata, "embedding": inline_vector.as_deref().map(vector_literal),
+        "embedding_model": model, "token_count": p.token_count, "created_by": caller.user_id,
+        "section": p.section, "source_format": p.source_format, "source_encoding": p.source_encoding,
+        "chunking": p.chunking, "status": if state.ready { "READY" } else { "PENDING" },
+        "ingestion_job_id": state.job,
+    })
 }
 
-/// `INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING RETURNING …`.
-fn insert_statement(rows: Vec<[Value; ROW_VALUES]>) -> Statement {
-    let mut sql = String::from(
-        "INSERT INTO screenplay.code_documents (id, tenant_id, workspace_id, source_path, title, content, \
-         content_hash, language, chunk_index, chunk_count, metadata, embedding, embedding_model, token_count, \
-         created_by, section, source_format, source_encoding, chunking, status, ingestion_job_id) VALUES ",
-    );
-    let placeholders: Vec<String> = (0..rows.len())
-        .map(|n| {
-            let columns: Vec<String> = (1..=ROW_VALUES).map(|k| format!("${}", n * ROW_VALUES + k)).collect();
-            format!("({})", columns.join(","))
-        })
-        .collect();
-    sql.push_str(&placeholders.join(","));
-    sql.push_str(" ON CONFLICT (workspace_id, content_hash) DO NOTHING RETURNING ");
-    sql.push_str(&COLUMNS);
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, rows.into_iter().flatten())
+/// The new rows in one INSERT of one shape whatever their number (they
+/// travel as one JSON array, as the audit writer's do): a `VALUES` list of
+/// one placeholder per value made each batch size a statement of its own,
+/// about 1 MB of cached plan on every pooled connection that met it.
+fn insert_statement(rows: Vec<serde_json::Value>) -> Statement {
+    const INSERTED: &str = "id, tenant_id, workspace_id, source_path, title, content, content_hash, language, \
+                            chunk_index, chunk_count, metadata, embedding, embedding_model, token_count, \
+                            created_by, section, source_format, source_encoding, chunking, status, ingestion_job_id";
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "INSERT INTO screenplay.code_documents ({INSERTED}) SELECT {INSERTED} \
+             FROM jsonb_populate_recordset(NULL::screenplay.code_documents, $1::jsonb) \
+             ON CONFLICT (workspace_id, content_hash) DO NOTHING RETURNING {}",
+            *COLUMNS
+        ),
+        [serde_json::Value::Array(rows).into()],
+    )
 }
 
 /// What happened to each input document: its chunks' ids, added or skipped.

@@ -261,7 +261,8 @@ async fn client_embeddings_keep_their_model_and_other_models_are_refused() {
         let text: String = row.try_get("", "e").expect("e");
         serde_json::from_str(&text).expect("vector text")
     };
-    assert!(stored.iter().zip(&v).all(|(a, b)| (a - b).abs() < 1e-6));
+    // Exactly: every float as sent.
+    assert_eq!(stored, v);
 
     // A document embedded by the server (another model) is refused.
     let (_, body) = app
@@ -352,4 +353,45 @@ async fn quotas_refuse_an_ingest_before_anything_is_written() {
         scalar_i64(&owner, "SELECT count(*) FROM screenplay.code_documents").await,
         0
     );
+}
+
+/// An ingest's INSERT has one shape whatever its number of chunks (the
+/// rows travel as one JSON value): a connection keeps one statement for
+/// it, not one per batch size. One pooled connection serves the ingests
+/// and then shows what it keeps prepared.
+#[tokio::test]
+async fn ingest_inserts_have_one_shape_whatever_their_size() {
+    let app = TestApp::spawn_with_pool_size(1).await;
+    let fx = app.tenant("shape").await;
+    let ws = app.workspace(&fx, "docs").await;
+    for count in [1, 3, 2, 5] {
+        let documents: Vec<Value> = (0..count)
+            .map(|i| json!({ "sourcePath": format!("{count}-{i}.md"), "content": format!("Note {i} of a batch of {count}.") }))
+            .collect();
+        let out = app
+            .gql(
+                Some(&fx.admin_token),
+                INGEST,
+                json!({ "input": { "workspaceId": ws, "documents": documents } }),
+            )
+            .await;
+        assert_eq!(out["ingestDocuments"]["added"], count, "{out}");
+    }
+    let prepared = {
+        use sea_orm::ConnectionTrait;
+        app.state
+            .db
+            .conn()
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT count(*) FROM pg_prepared_statements \
+                 WHERE statement LIKE 'INSERT INTO screenplay.code_documents%'",
+            ))
+            .await
+            .expect("prepared statements")
+            .expect("row")
+            .try_get_by_index::<i64>(0)
+            .expect("count")
+    };
+    assert_eq!(prepared, 1, "INSERT statements kept for 1, 3, 2 and 5 chunks");
 }
