@@ -5,7 +5,7 @@ use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, prepared_statements};
 
 /// Seeds `sessions` sessions × `steps` steps × `fragments` fragments (and
 /// one LLM call per step) directly as the owner.
@@ -411,23 +411,12 @@ async fn loader_statements_do_not_depend_on_the_number_of_keys() {
             first as usize
         );
     }
-    let prepared = |table: &str| {
-        let sql = format!(
-            "SELECT count(*) FROM pg_prepared_statements \
-             WHERE statement LIKE '%FROM \"screenplay\".\"{table}\"%' \
-               AND statement NOT LIKE '%pg_prepared_statements%'"
-        );
-        let db = app.state.db.conn().clone();
-        async move {
-            db.query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql))
-                .await
-                .expect("prepared statements")
-                .expect("row")
-                .try_get_by_index::<i64>(0)
-                .expect("count")
-        }
-    };
     // Six pages of 1 to 6 sessions: 3 to 18 steps' fragments.
+    let prepared = |table: &str| {
+        let like = format!("%FROM \"screenplay\".\"{table}\"%");
+        let app = &app;
+        async move { prepared_statements(app, &like).await }
+    };
     assert_eq!(prepared("screenplay_fragments").await, 1, "fragments by step");
     assert_eq!(prepared("outline_steps").await, 1, "steps by session");
 }

@@ -5,7 +5,7 @@ use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, scalar_i64, screenplay::uuid};
+use crate::helpers::{TestApp, prepared_statements, scalar_i64, screenplay::uuid};
 
 const OUTLINE: &str = "query($id: UUID!) { session(id: $id) { status outline { id title position parentStepId children { id title position children { id title position } } } } }";
 
@@ -387,4 +387,65 @@ async fn session_status_follows_its_steps() {
                        "completionTokens": 5, "costUsd": "0.01", "status": "SUCCEEDED" } }),
     )
     .await;
+}
+
+/// Replacing an outline inserts its steps in one statement of one shape
+/// whatever their number (one JSON array), and recording retrievals too:
+/// the connection keeps one INSERT for each, not one per count.
+#[tokio::test]
+async fn outline_and_retrieval_inserts_have_one_shape() {
+    let app = TestApp::spawn_with_pool_size(1).await;
+    let s = app.studio("shape").await;
+    for count in [1, 3, 2] {
+        let session = app.create_session(&s.member.token, s.workspace, "Shape").await;
+        let steps: Vec<Value> = (0..count).map(|i| json!({ "title": format!("Step {i}") })).collect();
+        let data = app
+            .gql(
+                Some(&s.member.token),
+                "mutation($i: SetOutlineInput!) { setOutline(input: $i) { outline { id title position } } }",
+                json!({ "i": { "sessionId": session, "steps": steps } }),
+            )
+            .await;
+        let outline = data["setOutline"]["outline"].as_array().expect("outline");
+        assert_eq!(
+            titles(&data["setOutline"]["outline"]),
+            (0..count).map(|i| format!("Step {i}")).collect::<Vec<_>>()
+        );
+        assert!(
+            outline.iter().enumerate().all(|(i, step)| step["position"] == i),
+            "{outline:?}"
+        );
+    }
+    assert_eq!(prepared_statements(&app, "INSERT INTO %outline_steps%").await, 1);
+
+    let session = app.create_session(&s.member.token, s.workspace, "Retrieved").await;
+    let docs = [
+        app.document(s.fx.id, s.workspace, "Noir 101").await,
+        app.document(s.fx.id, s.workspace, "Rain scenes").await,
+        app.document(s.fx.id, s.workspace, "Harbors").await,
+    ];
+    for count in [1, 3, 2] {
+        let retrievals: Vec<Value> = (0..count)
+            .map(|i| json!({ "documentId": docs[i], "method": "HYBRID", "score": 0.1 + i as f64 / 3.0, "rank": i + 1 }))
+            .collect();
+        let data = app
+            .gql(
+                Some(&s.agent.token),
+                "mutation($i: RecordRetrievalsInput!) { recordRetrievals(input: $i) { retrievals { documentId score rank method } } }",
+                json!({ "i": { "sessionId": session, "retrievals": retrievals } }),
+            )
+            .await;
+        let stored = data["recordRetrievals"]["retrievals"].as_array().expect("retrievals");
+        assert_eq!(stored.len(), count);
+        for (sent, got) in retrievals.iter().zip(stored) {
+            assert_eq!(got["documentId"], sent["documentId"]);
+            // The score exactly as sent.
+            assert_eq!(got["score"], sent["score"]);
+            assert_eq!(
+                (got["rank"].clone(), got["method"].clone()),
+                (sent["rank"].clone(), json!("HYBRID"))
+            );
+        }
+    }
+    assert_eq!(prepared_statements(&app, "INSERT INTO %retrieved_documents%").await, 1);
 }

@@ -146,18 +146,11 @@ pub async fn record_retrievals(
             ));
         }
         let query_text = validate::optional_text(&format!("retrievals[{i}].queryText"), r.query_text.clone(), 10_000)?;
-        rows.push(retrieved_documents::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            tenant_id: Set(caller.tenant_id.into()),
-            session_id: Set(session_id),
-            step_id: Set(step_id),
-            document_id: Set(Some(r.document_id)),
-            query_text: Set(query_text),
-            method: Set(r.method),
-            score: Set(r.score),
-            rank: Set(r.rank),
-            created_at: Set(now),
-        });
+        rows.push(serde_json::json!({
+            "id": Uuid::now_v7(), "tenant_id": caller.tenant_id, "session_id": session_id, "step_id": step_id,
+            "document_id": r.document_id, "query_text": query_text, "method": r.method.as_str(),
+            "score": r.score, "rank": r.rank, "created_at": now,
+        }));
     }
     let tx = db.begin().await?;
     let session = sessions::lock_for_write(&tx, caller, session_id, SessionLock::Share).await?;
@@ -178,8 +171,18 @@ pub async fn record_retrievals(
     if found.len() != wanted.len() {
         return Err(AppError::not_found("document"));
     }
-    let inserted = retrieved_documents::Entity::insert_many(rows)
-        .exec_with_returning(&tx)
+    // One shape whatever the number of rows (one JSON array), as an
+    // ingest's chunks: one prepared statement, not one per count.
+    let inserted = retrieved_documents::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO screenplay.retrieved_documents \
+               (id, tenant_id, session_id, step_id, document_id, query_text, method, score, rank, created_at) \
+             SELECT id, tenant_id, session_id, step_id, document_id, query_text, method, score, rank, created_at \
+             FROM jsonb_populate_recordset(NULL::screenplay.retrieved_documents, $1::jsonb) RETURNING *",
+            [serde_json::Value::Array(rows).into()],
+        ))
+        .all(&tx)
         .await?;
     tx.commit().await?;
     Ok(inserted)

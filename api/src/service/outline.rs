@@ -8,8 +8,8 @@ use std::collections::{HashMap, HashSet};
 use chrono::Utc;
 use entity::{enums::StepStatus, outline_steps as steps, screenplay_fragments as fragments, screenplay_sessions};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, Statement, TransactionSession, TransactionTrait, sea_query::LockType,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set, Statement, TransactionSession, TransactionTrait, sea_query::LockType,
 };
 use uuid::Uuid;
 
@@ -160,7 +160,8 @@ struct Flattened {
     tenant_id: Uuid,
     session_id: Uuid,
     now: chrono::DateTime<chrono::FixedOffset>,
-    rows: Vec<steps::ActiveModel>,
+    /// The new rows as `jsonb_populate_recordset` reads them (see [`insert_steps`]).
+    rows: Vec<serde_json::Value>,
 }
 
 impl Flattened {
@@ -183,22 +184,12 @@ impl Flattened {
                 ));
             }
             let id = Uuid::now_v7();
-            self.rows.push(steps::ActiveModel {
-                id: Set(id),
-                tenant_id: Set(self.tenant_id),
-                session_id: Set(self.session_id),
-                parent_step_id: Set(parent),
-                position: Set(i as i32),
-                title: Set(title),
-                description: Set(description),
-                status: Set(StepStatus::Pending),
-                agent_name: Set(agent_name),
-                error: Set(None),
-                started_at: Set(None),
-                finished_at: Set(None),
-                created_at: Set(self.now),
-                updated_at: Set(self.now),
-            });
+            self.rows.push(serde_json::json!({
+                "id": id, "tenant_id": self.tenant_id, "session_id": self.session_id,
+                "parent_step_id": parent, "position": i, "title": title, "description": description,
+                "status": StepStatus::Pending.as_str(), "agent_name": agent_name,
+                "created_at": self.now, "updated_at": self.now,
+            }));
             self.add(step.children, Some(id), depth + 1, &format!("{here}children"))?;
         }
         Ok(())
@@ -247,12 +238,36 @@ pub async fn set_outline(
             .exec(&tx)
             .await?;
     }
-    let inserted = steps::Entity::insert_many(rows).exec_with_returning(&tx).await?;
+    let inserted = insert_steps(&tx, rows).await?;
     notify_outline_changed(&tx, caller, session_id).await?;
     let session = sessions::refresh_status(&tx, &session).await?;
     tx.commit().await?;
     let order: Vec<steps::Model> = outline_order(&inserted).into_iter().cloned().collect();
     Ok((session, order))
+}
+
+/// New steps in one INSERT of one shape whatever their number (they travel
+/// as one JSON array, as an ingest's chunks do): one prepared statement, not
+/// one per outline size.
+async fn insert_steps(db: &impl ConnectionTrait, rows: Vec<serde_json::Value>) -> AppResult<Vec<steps::Model>> {
+    const INSERTED: &str = "id, tenant_id, session_id, parent_step_id, position, title, description, status, \
+                            agent_name, created_at, updated_at";
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let returning = <steps::Model as rows::Positional>::COLUMNS.join(", ");
+    rows::all_raw(
+        db,
+        Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "INSERT INTO screenplay.outline_steps ({INSERTED}) SELECT {INSERTED} \
+                 FROM jsonb_populate_recordset(NULL::screenplay.outline_steps, $1::jsonb) RETURNING {returning}"
+            ),
+            [serde_json::Value::Array(rows).into()],
+        ),
+    )
+    .await
 }
 
 /// Tells subscribers the tree changed (steps added, moved or replaced).

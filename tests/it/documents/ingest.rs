@@ -9,7 +9,7 @@ use super::{LEXICAL, chinese_story};
 use crate::helpers::{
     TestApp,
     docs::{INGEST, unit},
-    scalar_i64,
+    prepared_statements, scalar_i64,
 };
 
 #[tokio::test]
@@ -377,21 +377,6 @@ async fn ingest_inserts_have_one_shape_whatever_their_size() {
             .await;
         assert_eq!(out["ingestDocuments"]["added"], count, "{out}");
     }
-    let prepared = {
-        use sea_orm::ConnectionTrait;
-        app.state
-            .db
-            .conn()
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                "SELECT count(*) FROM pg_prepared_statements \
-                 WHERE statement LIKE 'INSERT INTO screenplay.code_documents%'",
-            ))
-            .await
-            .expect("prepared statements")
-            .expect("row")
-            .try_get_by_index::<i64>(0)
-            .expect("count")
-    };
+    let prepared = prepared_statements(&app, "INSERT INTO screenplay.code_documents%").await;
     assert_eq!(prepared, 1, "INSERT statements kept for 1, 3, 2 and 5 chunks");
 }

@@ -247,6 +247,27 @@ pub async fn ids(db: &DatabaseConnection, sql: String) -> Vec<uuid::Uuid> {
         .collect()
 }
 
+/// How many statements matching `like` the server's pool keeps prepared,
+/// for a server with a pool of one connection (`spawn_with_pool_size(1)`):
+/// the connection that served the requests answers.
+pub async fn prepared_statements(app: &TestApp, like: &str) -> i64 {
+    use sea_orm::ConnectionTrait;
+    app.state
+        .db
+        .conn()
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) FROM pg_prepared_statements \
+             WHERE statement LIKE $1 AND statement NOT LIKE '%pg_prepared_statements%'",
+            [like.into()],
+        ))
+        .await
+        .expect("prepared statements")
+        .expect("row")
+        .try_get_by_index::<i64>(0)
+        .expect("count")
+}
+
 /// The verbose plan of `sql`, one string.
 pub async fn explain(db: &impl sea_orm::ConnectionTrait, sql: &str) -> String {
     db.query_all_raw(sea_orm::Statement::from_string(
