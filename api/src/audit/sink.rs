@@ -29,7 +29,7 @@ use tokio::{
 use uuid::Uuid;
 
 use crate::{
-    db::{Db, audit_statement},
+    db::{Db, audit_statement, batch},
     domain::TenantId,
     error::{AppError, AppResult, DbFailure},
 };
@@ -339,15 +339,8 @@ async fn write(db: &Db, rows: &[AuditRecord], counters: &Counters) -> Result<(),
     let existing = lock_tenants(&tx, rows, counters).await?;
     for chunk in rows.chunks(BATCH) {
         let rows: Vec<serde_json::Value> = chunk.iter().map(|r| row_json(r, &existing)).collect();
-        tx.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!(
-                "INSERT INTO screenplay.audit_logs ({AUDIT_COLUMNS}) SELECT {AUDIT_COLUMNS} \
-                 FROM jsonb_populate_recordset(NULL::screenplay.audit_logs, $1::jsonb)"
-            ),
-            [serde_json::Value::Array(rows).into()],
-        ))
-        .await?;
+        tx.execute_raw(batch::insert_rows("screenplay.audit_logs", AUDIT_COLUMNS, rows, ""))
+            .await?;
     }
     let counters: Vec<serde_json::Value> = counters
         .iter()

@@ -1,9 +1,10 @@
 //! The database handle: pool, migrations, readiness, the transactions
 //! every service runs in (see [`scope`]), tenant-scoped queries
-//! ([`tenant`]), and the self-installing local development database
-//! ([`local`]).
+//! ([`tenant`]), batches of rows in one statement shape ([`batch`]), and
+//! the self-installing local development database ([`local`]).
 
 pub mod audit_statement;
+pub mod batch;
 pub mod local;
 pub mod migrations;
 pub mod pool;

@@ -31,7 +31,7 @@ use super::{
 use crate::domain::validate;
 use crate::{
     auth::TenantCaller,
-    db::TenantOwned,
+    db::{TenantOwned, batch},
     error::{AppError, AppResult},
 };
 
@@ -171,16 +171,14 @@ pub async fn record_retrievals(
     if found.len() != wanted.len() {
         return Err(AppError::not_found("document"));
     }
-    // One shape whatever the number of rows (one JSON array), as an
-    // ingest's chunks: one prepared statement, not one per count.
+    const INSERTED: &str =
+        "id, tenant_id, session_id, step_id, document_id, query_text, method, score, rank, created_at";
     let inserted = retrieved_documents::Entity::find()
-        .from_raw_sql(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "INSERT INTO screenplay.retrieved_documents \
-               (id, tenant_id, session_id, step_id, document_id, query_text, method, score, rank, created_at) \
-             SELECT id, tenant_id, session_id, step_id, document_id, query_text, method, score, rank, created_at \
-             FROM jsonb_populate_recordset(NULL::screenplay.retrieved_documents, $1::jsonb) RETURNING *",
-            [serde_json::Value::Array(rows).into()],
+        .from_raw_sql(batch::insert_rows(
+            "screenplay.retrieved_documents",
+            INSERTED,
+            rows,
+            "RETURNING *",
         ))
         .all(&tx)
         .await?;

@@ -27,6 +27,7 @@ use super::{
 };
 use crate::{
     auth::TenantCaller,
+    db::batch,
     domain::validate,
     embedding::vector_literal,
     error::{AppError, AppResult},
@@ -487,23 +488,19 @@ fn row_json(
     })
 }
 
-/// The new rows in one INSERT of one shape whatever their number (they
-/// travel as one JSON array, as the audit writer's do): a `VALUES` list of
-/// one placeholder per value made each batch size a statement of its own,
-/// about 1 MB of cached plan on every pooled connection that met it.
+/// The new rows in one INSERT of one shape whatever their number ([`batch::insert_rows`]).
 fn insert_statement(rows: Vec<serde_json::Value>) -> Statement {
     const INSERTED: &str = "id, tenant_id, workspace_id, source_path, title, content, content_hash, language, \
                             chunk_index, chunk_count, metadata, embedding, embedding_model, token_count, \
                             created_by, section, source_format, source_encoding, chunking, status, ingestion_job_id";
-    Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        format!(
-            "INSERT INTO screenplay.code_documents ({INSERTED}) SELECT {INSERTED} \
-             FROM jsonb_populate_recordset(NULL::screenplay.code_documents, $1::jsonb) \
-             ON CONFLICT (workspace_id, content_hash) DO NOTHING RETURNING {}",
+    batch::insert_rows(
+        "screenplay.code_documents",
+        INSERTED,
+        rows,
+        &format!(
+            "ON CONFLICT (workspace_id, content_hash) DO NOTHING RETURNING {}",
             *COLUMNS
         ),
-        [serde_json::Value::Array(rows).into()],
     )
 }
 

@@ -20,7 +20,7 @@ use super::{
 use crate::domain::validate;
 use crate::{
     auth::TenantCaller,
-    db::{TenantOwned, rows},
+    db::{TenantOwned, batch, rows},
     error::{AppError, AppResult},
 };
 
@@ -246,26 +246,17 @@ pub async fn set_outline(
     Ok((session, order))
 }
 
-/// New steps in one INSERT of one shape whatever their number (they travel
-/// as one JSON array, as an ingest's chunks do): one prepared statement, not
-/// one per outline size.
+/// New steps in one INSERT of one shape whatever their number ([`batch::insert_rows`]).
 async fn insert_steps(db: &impl ConnectionTrait, rows: Vec<serde_json::Value>) -> AppResult<Vec<steps::Model>> {
     const INSERTED: &str = "id, tenant_id, session_id, parent_step_id, position, title, description, status, \
                             agent_name, created_at, updated_at";
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let returning = <steps::Model as rows::Positional>::COLUMNS.join(", ");
+    let returning = format!("RETURNING {}", <steps::Model as rows::Positional>::COLUMNS.join(", "));
     rows::all_raw(
         db,
-        Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!(
-                "INSERT INTO screenplay.outline_steps ({INSERTED}) SELECT {INSERTED} \
-                 FROM jsonb_populate_recordset(NULL::screenplay.outline_steps, $1::jsonb) RETURNING {returning}"
-            ),
-            [serde_json::Value::Array(rows).into()],
-        ),
+        batch::insert_rows("screenplay.outline_steps", INSERTED, rows, &returning),
     )
     .await
 }
