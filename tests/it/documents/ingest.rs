@@ -172,6 +172,12 @@ async fn bad_inputs_get_bad_user_input_and_write_nothing() {
             "overlap",
         ),
         (
+            // PostgreSQL text cannot hold it; refused whole, in one piece.
+            "a NUL character in the content",
+            json!({ "documents": [doc(json!({})), doc(json!({ "sourcePath": "b.txt", "content": "a\u{0}b" }))] }),
+            "input",
+        ),
+        (
             "embeddings of another model mixed with server-embedded documents",
             json!({ "documents": [doc(json!({ "embedding": vec![0.1; 1536] })), doc(json!({ "content": "other" }))],
                     "embeddingModel": "client-model" }),
