@@ -63,13 +63,15 @@ pub fn pad(mut v: Vec<f32>) -> Vec<f32> {
 /// one shape whatever the batch size. Rust prints each `f32` in the
 /// shortest form that reads back to the same value.
 pub fn vector_literal(v: &[f32]) -> String {
-    let mut out = String::with_capacity(v.len() * 10 + 2);
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(v.len() * 12 + 2);
     out.push('[');
     for (i, x) in v.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&x.to_string());
+        // Written in place: `to_string` allocated a String per float.
+        let _ = write!(out, "{x}");
     }
     out.push(']');
     out
@@ -111,6 +113,21 @@ mod tests {
         v[3] = f32::INFINITY;
         assert!(check_vector(&v, 1536).is_err());
         assert!(check_vector(&[0.0; 1536], 1536).is_err());
+    }
+
+    #[test]
+    fn vector_literals_read_back_to_the_same_floats() {
+        let v = [0.1f32, -2.0, 1e-38, 3.4028235e38, 1.0 / 3.0, 0.0, -0.0, 7.006492e-45];
+        let text = vector_literal(&v);
+        assert!(text.starts_with('[') && text.ends_with(']'), "{text}");
+        let back: Vec<f32> = text[1..text.len() - 1]
+            .split(',')
+            .map(|x| x.parse().expect("float"))
+            .collect();
+        assert_eq!(
+            back.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            v.map(f32::to_bits)
+        );
     }
 
     #[test]
