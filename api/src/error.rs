@@ -238,6 +238,15 @@ impl AppError {
         }
     }
 
+    /// Vectors of a model other than the workspace's (`check_embedding_model`
+    /// says why in the same words).
+    pub fn other_embedding_model(why: &str) -> Self {
+        Self::bad_input(
+            "embeddingModel",
+            format!("{why}; a workspace holds vectors of one model"),
+        )
+    }
+
     pub fn not_found(what: &'static str) -> Self {
         Self::NotFound { what }
     }
@@ -419,10 +428,9 @@ impl DbFailure {
                     format!("`{field}` refers to something that does not exist"),
                 )
             }
-            sqlstate::DATA_EXCEPTION if self.message.contains("embedded with model") => AppError::bad_input(
-                "embeddingModel",
-                format!("{}; a workspace holds vectors of one model", self.message),
-            ),
+            sqlstate::DATA_EXCEPTION if self.message.contains("embedded with model") => {
+                AppError::other_embedding_model(&self.message)
+            }
             sqlstate::INVALID_TEXT_REPRESENTATION | sqlstate::STRING_TOO_LONG => {
                 AppError::bad_input("input", self.message.clone())
             }

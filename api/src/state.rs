@@ -16,7 +16,7 @@ use crate::{
         persisted::PersistedQueryStore,
         rate_limit::{LoginLimiter, RateLimiter},
     },
-    search::SharedVectorStore,
+    search::{SharedVectorStore, WorkspaceSizes},
     service::documents::Deps,
 };
 
@@ -47,6 +47,8 @@ pub struct AppState {
     pub embedder: SharedEmbedder,
     /// Where document vectors are searched.
     pub vectors: SharedVectorStore,
+    /// Workspace sizes the vector search counted lately (its plan choice).
+    pub workspace_sizes: WorkspaceSizes,
     /// Milvus, when configured: the store, or the mirror this instance drains the outbox into.
     pub milvus: Option<Arc<crate::search::Milvus>>,
     /// How documents are cut into chunks (the embedding model's tokenizer).
@@ -63,6 +65,7 @@ impl AppState {
         Deps {
             embedder: self.embedder.as_ref(),
             vectors: self.vectors.as_ref(),
+            sizes: &self.workspace_sizes,
             ingest: self.config.ingest,
             chunking: &self.chunking,
             reranker: self.reranker.as_deref(),

@@ -245,6 +245,7 @@ async fn build_state(
         events: EventHub::new(listen_url),
         embedder,
         vectors,
+        workspace_sizes: Default::default(),
         milvus,
         chunking,
         reranker,

@@ -19,7 +19,7 @@ use crate::{
     embedding,
     error::AppError,
     ingest::{ChunkPolicy, ChunkRequest, files},
-    search::{PgVectorStore, SharedVectorStore},
+    search::{PgVectorStore, SharedVectorStore, WorkspaceSizes},
     service::{
         documents::Deps,
         indexing::{Indexer, IndexerSettings},
@@ -89,9 +89,11 @@ pub async fn run(cmd: IngestCommand, db_args: DatabaseArgs) -> anyhow::Result<()
     let (_, db) = setup::open_for_command(&db_args).await?;
     let tenant_id = workspace_tenant(&db, cmd.workspace).await?;
     let vectors: SharedVectorStore = Arc::new(PgVectorStore);
+    let sizes = WorkspaceSizes::default();
     let deps = Deps {
         embedder: embedder.as_ref(),
         vectors: vectors.as_ref(),
+        sizes: &sizes,
         ingest: IngestConfig {
             max_documents: cmd.batch_size,
             max_chunks: 1_000_000,

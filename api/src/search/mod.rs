@@ -12,8 +12,10 @@ pub mod highlight;
 pub mod keyword;
 pub mod milvus;
 mod query;
+pub mod sizes;
 pub mod store;
 
 pub use milvus::{Milvus, MilvusStore, MirrorRecord};
 pub use query::{Scored, SearchFilter};
+pub use sizes::WorkspaceSizes;
 pub use store::{PgVectorStore, SharedVectorStore, VectorQuery, VectorStore};

@@ -27,7 +27,7 @@ use crate::{
     embedding::{self, Embedder, Reranker},
     error::{AppError, AppResult},
     ingest::{self, ChunkPolicy, Chunking},
-    search::{SearchFilter, VectorStore},
+    search::{SearchFilter, VectorStore, WorkspaceSizes},
     text::estimate_tokens,
 };
 
@@ -97,6 +97,8 @@ pub(super) static COLUMNS: LazyLock<String> = LazyLock::new(|| <DocumentRow as r
 pub struct Deps<'a> {
     pub embedder: &'a dyn Embedder,
     pub vectors: &'a dyn VectorStore,
+    /// Workspace sizes the vector search counted lately.
+    pub sizes: &'a WorkspaceSizes,
     pub ingest: IngestConfig,
     /// How documents are cut into chunks.
     pub chunking: &'a ChunkPolicy,

@@ -297,6 +297,12 @@ async fn client_embeddings_keep_their_model_and_other_models_are_refused() {
         .await;
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body:#}");
     assert_eq!(body["errors"][0]["extensions"]["field"], "embeddingModel");
+    let message = body["errors"][0]["message"].as_str().expect("message");
+    assert!(
+        message.contains("embedded with model \"text-embedding-3-small\", not \"")
+            && message.ends_with("; a workspace holds vectors of one model"),
+        "{message}"
+    );
     // ... and with the documents' model it works.
     let hits = app
         .search(

@@ -422,3 +422,48 @@ async fn both_vector_plans_give_the_exact_top_ten_and_stay_in_the_tenant() {
 pub(super) fn synthetic_row(tenant: Uuid, workspace: Uuid, i: usize, embedding: Vec<f32>) -> CopyRow {
     CopyRow::synthetic(tenant, workspace, i, embedding)
 }
+
+/// The vector plan is chosen by the workspace's size, counted by the first
+/// search and then used for a minute (`search::sizes`): later searches bind
+/// the size instead of counting the workspace's chunks again, and answer
+/// the same.
+#[tokio::test]
+async fn a_workspace_is_counted_once_not_per_search() {
+    let app = TestApp::spawn_with_pool_size(1).await;
+    let fx = app.tenant("sizes").await;
+    let ws = app.workspace(&fx, "docs").await;
+    let mut rng = StdRng::seed_from_u64(3);
+    let docs: Vec<Value> = (0..20)
+        .map(|i| json!({ "sourcePath": format!("{i}"), "content": format!("chunk {i}"), "embedding": random_unit(&mut rng) }))
+        .collect();
+    app.gql(
+        Some(&fx.admin_token),
+        crate::helpers::docs::INGEST,
+        json!({ "input": { "workspaceId": ws, "documents": docs, "embeddingModel": "test-model" } }),
+    )
+    .await;
+    let query = random_unit(&mut rng);
+    let search = || {
+        app.search(
+            &fx.admin_token,
+            json!({ "workspaceId": ws, "embedding": query, "embeddingModel": "test-model", "mode": "VECTOR", "limit": 5 }),
+        )
+    };
+    let first = search().await;
+    assert_eq!(first.len(), 5);
+    for _ in 0..3 {
+        assert_eq!(search().await, first);
+    }
+    let counting = crate::helpers::prepared_statements(&app, "%workspace_size_capped%exact_hits%").await;
+    let bound = crate::helpers::prepared_statements(&app, "%::int8 AS size%exact_hits%").await;
+    assert_eq!(
+        (counting, bound),
+        (1, 1),
+        "one search counted, the others bound the size"
+    );
+    assert_eq!(
+        app.state.workspace_sizes.get(ws),
+        Some(20),
+        "the size the first search counted"
+    );
+}

@@ -22,7 +22,7 @@ use crate::{
     domain::TenantId,
     error::{AppError, AppResult},
     search::{
-        Scored, SearchFilter, VectorQuery,
+        Scored, SearchFilter, VectorQuery, WorkspaceSizes,
         fusion::{self, Fusion},
         highlight, keyword,
     },
@@ -283,7 +283,7 @@ async fn search_inner(
     };
     let (query_vector, tokens) = query_vector(tx, tenant_id, deps, &request, &plan).await?;
     let (mut fused, mut rows) = if deps.vectors.searches_in_postgres() {
-        in_one_statement(tx, &request, &plan, &filter, query_vector.as_ref()).await?
+        in_one_statement(tx, deps.sizes, &request, &plan, &filter, query_vector.as_ref()).await?
     } else {
         let fused = run_channels(tx, deps, &request, &plan, &filter, query_vector.as_ref()).await?;
         if fused.is_empty() {
@@ -324,6 +324,7 @@ async fn search_inner(
 /// [`statement`]).
 async fn in_one_statement(
     tx: &DatabaseTransaction,
+    sizes: &WorkspaceSizes,
     request: &SearchRequest,
     plan: &Plan,
     filter: &SearchFilter,
@@ -342,9 +343,13 @@ async fn in_one_statement(
             keyword,
             limit: channel_limit(request.mode, plan),
             with_rows: request.mode != Mode::Hybrid,
+            known_size: sizes.get(request.workspace_id),
         },
     )
     .await?;
+    if let Some(size) = found.counted_size {
+        sizes.put(request.workspace_id, size);
+    }
     let fused = fuse_channels(request.mode, plan, &found.vector, &found.keyword);
     Ok((fused, found.rows))
 }

@@ -1,10 +1,11 @@
 //! The search statement: when vectors live in the document rows (the
 //! pgvector store), one statement in the tenant transaction checks the
 //! workspace (row-level security: another tenant's workspace is not found,
-//! as a missing one), checks the embedding model, picks the vector plan by
-//! the workspace's size, runs the channels and reads the hits' rows (VECTOR,
-//! KEYWORD). It writes nothing: the search is counted through the batched
-//! counter writer (see `search`).
+//! as a missing one), reads the model of its vectors, picks the vector plan
+//! by the workspace's size (counted here, or counted lately: see
+//! [`crate::search::sizes`]), runs the channels and reads the hits' rows
+//! (VECTOR, KEYWORD). It writes nothing: the search is counted through the
+//! batched counter writer (see `search`).
 //!
 //! The vector plan: a workspace of at most [`EXACT_MAX_ROWS`] chunks is
 //! compared row by row through its btree index, which is exact and cheaper
@@ -49,6 +50,8 @@ pub(super) struct Channels<'a> {
     pub limit: u32,
     /// Read the hits' rows too (single-channel searches, whose hits are final).
     pub with_rows: bool,
+    /// The workspace's size when counted lately (the vector plan's choice).
+    pub known_size: Option<i64>,
 }
 
 /// What the statement found.
@@ -57,6 +60,8 @@ pub(super) struct Found {
     pub vector: Vec<Scored>,
     pub keyword: Vec<Scored>,
     pub rows: HashMap<Uuid, DocumentRow>,
+    /// The workspace's size as the statement counted it (capped), when it did.
+    pub counted_size: Option<i64>,
 }
 
 /// Runs the search statement; NOT_FOUND when the workspace is not the caller's.
@@ -65,10 +70,21 @@ pub(super) async fn run(tx: &DatabaseTransaction, c: &Channels<'_>) -> AppResult
     let rows = tx
         .query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
         .await?;
-    if rows.is_empty() {
+    let Some(first) = rows.first() else {
         return Err(AppError::not_found("workspace"));
+    };
+    if let (Some(other), Some((_, model, _))) = (first.try_get::<Option<String>>("", "ws_other_model")?, c.vector) {
+        return Err(AppError::other_embedding_model(&format!(
+            "the workspace's documents are embedded with model \"{other}\", not \"{model}\""
+        )));
     }
-    let mut found = Found::default();
+    let mut found = Found {
+        counted_size: match c.known_size {
+            Some(_) => None,
+            None => first.try_get("", "ws_size")?,
+        },
+        ..Found::default()
+    };
     let mut documents = c.with_rows.then(rows::Decoder::default);
     for row in &rows {
         read_row(row, documents.as_mut(), &mut found)?;
@@ -142,7 +158,8 @@ fn statement(c: &Channels<'_>) -> (String, Vec<Value>) {
         (String::new(), "")
     };
     let sql = format!(
-        "WITH {} SELECT h.channel AS hit_channel, h.id AS hit_id, \
+        "WITH {} SELECT ws.size AS ws_size, ws.other_model AS ws_other_model, \
+         h.channel AS hit_channel, h.id AS hit_id, \
          h.score::float8 AS hit_score, h.rank::int4 AS hit_rank{columns} \
          FROM ws LEFT JOIN ({}) AS h ON true{join} ORDER BY h.channel, h.rank",
         ctes.join(", "),
@@ -152,29 +169,39 @@ fn statement(c: &Channels<'_>) -> (String, Vec<Value>) {
 }
 
 /// The caller's workspace (none under row-level security when it is
-/// another tenant's), its size up to the exact-scan limit, and the checks.
+/// another tenant's), its size up to the exact-scan limit (counted unless
+/// known), and another model than the query's if its vectors have one.
 fn workspace_cte(c: &Channels<'_>, values: &mut Vec<Value>) -> String {
-    // Conditions that are always true, run for their effect once the
-    // workspace is found (row-level security's condition comes first):
-    // check_embedding_model raises when the workspace holds another model.
-    let model_check = match c.vector {
+    let (size, other_model) = match c.vector {
         Some((_, model, _)) => {
+            let size = match c.known_size {
+                Some(size) => {
+                    values.push(size.into());
+                    format!("${}::int8", values.len())
+                }
+                None => format!("screenplay.workspace_size_capped(w.id, {})", EXACT_MAX_ROWS + 1),
+            };
             values.push(model.to_owned().into());
-            format!(
-                " AND coalesce(screenplay.check_embedding_model(w.id, ${})::text, '') = ''",
-                values.len()
-            )
+            (size, other_model_sql(values.len()))
         }
-        None => String::new(),
-    };
-    // Only the vector channel chooses its plan by the workspace's size.
-    let size = match c.vector {
-        Some(_) => format!("screenplay.workspace_size_capped(w.id, {})", EXACT_MAX_ROWS + 1),
-        None => "NULL::int8".to_owned(),
+        // Only the vector channel chooses its plan by the workspace's size.
+        None => ("NULL::int8".to_owned(), "NULL::text".to_owned()),
     };
     format!(
-        "ws AS MATERIALIZED (SELECT w.id, {size} AS size \
-         FROM screenplay.workspaces AS w WHERE w.id = $1{model_check})"
+        "ws AS MATERIALIZED (SELECT w.id, {size} AS size, {other_model} AS other_model \
+         FROM screenplay.workspaces AS w WHERE w.id = $1)"
+    )
+}
+
+/// The lowest and highest model of the workspace's vectors, two lookups in
+/// the `(workspace_id, embedding_model)` index: one of them differs from
+/// the query's model exactly when some vector's does (what
+/// `check_embedding_model` checks, without a PL/pgSQL call per search).
+fn other_model_sql(model: usize) -> String {
+    format!(
+        "(SELECT CASE WHEN lo <> ${model} THEN lo WHEN hi <> ${model} THEN hi END \
+          FROM (SELECT min(d.embedding_model) AS lo, max(d.embedding_model) AS hi \
+                FROM screenplay.code_documents AS d WHERE d.workspace_id = w.id) AS models)"
     )
 }
 
@@ -188,12 +215,12 @@ fn vector_ctes(v: usize, ef: usize, limit: u32, filter: &str) -> String {
         "exact_hits AS MATERIALIZED ( \
            SELECT d.id, (d.embedding <=> ${v}) + 0 AS distance FROM screenplay.code_documents AS d \
            WHERE d.workspace_id = (SELECT id FROM ws) AND d.embedding IS NOT NULL{filter} \
-             AND (SELECT size <= {max} FROM ws) \
+             AND (SELECT size <= {max} AND other_model IS NULL FROM ws) \
            ORDER BY 2, 1 LIMIT {limit}), \
          index_hits AS MATERIALIZED ( \
            SELECT d.id, d.embedding <=> ${v} AS distance FROM screenplay.code_documents AS d \
            WHERE (d.workspace_id = (SELECT id FROM ws)) IS TRUE AND d.embedding IS NOT NULL{filter} \
-             AND (SELECT size > {max} \
+             AND (SELECT size > {max} AND other_model IS NULL \
                          AND set_config('hnsw.ef_search', greatest(${ef}::int4, {limit})::text, true) <> '' \
                          AND set_config('hnsw.iterative_scan', 'relaxed_order', true) <> '' FROM ws) \
            ORDER BY d.embedding <=> ${v} LIMIT {limit}), \
