@@ -57,6 +57,25 @@ pub struct BenchArgs {
     /// Seed of the generator.
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
+    /// Every small workspace draws its rows from the same 8 clusters, so
+    /// workspaces interleave in the vector space (by default each has 8
+    /// clusters of its own, and a vector's neighbours are its workspace's).
+    #[arg(long)]
+    pub shared_topics: bool,
+}
+
+impl BenchArgs {
+    /// Where the rows' source paths start: a dataset of shared topics is
+    /// never reused as one of workspaces' own, nor the other way round.
+    fn prefix(&self) -> &'static str {
+        if self.shared_topics { "bench-shared" } else { "bench" }
+    }
+
+    /// The 8 topics (clusters) of small workspace `w`.
+    fn small_topics(&self, w: usize) -> Vec<usize> {
+        let w = if self.shared_topics { 0 } else { w };
+        (0..8).map(|k| (w * 3 + k * 25) % CLUSTERS).collect()
+    }
 }
 
 /// The bench's workspaces.
@@ -159,7 +178,7 @@ fn workload(args: &BenchArgs, generator: &mut Generator, workspaces: &Workspaces
     let small: Vec<Query> = (0..args.queries)
         .map(|i| {
             let w = (i * 7919 + 13) % workspaces.small.len();
-            query(workspaces.small[w], &small_topics(w), w % 2 == 1, i)
+            query(workspaces.small[w], &args.small_topics(w), w % 2 == 1, i)
         })
         .collect();
     classes.push((format!("{small_rows}-row workspaces"), small));
@@ -169,11 +188,6 @@ fn workload(args: &BenchArgs, generator: &mut Generator, workspaces: &Workspaces
         classes.push((format!("one {}-row workspace", args.big_workspace), queries));
     }
     classes
-}
-
-/// The 8 topics (clusters) of small workspace `w`.
-fn small_topics(w: usize) -> Vec<usize> {
-    (0..8).map(|k| (w * 3 + k * 25) % CLUSTERS).collect()
 }
 
 fn pct(sorted: &[Duration], p: f64) -> f64 {
@@ -191,12 +205,13 @@ async fn report(
     let version = scalar_text(owner, "SELECT extversion FROM pg_extension WHERE extname = 'vector'").await?;
     let pg = scalar_text(owner, "SELECT current_setting('server_version')").await?;
     println!(
-        "Dataset: {} clustered 1536-dim vectors ({CLUSTERS} clusters) in {} workspaces of {} rows (8 topics each, \
+        "Dataset: {} clustered 1536-dim vectors ({CLUSTERS} clusters) in {} workspaces of {} rows (8 topics each{}, \
          half English, half Chinese){}; {} queries per kind of workspace, a third of them between two clusters. \
          PostgreSQL {pg}, pgvector {version}, HNSW m=16 ef_construction=64. Rows at the end: {total}.\n",
         args.vectors,
         args.workspaces,
         args.vectors / args.workspaces,
+        if args.shared_topics { ", the same 8 for all" } else { "" },
         if args.big_workspace > 0 {
             format!(
                 ", and one workspace of {} rows drawn from every cluster (English)",
@@ -480,7 +495,8 @@ async fn earlier_dataset(
     let count = scalar(
         owner,
         &format!(
-            "SELECT count(*) FROM screenplay.code_documents WHERE tenant_id = '{tenant}' AND source_path LIKE 'bench/%'"
+            "SELECT count(*) FROM screenplay.code_documents WHERE tenant_id = '{tenant}' AND source_path LIKE '{}/%'",
+            args.prefix()
         ),
     )
     .await?;
@@ -514,14 +530,14 @@ async fn load_rows(
                 let w = i % args.workspaces;
                 (
                     workspaces.small[w],
-                    format!("bench/{w}/{i}.md"),
-                    small_topics(w)[i / args.workspaces % 8],
+                    format!("{}/{w}/{i}.md", args.prefix()),
+                    args.small_topics(w)[i / args.workspaces % 8],
                     w % 2 == 1,
                 )
             }
             Some(j) => (
                 workspaces.big.context("big workspace")?,
-                format!("bench/big/{j}.md"),
+                format!("{}/big/{j}.md", args.prefix()),
                 j % CLUSTERS,
                 false,
             ),
