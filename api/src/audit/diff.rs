@@ -14,6 +14,7 @@ const SECRET_KEYS: &[&str] = &[
     "secret",
     "embedding",
     "embeddings",
+    "embeddingbase64",
     "authorization",
 ];
 

@@ -62,6 +62,11 @@ pub struct BenchArgs {
     /// clusters of its own, and a vector's neighbours are its workspace's).
     #[arg(long)]
     pub shared_topics: bool,
+    /// The API requests carry the query vector as `embeddingBase64` (float32,
+    /// as OpenAI returns it with `encoding_format: "base64"`) instead of
+    /// `embedding`'s 1,536 JSON numbers.
+    #[arg(long)]
+    pub embedding_base64: bool,
 }
 
 impl BenchArgs {
@@ -137,7 +142,12 @@ pub async fn run(args: BenchArgs, db_args: DatabaseArgs) -> anyhow::Result<()> {
                     "{class}: {} through the bare statement ({baseline:?}) and the API",
                     mode.name()
                 );
-                rows.push(compare(mode, baseline, class, &owner_url, addr, &token, queries).await?);
+                let api = Api {
+                    addr,
+                    token: &token,
+                    base64: args.embedding_base64,
+                };
+                rows.push(compare(mode, baseline, class, &owner_url, &api, queries).await?);
             }
         }
     }
@@ -207,7 +217,8 @@ async fn report(
     println!(
         "Dataset: {} clustered 1536-dim vectors ({CLUSTERS} clusters) in {} workspaces of {} rows (8 topics each{}, \
          half English, half Chinese){}; {} queries per kind of workspace, a third of them between two clusters. \
-         PostgreSQL {pg}, pgvector {version}, HNSW m=16 ef_construction=64. Rows at the end: {total}.\n",
+         PostgreSQL {pg}, pgvector {version}, HNSW m=16 ef_construction=64. Rows at the end: {total}. \
+         The API's query vectors: {}.\n",
         args.vectors,
         args.workspaces,
         args.vectors / args.workspaces,
@@ -220,7 +231,12 @@ async fn report(
         } else {
             String::new()
         },
-        args.queries
+        args.queries,
+        if args.embedding_base64 {
+            "`embeddingBase64`"
+        } else {
+            "`embedding` (JSON numbers)"
+        }
     );
     println!(
         "| workspace | mode | bare p50 ms | bare p99 ms | API p50 ms | API p99 ms | API / bare (p50) | recall@10 API | recall@10 bare | API recall, between clusters |"
@@ -315,9 +331,23 @@ async fn bench_database(args: &DatabaseArgs) -> anyhow::Result<(String, String)>
 const API_QUERY: &str = "query($input: SearchDocumentsInput!) { searchDocuments(input: $input) { score \
     document { id title sourcePath } highlight } }";
 
-fn api_body(mode: Mode, q: &Query) -> String {
+/// The server under test, and how its requests carry vectors.
+struct Api<'a> {
+    addr: SocketAddr,
+    token: &'a str,
+    base64: bool,
+}
+
+fn api_body(mode: Mode, q: &Query, base64: bool) -> String {
     let mut input = json!({ "workspaceId": q.workspace, "mode": mode.name(), "limit": 10 });
-    if mode != Mode::Keyword {
+    if mode != Mode::Keyword && base64 {
+        let bytes: Vec<u8> = q.vector.iter().flat_map(|v| v.to_le_bytes()).collect();
+        input["embeddingBase64"] = json!(base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            bytes
+        ));
+        input["embeddingModel"] = json!(MODEL);
+    } else if mode != Mode::Keyword {
         input["embedding"] = json!(q.vector);
         input["embeddingModel"] = json!(MODEL);
     }
@@ -356,16 +386,16 @@ async fn compare(
     baseline: Baseline,
     class: &str,
     owner_url: &str,
-    addr: SocketAddr,
-    token: &str,
+    api: &Api<'_>,
     queries: &[Query],
 ) -> anyhow::Result<Row> {
+    let (addr, token) = (api.addr, api.token);
     // One connection, so every bare statement reuses its prepared statement.
     let db = connect(owner_url, 1).await?;
     let client = reqwest::Client::builder().pool_max_idle_per_host(2).build()?;
     let url = format!("http://{addr}/graphql");
     // Bodies are built before timing: the client's JSON encoding is not the server's cost.
-    let bodies: Vec<String> = queries.iter().map(|q| api_body(mode, q)).collect();
+    let bodies: Vec<String> = queries.iter().map(|q| api_body(mode, q, api.base64)).collect();
     // The exact answers first: their full scans must not run between timed queries.
     let mut truths = Vec::with_capacity(queries.len());
     for q in queries {

@@ -109,7 +109,39 @@ pub struct Deps<'a> {
 /// A client-supplied vector: 1536 dimensions (or the server model's own
 /// size, zero-padded), finite, not all zero.
 pub fn client_vector(field: &str, values: &[f64], embedder: &dyn Embedder) -> AppResult<Vec<f32>> {
-    let v: Vec<f32> = values.iter().map(|x| *x as f32).collect();
+    checked_vector(field, values.iter().map(|x| *x as f32).collect(), embedder)
+}
+
+/// A client-supplied vector sent as base64 of little-endian float32 values
+/// (OpenAI's `encoding_format: "base64"`), checked like [`client_vector`].
+/// Its length is checked before it is decoded.
+pub fn client_vector_base64(field: &str, text: &str, embedder: &dyn Embedder) -> AppResult<Vec<f32>> {
+    let most = embedder.dimensions().max(crate::config::EMBEDDING_DIMENSIONS) * 4;
+    if text.len() > most.div_ceil(3) * 4 {
+        return Err(AppError::bad_input(
+            field,
+            format!("`{field}` is longer than {most} bytes of float32 values"),
+        ));
+    }
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text)
+        .map_err(|_| AppError::bad_input(field, format!("`{field}` is not base64 (standard alphabet, padded)")))?;
+    if bytes.len() % 4 != 0 {
+        return Err(AppError::bad_input(
+            field,
+            format!(
+                "`{field}` holds {} bytes, not a whole number of float32 values",
+                bytes.len()
+            ),
+        ));
+    }
+    let values = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    checked_vector(field, values, embedder)
+}
+
+fn checked_vector(field: &str, v: Vec<f32>, embedder: &dyn Embedder) -> AppResult<Vec<f32>> {
     embedding::check_vector(&v, embedder.dimensions())
         .map_err(|reason| AppError::bad_input(field, format!("`{field}` {reason}")))?;
     Ok(embedding::pad(v))

@@ -5,6 +5,13 @@ use uuid::Uuid;
 
 use crate::helpers::{TestApp, docs::SEARCH};
 
+/// `values` as base64 of little-endian float32, as OpenAI sends them.
+pub(super) fn b64(values: &[f32]) -> String {
+    use base64::Engine as _;
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 #[tokio::test]
 async fn bad_search_inputs_name_their_field() {
     let app = TestApp::spawn().await;
@@ -41,6 +48,38 @@ async fn bad_search_inputs_name_their_field() {
         (
             json!({ "query": "x", "mode": "KEYWORD", "embedding": vec![0.1; 1536] }),
             "embedding",
+        ),
+        (
+            json!({ "mode": "VECTOR", "embedding": vec![0.1; 1536], "embeddingBase64": b64(&[0.1; 1536]) }),
+            "embeddingBase64",
+        ),
+        (
+            json!({ "mode": "VECTOR", "embeddingBase64": "not base64!" }),
+            "embeddingBase64",
+        ),
+        (
+            json!({ "mode": "VECTOR", "embeddingBase64": "AAAAAAA=" }),
+            "embeddingBase64",
+        ),
+        (
+            json!({ "mode": "VECTOR", "embeddingBase64": b64(&[0.1; 12]) }),
+            "embeddingBase64",
+        ),
+        (
+            json!({ "mode": "VECTOR", "embeddingBase64": b64(&[0.0; 1536]) }),
+            "embeddingBase64",
+        ),
+        (
+            json!({ "mode": "VECTOR", "embeddingBase64": b64(&[f32::NAN; 1536]) }),
+            "embeddingBase64",
+        ),
+        (
+            json!({ "mode": "VECTOR", "embeddingBase64": "A".repeat(1 << 20) }),
+            "embeddingBase64",
+        ),
+        (
+            json!({ "query": "x", "mode": "KEYWORD", "embeddingBase64": b64(&[0.1; 1536]) }),
+            "embeddingBase64",
         ),
         (json!({ "query": "x", "embeddingModel": "m" }), "embeddingModel"),
         (

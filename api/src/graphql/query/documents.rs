@@ -42,6 +42,10 @@ pub struct SearchDocumentsInput {
     pub query: Option<String>,
     /// A query embedding of the workspace's model (1536 dimensions).
     pub embedding: Option<Vec<f64>>,
+    /// The same as base64 of little-endian float32 values, as OpenAI's
+    /// embeddings API returns them with `encoding_format: "base64"`: instead
+    /// of `embedding`, and cheaper to send and to read.
+    pub embedding_base64: Option<String>,
     /// The model of `embedding`; defaults to the server's.
     pub embedding_model: Option<String>,
     #[graphql(default_with = "SearchMode::Hybrid")]
@@ -139,7 +143,7 @@ impl DocumentQuery {
         let request = search::SearchRequest {
             workspace_id: input.workspace_id,
             query: input.query,
-            embedding: input.embedding,
+            embedding: search::QueryEmbedding::from_input(input.embedding, input.embedding_base64)?,
             embedding_model: input.embedding_model,
             mode: input.mode.into(),
             limit: input.limit,

@@ -57,12 +57,50 @@ pub const MAX_LIMIT: u32 = 100;
 /// Largest per-channel candidate count.
 pub const MAX_CANDIDATES: u32 = 1000;
 
+/// A query vector the client sent, as floats or as base64.
+#[derive(Debug, Clone)]
+pub enum QueryEmbedding {
+    Floats(Vec<f64>),
+    /// Little-endian float32 values in base64 (OpenAI's `encoding_format:
+    /// "base64"`): about 8 KB for 1,536 dimensions where the floats take
+    /// about 30 KB of JSON, and one string to read instead of 1,536 numbers.
+    Base64(String),
+}
+
+impl QueryEmbedding {
+    /// The one the client sent; `BAD_USER_INPUT` when it sent both.
+    pub fn from_input(floats: Option<Vec<f64>>, base64: Option<String>) -> AppResult<Option<Self>> {
+        match (floats, base64) {
+            (Some(_), Some(_)) => Err(AppError::bad_input(
+                "embeddingBase64",
+                "give `embedding` or `embeddingBase64`, not both",
+            )),
+            (floats, base64) => Ok(floats.map(Self::Floats).or(base64.map(Self::Base64))),
+        }
+    }
+
+    /// The input field it came in.
+    fn field(&self) -> &'static str {
+        match self {
+            Self::Floats(_) => "embedding",
+            Self::Base64(_) => "embeddingBase64",
+        }
+    }
+
+    fn vector(&self, embedder: &dyn crate::embedding::Embedder) -> AppResult<Vec<f32>> {
+        match self {
+            Self::Floats(values) => documents::client_vector(self.field(), values, embedder),
+            Self::Base64(text) => documents::client_vector_base64(self.field(), text, embedder),
+        }
+    }
+}
+
 /// A search request, as the API receives it.
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
     pub workspace_id: Uuid,
     pub query: Option<String>,
-    pub embedding: Option<Vec<f64>>,
+    pub embedding: Option<QueryEmbedding>,
     /// The model of `embedding`; defaults to the server's.
     pub embedding_model: Option<String>,
     pub mode: Mode,
@@ -156,10 +194,14 @@ fn check_query(request: &SearchRequest) -> AppResult<Option<String>> {
         Mode::Hybrid if query.is_none() => Err(AppError::bad_input("query", "a HYBRID search needs `query`")),
         Mode::Vector if query.is_none() && request.embedding.is_none() => Err(AppError::bad_input(
             "query",
-            "a VECTOR search needs `query` or `embedding`",
+            "a VECTOR search needs `query`, `embedding` or `embeddingBase64`",
         )),
         Mode::Keyword if request.embedding.is_some() => {
-            Err(AppError::bad_input("embedding", "a KEYWORD search uses no `embedding`"))
+            let field = request.embedding.as_ref().map_or("embedding", QueryEmbedding::field);
+            Err(AppError::bad_input(
+                field,
+                format!("a KEYWORD search uses no `{field}`"),
+            ))
         }
         _ => Ok(query),
     }
@@ -366,7 +408,7 @@ async fn query_vector(
     if request.mode == Mode::Keyword {
         return Ok((None, 0));
     }
-    if let Some(values) = &request.embedding {
+    if let Some(embedding) = &request.embedding {
         let model = match request.embedding_model.as_deref().map(str::trim) {
             Some("") => {
                 return Err(AppError::bad_input(
@@ -377,7 +419,7 @@ async fn query_vector(
             Some(m) => m.to_owned(),
             None => deps.embedder.model().to_owned(),
         };
-        let vector = documents::client_vector("embedding", values, deps.embedder)?;
+        let vector = embedding.vector(deps.embedder)?;
         return Ok((Some((vector, model)), 0));
     }
     if request.embedding_model.is_some() {
