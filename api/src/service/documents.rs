@@ -106,17 +106,57 @@ pub struct Deps<'a> {
     pub reranker: Option<&'a Reranker>,
 }
 
-/// A client-supplied vector: 1536 dimensions (or the server model's own
-/// size, zero-padded), finite, not all zero.
-pub fn client_vector(field: &str, values: &[f64], embedder: &dyn Embedder) -> AppResult<Vec<f32>> {
-    checked_vector(field, values.iter().map(|x| *x as f32).collect(), embedder)
+/// A vector the client sent: JSON numbers (`embedding`), or base64 of its
+/// little-endian float32 values (`embeddingBase64`, what OpenAI's embeddings
+/// API returns with `encoding_format: "base64"`: about 8 KB for 1,536
+/// dimensions where the numbers take about 30 KB of JSON, and one string
+/// for the server to read instead of 1,536 numbers that async-graphql
+/// builds, validates, clones and converts one by one).
+#[derive(Debug, Clone)]
+pub enum ClientEmbedding {
+    Floats(Vec<f64>),
+    Base64(String),
 }
 
-/// A client-supplied vector sent as base64 of little-endian float32 values
-/// (OpenAI's `encoding_format: "base64"`), checked like [`client_vector`].
-/// Its length is checked before it is decoded.
-pub fn client_vector_base64(field: &str, text: &str, embedder: &dyn Embedder) -> AppResult<Vec<f32>> {
-    let most = embedder.dimensions().max(crate::config::EMBEDDING_DIMENSIONS) * 4;
+impl ClientEmbedding {
+    /// The one of the two inputs at `at` (`""`, or `documents[3].`) the
+    /// client gave; `BAD_USER_INPUT` when it gave both.
+    pub fn from_input(at: &str, floats: Option<Vec<f64>>, base64: Option<String>) -> AppResult<Option<Self>> {
+        match (floats, base64) {
+            (Some(_), Some(_)) => Err(AppError::bad_input(
+                format!("{at}embeddingBase64"),
+                "give `embedding` or `embeddingBase64`, not both",
+            )),
+            (floats, base64) => Ok(floats.map(Self::Floats).or(base64.map(Self::Base64))),
+        }
+    }
+
+    /// The input field it came in, at `at`.
+    pub fn field(&self, at: &str) -> String {
+        match self {
+            Self::Floats(_) => format!("{at}embedding"),
+            Self::Base64(_) => format!("{at}embeddingBase64"),
+        }
+    }
+
+    /// The vector: 1536 dimensions (or the server model's own size,
+    /// zero-padded), finite, not all zero.
+    pub fn vector(&self, at: &str, embedder: &dyn Embedder) -> AppResult<Vec<f32>> {
+        let field = self.field(at);
+        let values = match self {
+            Self::Floats(values) => values.iter().map(|x| *x as f32).collect(),
+            Self::Base64(text) => decode_base64(&field, text, embedder.dimensions())?,
+        };
+        embedding::check_vector(&values, embedder.dimensions())
+            .map_err(|reason| AppError::bad_input(&field, format!("`{field}` {reason}")))?;
+        Ok(embedding::pad(values))
+    }
+}
+
+/// Little-endian float32 values from base64 (standard alphabet, padded),
+/// the text's length checked before it is decoded.
+fn decode_base64(field: &str, text: &str, dimensions: usize) -> AppResult<Vec<f32>> {
+    let most = dimensions.max(crate::config::EMBEDDING_DIMENSIONS) * 4;
     if text.len() > most.div_ceil(3) * 4 {
         return Err(AppError::bad_input(
             field,
@@ -134,17 +174,10 @@ pub fn client_vector_base64(field: &str, text: &str, embedder: &dyn Embedder) ->
             ),
         ));
     }
-    let values = bytes
+    Ok(bytes
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    checked_vector(field, values, embedder)
-}
-
-fn checked_vector(field: &str, v: Vec<f32>, embedder: &dyn Embedder) -> AppResult<Vec<f32>> {
-    embedding::check_vector(&v, embedder.dimensions())
-        .map_err(|reason| AppError::bad_input(field, format!("`{field}` {reason}")))?;
-    Ok(embedding::pad(v))
+        .collect())
 }
 
 pub(super) fn embedding_failed(err: embedding::EmbeddingError) -> AppError {
@@ -317,7 +350,7 @@ pub struct DocumentChange {
     /// New text for this chunk (re-hashed and re-embedded).
     pub content: Option<String>,
     /// A client-supplied embedding of the (new) content.
-    pub embedding: Option<Vec<f64>>,
+    pub embedding: Option<ClientEmbedding>,
     pub embedding_model: Option<String>,
 }
 
@@ -431,9 +464,9 @@ async fn new_vector(
             "`embeddingModel` names the model of `embedding`; give both",
         ));
     }
-    if let Some(values) = &change.embedding {
+    if let Some(embedding) = &change.embedding {
         return Ok(Some(NewVector {
-            vector: client_vector("embedding", values, deps.embedder)?,
+            vector: embedding.vector("", deps.embedder)?,
             model: change
                 .embedding_model
                 .clone()

@@ -21,7 +21,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Transa
 use uuid::Uuid;
 
 use super::{
-    documents::{COLUMNS, Deps, DocumentRow, check_model, client_vector, embedding_failed, writable_workspace},
+    documents::{COLUMNS, ClientEmbedding, Deps, DocumentRow, check_model, embedding_failed, writable_workspace},
     indexing::{self, JobRow},
     usage,
 };
@@ -65,7 +65,7 @@ pub struct NewDocument {
     pub language: Option<String>,
     pub metadata: Option<serde_json::Value>,
     /// A client-supplied embedding (only for content that is one chunk).
-    pub embedding: Option<Vec<f64>>,
+    pub embedding: Option<ClientEmbedding>,
 }
 
 /// An ingest call.
@@ -252,9 +252,9 @@ fn prepare_document(i: usize, doc: &NewDocument, chunking: &Chunking, deps: Deps
         return Err(AppError::bad_input(field("content"), "the content is empty"));
     }
     let embedding = match &doc.embedding {
-        Some(_) if chunks.len() > 1 => {
+        Some(given) if chunks.len() > 1 => {
             return Err(AppError::bad_input(
-                field("embedding"),
+                given.field(&field("")),
                 format!(
                     "the content splits into {} chunks of at most {} {}; an embedding can only be given for \
                      content that is one chunk (raise the chunk size or split it yourself)",
@@ -264,7 +264,7 @@ fn prepare_document(i: usize, doc: &NewDocument, chunking: &Chunking, deps: Deps
                 ),
             ));
         }
-        Some(values) => Some(client_vector(&field("embedding"), values, deps.embedder)?),
+        Some(given) => Some(given.vector(&field(""), deps.embedder)?),
         None => None,
     };
     let (count, rules) = (chunks.len() as i32, chunking.describe());

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{LEXICAL, chinese_story};
 use crate::helpers::{
     TestApp,
-    docs::{INGEST, unit},
+    docs::{INGEST, b64, unit},
     prepared_statements, scalar_i64,
 };
 
@@ -176,6 +176,21 @@ async fn bad_inputs_get_bad_user_input_and_write_nothing() {
             "a NUL character in the content",
             json!({ "documents": [doc(json!({})), doc(json!({ "sourcePath": "b.txt", "content": "a\u{0}b" }))] }),
             "input",
+        ),
+        (
+            "both forms of an embedding",
+            json!({ "documents": [doc(json!({ "embedding": vec![0.1; 1536], "embeddingBase64": b64(&[0.1; 1536]) }))] }),
+            "documents[0].embeddingBase64",
+        ),
+        (
+            "an embedding in base64 that is not base64",
+            json!({ "documents": [doc(json!({})), doc(json!({ "sourcePath": "b", "embeddingBase64": "%%%" }))] }),
+            "documents[1].embeddingBase64",
+        ),
+        (
+            "an embedding in base64 of another size",
+            json!({ "documents": [doc(json!({ "embeddingBase64": b64(&[0.1; 100]) }))] }),
+            "documents[0].embeddingBase64",
         ),
         (
             "embeddings of another model mixed with server-embedded documents",
@@ -391,4 +406,56 @@ async fn ingest_inserts_have_one_shape_whatever_their_size() {
     }
     let prepared = prepared_statements(&app, "INSERT INTO screenplay.code_documents%").await;
     assert_eq!(prepared, 1, "INSERT statements kept for 1, 3, 2 and 5 chunks");
+}
+
+/// An embedding sent as base64 of little-endian float32 (`embeddingBase64`,
+/// OpenAI's `encoding_format: "base64"`) is stored exactly as the same
+/// floats sent as numbers, at ingest and when a chunk is updated.
+#[tokio::test]
+async fn a_base64_embedding_is_stored_as_its_floats() {
+    const UPDATE: &str = "mutation($input: UpdateDocumentInput!) { updateDocument(input: $input) { document { id } } }";
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("b64ingest").await;
+    let ws = app.workspace(&fx, "docs").await;
+    let (v, w) = (unit(3, 7, 0.3), unit(5, 9, 1.0 / 3.0));
+    let out = app
+        .gql(
+            Some(&fx.admin_token),
+            INGEST,
+            json!({ "input": { "workspaceId": ws, "embeddingModel": "m",
+                    "documents": [{ "sourcePath": "a", "content": "A note.", "embedding": v },
+                                  { "sourcePath": "b", "content": "B note.", "embeddingBase64": b64(&w) }] } }),
+        )
+        .await;
+    let ids: Vec<String> = out["ingestDocuments"]["documents"]
+        .as_array()
+        .expect("documents")
+        .iter()
+        .map(|d| d["id"].as_str().expect("id").to_owned())
+        .collect();
+    let owner = app.owner().await;
+    let stored = |id: String| {
+        let owner = &owner;
+        async move {
+            use sea_orm::ConnectionTrait;
+            let row = owner
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    format!("SELECT embedding::text AS e FROM screenplay.code_documents WHERE id = '{id}'"),
+                ))
+                .await
+                .expect("query")
+                .expect("row");
+            serde_json::from_str::<Vec<f32>>(&row.try_get::<String>("", "e").expect("e")).expect("vector")
+        }
+    };
+    assert_eq!(stored(ids[0].clone()).await, v);
+    assert_eq!(stored(ids[1].clone()).await, w);
+    app.gql(
+        Some(&fx.admin_token),
+        UPDATE,
+        json!({ "input": { "id": ids[1], "embeddingBase64": b64(&v), "embeddingModel": "m" } }),
+    )
+    .await;
+    assert_eq!(stored(ids[1].clone()).await, v);
 }

@@ -61,6 +61,13 @@ pub fn titles(hits: &[Value]) -> Vec<String> {
 }
 
 /// A unit vector along `axis` mixed with `other` (for exact expectations).
+/// `values` as base64 of little-endian float32, as OpenAI sends them.
+pub fn b64(values: &[f32]) -> String {
+    use base64::Engine as _;
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 pub fn unit(axis: usize, other: usize, mix: f32) -> Vec<f32> {
     let mut v = vec![0f32; 1536];
     v[axis] = 1.0;

@@ -3,14 +3,10 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, docs::SEARCH};
-
-/// `values` as base64 of little-endian float32, as OpenAI sends them.
-pub(super) fn b64(values: &[f32]) -> String {
-    use base64::Engine as _;
-    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
+use crate::helpers::{
+    TestApp,
+    docs::{SEARCH, b64},
+};
 
 #[tokio::test]
 async fn bad_search_inputs_name_their_field() {

@@ -493,7 +493,7 @@ async fn a_base64_embedding_finds_what_its_floats_find() {
         let mut floats = base.clone();
         floats["embedding"] = json!(query);
         let mut encoded = base;
-        encoded["embeddingBase64"] = json!(super::inputs::b64(&query));
+        encoded["embeddingBase64"] = json!(crate::helpers::docs::b64(&query));
         let from_floats = app.search(&fx.admin_token, floats).await;
         assert_eq!(from_floats.len(), 8, "{mode}");
         assert_eq!(app.search(&fx.admin_token, encoded).await, from_floats, "{mode}");

@@ -13,7 +13,7 @@ use crate::{
     },
     ingest::{ChunkRequest, extract},
     service::{
-        documents::{self, DocumentChange},
+        documents::{self, ClientEmbedding, DocumentChange},
         ingestion::{self, DocumentBody, IngestRequest, NewDocument},
     },
 };
@@ -33,6 +33,9 @@ pub struct DocumentInput {
     pub metadata: Option<Json<serde_json::Value>>,
     /// A precomputed embedding (1536 floats) of content that is one chunk.
     pub embedding: Option<Vec<f64>>,
+    /// The same as base64 of little-endian float32 values (OpenAI's
+    /// `encoding_format: "base64"`): instead of `embedding`, and cheaper.
+    pub embedding_base64: Option<String>,
 }
 
 /// How long content is split: in characters, or in tokens of the
@@ -90,6 +93,9 @@ pub struct UpdateDocumentInput {
     pub content: Option<String>,
     /// A precomputed embedding of the (new) content.
     pub embedding: Option<Vec<f64>>,
+    /// The same as base64 of little-endian float32 values (OpenAI's
+    /// `encoding_format: "base64"`): instead of `embedding`, and cheaper.
+    pub embedding_base64: Option<String>,
     pub embedding_model: Option<String>,
 }
 
@@ -166,7 +172,11 @@ impl DocumentMutation {
                 content,
                 language: doc.language,
                 metadata: doc.metadata.map(|m| m.0),
-                embedding: doc.embedding,
+                embedding: ClientEmbedding::from_input(
+                    &format!("documents[{i}]."),
+                    doc.embedding,
+                    doc.embedding_base64,
+                )?,
             });
         }
         let chunking = match input.chunking {
@@ -223,7 +233,7 @@ impl DocumentMutation {
                 language: input.language,
                 metadata: input.metadata.map(|m| m.0),
                 content: input.content,
-                embedding: input.embedding,
+                embedding: ClientEmbedding::from_input("", input.embedding, input.embedding_base64)?,
                 embedding_model: input.embedding_model,
             },
         )

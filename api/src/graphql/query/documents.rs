@@ -11,7 +11,10 @@ use crate::{
         types::{Document, DocumentStatistics, IngestionJob, SearchHit, SearchMode},
     },
     search::SearchFilter,
-    service::{documents, indexing, page, search},
+    service::{
+        documents::{self, ClientEmbedding},
+        indexing, page, search,
+    },
 };
 
 /// Narrows documents and searches.
@@ -143,7 +146,7 @@ impl DocumentQuery {
         let request = search::SearchRequest {
             workspace_id: input.workspace_id,
             query: input.query,
-            embedding: search::QueryEmbedding::from_input(input.embedding, input.embedding_base64)?,
+            embedding: ClientEmbedding::from_input("", input.embedding, input.embedding_base64)?,
             embedding_model: input.embedding_model,
             mode: input.mode.into(),
             limit: input.limit,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use self::rerank::Fused;
 pub use self::statement::{DEFAULT_EF_SEARCH, EXACT_MAX_ROWS};
 use super::{
-    documents::{self, Deps, DocumentRow},
+    documents::{self, ClientEmbedding, Deps, DocumentRow},
     usage,
 };
 use crate::{
@@ -57,50 +57,12 @@ pub const MAX_LIMIT: u32 = 100;
 /// Largest per-channel candidate count.
 pub const MAX_CANDIDATES: u32 = 1000;
 
-/// A query vector the client sent, as floats or as base64.
-#[derive(Debug, Clone)]
-pub enum QueryEmbedding {
-    Floats(Vec<f64>),
-    /// Little-endian float32 values in base64 (OpenAI's `encoding_format:
-    /// "base64"`): about 8 KB for 1,536 dimensions where the floats take
-    /// about 30 KB of JSON, and one string to read instead of 1,536 numbers.
-    Base64(String),
-}
-
-impl QueryEmbedding {
-    /// The one the client sent; `BAD_USER_INPUT` when it sent both.
-    pub fn from_input(floats: Option<Vec<f64>>, base64: Option<String>) -> AppResult<Option<Self>> {
-        match (floats, base64) {
-            (Some(_), Some(_)) => Err(AppError::bad_input(
-                "embeddingBase64",
-                "give `embedding` or `embeddingBase64`, not both",
-            )),
-            (floats, base64) => Ok(floats.map(Self::Floats).or(base64.map(Self::Base64))),
-        }
-    }
-
-    /// The input field it came in.
-    fn field(&self) -> &'static str {
-        match self {
-            Self::Floats(_) => "embedding",
-            Self::Base64(_) => "embeddingBase64",
-        }
-    }
-
-    fn vector(&self, embedder: &dyn crate::embedding::Embedder) -> AppResult<Vec<f32>> {
-        match self {
-            Self::Floats(values) => documents::client_vector(self.field(), values, embedder),
-            Self::Base64(text) => documents::client_vector_base64(self.field(), text, embedder),
-        }
-    }
-}
-
 /// A search request, as the API receives it.
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
     pub workspace_id: Uuid,
     pub query: Option<String>,
-    pub embedding: Option<QueryEmbedding>,
+    pub embedding: Option<ClientEmbedding>,
     /// The model of `embedding`; defaults to the server's.
     pub embedding_model: Option<String>,
     pub mode: Mode,
@@ -197,9 +159,9 @@ fn check_query(request: &SearchRequest) -> AppResult<Option<String>> {
             "a VECTOR search needs `query`, `embedding` or `embeddingBase64`",
         )),
         Mode::Keyword if request.embedding.is_some() => {
-            let field = request.embedding.as_ref().map_or("embedding", QueryEmbedding::field);
+            let field = request.embedding.as_ref().map_or("embedding".into(), |e| e.field(""));
             Err(AppError::bad_input(
-                field,
+                &field,
                 format!("a KEYWORD search uses no `{field}`"),
             ))
         }
@@ -419,7 +381,7 @@ async fn query_vector(
             Some(m) => m.to_owned(),
             None => deps.embedder.model().to_owned(),
         };
-        let vector = embedding.vector(deps.embedder)?;
+        let vector = embedding.vector("", deps.embedder)?;
         return Ok((Some((vector, model)), 0));
     }
     if request.embedding_model.is_some() {
@@ -680,7 +642,7 @@ mod tests {
             Some((Some(80), 80))
         );
         let mut r = request(Mode::Vector);
-        (r.query, r.embedding, r.rerank) = (None, Some(vec![1.0; 1536]), true);
+        (r.query, r.embedding, r.rerank) = (None, Some(ClientEmbedding::Floats(vec![1.0; 1536])), true);
         assert_eq!(field(check(&r, Some(30))), "rerank");
     }
 
