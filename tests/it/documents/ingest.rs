@@ -268,20 +268,7 @@ async fn client_embeddings_keep_their_model_and_other_models_are_refused() {
         "text-embedding-3-small"
     );
     // The stored vector is the one sent.
-    let owner = app.owner().await;
-    let stored: Vec<f32> = {
-        use sea_orm::ConnectionTrait;
-        let row = owner
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                format!("SELECT embedding::text AS e FROM screenplay.code_documents WHERE workspace_id = '{ws}'"),
-            ))
-            .await
-            .expect("query")
-            .expect("row");
-        let text: String = row.try_get("", "e").expect("e");
-        serde_json::from_str(&text).expect("vector text")
-    };
+    let stored = stored_embedding(&app, format!("workspace_id = '{ws}'")).await;
     // Exactly: every float as sent.
     assert_eq!(stored, v);
 
@@ -433,29 +420,30 @@ async fn a_base64_embedding_is_stored_as_its_floats() {
         .iter()
         .map(|d| d["id"].as_str().expect("id").to_owned())
         .collect();
-    let owner = app.owner().await;
-    let stored = |id: String| {
-        let owner = &owner;
-        async move {
-            use sea_orm::ConnectionTrait;
-            let row = owner
-                .query_one_raw(sea_orm::Statement::from_string(
-                    sea_orm::DbBackend::Postgres,
-                    format!("SELECT embedding::text AS e FROM screenplay.code_documents WHERE id = '{id}'"),
-                ))
-                .await
-                .expect("query")
-                .expect("row");
-            serde_json::from_str::<Vec<f32>>(&row.try_get::<String>("", "e").expect("e")).expect("vector")
-        }
-    };
-    assert_eq!(stored(ids[0].clone()).await, v);
-    assert_eq!(stored(ids[1].clone()).await, w);
+    let stored = |id: &str| stored_embedding(&app, format!("id = '{id}'"));
+    assert_eq!(stored(&ids[0]).await, v);
+    assert_eq!(stored(&ids[1]).await, w);
     app.gql(
         Some(&fx.admin_token),
         UPDATE,
         json!({ "input": { "id": ids[1], "embeddingBase64": b64(&v), "embeddingModel": "m" } }),
     )
     .await;
-    assert_eq!(stored(ids[1].clone()).await, v);
+    assert_eq!(stored(&ids[1]).await, v);
+}
+
+/// The stored vector of the one chunk matching `condition`, as the owner reads it.
+async fn stored_embedding(app: &TestApp, condition: String) -> Vec<f32> {
+    use sea_orm::ConnectionTrait;
+    let row = app
+        .owner()
+        .await
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("SELECT embedding::text AS e FROM screenplay.code_documents WHERE {condition}"),
+        ))
+        .await
+        .expect("query")
+        .expect("row");
+    serde_json::from_str(&row.try_get::<String>("", "e").expect("e")).expect("vector text")
 }

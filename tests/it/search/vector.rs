@@ -433,15 +433,7 @@ async fn a_workspace_is_counted_once_not_per_search() {
     let fx = app.tenant("sizes").await;
     let ws = app.workspace(&fx, "docs").await;
     let mut rng = StdRng::seed_from_u64(3);
-    let docs: Vec<Value> = (0..20)
-        .map(|i| json!({ "sourcePath": format!("{i}"), "content": format!("chunk {i}"), "embedding": random_unit(&mut rng) }))
-        .collect();
-    app.gql(
-        Some(&fx.admin_token),
-        crate::helpers::docs::INGEST,
-        json!({ "input": { "workspaceId": ws, "documents": docs, "embeddingModel": "test-model" } }),
-    )
-    .await;
+    ingest_random(&app, &fx.admin_token, ws, 20, &mut rng).await;
     let query = random_unit(&mut rng);
     let search = || {
         app.search(
@@ -477,15 +469,7 @@ async fn a_base64_embedding_finds_what_its_floats_find() {
     let fx = app.tenant("b64").await;
     let ws = app.workspace(&fx, "docs").await;
     let mut rng = StdRng::seed_from_u64(9);
-    let docs: Vec<Value> = (0..30)
-        .map(|i| json!({ "sourcePath": format!("{i}"), "content": format!("chunk {i}"), "embedding": random_unit(&mut rng) }))
-        .collect();
-    app.gql(
-        Some(&fx.admin_token),
-        crate::helpers::docs::INGEST,
-        json!({ "input": { "workspaceId": ws, "documents": docs, "embeddingModel": "test-model" } }),
-    )
-    .await;
+    ingest_random(&app, &fx.admin_token, ws, 30, &mut rng).await;
     for mode in ["VECTOR", "HYBRID"] {
         let query = random_unit(&mut rng);
         let base =
@@ -509,4 +493,19 @@ async fn a_base64_embedding_finds_what_its_floats_find() {
     )
     .await;
     assert_eq!(kept, 2, "both base64 searches audited, their vectors redacted");
+}
+
+/// `n` one-chunk documents with random unit vectors of `test-model`.
+async fn ingest_random(app: &TestApp, token: &str, ws: Uuid, n: usize, rng: &mut StdRng) {
+    let docs: Vec<Value> = (0..n)
+        .map(
+            |i| json!({ "sourcePath": format!("{i}"), "content": format!("chunk {i}"), "embedding": random_unit(rng) }),
+        )
+        .collect();
+    app.gql(
+        Some(token),
+        crate::helpers::docs::INGEST,
+        json!({ "input": { "workspaceId": ws, "documents": docs, "embeddingModel": "test-model" } }),
+    )
+    .await;
 }
