@@ -340,15 +340,16 @@ struct Api<'a> {
 
 fn api_body(mode: Mode, q: &Query, base64: bool) -> String {
     let mut input = json!({ "workspaceId": q.workspace, "mode": mode.name(), "limit": 10 });
-    if mode != Mode::Keyword && base64 {
-        let bytes: Vec<u8> = q.vector.iter().flat_map(|v| v.to_le_bytes()).collect();
-        input["embeddingBase64"] = json!(base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            bytes
-        ));
-        input["embeddingModel"] = json!(MODEL);
-    } else if mode != Mode::Keyword {
-        input["embedding"] = json!(q.vector);
+    if mode != Mode::Keyword {
+        if base64 {
+            let bytes: Vec<u8> = q.vector.iter().flat_map(|v| v.to_le_bytes()).collect();
+            input["embeddingBase64"] = json!(base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                bytes
+            ));
+        } else {
+            input["embedding"] = json!(q.vector);
+        }
         input["embeddingModel"] = json!(MODEL);
     }
     if mode != Mode::Vector {

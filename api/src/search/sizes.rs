@@ -2,8 +2,11 @@
 //! only chooses the plan (exact scan up to a cap, HNSW above it), and
 //! counting a workspace's chunks up to the cap read one index entry per
 //! chunk on every search: about a tenth of a 1,000-row VECTOR search's
-//! statement, and more the larger the workspace. A size a minute old picks
-//! a plan that is at worst a little slower; both plans answer the query.
+//! statement, and more the larger the workspace. A size up to a minute
+//! old can pick the other plan: a workspace that just grew past the cap is
+//! still scanned exactly (slower, still exact), one that deletions just
+//! took below it is still searched through the index (the recall of a
+//! large workspace).
 
 use std::{
     num::NonZeroUsize,

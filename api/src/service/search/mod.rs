@@ -347,7 +347,8 @@ async fn in_one_statement(
             keyword,
             limit: channel_limit(request.mode, plan),
             with_rows: request.mode != Mode::Hybrid,
-            known_size: sizes.get(request.workspace_id),
+            // Only the vector channel chooses a plan by the workspace's size.
+            known_size: query_vector.and_then(|_| sizes.get(request.workspace_id)),
         },
     )
     .await?;
