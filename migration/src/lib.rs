@@ -171,6 +171,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0101_inlined_functions_up.sql"),
         include_str!("sql/0101_inlined_functions_down.sql"),
     ),
+    (
+        "m20261207_000102_workspace_vector_versions",
+        include_str!("sql/0102_workspace_vector_versions_up.sql"),
+        include_str!("sql/0102_workspace_vector_versions_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.
