@@ -16,7 +16,7 @@ use crate::{
         persisted::PersistedQueryStore,
         rate_limit::{LoginLimiter, RateLimiter},
     },
-    search::{SharedVectorStore, WorkspaceSizes},
+    search::{ResidentVectors, SharedVectorStore, WorkspaceSizes},
     service::documents::Deps,
 };
 
@@ -49,6 +49,8 @@ pub struct AppState {
     pub vectors: SharedVectorStore,
     /// Workspace sizes the vector search counted lately (its plan choice).
     pub workspace_sizes: WorkspaceSizes,
+    /// Small workspaces' vectors in memory, for exact searches' candidates.
+    pub resident_vectors: ResidentVectors,
     /// Milvus, when configured: the store, or the mirror this instance drains the outbox into.
     pub milvus: Option<Arc<crate::search::Milvus>>,
     /// How documents are cut into chunks (the embedding model's tokenizer).
@@ -66,6 +68,7 @@ impl AppState {
             embedder: self.embedder.as_ref(),
             vectors: self.vectors.as_ref(),
             sizes: &self.workspace_sizes,
+            resident: &self.resident_vectors,
             ingest: self.config.ingest,
             chunking: &self.chunking,
             reranker: self.reranker.as_deref(),

@@ -31,7 +31,7 @@ use crate::{
         rate_limit::{LoginLimiter, RateLimiter},
     },
     runtime::ShutdownSignal,
-    search::{Milvus, MilvusStore, PgVectorStore, SharedVectorStore},
+    search::{Milvus, MilvusStore, PgVectorStore, ResidentVectors, SharedVectorStore},
     service::{
         demo::{self, DemoAccess},
         indexing::{Indexer, IndexerSettings},
@@ -229,6 +229,11 @@ async fn build_state(
     let login_limiter = LoginLimiter::new(config.login.limits);
     let bulkhead = TenantBulkhead::new(config.fairness.tenant_max_connections, config.fairness.tenant_wait);
     let (vectors, milvus) = vector_store(&config, &db).await?;
+    // Copies are checked against PostgreSQL's rows; Milvus searches elsewhere.
+    let resident_vectors = ResidentVectors::new(
+        (config.vectors.store == StoreKind::PgVector).then(|| db.clone()),
+        config.vectors.resident_bytes,
+    );
     Ok(AppState {
         config,
         db,
@@ -246,6 +251,7 @@ async fn build_state(
         embedder,
         vectors,
         workspace_sizes: Default::default(),
+        resident_vectors,
         milvus,
         chunking,
         reranker,

@@ -19,7 +19,7 @@ use crate::{
     embedding,
     error::AppError,
     ingest::{ChunkPolicy, ChunkRequest, files},
-    search::{PgVectorStore, SharedVectorStore, WorkspaceSizes},
+    search::{PgVectorStore, ResidentVectors, SharedVectorStore, WorkspaceSizes},
     service::{
         documents::Deps,
         indexing::{Indexer, IndexerSettings},
@@ -90,10 +90,12 @@ pub async fn run(cmd: IngestCommand, db_args: DatabaseArgs) -> anyhow::Result<()
     let tenant_id = workspace_tenant(&db, cmd.workspace).await?;
     let vectors: SharedVectorStore = Arc::new(PgVectorStore);
     let sizes = WorkspaceSizes::default();
+    let resident = ResidentVectors::disabled();
     let deps = Deps {
         embedder: embedder.as_ref(),
         vectors: vectors.as_ref(),
         sizes: &sizes,
+        resident: &resident,
         ingest: IngestConfig {
             max_documents: cmd.batch_size,
             max_chunks: 1_000_000,

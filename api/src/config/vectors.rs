@@ -33,6 +33,11 @@ pub struct VectorStoreArgs {
     /// (default HNSW `M=16,efConstruction=200`, IVF_FLAT `nlist=1024`).
     #[arg(long, env = "SCREENPLAY_MILVUS_INDEX_PARAMS")]
     pub milvus_index_params: Option<String>,
+
+    /// Memory for small workspaces' vectors kept quantised (about 3.1 KB a
+    /// chunk) to pick the candidates of exact searches; 0 keeps none.
+    #[arg(long, env = "SCREENPLAY_RESIDENT_VECTORS_MB", default_value_t = 256)]
+    pub resident_vectors_mb: u32,
 }
 
 /// Which store searches vectors.
@@ -67,6 +72,8 @@ pub struct VectorStoreConfig {
     pub store: StoreKind,
     /// Set when `SCREENPLAY_MILVUS_URL` is: the store, or the mirror's target.
     pub milvus: Option<MilvusConfig>,
+    /// Bytes of workspaces' vectors kept in memory (`SCREENPLAY_RESIDENT_VECTORS_MB`).
+    pub resident_bytes: usize,
 }
 
 impl Default for VectorStoreConfig {
@@ -74,6 +81,7 @@ impl Default for VectorStoreConfig {
         Self {
             store: StoreKind::PgVector,
             milvus: None,
+            resident_bytes: 256 << 20,
         }
     }
 }
@@ -93,7 +101,14 @@ impl VectorStoreArgs {
             }
             None => None,
         };
-        Ok(VectorStoreConfig { store, milvus })
+        if self.resident_vectors_mb > 65_536 {
+            bail!("SCREENPLAY_RESIDENT_VECTORS_MB must be at most 65536");
+        }
+        Ok(VectorStoreConfig {
+            store,
+            milvus,
+            resident_bytes: (self.resident_vectors_mb as usize) << 20,
+        })
     }
 
     fn milvus(&self, url: &str) -> anyhow::Result<MilvusConfig> {
@@ -160,6 +175,7 @@ mod tests {
             milvus_collection: "screenplay_documents".into(),
             milvus_index: "HNSW".into(),
             milvus_index_params: None,
+            resident_vectors_mb: 256,
         }
     }
 
@@ -187,5 +203,9 @@ mod tests {
         let mut bad = args("milvus", Some("http://x:1"));
         bad.milvus_index_params = Some("M=16,ef".into());
         assert!(err(bad).contains("SCREENPLAY_MILVUS_INDEX_PARAMS"));
+        let mut bad = args("pgvector", None);
+        bad.resident_vectors_mb = 100_000;
+        assert!(err(bad).contains("SCREENPLAY_RESIDENT_VECTORS_MB"));
+        assert_eq!(args("pgvector", None).config().unwrap().resident_bytes, 256 << 20);
     }
 }

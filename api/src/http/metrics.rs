@@ -38,7 +38,11 @@ pub async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Resp
             return resp;
         }
     }
-    let body = crate::metrics::render(state.app.db.pool_metrics(), state.app.replicas.as_deref());
+    let body = crate::metrics::render(
+        state.app.db.pool_metrics(),
+        state.app.replicas.as_deref(),
+        state.app.resident_vectors.stats(),
+    );
     let openmetrics = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

@@ -15,6 +15,7 @@
 
 mod outbox;
 mod replicas;
+mod resident;
 mod search;
 
 use std::{sync::OnceLock, time::Duration};
@@ -27,9 +28,13 @@ use prometheus_client::{
 
 pub use search::{SEARCH_BOUNDS_MS, SearchLatencyRecorder, flush_loop};
 
-use crate::db::{PoolState, Replicas};
+use crate::{
+    db::{PoolState, Replicas},
+    search::resident::ResidentStats,
+};
 use outbox::OutboxMetrics;
 use replicas::ReplicaMetrics;
+use resident::ResidentMetrics;
 
 /// Latency buckets of requests, in seconds.
 const REQUEST_BUCKETS: [f64; 14] = [
@@ -99,6 +104,7 @@ pub struct Metrics {
     maintenance_failures: Family<JobLabels, Counter>,
     replicas: ReplicaMetrics,
     outbox: OutboxMetrics,
+    resident: ResidentMetrics,
 }
 
 impl Metrics {
@@ -174,6 +180,7 @@ impl Metrics {
         );
         let replicas = ReplicaMetrics::register(&mut registry);
         let outbox = OutboxMetrics::register(&mut registry);
+        let resident = ResidentMetrics::register(&mut registry);
         Self {
             registry,
             graphql_requests,
@@ -190,6 +197,7 @@ impl Metrics {
             maintenance_failures,
             replicas,
             outbox,
+            resident,
         }
     }
 }
@@ -278,8 +286,9 @@ pub(crate) fn observe_http(method: &str, route: &str, status: u16, duration: Dur
 
 /// The registry in text form (OpenMetrics, which Prometheus reads; plain
 /// Prometheus text parsers read it too).
-pub fn render(pool: PoolState, replicas: Option<&Replicas>) -> String {
+pub fn render(pool: PoolState, replicas: Option<&Replicas>, resident: ResidentStats) -> String {
     let m = global();
+    m.resident.set(resident);
     if let Some(replicas) = replicas {
         m.replicas.set(replicas);
     }

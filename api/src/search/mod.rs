@@ -12,10 +12,12 @@ pub mod highlight;
 pub mod keyword;
 pub mod milvus;
 mod query;
+pub mod resident;
 pub mod sizes;
 pub mod store;
 
 pub use milvus::{Milvus, MilvusStore, MirrorRecord};
 pub use query::{Scored, SearchFilter};
+pub use resident::ResidentVectors;
 pub use sizes::WorkspaceSizes;
 pub use store::{PgVectorStore, SharedVectorStore, VectorQuery, VectorStore};

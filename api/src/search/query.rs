@@ -13,6 +13,13 @@ pub struct SearchFilter {
     pub metadata: Option<serde_json::Value>,
 }
 
+impl SearchFilter {
+    /// Whether it lets every document through.
+    pub fn is_empty(&self) -> bool {
+        self.language.is_none() && self.source_path_prefix.is_none() && self.metadata.is_none()
+    }
+}
+
 /// One hit of one channel.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scored {

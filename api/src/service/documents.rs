@@ -27,7 +27,7 @@ use crate::{
     embedding::{self, Embedder, Reranker},
     error::{AppError, AppResult},
     ingest::{self, ChunkPolicy, Chunking},
-    search::{SearchFilter, VectorStore, WorkspaceSizes},
+    search::{ResidentVectors, SearchFilter, VectorStore, WorkspaceSizes},
     text::estimate_tokens,
 };
 
@@ -99,6 +99,8 @@ pub struct Deps<'a> {
     pub vectors: &'a dyn VectorStore,
     /// Workspace sizes the vector search counted lately.
     pub sizes: &'a WorkspaceSizes,
+    /// Small workspaces' vectors in memory (exact search candidates).
+    pub resident: &'a ResidentVectors,
     pub ingest: IngestConfig,
     /// How documents are cut into chunks.
     pub chunking: &'a ChunkPolicy,

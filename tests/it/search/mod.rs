@@ -8,6 +8,7 @@ mod migration;
 mod outage;
 mod phrases;
 mod rerank;
+mod resident;
 mod retrievals;
 mod stores;
 mod vector;

@@ -22,9 +22,10 @@ use crate::{
     domain::TenantId,
     error::{AppError, AppResult},
     search::{
-        Scored, SearchFilter, VectorQuery, WorkspaceSizes,
+        Scored, SearchFilter, VectorQuery,
         fusion::{self, Fusion},
         highlight, keyword,
+        resident::Seen,
     },
 };
 
@@ -287,7 +288,7 @@ async fn search_inner(
     };
     let (query_vector, tokens) = query_vector(tx, tenant_id, deps, &request, &plan).await?;
     let (mut fused, mut rows) = if deps.vectors.searches_in_postgres() {
-        in_one_statement(tx, deps.sizes, &request, &plan, &filter, query_vector.as_ref()).await?
+        in_one_statement(tx, tenant_id, deps, &request, &plan, &filter, query_vector.as_ref()).await?
     } else {
         let fused = run_channels(tx, deps, &request, &plan, &filter, query_vector.as_ref()).await?;
         if fused.is_empty() {
@@ -325,10 +326,13 @@ async fn search_inner(
 }
 
 /// The channels and the rows of single-channel hits in one statement (see
-/// [`statement`]).
+/// [`statement`]); the vector channel compares only the candidates of the
+/// workspace's copy in memory when there is a current one (see
+/// [`crate::search::resident`]).
 async fn in_one_statement(
     tx: &DatabaseTransaction,
-    sizes: &WorkspaceSizes,
+    tenant_id: TenantId,
+    deps: Deps<'_>,
     request: &SearchRequest,
     plan: &Plan,
     filter: &SearchFilter,
@@ -338,6 +342,16 @@ async fn in_one_statement(
         Mode::Keyword | Mode::Hybrid => plan.query.as_deref(),
         Mode::Vector => None,
     };
+    let limit = channel_limit(request.mode, plan);
+    // Only the vector channel chooses a plan by the workspace's size.
+    let known_size = query_vector.and_then(|_| deps.sizes.get(request.workspace_id));
+    let picked = match query_vector {
+        Some((vector, model)) if filter.is_empty() && known_size.is_some() => {
+            let (resident, ws) = (deps.resident, request.workspace_id);
+            resident.pick(tenant_id, ws, vector, model, limit as usize).await
+        }
+        _ => None,
+    };
     let found = statement::run(
         tx,
         &statement::Channels {
@@ -345,15 +359,25 @@ async fn in_one_statement(
             filter,
             vector: query_vector.map(|(v, model)| (v.as_slice(), model.as_str(), plan.ef_search)),
             keyword,
-            limit: channel_limit(request.mode, plan),
+            limit,
             with_rows: request.mode != Mode::Hybrid,
-            // Only the vector channel chooses a plan by the workspace's size.
-            known_size: query_vector.and_then(|_| sizes.get(request.workspace_id)),
+            known_size: picked.as_ref().map(|p| p.rows).or(known_size),
+            resident: picked.as_ref().map(|p| (p.ids.as_slice(), p.version)),
         },
     )
     .await?;
     if let Some(size) = found.counted_size {
-        sizes.put(request.workspace_id, size);
+        deps.sizes.put(request.workspace_id, size);
+    }
+    if query_vector.is_some() && filter.is_empty() {
+        let seen = Seen {
+            used: picked.map(|p| p.version),
+            version: found.version,
+            size: found.size,
+            max_rows: EXACT_MAX_ROWS,
+            again: known_size.is_some(),
+        };
+        deps.resident.searched(tenant_id, request.workspace_id, seen);
     }
     let fused = fuse_channels(request.mode, plan, &found.vector, &found.keyword);
     Ok((fused, found.rows))

@@ -9,7 +9,8 @@
 //!
 //! The vector plan: a workspace of at most [`EXACT_MAX_ROWS`] chunks is
 //! compared row by row through its btree index, which is exact and cheaper
-//! than walking the HNSW graph; a larger one is searched through the HNSW
+//! than walking the HNSW graph, or only the candidates its copy in memory
+//! picked, while the copy is current ([`crate::search::resident`]); a larger one is searched through the HNSW
 //! index with pgvector's iterative scan (relaxed order), `ef_search` set in
 //! the same statement just before the index is read. The nearest `limit`
 //! come back as they are: fetching more candidates to re-rank them exactly
@@ -52,6 +53,10 @@ pub(super) struct Channels<'a> {
     pub with_rows: bool,
     /// The workspace's size when counted lately (the vector plan's choice).
     pub known_size: Option<i64>,
+    /// Candidates from the workspace's copy in memory and the copy's
+    /// version (see [`crate::search::resident`]): compared exactly instead
+    /// of every row while the workspace is still at that version.
+    pub resident: Option<(&'a [Uuid], i64)>,
 }
 
 /// What the statement found.
@@ -62,6 +67,10 @@ pub(super) struct Found {
     pub rows: HashMap<Uuid, DocumentRow>,
     /// The workspace's size as the statement counted it (capped), when it did.
     pub counted_size: Option<i64>,
+    /// The workspace's size as the vector plan saw it (counted or known).
+    pub size: Option<i64>,
+    /// The version of the workspace's vectors (vector searches).
+    pub version: Option<i64>,
 }
 
 /// Runs the search statement; NOT_FOUND when the workspace is not the caller's.
@@ -83,6 +92,8 @@ pub(super) async fn run(tx: &DatabaseTransaction, c: &Channels<'_>) -> AppResult
             Some(_) => None,
             None => first.try_get("", "ws_size")?,
         },
+        size: first.try_get("", "ws_size")?,
+        version: first.try_get("", "ws_version")?,
         ..Found::default()
     };
     let mut documents = c.with_rows.then(rows::Decoder::default);
@@ -139,7 +150,12 @@ fn statement(c: &Channels<'_>) -> (String, Vec<Value>) {
         values.push((ef_search.unwrap_or(DEFAULT_EF_SEARCH) as i32).into());
         let ef = values.len();
         let filter = filter_sql(c.filter, &mut values);
-        ctes.push(vector_ctes(v, ef, limit_bucket(c.limit), &filter));
+        let resident = c.resident.map(|(ids, version)| {
+            values.push(ids.to_vec().into());
+            values.push(version.into());
+            (values.len() - 1, values.len())
+        });
+        ctes.push(vector_ctes(v, ef, limit_bucket(c.limit), &filter, resident));
         channels.push(
             "SELECT 'v' AS channel, id, 1 - distance AS score, row_number() OVER (ORDER BY distance, id) AS rank FROM vec",
         );
@@ -158,7 +174,7 @@ fn statement(c: &Channels<'_>) -> (String, Vec<Value>) {
         (String::new(), "")
     };
     let sql = format!(
-        "WITH {} SELECT ws.size AS ws_size, ws.other_model AS ws_other_model, \
+        "WITH {} SELECT ws.size AS ws_size, ws.other_model AS ws_other_model, ws.version AS ws_version, \
          h.channel AS hit_channel, h.id AS hit_id, \
          h.score::float8 AS hit_score, h.rank::int4 AS hit_rank{columns} \
          FROM ws LEFT JOIN ({}) AS h ON true{join} ORDER BY h.channel, h.rank",
@@ -170,9 +186,10 @@ fn statement(c: &Channels<'_>) -> (String, Vec<Value>) {
 
 /// The caller's workspace (none under row-level security when it is
 /// another tenant's), its size up to the exact-scan limit (counted unless
-/// known), and another model than the query's if its vectors have one.
+/// known), another model than the query's if its vectors have one, and the
+/// version of its vectors.
 fn workspace_cte(c: &Channels<'_>, values: &mut Vec<Value>) -> String {
-    let (size, other_model) = match c.vector {
+    let (size, other_model, version) = match c.vector {
         Some((_, model, _)) => {
             let size = match c.known_size {
                 Some(size) => {
@@ -182,13 +199,15 @@ fn workspace_cte(c: &Channels<'_>, values: &mut Vec<Value>) -> String {
                 None => format!("screenplay.workspace_size_capped(w.id, {})", EXACT_MAX_ROWS + 1),
             };
             values.push(model.to_owned().into());
-            (size, other_model_sql(values.len()))
+            let version =
+                "(SELECT v.version FROM screenplay.workspace_vector_versions AS v WHERE v.workspace_id = w.id)";
+            (size, other_model_sql(values.len()), version)
         }
         // Only the vector channel chooses its plan by the workspace's size.
-        None => ("NULL::int8".to_owned(), "NULL::text".to_owned()),
+        None => ("NULL::int8".to_owned(), "NULL::text".to_owned(), "NULL::int8"),
     };
     format!(
-        "ws AS MATERIALIZED (SELECT w.id, {size} AS size, {other_model} AS other_model \
+        "ws AS MATERIALIZED (SELECT w.id, {size} AS size, {other_model} AS other_model, {version} AS version \
          FROM screenplay.workspaces AS w WHERE w.id = $1)"
     )
 }
@@ -205,26 +224,48 @@ fn other_model_sql(model: usize) -> String {
     )
 }
 
-/// The vector channel: one of two plans runs, by the workspace's size.
-/// The HNSW plan's workspace condition is written so that no btree index
-/// can serve it (`IS TRUE`), which leaves the planner the HNSW index; its
-/// one-time condition sets `ef_search` and the iterative scan before the
-/// index is first read (pgvector reads both then).
-fn vector_ctes(v: usize, ef: usize, limit: u32, filter: &str) -> String {
+/// The vector channel: one of its plans runs, by the workspace's size
+/// and, when the server has a copy of the workspace's vectors in memory,
+/// by whether the copy is current. The copy's candidates are compared
+/// exactly (`$ids`, when the workspace is still at `$version`); otherwise
+/// a small workspace's rows all are. The HNSW plan's workspace condition is
+/// written so that no btree index can serve it (`IS TRUE`), which leaves
+/// the planner the HNSW index; its one-time condition sets `ef_search` and
+/// the iterative scan before the index is first read (pgvector reads both
+/// then).
+fn vector_ctes(v: usize, ef: usize, limit: u32, filter: &str, resident: Option<(usize, usize)>) -> String {
+    let (resident_hits, stale) = match resident {
+        Some((ids, version)) => (
+            format!(
+                "resident_hits AS MATERIALIZED ( \
+                   SELECT d.id, (d.embedding <=> ${v}) + 0 AS distance FROM screenplay.code_documents AS d \
+                   WHERE d.id = ANY(${ids}) AND d.workspace_id = (SELECT id FROM ws) AND d.embedding IS NOT NULL \
+                     AND (SELECT version = ${version} AND other_model IS NULL FROM ws) \
+                   ORDER BY 2, 1 LIMIT {limit}), "
+            ),
+            format!(" AND version IS DISTINCT FROM ${version}"),
+        ),
+        None => (String::new(), String::new()),
+    };
+    let union_resident = if resident.is_some() {
+        " UNION ALL SELECT id, distance FROM resident_hits"
+    } else {
+        ""
+    };
     format!(
-        "exact_hits AS MATERIALIZED ( \
+        "{resident_hits}exact_hits AS MATERIALIZED ( \
            SELECT d.id, (d.embedding <=> ${v}) + 0 AS distance FROM screenplay.code_documents AS d \
            WHERE d.workspace_id = (SELECT id FROM ws) AND d.embedding IS NOT NULL{filter} \
-             AND (SELECT size <= {max} AND other_model IS NULL FROM ws) \
+             AND (SELECT size <= {max} AND other_model IS NULL{stale} FROM ws) \
            ORDER BY 2, 1 LIMIT {limit}), \
          index_hits AS MATERIALIZED ( \
            SELECT d.id, d.embedding <=> ${v} AS distance FROM screenplay.code_documents AS d \
            WHERE (d.workspace_id = (SELECT id FROM ws)) IS TRUE AND d.embedding IS NOT NULL{filter} \
-             AND (SELECT size > {max} AND other_model IS NULL \
+             AND (SELECT size > {max} AND other_model IS NULL{stale} \
                          AND set_config('hnsw.ef_search', greatest(${ef}::int4, {limit})::text, true) <> '' \
                          AND set_config('hnsw.iterative_scan', 'relaxed_order', true) <> '' FROM ws) \
            ORDER BY d.embedding <=> ${v} LIMIT {limit}), \
-         vec AS (SELECT id, distance FROM exact_hits UNION ALL SELECT id, distance FROM index_hits)",
+         vec AS (SELECT id, distance FROM exact_hits UNION ALL SELECT id, distance FROM index_hits{union_resident})",
         max = EXACT_MAX_ROWS
     )
 }
