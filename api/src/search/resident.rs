@@ -141,7 +141,8 @@ impl ResidentVectors {
         Self::new(None, 0)
     }
 
-    fn enabled(&self) -> bool {
+    /// Whether copies are kept at all.
+    pub fn enabled(&self) -> bool {
         self.inner.db.is_some() && self.inner.budget > 0
     }
 
