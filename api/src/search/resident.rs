@@ -258,8 +258,15 @@ impl ResidentVectors {
             return;
         }
         let Some(db) = self.inner.db.clone() else { return };
-        if self.lock().refused.peek(&(tenant, workspace)) == Some(&version) {
-            return;
+        {
+            let copies = self.lock();
+            let key = (tenant, workspace);
+            // Kept already (a search its candidates did not narrow), or not keepable.
+            if copies.lru.peek(&key).is_some_and(|c| c.version == version)
+                || copies.refused.peek(&key) == Some(&version)
+            {
+                return;
+            }
         }
         let Ok(permit) = Arc::clone(&self.inner.loading).try_acquire_owned() else {
             return;

@@ -276,3 +276,88 @@ async fn the_vector_version_follows_every_change_of_the_vectors() {
         .expect("delete");
     assert_eq!(scalar_i64(&owner, &version_sql).await, 0);
 }
+
+/// `--resident-vectors-mb` bounds the copies: with 1 MiB, two workspaces of
+/// 150 chunks fit (about 470 KB each), a third pushes the least recently
+/// searched out, one of 400 chunks is never read; every answer is exact.
+/// With 0, none are kept.
+#[tokio::test]
+async fn copies_stay_within_their_memory_limit() {
+    let app = TestApp::spawn_with(&["--resident-vectors-mb", "1"]).await;
+    let fx = app.tenant("resident-budget").await;
+    let mut rng = StdRng::seed_from_u64(25);
+    let centres: Vec<Vec<f32>> = (0..3).map(|_| random_unit(&mut rng)).collect();
+    let mut small = Vec::new();
+    for name in ["a", "b", "c"] {
+        let ws = app.workspace(&fx, name).await;
+        ingest_clustered(&app, &fx.admin_token, ws, &centres, 150, &mut rng).await;
+        small.push(ws);
+    }
+    let big = app.workspace(&fx, "big").await;
+    ingest_clustered(&app, &fx.admin_token, big, &centres, 400, &mut rng).await;
+    let tenant = TenantId::from(fx.id);
+    for &ws in &small {
+        until_resident(&app, &fx.admin_token, fx.id, ws, &centres[0]).await;
+        let stats = app.state.resident_vectors.stats();
+        assert!(stats.bytes <= 1 << 20 && stats.copies <= 2, "{stats:?}");
+    }
+    assert!(
+        !app.state.resident_vectors.holds(tenant, small[0]),
+        "the least recently searched went"
+    );
+    for _ in 0..5 {
+        let hits = hit_ids(&app.search(&fx.admin_token, input(big, &centres[1], 10)).await);
+        assert_eq!(hits, exact(&app, big, &centres[1], 10).await);
+    }
+    assert!(
+        !app.state.resident_vectors.holds(tenant, big),
+        "a copy over the limit is never read"
+    );
+
+    let off = TestApp::spawn_with(&["--resident-vectors-mb", "0"]).await;
+    let fx = off.tenant("resident-off").await;
+    let ws = off.workspace(&fx, "docs").await;
+    ingest_clustered(&off, &fx.admin_token, ws, &centres, 50, &mut rng).await;
+    for _ in 0..5 {
+        let hits = hit_ids(&off.search(&fx.admin_token, input(ws, &centres[2], 10)).await);
+        assert_eq!(hits, exact(&off, ws, &centres[2], 10).await);
+    }
+    assert_eq!(off.state.resident_vectors.stats().loads, 0);
+}
+
+/// Rows all alike: the copy cannot narrow a search (every row ties), so
+/// the statement scans them all, and the copy is not read again for that.
+#[tokio::test]
+async fn a_copy_that_cannot_narrow_a_search_is_kept_not_reread() {
+    let app = TestApp::spawn().await;
+    let fx = app.tenant("resident-ties").await;
+    let ws = app.workspace(&fx, "docs").await;
+    let mut rng = StdRng::seed_from_u64(26);
+    let same = random_unit(&mut rng);
+    let docs: Vec<Value> = (0..30)
+        .map(|i| json!({ "sourcePath": format!("{i}"), "content": format!("chunk {i}"), "embedding": same }))
+        .collect();
+    app.gql(
+        Some(&fx.admin_token),
+        crate::helpers::docs::INGEST,
+        json!({ "input": { "workspaceId": ws, "documents": docs, "embeddingModel": "test-model" } }),
+    )
+    .await;
+    until_resident(&app, &fx.admin_token, fx.id, ws, &same).await;
+    let before = app.state.resident_vectors.stats();
+    for _ in 0..5 {
+        let hits = hit_ids(&app.search(&fx.admin_token, input(ws, &same, 10)).await);
+        assert_eq!(
+            hits,
+            exact(&app, ws, &same, 10).await,
+            "ties broken by id, as the full scan does"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after = app.state.resident_vectors.stats();
+    assert_eq!(
+        (after.loads, after.hits),
+        (before.loads, before.hits),
+        "{before:?} -> {after:?}"
+    );
+}
