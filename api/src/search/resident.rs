@@ -50,7 +50,7 @@ const ROUNDING: f32 = 2.5e-4;
 type Key = (TenantId, Uuid);
 
 /// One workspace's vectors, quantised.
-pub struct Copy {
+pub struct VectorCopy {
     /// `workspace_vector_versions.version` when read.
     pub version: i64,
     /// The model of every vector (a workspace of mixed models is not kept).
@@ -107,7 +107,7 @@ struct Inner {
 }
 
 struct Copies {
-    lru: lru::LruCache<Key, Arc<Copy>>,
+    lru: lru::LruCache<Key, Arc<VectorCopy>>,
     bytes: usize,
     /// Versions that could not be kept (a second model, a vector without a
     /// direction, a write while reading), so as not to read them again.
@@ -235,7 +235,7 @@ impl ResidentVectors {
     }
 
     /// Keeps `copy`, dropping the least recently searched ones over the budget.
-    fn keep(&self, key: Key, copy: Copy) {
+    fn keep(&self, key: Key, copy: VectorCopy) {
         let bytes = copy.bytes();
         if bytes > self.inner.budget {
             return;
@@ -254,7 +254,7 @@ impl ResidentVectors {
     /// Reads the workspace's copy on a task of its own, unless another
     /// copy is being read, or it would not fit.
     fn load_in_background(&self, tenant: TenantId, workspace: Uuid, version: i64, size: i64) {
-        if Copy::bytes_for(size as usize) > self.inner.budget {
+        if VectorCopy::bytes_for(size as usize) > self.inner.budget {
             return;
         }
         let Some(db) = self.inner.db.clone() else { return };
@@ -306,7 +306,7 @@ pub struct Seen {
 /// The workspace's vectors at `version`, page by page in the tenant's
 /// transaction; `None` when the version moved meanwhile or the workspace's
 /// vectors are of more than one model.
-async fn load(db: &Db, tenant: TenantId, workspace: Uuid, version: i64) -> AppResult<Option<Copy>> {
+async fn load(db: &Db, tenant: TenantId, workspace: Uuid, version: i64) -> AppResult<Option<VectorCopy>> {
     let tx = db.begin_tenant(tenant).await?;
     let mut builder = Builder::new(version);
     let mut after: Option<(sea_orm::prelude::DateTimeWithTimeZone, Uuid)> = None;
@@ -372,14 +372,14 @@ fn page_statement(workspace: Uuid, after: Option<(sea_orm::prelude::DateTimeWith
 
 /// A copy being built, row by row.
 struct Builder {
-    copy: Copy,
+    copy: VectorCopy,
     mixed: bool,
 }
 
 impl Builder {
     fn new(version: i64) -> Self {
         Self {
-            copy: Copy {
+            copy: VectorCopy {
                 version,
                 model: String::new(),
                 ids: Vec::new(),
@@ -418,7 +418,7 @@ impl Builder {
         Some(self)
     }
 
-    fn finish(self) -> Option<Copy> {
+    fn finish(self) -> Option<VectorCopy> {
         (!self.mixed && !self.copy.ids.is_empty()).then_some(self.copy)
     }
 }
@@ -447,7 +447,7 @@ fn quantise(vector: &[f32], codes: &mut Vec<i16>) -> Option<(f32, f32)> {
     Some((scale, (error.sqrt() * (1.0 + 1e-6) + 1e-9) as f32))
 }
 
-impl Copy {
+impl VectorCopy {
     fn len(&self) -> usize {
         self.ids.len()
     }
@@ -590,7 +590,7 @@ mod tests {
         1.0 - (f64::from(dot) / (f64::from(na) * f64::from(nb)).sqrt()).clamp(-1.0, 1.0)
     }
 
-    fn copy_of(rows: &[(Uuid, Vec<f32>)]) -> Copy {
+    fn copy_of(rows: &[(Uuid, Vec<f32>)]) -> VectorCopy {
         let mut builder = Builder::new(7);
         for (id, v) in rows {
             assert!(builder.push(*id, "m", v));

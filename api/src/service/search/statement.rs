@@ -9,10 +9,11 @@
 //!
 //! The vector plan: a workspace of at most [`EXACT_MAX_ROWS`] chunks is
 //! compared row by row through its btree index, which is exact and cheaper
-//! than walking the HNSW graph, or only the candidates its copy in memory
-//! picked, while the copy is current ([`crate::search::resident`]); a larger one is searched through the HNSW
-//! index with pgvector's iterative scan (relaxed order), `ef_search` set in
-//! the same statement just before the index is read. The nearest `limit`
+//! than walking the HNSW graph (or only in the candidates its copy in
+//! memory picked, while the copy is current: [`crate::search::resident`]);
+//! a larger one is searched through the HNSW index with pgvector's
+//! iterative scan (relaxed order), `ef_search` set in the same statement
+//! just before the index is read. The nearest `limit`
 //! come back as they are: fetching more candidates to re-rank them exactly
 //! changed no result on the benchmark's workspaces.
 
