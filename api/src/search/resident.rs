@@ -30,10 +30,9 @@ use std::sync::{
 use sea_orm::{ConnectionTrait, DbBackend, Statement, prelude::PgVector};
 use uuid::Uuid;
 
+// The stored vectors' dimensions (`vector(1536)`).
+use crate::config::EMBEDDING_DIMENSIONS as DIMENSIONS;
 use crate::{db::Db, domain::TenantId, error::AppResult};
-
-/// Dimensions of a stored vector (`vector(1536)`).
-pub const DIMENSIONS: usize = 1536;
 /// Copies of more rows are compared on the blocking pool.
 const BLOCKING_ROWS: usize = 2_000;
 /// Rows read per statement while loading a copy.

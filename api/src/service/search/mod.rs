@@ -346,7 +346,7 @@ async fn in_one_statement(
     // Only the vector channel chooses a plan by the workspace's size.
     let known_size = query_vector.and_then(|_| deps.sizes.get(request.workspace_id));
     let picked = match query_vector {
-        Some((vector, model)) if filter.is_empty() && known_size.is_some() => {
+        Some((vector, model)) if filter.is_empty() => {
             let (resident, ws) = (deps.resident, request.workspace_id);
             resident.pick(tenant_id, ws, vector, model, limit as usize).await
         }
