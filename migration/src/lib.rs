@@ -176,6 +176,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0102_workspace_vector_versions_up.sql"),
         include_str!("sql/0102_workspace_vector_versions_down.sql"),
     ),
+    (
+        "m20261208_000103_keyword_ready_by_vector",
+        include_str!("sql/0103_keyword_ready_by_vector_up.sql"),
+        include_str!("sql/0103_keyword_ready_by_vector_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

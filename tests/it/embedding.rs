@@ -325,6 +325,13 @@ async fn an_unavailable_provider_postpones_the_job_and_a_refusing_one_fails_its_
         app.search(&fx.admin_token, keyword.clone()).await.is_empty(),
         "not searchable before READY"
     );
+    // Nor by its title (`c`, from the source path): the one part of a
+    // keyword search that does not go through the search vector.
+    let by_title = json!({ "workspaceId": ws, "query": "c", "mode": "KEYWORD" });
+    assert!(
+        app.search(&fx.admin_token, by_title.clone()).await.is_empty(),
+        "not found by its title before READY"
+    );
     let job = app.wait_for_job(&fx.admin_token, &out["job"]["id"]).await;
     assert_eq!(
         (&job["status"], &job["attempts"]),
@@ -336,6 +343,11 @@ async fn an_unavailable_provider_postpones_the_job_and_a_refusing_one_fails_its_
         "{job}"
     );
     assert_eq!(app.search(&fx.admin_token, keyword).await.len(), 1);
+    assert_eq!(
+        app.search(&fx.admin_token, by_title).await.len(),
+        1,
+        "found by its title once READY"
+    );
 
     // A refusal is not retried: the chunk fails with the reason, unsearchable.
     *provider.script.lock().expect("lock") = vec![Answer::BadRequest];
