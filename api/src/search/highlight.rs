@@ -60,61 +60,127 @@ fn terms(query: &str) -> Vec<Vec<char>> {
     out
 }
 
-/// The highlight of `content` for `query`: the window of [`WINDOW`]
-/// characters holding the most matches (the start of the chunk when
-/// nothing matches).
-pub fn highlight(content: &str, query: &str) -> String {
-    let terms = terms(query);
-    if terms.is_empty() {
-        // Nothing to mark (a vector search without text): the chunk's start.
-        let chars: Vec<char> = content.chars().take(WINDOW + 1).collect();
-        let end = chars.len().min(WINDOW);
-        let mut out = String::new();
-        escape_into(&mut out, &chars[..end]);
-        if chars.len() > WINDOW {
+/// What a query marks, worked out once per search and applied to each hit.
+pub struct Highlighter {
+    terms: Vec<Vec<char>>,
+    /// The terms' first characters, sorted: most positions of a chunk start
+    /// no term, and one lookup tells.
+    firsts: Vec<char>,
+}
+
+impl Highlighter {
+    pub fn new(query: &str) -> Self {
+        let terms = terms(query);
+        let mut firsts: Vec<char> = terms.iter().map(|t| t[0]).collect();
+        firsts.dedup(); // `terms` are sorted
+        Self { terms, firsts }
+    }
+
+    /// The highlight of `content`: the window of [`WINDOW`] characters
+    /// holding the most matches (the start of the chunk when nothing
+    /// matches).
+    pub fn highlight(&self, content: &str) -> String {
+        if self.terms.is_empty() {
+            // Nothing to mark (a vector search without text): the chunk's start.
+            let chars: Vec<char> = content.chars().take(WINDOW + 1).collect();
+            let end = chars.len().min(WINDOW);
+            let mut out = String::new();
+            escape_into(&mut out, &chars[..end]);
+            if chars.len() > WINDOW {
+                out.push('…');
+            }
+            return out;
+        }
+        let chars: Vec<char> = content.chars().collect();
+        let lower: Vec<char> = chars.iter().map(|&c| lowercase(c)).collect();
+        let matches = self.matches(&lower);
+        let (start, end) = window(&matches, chars.len());
+        let mut out = String::with_capacity(content.len().min(4 * WINDOW) + 64);
+        if start > 0 {
             out.push('…');
         }
-        return out;
-    }
-    let chars: Vec<char> = content.chars().collect();
-    let lower: Vec<char> = content.chars().map(|c| c.to_lowercase().next().unwrap_or(c)).collect();
-    // Matches as (start, end) char ranges, non-overlapping, in order.
-    let mut matches: Vec<(usize, usize)> = Vec::new();
-    let mut i = 0;
-    while i < lower.len() {
-        let word_start = i == 0 || !lower[i - 1].is_alphanumeric() || is_cjk(lower[i]);
-        let found = terms
-            .iter()
-            .filter(|t| lower[i..].starts_with(t) && (is_cjk(t[0]) || word_start))
-            .map(|t| {
-                // A word match runs to the end of the word.
-                let mut end = i + t.len();
-                if !is_cjk(t[0]) {
-                    while end < lower.len() && lower[end].is_alphanumeric() && !is_cjk(lower[end]) {
-                        end += 1;
-                    }
-                }
-                end
-            })
-            .max();
-        match found {
-            Some(end) => {
-                // Neighbouring CJK grams merge into one mark.
-                match matches.last_mut() {
-                    Some(last) if last.1 >= i => last.1 = last.1.max(end),
-                    _ => matches.push((i, end)),
-                }
-                i = if is_cjk(lower[i]) { i + 1 } else { end };
-            }
-            None => i += 1,
+        let mut pos = start;
+        for &(a, b) in matches.iter().filter(|m| m.1 > start && m.0 < end) {
+            let (a, b) = (a.max(start), b.min(end));
+            escape_into(&mut out, &chars[pos..a]);
+            out.push_str("<mark>");
+            escape_into(&mut out, &chars[a..b]);
+            out.push_str("</mark>");
+            pos = b;
         }
+        escape_into(&mut out, &chars[pos..end]);
+        if end < chars.len() {
+            out.push('…');
+        }
+        out
     }
-    let (start, end) = if chars.len() <= WINDOW {
-        (0, chars.len())
+
+    /// Matches as (start, end) char ranges, non-overlapping, in order.
+    fn matches(&self, lower: &[char]) -> Vec<(usize, usize)> {
+        let mut matches: Vec<(usize, usize)> = Vec::new();
+        let mut i = 0;
+        while i < lower.len() {
+            if self.firsts.binary_search(&lower[i]).is_err() {
+                i += 1;
+                continue;
+            }
+            let word_start = i == 0 || !lower[i - 1].is_alphanumeric() || is_cjk(lower[i]);
+            let found = self
+                .terms
+                .iter()
+                .filter(|t| lower[i..].starts_with(t) && (is_cjk(t[0]) || word_start))
+                .map(|t| {
+                    // A word match runs to the end of the word.
+                    let mut end = i + t.len();
+                    if !is_cjk(t[0]) {
+                        while end < lower.len() && lower[end].is_alphanumeric() && !is_cjk(lower[end]) {
+                            end += 1;
+                        }
+                    }
+                    end
+                })
+                .max();
+            match found {
+                Some(end) => {
+                    // Neighbouring CJK grams merge into one mark.
+                    match matches.last_mut() {
+                        Some(last) if last.1 >= i => last.1 = last.1.max(end),
+                        _ => matches.push((i, end)),
+                    }
+                    i = if is_cjk(lower[i]) { i + 1 } else { end };
+                }
+                None => i += 1,
+            }
+        }
+        matches
+    }
+}
+
+/// The highlight of `content` for `query` (see [`Highlighter`]).
+#[cfg(test)]
+pub fn highlight(content: &str, query: &str) -> String {
+    Highlighter::new(query).highlight(content)
+}
+
+/// A character as [`terms`] lowercases the query (the first character of
+/// its lowercase form).
+fn lowercase(c: char) -> char {
+    if c.is_ascii() {
+        c.to_ascii_lowercase()
+    } else {
+        c.to_lowercase().next().unwrap_or(c)
+    }
+}
+
+/// The window of a chunk of `len` characters to show: the whole of a short
+/// one, else [`WINDOW`] characters from a little before the match that
+/// starts the most matches within a window.
+fn window(matches: &[(usize, usize)], len: usize) -> (usize, usize) {
+    if len <= WINDOW {
+        (0, len)
     } else if matches.is_empty() {
         (0, WINDOW)
     } else {
-        // The window start (at a match) covering the most matches.
         let mut best = (0usize, matches[0].0);
         for (a, m) in matches.iter().enumerate() {
             let count = matches[a..].iter().take_while(|n| n.1 <= m.0 + WINDOW).count();
@@ -123,27 +189,9 @@ pub fn highlight(content: &str, query: &str) -> String {
             }
         }
         let start = best.1.saturating_sub(WINDOW / 5);
-        let start = start.min(chars.len() - WINDOW);
+        let start = start.min(len - WINDOW);
         (start, start + WINDOW)
-    };
-    let mut out = String::new();
-    if start > 0 {
-        out.push('…');
     }
-    let mut pos = start;
-    for &(a, b) in matches.iter().filter(|m| m.1 > start && m.0 < end) {
-        let (a, b) = (a.max(start), b.min(end));
-        escape_into(&mut out, &chars[pos..a]);
-        out.push_str("<mark>");
-        escape_into(&mut out, &chars[a..b]);
-        out.push_str("</mark>");
-        pos = b;
-    }
-    escape_into(&mut out, &chars[pos..end]);
-    if end < chars.len() {
-        out.push('…');
-    }
-    out
 }
 
 fn escape_into(out: &mut String, chars: &[char]) {
@@ -187,6 +235,96 @@ mod tests {
         assert!(h.contains("<mark>雨夜追踪</mark>"), "{h}");
         assert!(h.starts_with('…') && h.ends_with('…'));
         assert!(h.chars().count() < WINDOW + 40);
+    }
+
+    /// Every term tried at every position, as before the first-character
+    /// lookup: the same matches.
+    fn matches_by_trying_every_term(h: &Highlighter, lower: &[char]) -> Vec<(usize, usize)> {
+        let mut out: Vec<(usize, usize)> = Vec::new();
+        let mut i = 0;
+        while i < lower.len() {
+            let word_start = i == 0 || !lower[i - 1].is_alphanumeric() || is_cjk(lower[i]);
+            let found = h
+                .terms
+                .iter()
+                .filter(|t| lower[i..].starts_with(t) && (is_cjk(t[0]) || word_start))
+                .map(|t| {
+                    let mut end = i + t.len();
+                    if !is_cjk(t[0]) {
+                        while end < lower.len() && lower[end].is_alphanumeric() && !is_cjk(lower[end]) {
+                            end += 1;
+                        }
+                    }
+                    end
+                })
+                .max();
+            match found {
+                Some(end) => {
+                    match out.last_mut() {
+                        Some(last) if last.1 >= i => last.1 = last.1.max(end),
+                        _ => out.push((i, end)),
+                    }
+                    i = if is_cjk(lower[i]) { i + 1 } else { end };
+                }
+                None => i += 1,
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_first_character_lookup_finds_every_match() {
+        let pieces = [
+            "Rain",
+            "rain",
+            "alley",
+            "DETECTIVE",
+            "detectives",
+            "雨夜",
+            "追踪",
+            "嫌疑人",
+            "the",
+            " ",
+            " ",
+            ", ",
+            "。",
+            "x",
+            "RAINY",
+            "Élan",
+            "élan",
+            "ÉLAN",
+            "İstanbul",
+            "雨",
+            "夜",
+            "-",
+            "alle",
+        ];
+        let queries = [
+            "rain alley detective",
+            "雨夜追踪",
+            "élan İstanbul",
+            "Rain, the alley",
+            "夜 x",
+        ];
+        let mut seed = 7u64;
+        for _ in 0..400 {
+            let mut text = String::new();
+            for _ in 0..30 {
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                text.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
+            }
+            let lower: Vec<char> = text.chars().map(lowercase).collect();
+            for query in queries {
+                let h = Highlighter::new(query);
+                assert_eq!(
+                    h.matches(&lower),
+                    matches_by_trying_every_term(&h, &lower),
+                    "{query} in {text}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -509,11 +509,12 @@ fn fuse_channels(mode: Mode, plan: &Plan, vector_hits: &[Scored], keyword_hits: 
 
 /// The hits with their rows, in the fused order, with highlights.
 fn hits(fused: Vec<Fused>, mut rows: HashMap<Uuid, DocumentRow>, query_text: &str) -> Vec<Hit> {
+    let highlighter = highlight::Highlighter::new(query_text);
     fused
         .into_iter()
         .filter_map(|(id, score, vector, keyword)| {
             rows.remove(&id).map(|document| Hit {
-                highlight: highlight::highlight(&document.content, query_text),
+                highlight: highlighter.highlight(&document.content),
                 document,
                 score,
                 vector,
