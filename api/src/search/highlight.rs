@@ -169,8 +169,8 @@ pub fn highlight(content: &str, query: &str) -> String {
     Highlighter::new(query).highlight(content)
 }
 
-/// A character as [`terms`] lowercases the query (the first character of
-/// its lowercase form).
+/// A chunk's character as matching compares it: the first character of its
+/// lowercase form (ASCII without the Unicode tables).
 fn lowercase(c: char) -> char {
     if c.is_ascii() {
         c.to_ascii_lowercase()
