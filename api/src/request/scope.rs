@@ -329,10 +329,10 @@ impl RequestScope {
     /// A transaction still shared (a resolver that outlived the operation)
     /// is rolled back. Returns whether `audit` was written.
     ///
-    /// An operation that only read ends its transactions after its answer
-    /// has left: their COMMIT or ROLLBACK changes nothing the caller could
-    /// see, so the answer does not wait a round trip for it. The tenant's
-    /// share is held until they have ended.
+    /// An operation that only read does not wait for its transactions to
+    /// end: a ROLLBACK changes nothing the caller could see. The tenant's
+    /// share is given back with them; the pool has the connection again
+    /// one round trip later.
     pub async fn finish(&self, commit: bool, audit: Option<AuditRecord>) -> AppResult<bool> {
         let (primary, replica, prepared, permit, writes) = {
             let mut state = self.state.lock().await;
@@ -350,13 +350,11 @@ impl RequestScope {
         let replica = replica.map(|r| unshared(r.tx)).transpose();
         let (primary, replica) = (primary?, replica?);
         let read = self.reads_only.load(Ordering::Relaxed) && !writes && audit.is_none();
-        if read && commit {
-            tokio::spawn(async move {
-                if let Err(err) = end(primary, replica, true).await {
-                    tracing::warn!(error = ?err, "ending a read-only transaction failed");
-                }
-                drop(permit);
-            });
+        if read {
+            // Nothing to keep: dropped, each transaction queues its ROLLBACK,
+            // which goes out with the check the pool makes of every
+            // connection given back (one round trip, not two).
+            drop((primary, replica, permit));
             return Ok(false);
         }
         end(None, replica, commit).await?;
