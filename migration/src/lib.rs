@@ -181,6 +181,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         include_str!("sql/0103_keyword_ready_by_vector_up.sql"),
         include_str!("sql/0103_keyword_ready_by_vector_down.sql"),
     ),
+    (
+        "m20261208_000104_keyword_workspace_languages",
+        include_str!("sql/0104_keyword_workspace_languages_up.sql"),
+        include_str!("sql/0104_keyword_workspace_languages_down.sql"),
+    ),
 ];
 
 /// A short digest of every migration's SQL: changes when any migration does.

@@ -307,3 +307,85 @@ async fn the_language_configuration_is_inlined() {
         "en=english EN-us=english pt_BR=portuguese sv=swedish zh=simple =simple NULL=simple"
     );
 }
+
+/// A phrase's words are parsed in the configurations of the languages the
+/// workspace's chunks were ever in (migration 0104): a language joins with
+/// its first chunk, by insert or update, and stays when its chunks go.
+#[tokio::test]
+async fn a_phrase_is_parsed_in_the_workspaces_languages() {
+    let app = &TestApp::spawn().await;
+    let fx = app.tenant("kw-languages").await;
+    let ws = app.workspace(&fx, "languages").await;
+    let empty = app.workspace(&fx, "empty").await;
+    let owner = app.owner().await;
+    let languages = |ws: uuid::Uuid| {
+        let sql = format!(
+            "SELECT coalesce(string_agg(language, ',' ORDER BY language), '') \
+             FROM screenplay.workspace_languages WHERE workspace_id = '{ws}'"
+        );
+        let owner = owner.clone();
+        async move { text(&owner, &sql).await }
+    };
+    let exact = |query: &'static str| {
+        let input = json!({ "workspaceId": ws, "query": query, "mode": "KEYWORD" });
+        let token = fx.admin_token.clone();
+        async move {
+            let hits = app.search(&token, input).await;
+            let mut found: Vec<String> = hits
+                .iter()
+                .filter(|h| h["keywordScore"].as_f64().expect("score") >= 2.0)
+                .map(|h| h["document"]["title"].as_str().expect("title").to_owned())
+                .collect();
+            found.sort();
+            found
+        }
+    };
+    app.ingest(
+        &fx.admin_token,
+        ws,
+        json!([{ "sourcePath": "en.md", "title": "Bark", "content": "The running dogs bark.", "language": "en" }]),
+    )
+    .await;
+    assert_eq!(languages(ws).await, "en");
+    assert_eq!(languages(empty).await, "");
+    assert_eq!(exact("running dogs").await, vec!["Bark"]);
+    // English alone parses `running dogs` as `run` and `dog`; a Spanish
+    // chunk keeps `running` and `dogs`, and holds the phrase only once
+    // Spanish is among the workspace's languages.
+    app.ingest(
+        &fx.admin_token,
+        ws,
+        json!([{ "sourcePath": "es.md", "title": "Perros", "content": "Los running dogs ladran.", "language": "es" }]),
+    )
+    .await;
+    assert_eq!(languages(ws).await, "en,es");
+    assert_eq!(exact("running dogs").await, vec!["Bark", "Perros"]);
+    let nodes = text(
+        &owner,
+        "SELECT numnode(needs)::text FROM screenplay.keyword_phrase('running dogs', NULL, NULL, \
+         ARRAY['english']::regconfig[])",
+    )
+    .await;
+    assert_eq!(nodes, "3", "English alone needs `run` and `dog`");
+    owner
+        .execute_unprepared(&format!(
+            "UPDATE screenplay.code_documents SET language = 'de' WHERE workspace_id = '{ws}' AND source_path = 'en.md'"
+        ))
+        .await
+        .expect("update");
+    assert_eq!(languages(ws).await, "de,en,es");
+    owner
+        .execute_unprepared(&format!("DELETE FROM screenplay.code_documents WHERE workspace_id = '{ws}'"))
+        .await
+        .expect("delete");
+    assert_eq!(languages(ws).await, "de,en,es", "languages stay when their chunks go");
+}
+
+async fn text(db: &sea_orm::DatabaseConnection, sql: &str) -> String {
+    db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+        .await
+        .expect("query")
+        .expect("row")
+        .try_get_by_index::<String>(0)
+        .expect("text")
+}
