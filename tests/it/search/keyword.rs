@@ -375,7 +375,9 @@ async fn a_phrase_is_parsed_in_the_workspaces_languages() {
         .expect("update");
     assert_eq!(languages(ws).await, "de,en,es");
     owner
-        .execute_unprepared(&format!("DELETE FROM screenplay.code_documents WHERE workspace_id = '{ws}'"))
+        .execute_unprepared(&format!(
+            "DELETE FROM screenplay.code_documents WHERE workspace_id = '{ws}'"
+        ))
         .await
         .expect("delete");
     assert_eq!(languages(ws).await, "de,en,es", "languages stay when their chunks go");
