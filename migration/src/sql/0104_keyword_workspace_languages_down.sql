@@ -253,3 +253,4 @@ END
 $$;
 
 DROP TABLE screenplay.workspace_languages;
+DROP FUNCTION screenplay.workspace_language_written();

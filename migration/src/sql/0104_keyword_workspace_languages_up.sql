@@ -26,6 +26,25 @@ CREATE POLICY platform_access ON screenplay.workspace_languages TO screenplay_pl
 REVOKE ALL ON screenplay.workspace_languages FROM PUBLIC;
 GRANT SELECT ON screenplay.workspace_languages TO screenplay_app, screenplay_platform;
 
+-- A language a workspace has already is not written again: what a
+-- data-only restore copies in after the chunks' triggers wrote theirs.
+CREATE FUNCTION screenplay.workspace_language_written()
+    RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM screenplay.workspace_languages AS l
+               WHERE l.workspace_id = NEW.workspace_id AND l.language = NEW.language) THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION screenplay.workspace_language_written() FROM PUBLIC;
+CREATE TRIGGER workspace_language_written BEFORE INSERT ON screenplay.workspace_languages
+    FOR EACH ROW EXECUTE FUNCTION screenplay.workspace_language_written();
+
 INSERT INTO screenplay.workspace_languages (workspace_id, language, tenant_id)
 SELECT DISTINCT d.workspace_id, d.language, d.tenant_id FROM screenplay.code_documents AS d;
 
