@@ -7,7 +7,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, assert_invisible, fixtures::TenantFixture};
+use crate::helpers::{TestApp, assert_invisible, fixtures::TenantFixture, scalar};
 
 /// Every table with a tenant_id column.
 const TENANT_TABLES: [&str; 13] = [
@@ -261,12 +261,12 @@ async fn the_caller_is_found_through_an_index_in_a_large_tenant() {
         ))
         .await
         .expect("seed users");
-    let last = scalar_uuid(
+    let last = scalar::<Uuid>(
         &owner,
         "SELECT id FROM screenplay.users WHERE email = 'u5000@crowd.test'",
     )
     .await;
-    let provider = scalar_uuid(&owner, "SELECT id FROM screenplay.users WHERE email = 'idp@crowd.test'").await;
+    let provider = scalar::<Uuid>(&owner, "SELECT id FROM screenplay.users WHERE email = 'idp@crowd.test'").await;
     let cases = [
         (last.to_string(), Some(last)),
         ("idp|last".to_owned(), Some(provider)),
@@ -309,15 +309,6 @@ async fn users_read(tx: &impl ConnectionTrait) -> i64 {
     .expect("row")
     .try_get_by_index::<i64>(0)
     .expect("rows read")
-}
-
-async fn scalar_uuid(db: &impl ConnectionTrait, sql: &str) -> Uuid {
-    db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
-        .await
-        .expect("query")
-        .expect("row")
-        .try_get_by_index::<Uuid>(0)
-        .expect("uuid")
 }
 
 /// `current_tenant_id`, in every policy of the app role, is inlined into

@@ -229,12 +229,17 @@ pub fn error_code(body: &Value) -> Option<String> {
 
 /// Runs SQL as the owner and returns the first column of each row as i64.
 pub async fn scalar_i64(db: &DatabaseConnection, sql: &str) -> i64 {
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql))
+    scalar(db, sql).await
+}
+
+/// Runs SQL and returns the first column of its first row.
+pub async fn scalar<T: sea_orm::TryGetable>(db: &impl sea_orm::ConnectionTrait, sql: &str) -> T {
+    db.query_one_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, sql))
         .await
         .expect("query")
-        .expect("row");
-    row.try_get_by_index::<i64>(0).expect("i64")
+        .expect("row")
+        .try_get_by_index::<T>(0)
+        .expect("first column")
 }
 
 /// Runs SQL as the owner and returns the first column of each row as a uuid.

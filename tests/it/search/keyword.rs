@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::helpers::{
     TestApp, TestDb,
     docs::{INGEST, SEARCH, titles},
-    explain, scalar_i64,
+    explain, scalar, scalar_i64,
 };
 
 #[tokio::test]
@@ -324,7 +324,7 @@ async fn a_phrase_is_parsed_in_the_workspaces_languages() {
              FROM screenplay.workspace_languages WHERE workspace_id = '{ws}'"
         );
         let owner = owner.clone();
-        async move { text(&owner, &sql).await }
+        async move { scalar::<String>(&owner, &sql).await }
     };
     let exact = |query: &'static str| {
         let input = json!({ "workspaceId": ws, "query": query, "mode": "KEYWORD" });
@@ -360,7 +360,7 @@ async fn a_phrase_is_parsed_in_the_workspaces_languages() {
     .await;
     assert_eq!(languages(ws).await, "en,es");
     assert_eq!(exact("running dogs").await, vec!["Bark", "Perros"]);
-    let nodes = text(
+    let nodes: String = scalar(
         &owner,
         "SELECT numnode(needs)::text FROM screenplay.keyword_phrase('running dogs', NULL, NULL, \
          ARRAY['english']::regconfig[])",
@@ -381,13 +381,4 @@ async fn a_phrase_is_parsed_in_the_workspaces_languages() {
         .await
         .expect("delete");
     assert_eq!(languages(ws).await, "de,en,es", "languages stay when their chunks go");
-}
-
-async fn text(db: &sea_orm::DatabaseConnection, sql: &str) -> String {
-    db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
-        .await
-        .expect("query")
-        .expect("row")
-        .try_get_by_index::<String>(0)
-        .expect("text")
 }
