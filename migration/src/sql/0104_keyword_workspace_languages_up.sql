@@ -1,7 +1,8 @@
 -- A phrase query's words were parsed with all ten document configurations
 -- when the search named no language (3 words: 30 parses; about 0.075 ms
--- of an English three-word search), though a chunk's search vector holds only its
--- own language's parses, and most workspaces hold one or two languages.
+-- of an English three-word search), though a chunk's search vector holds
+-- only its own language's parses, and most workspaces hold one or two
+-- languages.
 -- The languages each workspace's chunks are in are now kept in
 -- `workspace_languages`, written by statement-level triggers on
 -- `code_documents` in the same transaction as the chunks, so a search sees
