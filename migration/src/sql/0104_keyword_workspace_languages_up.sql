@@ -4,8 +4,8 @@
 -- only its own language's parses, and most workspaces hold one or two
 -- languages.
 -- The languages each workspace's chunks are in are now kept in
--- `workspace_languages`, written by statement-level triggers on
--- `code_documents` in the same transaction as the chunks, so a search sees
+-- `workspace_languages`, written by triggers on `code_documents` in the
+-- same transaction as the chunks, so a search sees
 -- in its snapshot every language of the chunks it sees. Rows are never
 -- removed: a language whose chunks are all gone is still parsed, which only
 -- costs time (the needs then have an alternative more; the phrase's
@@ -49,19 +49,27 @@ CREATE TRIGGER workspace_language_written BEFORE INSERT ON screenplay.workspace_
 INSERT INTO screenplay.workspace_languages (workspace_id, language, tenant_id)
 SELECT DISTINCT d.workspace_id, d.language, d.tenant_id FROM screenplay.code_documents AS d;
 
--- The languages of the chunks a statement wrote. A first chunk of a
--- language in a workspace written by two transactions at once: the second
--- waits for the first's commit, then finds its row.
+-- The languages of the chunks a statement inserted, or of a chunk whose
+-- language or workspace an update changed (a row trigger with a WHEN
+-- condition: the updates of a chunk's status or text run nothing). A first
+-- chunk of a language in a workspace written by two transactions at once:
+-- the second waits for the first's commit, then finds its row.
 CREATE FUNCTION screenplay.code_documents_languages_written()
     RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    INSERT INTO screenplay.workspace_languages (workspace_id, language, tenant_id)
-    SELECT DISTINCT n.workspace_id, n.language, n.tenant_id FROM new_rows AS n
-    ORDER BY 1, 2
-    ON CONFLICT DO NOTHING;
+    IF TG_LEVEL = 'ROW' THEN
+        INSERT INTO screenplay.workspace_languages (workspace_id, language, tenant_id)
+        VALUES (NEW.workspace_id, NEW.language, NEW.tenant_id)
+        ON CONFLICT DO NOTHING;
+    ELSE
+        INSERT INTO screenplay.workspace_languages (workspace_id, language, tenant_id)
+        SELECT DISTINCT n.workspace_id, n.language, n.tenant_id FROM new_rows AS n
+        ORDER BY 1, 2
+        ON CONFLICT DO NOTHING;
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -69,9 +77,10 @@ REVOKE ALL ON FUNCTION screenplay.code_documents_languages_written() FROM PUBLIC
 CREATE TRIGGER code_documents_languages_inserted AFTER INSERT ON screenplay.code_documents
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION screenplay.code_documents_languages_written();
-CREATE TRIGGER code_documents_languages_updated AFTER UPDATE ON screenplay.code_documents
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION screenplay.code_documents_languages_written();
+CREATE TRIGGER code_documents_languages_updated AFTER UPDATE OF language, workspace_id ON screenplay.code_documents
+    FOR EACH ROW
+    WHEN (OLD.language IS DISTINCT FROM NEW.language OR OLD.workspace_id IS DISTINCT FROM NEW.workspace_id)
+    EXECUTE FUNCTION screenplay.code_documents_languages_written();
 
 DROP FUNCTION screenplay.keyword_phrase(text, text, tsquery);
 

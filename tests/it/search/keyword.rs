@@ -376,6 +376,14 @@ async fn a_phrase_is_parsed_in_the_workspaces_languages() {
     assert_eq!(languages(ws).await, "de,en,es");
     owner
         .execute_unprepared(&format!(
+            "UPDATE screenplay.code_documents SET workspace_id = '{empty}' \
+             WHERE workspace_id = '{ws}' AND source_path = 'es.md'"
+        ))
+        .await
+        .expect("move");
+    assert_eq!(languages(empty).await, "es", "a chunk moved takes its language along");
+    owner
+        .execute_unprepared(&format!(
             "DELETE FROM screenplay.code_documents WHERE workspace_id = '{ws}'"
         ))
         .await
